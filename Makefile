@@ -1,0 +1,76 @@
+# feedguard: the documented entry points. `make dev` and `make test` bootstrap
+# everything they need into .venv (and .venv-sam for the SAM CLI).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam
+export PYTHONPATH := $(CURDIR)/functions:$(CURDIR)
+# Unit tests and tools must never reach a real AWS account.
+export AWS_ACCESS_KEY_ID ?= testing
+export AWS_SECRET_ACCESS_KEY ?= testing
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help dev test lint format typecheck validate build unit integration bench lock clean
+
+help:
+	@echo "make dev        the whole stack locally (no Docker, no AWS account)"
+	@echo "make test       every check: lint, types, template, sam build, unit and integration tests"
+	@echo "make bench      benchmarks, with their baselines"
+	@echo "make build      sam build"
+	@echo "make format     ruff format + fixes"
+
+$(VENV)/.installed: requirements-dev.txt functions/requirements.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+dev: $(VENV)/.installed
+	$(PY) -m infra.dev
+
+test: lint typecheck validate build unit integration
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy functions infra
+
+validate: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint
+
+build: $(SAM_VENV)/.installed
+	$(SAM) build
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest tests/integration
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+# Re-pin every transitive dependency after changing a requirements file.
+lock:
+	rm -rf /tmp/feedguard-lock && $(PYTHON) -m venv /tmp/feedguard-lock
+	/tmp/feedguard-lock/bin/pip install --quiet -r requirements-dev.txt
+	(echo "# Every transitive version make test and make dev install, from pip freeze."; echo "# Update: make lock"; \
+	  /tmp/feedguard-lock/bin/pip freeze) > constraints.txt
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,155 @@
+"""What every API function shares: the resolver, the mapping of errors to the
+contract's body, the caller's identity, and list parameters."""
+
+from __future__ import annotations
+
+import base64
+import json
+from http import HTTPStatus
+from typing import Annotated, Any, Generic, TypeVar
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+
+from feedguard import __version__
+from feedguard.access import Principal
+from feedguard.dal.pages import DEFAULT_LIMIT, MAX_LIMIT
+from feedguard.errors import FeedguardError
+
+logger = Logger()
+
+__all__ = ["DEFAULT_LIMIT", "Cursor", "Limit", "ListBody", "RequestModel", "create_app", "principal", "resolve"]
+
+# Lambda refuses synchronous payloads over 6 MB; the contract answers 413.
+MAX_BODY_BYTES = 6 * 1024 * 1024
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1-500).")]
+Cursor = Annotated[str | None, Query(description="The next_cursor of the previous page.")]
+
+ItemT = TypeVar("ItemT")
+
+
+class ErrorBody(BaseModel):
+    message: str
+    details: list[Any] | None = None
+
+
+class ListBody(BaseModel, Generic[ItemT]):
+    items: list[ItemT]
+    next_cursor: str | None
+
+
+class RequestModel(BaseModel):
+    """Request bodies refuse fields they do not know, so typos are 422, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def responses(status: int, description: str, *errors: int) -> dict[int, Any]:
+    """The OpenAPI responses of a route: its success, the errors it names,
+    and the ones every authenticated route can give (401, 422)."""
+    documented: dict[int, Any] = {status: {"description": description}}
+    if status == 204:
+        documented[status]["content"] = {}
+    for error in sorted({401, 422, *errors}):
+        documented[error] = {
+            "description": HTTPStatus(error).phrase,
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+    return documented
+
+
+def error_response(status: int, message: str, details: list[Any] | None = None) -> Response[Any]:
+    body: dict[str, Any] = {"message": message}
+    if details:
+        body["details"] = details
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _domain_error(error: FeedguardError) -> Response[Any]:
+    logger.info("request refused", extra={"status": error.status, "reason": error.message})
+    return error_response(error.status, error.message, error.details)
+
+
+def _validation_error(error: RequestValidationError) -> Response[Any]:
+    problems = error.errors()
+    if any(problem.get("type") == "json_invalid" for problem in problems):
+        return error_response(400, "The request body is not valid JSON.")
+    details = [
+        {
+            "loc": [str(part) for part in problem.get("loc", ())],
+            "type": problem.get("type"),
+            "msg": problem.get("msg"),
+        }
+        for problem in problems
+    ]
+    first = details[0] if details else {"loc": [], "msg": "invalid"}
+    where = ".".join(first["loc"]) or "request"
+    return error_response(422, f"The request is not valid: {where}: {first['msg']}.", details)
+
+
+def _not_found(_: NotFoundError) -> Response[Any]:
+    return error_response(404, "No such route.")
+
+
+def _unexpected(error: Exception) -> Response[Any]:
+    logger.exception("unexpected error")
+    return error_response(500, "Internal error; try again.")
+
+
+SECURITY_SCHEME = "apiKey"
+
+
+def create_app() -> APIGatewayRestResolver:
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    app = APIGatewayRestResolver(enable_validation=True)
+    app.configure_openapi(
+        title="feedguard",
+        version=__version__,
+        security_schemes={SECURITY_SCHEME: HTTPBearer(description="An API key: Authorization: Bearer <key>")},
+        security=[{SECURITY_SCHEME: []}],
+    )
+    app.exception_handler(FeedguardError)(_domain_error)
+    app.exception_handler(RequestValidationError)(_validation_error)
+    app.not_found(_not_found)
+    app.exception_handler(Exception)(_unexpected)
+    return app
+
+
+def principal(app: APIGatewayRestResolver) -> Principal:
+    context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer")
+    return Principal.from_authorizer(context)
+
+
+def _body_size(event: dict[str, Any]) -> int:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return len(base64.b64decode(body))
+    return len(body.encode("utf-8"))
+
+
+def _as_json(event: dict[str, Any]) -> dict[str, Any]:
+    """The API speaks only JSON: a body sent with another content type
+    (curl -d sends a form type) is read as JSON all the same."""
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+    headers["Content-Type"] = "application/json"
+    multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
+    multi["Content-Type"] = ["application/json"]
+    return {**event, "headers": headers, "multiValueHeaders": multi}
+
+
+def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if _body_size(event) > MAX_BODY_BYTES:
+        return {
+            "statusCode": 413,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": json.dumps({"message": "The request body is over 6 MB."}),
+            "isBase64Encoded": False,
+        }
+    return app.resolve(_as_json(event), context)

@@ -1,0 +1,1 @@
+"""The data-access layer: all persistence goes through these modules."""

@@ -1,0 +1,69 @@
+"""Finding history: append-only, oldest first, written in the same
+transaction as the change it records."""
+
+from __future__ import annotations
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from feedguard.dal.models import REGION, Assessment, Finding, HistoryEntry
+
+
+def finding_key(feed: str, vulnerability_id: str) -> str:
+    return f"{feed}#{vulnerability_id}"
+
+
+def _was_already_written(error: TransactWriteError) -> bool:
+    reasons = getattr(error, "cancellation_reasons", None) or []
+    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons[:1])
+
+
+def record_expired(feed: str, vulnerability_id: str, assessment_type: str, expires_at: str, version: int) -> bool:
+    """Records that the assessment `version` of a finding expired at `expires_at`.
+
+    The entry's key is derived from the assessment it ends, so redelivered
+    stream records and the read-time path write it once; the finding turns
+    `expired` in the same transaction, unless someone has assessed it again
+    since. Returns False when the entry already existed."""
+    entry = HistoryEntry(
+        finding=finding_key(feed, vulnerability_id),
+        seq=f"{expires_at}#expired#{version}",
+        at=expires_at,
+        actor="feedguard",
+        action="expired",
+        type=assessment_type,
+        reason=f"The {assessment_type} assessment expired at {expires_at}.",
+    )
+    reassessed = _current_version(feed, vulnerability_id)
+    try:
+        with TransactWrite(connection=Connection(region=REGION)) as transaction:
+            transaction.save(entry, condition=HistoryEntry.seq.does_not_exist())
+            if reassessed is None:
+                transaction.update(
+                    Finding(feed=feed, vulnerability_id=vulnerability_id),
+                    actions=[Finding.status.set("expired"), Finding.feed_status.set(f"{feed}#expired")],
+                    condition=Finding.vulnerability_id.exists(),
+                )
+    except TransactWriteError as error:
+        if _was_already_written(error):
+            return False
+        reasons = getattr(error, "cancellation_reasons", None) or []
+        if len(reasons) > 1 and reasons[1] is not None and reasons[1].code == "ConditionalCheckFailed":
+            # The finding is gone (its feed was deleted): the history still records the expiry.
+            entry.save(condition=HistoryEntry.seq.does_not_exist())
+            return True
+        raise
+    return True
+
+
+def _current_version(feed: str, vulnerability_id: str) -> int | None:
+    """The version of the assessment in force now, if any."""
+    try:
+        return int(Assessment.get(feed, vulnerability_id, consistent_read=True).version or 0)
+    except Assessment.DoesNotExist:
+        return None
+
+
+def entries(feed: str, vulnerability_id: str) -> list[HistoryEntry]:
+    return list(HistoryEntry.query(finding_key(feed, vulnerability_id), consistent_read=True))

@@ -1,0 +1,442 @@
+"""PynamoDB models for every table of template.yaml.
+
+Only the modules of feedguard.dal use these; nothing above the data-access
+layer touches PynamoDB or boto3's DynamoDB client. Table names come from the
+environment template.yaml sets; the endpoint follows botocore's
+AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL), which is how the same code
+runs against moto. tests/unit/test_template_agreement.py checks that each
+model's keys and indexes are the template's.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from feedguard.settings import table_name
+
+REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+class _Meta:
+    region = REGION
+    # Lambda's own retries are the outer loop; keep the client's short.
+    max_retry_attempts = 4
+    connect_timeout_seconds = 5
+    read_timeout_seconds = 10
+
+
+# ---------------------------------------------------------------- keys
+
+
+class ApiKeysByEntity(GlobalSecondaryIndex["ApiKey"]):
+    class Meta:
+        index_name = "by_entity"
+        projection = AllProjection()
+
+    entity = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class ApiKey(Model):
+    class Meta(_Meta):
+        table_name = table_name("KEYS_TABLE")
+
+    id = UnicodeAttribute(hash_key=True)
+    entity = UnicodeAttribute(default="api-key")
+    name = UnicodeAttribute()
+    key_hash = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+    by_entity = ApiKeysByEntity()
+
+
+# ---------------------------------------------------------------- sources
+
+
+class SourcesByEntity(GlobalSecondaryIndex["Source"]):
+    class Meta:
+        index_name = "by_entity"
+        projection = AllProjection()
+
+    entity = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class Source(Model):
+    """A vulnerability source. The token is in Secrets Manager (`secret_name`), never here."""
+
+    class Meta(_Meta):
+        table_name = table_name("SOURCES_TABLE")
+
+    id = UnicodeAttribute(hash_key=True)
+    entity = UnicodeAttribute(default="source")
+    name = UnicodeAttribute()
+    source_kind = UnicodeAttribute(default="ossindex")
+    url = UnicodeAttribute()
+    auth = UnicodeAttribute(default="bearer")
+    username = UnicodeAttribute(null=True)
+    secret_name = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+
+    by_entity = SourcesByEntity()
+
+
+# ---------------------------------------------------------------- assessment types
+
+
+class AssessmentTypesByEntity(GlobalSecondaryIndex["AssessmentTypeItem"]):
+    class Meta:
+        index_name = "by_entity"
+        projection = AllProjection()
+
+    entity = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class AssessmentTypeItem(Model):
+    """A custom assessment type; the built-ins live in code (feedguard.domain)."""
+
+    class Meta(_Meta):
+        table_name = table_name("ASSESSMENT_TYPES_TABLE")
+
+    id = UnicodeAttribute(hash_key=True)
+    entity = UnicodeAttribute(default="assessment-type")
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    effect = UnicodeAttribute()
+    expiration_days = NumberAttribute(null=True)
+    color = UnicodeAttribute(null=True)
+    auto_assess_min = NumberAttribute(null=True)
+    auto_assess_max = NumberAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+    by_entity = AssessmentTypesByEntity()
+
+
+# ---------------------------------------------------------------- feeds, permissions, attachments
+
+FEED_SK = "#feed"
+PERMISSION_SK_PREFIX = "perm#"
+ATTACHMENT_SK_PREFIX = "source#"
+
+
+class FeedsByEntity(GlobalSecondaryIndex["Feed"]):
+    class Meta:
+        index_name = "by_entity"
+        projection = AllProjection()
+
+    entity = UnicodeAttribute(hash_key=True)
+    feed = UnicodeAttribute(range_key=True)
+
+
+class FeedItemsByMember(GlobalSecondaryIndex[Any]):
+    """Permissions by key (`key#<id>`) and attachments by source (`source#<id>`)."""
+
+    class Meta:
+        index_name = "by_member"
+        projection = AllProjection()
+
+    member = UnicodeAttribute(hash_key=True)
+    feed = UnicodeAttribute(range_key=True)
+
+
+class Feed(Model):
+    class Meta(_Meta):
+        table_name = table_name("FEEDS_TABLE")
+
+    feed = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default=FEED_SK)
+    entity = UnicodeAttribute(default="feed")
+    description = UnicodeAttribute(null=True)
+    unassessed_effect = UnicodeAttribute(default="block")
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+
+    by_entity = FeedsByEntity()
+
+
+class FeedPermission(Model):
+    """One key's role on one feed: checked on every feed-scoped route with one GetItem."""
+
+    class Meta(_Meta):
+        table_name = table_name("FEEDS_TABLE")
+
+    feed = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # perm#<key id>
+    member = UnicodeAttribute()  # key#<key id>
+    key_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    granted_at = UnicodeAttribute()
+
+    by_member = FeedItemsByMember()
+
+
+class FeedAttachment(Model):
+    """A vulnerability source attached to a feed."""
+
+    class Meta(_Meta):
+        table_name = table_name("FEEDS_TABLE")
+
+    feed = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # source#<source id>
+    member = UnicodeAttribute()  # source#<source id>
+    source_id = UnicodeAttribute()
+    attached_at = UnicodeAttribute()
+
+    by_member = FeedItemsByMember()
+
+
+# ---------------------------------------------------------------- packages
+
+
+class PackagesByPurl(GlobalSecondaryIndex["Package"]):
+    class Meta:
+        index_name = "by_purl"
+        projection = KeysOnlyProjection()
+
+    purl = UnicodeAttribute(hash_key=True)
+    feed = UnicodeAttribute(range_key=True)
+
+
+class Package(Model):
+    class Meta(_Meta):
+        table_name = table_name("PACKAGES_TABLE")
+
+    feed = UnicodeAttribute(hash_key=True)
+    purl = UnicodeAttribute(range_key=True)
+    added_at = UnicodeAttribute()
+    last_scanned_at = UnicodeAttribute(null=True)
+    # The vulnerabilities last reported for this purl: the gate reads them
+    # with the package, then batch-reads the findings.
+    vulnerability_ids = UnicodeSetAttribute(null=True)
+
+    by_purl = PackagesByPurl()
+
+
+# ---------------------------------------------------------------- vulnerabilities
+
+
+class Vulnerability(Model):
+    """What OSS Index says of one vulnerability id, stored once for every feed."""
+
+    class Meta(_Meta):
+        table_name = table_name("VULNERABILITIES_TABLE")
+
+    id = UnicodeAttribute(hash_key=True)
+    display_name = UnicodeAttribute(null=True)
+    title = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    cvss_score = NumberAttribute(null=True)
+    cvss_vector = UnicodeAttribute(null=True)
+    cwe = UnicodeAttribute(null=True)
+    cve = UnicodeAttribute(null=True)
+    reference = UnicodeAttribute(null=True)
+    external_references = ListAttribute(of=UnicodeAttribute, null=True)
+    # Hash of the fields above: a rescan rewrites the item only when it changes.
+    fingerprint = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+# ---------------------------------------------------------------- findings
+
+
+class FindingsByStatus(GlobalSecondaryIndex["Finding"]):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    feed_status = UnicodeAttribute(hash_key=True)
+    score_key = UnicodeAttribute(range_key=True)
+
+
+class FindingsByScore(GlobalSecondaryIndex["Finding"]):
+    class Meta:
+        index_name = "by_score"
+        projection = AllProjection()
+
+    feed = UnicodeAttribute(hash_key=True)
+    score_key = UnicodeAttribute(range_key=True)
+
+
+class Finding(Model):
+    """One vulnerability reported for one or more packages of a feed."""
+
+    class Meta(_Meta):
+        table_name = table_name("FINDINGS_TABLE")
+
+    feed = UnicodeAttribute(hash_key=True)
+    vulnerability_id = UnicodeAttribute(range_key=True)
+    packages = UnicodeSetAttribute()
+    status = UnicodeAttribute(default="unassessed")
+    feed_status = UnicodeAttribute()  # <feed>#<status>
+    score_key = UnicodeAttribute()  # zero-padded tenths of the CVSS score
+    cvss_score = NumberAttribute(null=True)
+    title = UnicodeAttribute(null=True)
+    display_name = UnicodeAttribute(null=True)
+    cve = UnicodeAttribute(null=True)
+    # The severity band at each detection, so a rise can reopen an assessment.
+    severity_band = UnicodeAttribute()
+    first_seen = UnicodeAttribute()
+    last_seen = UnicodeAttribute()
+    withdrawn_at = UnicodeAttribute(null=True)
+
+    by_status = FindingsByStatus()
+    by_score = FindingsByScore()
+
+
+# ---------------------------------------------------------------- assessments
+
+
+class Assessment(Model):
+    """The assessment in force for one finding. DynamoDB's TTL deletes it at
+    `expires_ttl`; the stream carries that deletion to the expiry function."""
+
+    class Meta(_Meta):
+        table_name = table_name("ASSESSMENTS_TABLE")
+
+    feed = UnicodeAttribute(hash_key=True)
+    vulnerability_id = UnicodeAttribute(range_key=True)
+    type = UnicodeAttribute()
+    effect = UnicodeAttribute()
+    comment = UnicodeAttribute(null=True)
+    assessed_by = UnicodeAttribute()
+    assessed_at = UnicodeAttribute()
+    expires_at = UnicodeAttribute(null=True)
+    expires_ttl = NumberAttribute(null=True)  # epoch seconds of expires_at
+    severity_band = UnicodeAttribute(null=True)  # the finding's band when assessed
+    version = VersionAttribute()
+
+
+# ---------------------------------------------------------------- history
+
+
+class HistoryEntry(Model):
+    """Append-only: one entry per change of a finding, oldest first."""
+
+    class Meta(_Meta):
+        table_name = table_name("HISTORY_TABLE")
+
+    finding = UnicodeAttribute(hash_key=True)  # <feed>#<vulnerability id>
+    seq = UnicodeAttribute(range_key=True)  # <at>#<unique suffix>
+    at = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    action = UnicodeAttribute()
+    type = UnicodeAttribute(null=True)
+    comment = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+
+
+# ---------------------------------------------------------------- OSS Index answer cache
+
+
+class CachedAnswer(Model):
+    """One source's answer for one purl, vulnerabilities or none; TTL 24 hours."""
+
+    class Meta(_Meta):
+        table_name = table_name("ANSWER_CACHE_TABLE")
+
+    source_id = UnicodeAttribute(hash_key=True)
+    purl = UnicodeAttribute(range_key=True)
+    answer = UnicodeAttribute()  # the component report entry, as JSON
+    fetched_at = UnicodeAttribute()
+    expires_ttl = NumberAttribute()
+
+
+# ---------------------------------------------------------------- scans
+
+SCAN_SK = "#scan"
+ALL_FEEDS_SCOPE = "*"
+
+
+class ScanError(MapAttribute[str, str]):
+    source = UnicodeAttribute()
+    message = UnicodeAttribute()
+
+
+class ScansByEntity(GlobalSecondaryIndex["Scan"]):
+    class Meta:
+        index_name = "by_entity"
+        projection = AllProjection()
+
+    entity = UnicodeAttribute(hash_key=True)
+    scan_id = UnicodeAttribute(range_key=True)
+
+
+class ScansByScope(GlobalSecondaryIndex["Scan"]):
+    class Meta:
+        index_name = "by_scope"
+        projection = AllProjection()
+
+    scope = UnicodeAttribute(hash_key=True)
+    scan_id = UnicodeAttribute(range_key=True)
+
+
+class Scan(Model):
+    class Meta(_Meta):
+        table_name = table_name("SCANS_TABLE")
+
+    scan_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default=SCAN_SK)
+    entity = UnicodeAttribute(default="scan")
+    scope = UnicodeAttribute(default=ALL_FEEDS_SCOPE)  # a feed name, or * for every feed
+    status = UnicodeAttribute(default="queued")
+    trigger = UnicodeAttribute(default="api")
+    refresh_cache = BooleanAttribute(default=False)  # ask OSS Index even when an answer is cached
+    packages_total = NumberAttribute(default=0)
+    packages_scanned = NumberAttribute(default=0)
+    requests_made = NumberAttribute(default=0)
+    cache_hits = NumberAttribute(default=0)
+    findings_new = NumberAttribute(default=0)
+    batches_total = NumberAttribute(default=0)
+    batches_done = NumberAttribute(default=0)
+    batches_failed = NumberAttribute(default=0)
+    errors = ListAttribute(of=ScanError, default=list)
+    started_at = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)
+
+    by_entity = ScansByEntity()
+    by_scope = ScansByScope()
+
+
+class ScanBatchMarker(Model):
+    """Written once when a batch of a scan is done, so a redelivered SQS
+    message never counts twice."""
+
+    class Meta(_Meta):
+        table_name = table_name("SCANS_TABLE")
+
+    scan_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # batch#<n>
+    done_at = UnicodeAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    ApiKey,
+    Source,
+    AssessmentTypeItem,
+    Feed,
+    FeedPermission,
+    FeedAttachment,
+    Package,
+    Vulnerability,
+    Finding,
+    Assessment,
+    HistoryEntry,
+    CachedAnswer,
+    Scan,
+    ScanBatchMarker,
+)

@@ -1,0 +1,39 @@
+"""Planning a scan: which purls to ask each source about, in batches.
+
+A scan asks each source about each distinct purl at most once, however many
+feeds share it, and sends at most 128 coordinates per request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+MAX_COORDINATES = 128
+
+
+@dataclass(frozen=True)
+class Batch:
+    scan_id: str
+    number: int
+    source_id: str
+    purls: tuple[str, ...]
+    refresh: bool
+
+    def message(self) -> dict[str, object]:
+        return {
+            "scan_id": self.scan_id,
+            "batch": self.number,
+            "source_id": self.source_id,
+            "purls": list(self.purls),
+            "refresh": self.refresh,
+        }
+
+
+def plan(scan_id: str, purls_by_source: Mapping[str, Iterable[str]], refresh: bool) -> list[Batch]:
+    batches: list[Batch] = []
+    for source_id in sorted(purls_by_source):
+        distinct = sorted(set(purls_by_source[source_id]))
+        for start in range(0, len(distinct), MAX_COORDINATES):
+            chunk = tuple(distinct[start : start + MAX_COORDINATES])
+            batches.append(Batch(scan_id, len(batches), source_id, chunk, refresh))
+    return batches

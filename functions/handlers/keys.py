@@ -1,0 +1,78 @@
+"""API keys: POST, GET /api-keys and DELETE /api-keys/{id} (admin only)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, StringConstraints
+
+from feedguard import api, keys
+from feedguard.access import require_admin
+from feedguard.dal import keys as key_store
+
+logger = Logger()
+app = api.create_app()
+
+
+class NewKey(api.RequestModel):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class KeyView(BaseModel):
+    id: str
+    name: str
+    created_at: str
+
+
+class IssuedKeyView(KeyView):
+    key: str
+
+
+@app.post(
+    "/api-keys",
+    status_code=201,
+    summary="Create an API key (admin); the key is shown only in this answer",
+    tags=["keys"],
+    responses=api.responses(201, "The new key", 400, 403, 413),
+)
+def create_key(body: NewKey) -> IssuedKeyView:
+    require_admin(api.principal(app))
+    issued = keys.issue()
+    stored = key_store.create(issued.id, body.name, issued.key_hash)
+    logger.info("key created", extra={"key_id": stored.id})
+    return IssuedKeyView(id=stored.id, name=stored.name, key=issued.key, created_at=stored.created_at)
+
+
+@app.get(
+    "/api-keys",
+    summary="List API keys (admin)",
+    tags=["keys"],
+    responses=api.responses(200, "A page of keys", 403),
+)
+def list_keys(limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None) -> api.ListBody[KeyView]:
+    require_admin(api.principal(app))
+    page = key_store.list_page(limit, cursor)
+    items = [KeyView(id=item.id, name=item.name, created_at=item.created_at) for item in page.items]
+    return api.ListBody[KeyView](items=items, next_cursor=page.next_cursor)
+
+
+@app.delete(
+    "/api-keys/<id>",
+    status_code=204,
+    summary="Delete an API key (admin); it stops working at once",
+    tags=["keys"],
+    responses=api.responses(204, "Deleted", 403, 404),
+)
+def delete_key(id: str) -> Response[None]:  # noqa: A002 - the contract names it id
+    require_admin(api.principal(app))
+    key_store.delete(id)
+    logger.info("key deleted", extra={"key_id": id})
+    return Response(status_code=204)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return api.resolve(app, event, context)

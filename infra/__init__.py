@@ -1,0 +1,1 @@
+"""The Docker-free local stack (make dev) and the tools that read template.yaml."""

@@ -1,0 +1,300 @@
+"""API Gateway (REST API, Lambda proxy integration), emulated.
+
+Serves the routes of template.yaml: runs the REQUEST authorizer, builds v1
+proxy events with requestContext.authorizer, invokes the real handlers, and
+answers what API Gateway itself answers (unknown route, missing key, body too
+large, function error) with the template's GatewayResponses.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from infra.lambdas import InvocationError, LocalFunction
+from infra.provision import ACCOUNT, REGION
+from infra.template import Route
+
+# API Gateway's own payload limit is 10 MB, Lambda's 6 MB; both end as 413 here.
+MAX_BODY_BYTES = 6 * 1024 * 1024
+
+_DEFAULT_STATUS = {
+    "UNAUTHORIZED": 401,
+    "ACCESS_DENIED": 403,
+    "MISSING_AUTHENTICATION_TOKEN": 403,
+    "REQUEST_TOO_LARGE": 413,
+    "AUTHORIZER_FAILURE": 500,
+    "AUTHORIZER_CONFIGURATION_ERROR": 500,
+    "INTEGRATION_FAILURE": 502,
+    "INTEGRATION_TIMEOUT": 504,
+}
+_DEFAULT_MESSAGE = {
+    "UNAUTHORIZED": "Unauthorized",
+    "ACCESS_DENIED": "User is not authorized to access this resource",
+    "MISSING_AUTHENTICATION_TOKEN": "Missing Authentication Token",
+    "REQUEST_TOO_LARGE": "Request Too Long",
+    "INTEGRATION_TIMEOUT": "Endpoint request timed out",
+}
+
+
+@dataclass(frozen=True)
+class _CompiledRoute:
+    route: Route
+    pattern: re.Pattern[str]
+    specificity: tuple[int, ...]
+
+
+def _compile(route: Route) -> _CompiledRoute:
+    parts = []
+    specificity = []
+    for segment in route.path.strip("/").split("/"):
+        if segment.startswith("{") and segment.endswith("+}"):
+            parts.append(f"(?P<{segment[1:-2]}>.+)")
+            specificity.append(0)
+        elif segment.startswith("{") and segment.endswith("}"):
+            parts.append(f"(?P<{segment[1:-1]}>[^/]+)")
+            specificity.append(1)
+        else:
+            parts.append(re.escape(segment))
+            specificity.append(2)
+    return _CompiledRoute(route, re.compile("^/" + "/".join(parts) + "$"), tuple(specificity))
+
+
+@dataclass
+class GatewayAnswer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class ApiGateway:
+    def __init__(
+        self,
+        routes: list[Route],
+        functions: dict[str, LocalFunction],
+        authorizer: str,
+        identity_headers: list[str],
+        gateway_responses: dict[str, dict[str, Any]],
+        stage: str,
+    ) -> None:
+        self.routes = [_compile(route) for route in routes]
+        self.functions = functions
+        self.authorizer = authorizer
+        self.identity_headers = [header.lower() for header in identity_headers]
+        self.gateway_responses = gateway_responses
+        self.stage = stage
+
+    # ------------------------------------------------------------ routing
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        candidates = []
+        for compiled in self.routes:
+            found = compiled.pattern.match(path)
+            if found and compiled.route.method in (method, "ANY"):
+                candidates.append((compiled.specificity, compiled.route, found.groupdict()))
+        if not candidates:
+            return None
+        candidates.sort(key=lambda candidate: candidate[0], reverse=True)
+        _, route, parameters = candidates[0]
+        return route, {name: unquote(value) for name, value in parameters.items()}
+
+    # ------------------------------------------------------------ answers
+
+    def gateway_response(self, response_type: str) -> GatewayAnswer:
+        configured = self.gateway_responses.get(response_type)
+        if configured is None:
+            family = "DEFAULT_5XX" if _DEFAULT_STATUS.get(response_type, 500) >= 500 else "DEFAULT_4XX"
+            configured = self.gateway_responses.get(family, {})
+        status = int(configured.get("StatusCode", _DEFAULT_STATUS.get(response_type, 500)))
+        template = configured.get("ResponseTemplates", {}).get("application/json")
+        body = template or json.dumps({"message": _DEFAULT_MESSAGE.get(response_type, "Internal server error")})
+        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", response_type)]
+        return GatewayAnswer(status, headers, body.encode())
+
+    def handle(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> GatewayAnswer:
+        if len(body) > MAX_BODY_BYTES:
+            return self.gateway_response("REQUEST_TOO_LARGE")
+        split = urlsplit(raw_path)
+        path = split.path or "/"
+        matched = self.match(method, unquote(path))
+        if matched is None:
+            return self.gateway_response("MISSING_AUTHENTICATION_TOKEN")
+        route, path_parameters = matched
+        request_id = str(uuid.uuid4())
+        event = self._proxy_event(
+            method, path, split.query, headers, body, route, path_parameters, source_ip, request_id
+        )
+
+        if not route.open:
+            verdict = self._authorize(event)
+            if isinstance(verdict, GatewayAnswer):
+                return verdict
+            event["requestContext"]["authorizer"] = verdict
+
+        try:
+            result = self.functions[route.function].invoke(event, trigger=f"{method} {route.path}", record_event=False)
+        except InvocationError as error:
+            if error.payload.get("errorType") == "Sandbox.Timedout":
+                return self.gateway_response("INTEGRATION_TIMEOUT")
+            answer = self.gateway_response("DEFAULT_5XX")
+            answer.status = 502
+            return answer
+        return self._from_proxy_result(result)
+
+    def _authorize(self, event: dict[str, Any]) -> dict[str, Any] | GatewayAnswer:
+        lowered = {name.lower() for name in event["headers"] or {}}
+        if any(header not in lowered for header in self.identity_headers):
+            return self.gateway_response("UNAUTHORIZED")
+        context = event["requestContext"]
+        api = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{context['apiId']}"
+        method_arn = f"{api}/{self.stage}/{event['httpMethod']}{event['path']}"
+        request = {
+            "type": "REQUEST",
+            "methodArn": method_arn,
+            **{key: event[key] for key in ("resource", "path", "httpMethod", "headers", "multiValueHeaders")},
+            **{key: event[key] for key in ("queryStringParameters", "multiValueQueryStringParameters")},
+            **{key: event[key] for key in ("pathParameters", "stageVariables", "requestContext")},
+        }
+        started = time.time()
+        try:
+            policy = self.functions[self.authorizer].invoke(request, trigger="authorizer", record_event=False)
+        except InvocationError as error:
+            if error.payload.get("errorMessage") == "Unauthorized":
+                return self.gateway_response("UNAUTHORIZED")
+            return self.gateway_response("AUTHORIZER_FAILURE")
+        if not isinstance(policy, dict) or "policyDocument" not in policy:
+            return self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR")
+        if not _allows(policy["policyDocument"], method_arn):
+            return self.gateway_response("ACCESS_DENIED")
+        authorizer: dict[str, Any] = {
+            key: value if isinstance(value, str) else json.dumps(value)
+            for key, value in (policy.get("context") or {}).items()
+        }
+        authorizer["principalId"] = policy.get("principalId")
+        authorizer["integrationLatency"] = int((time.time() - started) * 1000)
+        return authorizer
+
+    def _proxy_event(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        route: Route,
+        path_parameters: dict[str, str],
+        source_ip: str,
+        request_id: str,
+    ) -> dict[str, Any]:
+        multi_headers: dict[str, list[str]] = {}
+        for name, value in headers:
+            multi_headers.setdefault(name, []).append(value)
+        multi_query: dict[str, list[str]] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            multi_query.setdefault(name, []).append(value)
+        try:
+            text_body: str | None = body.decode("utf-8") if body else None
+            encoded = False
+        except UnicodeDecodeError:
+            text_body, encoded = base64.b64encode(body).decode(), True
+        now = time.time()
+        host = next((value for name, value in headers if name.lower() == "host"), "127.0.0.1")
+        return {
+            "resource": route.path,
+            "path": path,
+            "httpMethod": method,
+            "headers": {name: values[-1] for name, values in multi_headers.items()} or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": {name: values[-1] for name, values in multi_query.items()} or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": path_parameters or None,
+            "stageVariables": None,
+            "requestContext": {
+                "accountId": ACCOUNT,
+                "apiId": "local",
+                "resourceId": "local",
+                "resourcePath": route.path,
+                "httpMethod": method,
+                "extendedRequestId": request_id,
+                "requestId": request_id,
+                "path": f"/{self.stage}{path}",
+                "stage": self.stage,
+                "protocol": "HTTP/1.1",
+                "domainName": host,
+                "requestTime": formatdate(now, usegmt=True),
+                "requestTimeEpoch": int(now * 1000),
+                "identity": {
+                    "sourceIp": source_ip,
+                    "userAgent": next((v for n, v in headers if n.lower() == "user-agent"), None),
+                },
+            },
+            "body": text_body,
+            "isBase64Encoded": encoded,
+        }
+
+    def _from_proxy_result(self, result: Any) -> GatewayAnswer:
+        if not isinstance(result, dict) or "statusCode" not in result:
+            answer = self.gateway_response("DEFAULT_5XX")
+            answer.status = 502
+            return answer
+        headers: list[tuple[str, str]] = []
+        for name, value in (result.get("headers") or {}).items():
+            headers.append((name, str(value)))
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers.extend((name, str(value)) for value in values if (name, str(value)) not in headers)
+        body = result.get("body") or ""
+        raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
+        return GatewayAnswer(int(result["statusCode"]), headers, raw)
+
+
+def _allows(policy: dict[str, Any], method_arn: str) -> bool:
+    allowed = False
+    for statement in policy.get("Statement", []):
+        resources = statement.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        if any(fnmatch.fnmatchcase(method_arn, pattern) for pattern in resources):
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def serve(gateway: ApiGateway, host: str, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "feedguard-local-apigw"
+
+        def _any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            answer = gateway.handle(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
+            self.send_response(answer.status)
+            for name, value in answer.headers:
+                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(answer.body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _any  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="apigw", daemon=True).start()
+    return server

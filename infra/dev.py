@@ -1,0 +1,66 @@
+"""make dev: the whole stack in the foreground until Ctrl-C or SIGTERM.
+
+Environment: FEEDGUARD_PORT (3000), FEEDGUARD_ADMIN_KEY (else generated and
+printed), FEEDGUARD_CONTROL_PORT, FEEDGUARD_SCHEDULE_RATE ("5 minutes", "off"),
+FEEDGUARD_TTL_INTERVAL (seconds, 2), FEEDGUARD_SEED (1; 0 skips the demo feed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+
+from infra.seed import seed
+from infra.stack import LocalStack, config_from_environment
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="local-stack %(levelname)s %(message)s")
+    started = time.monotonic()
+    admin_key = os.environ.get("FEEDGUARD_ADMIN_KEY") or secrets.token_urlsafe(32)
+    config = config_from_environment(admin_key)
+    stack = LocalStack(config)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        stack.start()
+        print(
+            f"""
+feedguard local stack is up in {time.monotonic() - started:.1f}s
+
+  API          {stack.api_url}
+  admin key    {admin_key}
+  control      {stack.control_url}   (invocations, schedule, TTL, fake OSS Index)
+  fake OSS Index {stack.ossindex_url}   (token: local-fake-token)
+  moto         {stack.moto_url}
+
+Try:
+  curl -s {stack.api_url}/health
+  curl -s -H "Authorization: Bearer {admin_key}" {stack.api_url}/api-keys
+
+Ctrl-C stops everything.
+""",
+            flush=True,
+        )
+        if os.environ.get("FEEDGUARD_SEED", "1") != "0":
+            for line in seed(stack.api_url, admin_key, stack.template.routes(), stack.ossindex_url):
+                print(f"seed {line}", flush=True)
+        stopping.wait()
+        print("stopping the local stack", flush=True)
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""A fake Sonatype OSS Index / Guide on loopback, for the local stack and tests.
+
+It behaves like the real component-report API: authentication is required
+(Bearer token, or Basic username:token), at most 128 coordinates a request,
+one versionless coordinate fails the whole request with 400, and every
+answered entry names the coordinates it answers. Faults can be queued from
+the control server (or from tests) to play a rate-limited, broken or
+metered-out service.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import quote
+
+from infra.ossindex_data import COMPONENTS, GUIDE
+
+MAX_COORDINATES = 128
+PATHS = ("/api/v3/component-report", "/api/v3/authorized/component-report")
+
+
+@dataclass
+class Fault:
+    """The next `times` requests answer this instead of the truth."""
+
+    status: int = 200
+    body: str | None = None
+    retry_after: str | None = None
+    latency_ms: int = 0
+    # Answer only the first N entries (the real service may answer fewer than asked).
+    answer_only: int | None = None
+    times: int = 1
+
+
+@dataclass
+class FakeOssIndex:
+    tokens: set[str] = field(default_factory=lambda: {"local-fake-token"})
+    latency_ms: int = 0
+    faults: deque[Fault] = field(default_factory=deque)
+    requests: int = 0
+    coordinates_asked: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.faults.clear()
+            self.latency_ms = 0
+            self.requests = self.coordinates_asked = self.max_in_flight = 0
+
+    def add_fault(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "coordinates_asked": self.coordinates_asked,
+                "max_in_flight": self.max_in_flight,
+                "faults_queued": len(self.faults),
+                "latency_ms": self.latency_ms,
+            }
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            if not self.faults:
+                return None
+            fault = self.faults[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                self.faults.popleft()
+            return fault
+
+    def authorized(self, header: str | None) -> bool:
+        if not header:
+            return False
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return credentials.strip() in self.tokens
+        if scheme.lower() == "basic":
+            try:
+                _, _, token = base64.b64decode(credentials.strip()).decode().partition(":")
+            except ValueError:
+                return False
+            return token in self.tokens
+        return False
+
+    def answer(
+        self, method: str, path: str, authorization: str | None, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            self.requests += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self._answer(method, path, authorization, body)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(
+        self, method: str, path: str, authorization: str | None, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        fault = self._next_fault()
+        delay = (fault.latency_ms if fault and fault.latency_ms else self.latency_ms) / 1000
+        if delay:
+            time.sleep(delay)
+        if method != "POST" or path.split("?", maxsplit=1)[0] not in PATHS:
+            return _error(404, "Not Found")
+        if not self.authorized(authorization):
+            return _error(401, "Unauthorized")
+        if fault and fault.status != 200:
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            payload = (
+                fault.body if fault.body is not None else json.dumps({"code": fault.status, "message": "fault"})
+            ).encode()
+            return fault.status, {"Content-Type": "application/json", **headers}, payload
+        try:
+            request = json.loads(body)
+            coordinates = request["coordinates"]
+            if not isinstance(coordinates, list) or not all(isinstance(c, str) for c in coordinates):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "Invalid request")
+        if len(coordinates) > MAX_COORDINATES:
+            return _error(400, "Request for too many components")
+        normalized = [_normalize(coordinate) for coordinate in coordinates]
+        if any("@" not in coordinate.rsplit("/", 1)[-1] for coordinate in normalized):
+            return _error(400, "Missing coordinates version")
+        with self._lock:
+            self.coordinates_asked += len(coordinates)
+        entries = [_report(coordinate) for coordinate in dict.fromkeys(normalized)]
+        if fault and fault.answer_only is not None:
+            entries = entries[: fault.answer_only]
+        payload = (fault.body if fault and fault.body is not None else json.dumps(entries)).encode()
+        return 200, {"Content-Type": "application/vnd.ossindex.component-report.v1+json"}, payload
+
+
+def _normalize(coordinate: str) -> str:
+    """What OSS Index answers as `coordinates`: type lowercased, qualifiers dropped."""
+    purl = coordinate.split("?", 1)[0].split("#", 1)[0]
+    if not purl.startswith("pkg:"):
+        purl = "pkg:" + purl
+    kind, _, rest = purl[len("pkg:") :].partition("/")
+    return f"pkg:{kind.lower()}/{rest}"
+
+
+def _report(coordinates: str) -> dict[str, Any]:
+    known = COMPONENTS.get(coordinates) or COMPONENTS.get(coordinates.lower())
+    description, vulnerabilities = known if known else (None, [])
+    entry: dict[str, Any] = {"coordinates": coordinates}
+    if description is not None:
+        entry["description"] = description
+    entry["reference"] = f"{GUIDE}/component/{quote(coordinates, safe='')}"
+    entry["vulnerabilities"] = vulnerabilities
+    return entry
+
+
+def _error(status: int, message: str) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps({"code": status, "message": message}).encode()
+
+
+def serve(fake: FakeOssIndex, host: str, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "feedguard-fake-ossindex"
+
+        def _any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, headers, payload = fake.answer(self.command, self.path, self.headers.get("Authorization"), body)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _any  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="fake-ossindex", daemon=True).start()
+    return server

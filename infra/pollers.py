@@ -1,0 +1,468 @@
+"""What AWS runs around the functions, emulated: SQS and DynamoDB Streams
+event source mappings, EventBridge Scheduler, and DynamoDB's TTL deletion."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from infra.filters import matches_any
+from infra.lambdas import InvocationError, LocalFunction
+from infra.provision import REGION, Provisioned, aws_client
+from infra.template import Schedule, SqsMapping, StreamMapping
+
+log = logging.getLogger("feedguard.local")
+
+TTL_SERVICE_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+# DynamoDB's TTL skips items whose expiry is more than five years past.
+TTL_HORIZON_SECONDS = 5 * 365 * 24 * 3600
+
+
+class _Loop(threading.Thread):
+    """A daemon thread that runs `tick` until stopped."""
+
+    def __init__(self, name: str, interval: float) -> None:
+        super().__init__(name=name, daemon=True)
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("%s failed; retrying", self.name)
+                self.stopping.wait(1.0)
+            self.stopping.wait(self.interval)
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+# ---------------------------------------------------------------- TTL
+
+
+class TtlRegistry:
+    """Deletions the TTL sweeper is making. The stream poller asks it whether a
+    REMOVE record is one of them, so only those carry the service identity."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._state: dict[tuple[str, str], str] = {}
+
+    @staticmethod
+    def _key(table: str, keys: dict[str, Any]) -> tuple[str, str]:
+        return table, json.dumps(keys, sort_keys=True)
+
+    def begin(self, table: str, keys: dict[str, Any]) -> None:
+        with self._changed:
+            self._state[self._key(table, keys)] = "deleting"
+
+    def finish(self, table: str, keys: dict[str, Any], deleted: bool) -> None:
+        with self._changed:
+            if deleted:
+                self._state[self._key(table, keys)] = "deleted"
+            else:
+                self._state.pop(self._key(table, keys), None)
+            self._changed.notify_all()
+
+    def claim(self, table: str, keys: dict[str, Any], timeout: float = 5.0) -> bool:
+        """True, once, for the REMOVE record of a TTL deletion."""
+        key = self._key(table, keys)
+        with self._changed:
+            self._changed.wait_for(lambda: self._state.get(key) != "deleting", timeout=timeout)
+            if self._state.get(key) == "deleted":
+                del self._state[key]
+                return True
+            return False
+
+
+class TtlSweeper(_Loop):
+    """Deletes items whose TTL attribute has passed, as DynamoDB does in the
+    background (there, within days; here, within `interval` seconds)."""
+
+    def __init__(self, provisioned: Provisioned, endpoint: str, registry: TtlRegistry, interval: float) -> None:
+        super().__init__("ttl-sweeper", interval)
+        self.provisioned = provisioned
+        self.registry = registry
+        self.dynamodb = aws_client("dynamodb", endpoint)
+        self.deleted = 0
+
+    def tick(self) -> None:
+        for logical_id, attribute in self.provisioned.ttl_attributes.items():
+            self.sweep(self.provisioned.table_names[logical_id], attribute)
+
+    def sweep(self, table: str, attribute: str) -> None:
+        key_names = [
+            key["AttributeName"] for key in self.dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
+        ]
+        now = int(time.time())
+        paginator = self.dynamodb.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=table,
+            FilterExpression="#ttl <= :now AND #ttl >= :horizon",
+            ExpressionAttributeNames={"#ttl": attribute},
+            ExpressionAttributeValues={":now": {"N": str(now)}, ":horizon": {"N": str(now - TTL_HORIZON_SECONDS)}},
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                self._expire(table, attribute, {name: item[name] for name in key_names}, now)
+
+    def _expire(self, table: str, attribute: str, keys: dict[str, Any], now: int) -> None:
+        self.registry.begin(table, keys)
+        deleted = False
+        try:
+            # Only if still expired: an item updated since the scan is not TTL's to delete.
+            self.dynamodb.delete_item(
+                TableName=table,
+                Key=keys,
+                ConditionExpression="#ttl <= :now",
+                ExpressionAttributeNames={"#ttl": attribute},
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+            deleted = True
+            self.deleted += 1
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        finally:
+            self.registry.finish(table, keys, deleted)
+
+
+# ---------------------------------------------------------------- DynamoDB Streams
+
+
+def _lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    record: dict[str, Any] = json.loads(json.dumps(raw, default=str))
+    created = record["dynamodb"].get("ApproximateCreationDateTime")
+    if isinstance(created, str):
+        try:
+            created = datetime.fromisoformat(created.replace("Z", "+00:00")).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            created = time.time()
+    elif isinstance(created, datetime):
+        created = created.timestamp()
+    record["dynamodb"]["ApproximateCreationDateTime"] = int(created or time.time())
+    record["awsRegion"] = REGION
+    record["eventSourceARN"] = stream_arn
+    return record
+
+
+class StreamPoller(_Loop):
+    """A DynamoDB stream event source mapping: FilterCriteria, batch size,
+    partial batch failures, bisection, bounded retries and record age, and
+    the on-failure SQS destination."""
+
+    def __init__(
+        self,
+        mapping: StreamMapping,
+        function: LocalFunction,
+        provisioned: Provisioned,
+        endpoint: str,
+        registry: TtlRegistry,
+        interval: float = 0.5,
+        retry_delay: float = 0.5,
+    ) -> None:
+        super().__init__(f"stream-{mapping.function}", interval)
+        self.mapping = mapping
+        self.function = function
+        self.registry = registry
+        self.retry_delay = retry_delay
+        self.table_name = provisioned.table_names[mapping.table]
+        self.stream_arn = provisioned.stream_arns[mapping.table]
+        self.failure_queue = provisioned.queue_urls.get(mapping.on_failure_queue or "")
+        self.streams = aws_client("dynamodbstreams", endpoint)
+        self.sqs = aws_client("sqs", endpoint)
+        self.iterators: dict[str, str | None] = {}
+        self.pending: deque[dict[str, Any]] = deque()
+        self.filtered_out = 0
+
+    def tick(self) -> None:
+        self._read()
+        while self.pending and not self.stopping.is_set():
+            batch = [self.pending.popleft() for _ in range(min(self.mapping.batch_size, len(self.pending)))]
+            self._deliver(batch)
+
+    def _read(self) -> None:
+        if not self.iterators:
+            shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+            for shard in shards:
+                self.iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn,
+                    ShardId=shard["ShardId"],
+                    ShardIteratorType=self.mapping.starting_position,
+                )["ShardIterator"]
+        for shard_id, iterator in list(self.iterators.items()):
+            if iterator is None:
+                continue
+            answer = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+            self.iterators[shard_id] = answer.get("NextShardIterator")
+            for raw in answer.get("Records", []):
+                record = _lambda_record(raw, self.stream_arn)
+                if record["eventName"] == "REMOVE" and self.registry.claim(self.table_name, record["dynamodb"]["Keys"]):
+                    record["userIdentity"] = dict(TTL_SERVICE_IDENTITY)
+                if matches_any(self.mapping.filters, record):
+                    self.pending.append(record)
+                else:
+                    self.filtered_out += 1
+
+    def _deliver(self, batch: list[dict[str, Any]], attempts: int = 0) -> None:
+        while batch and not self.stopping.is_set():
+            batch = self._drop_too_old(batch)
+            if not batch:
+                return
+            try:
+                result = self.function.invoke({"Records": batch}, trigger="dynamodb-stream")
+            except InvocationError:
+                if self.mapping.bisect_on_error and len(batch) > 1:
+                    # Bisecting does not count against the retry quota.
+                    half = len(batch) // 2
+                    self._deliver(batch[:half], attempts)
+                    self._deliver(batch[half:], attempts)
+                    return
+                remaining = batch
+            else:
+                remaining = self._unfinished(batch, result)
+            if not remaining:
+                return
+            attempts += 1
+            if 0 <= self.mapping.max_retry_attempts < attempts:
+                self._give_up(remaining, attempts, "RetryAttemptsExhausted")
+                return
+            self.stopping.wait(min(self.retry_delay * 2 ** (attempts - 1), 5.0))
+            batch = remaining
+
+    def _unfinished(self, batch: list[dict[str, Any]], result: Any) -> list[dict[str, Any]]:
+        """What must be retried: from the lowest failed sequence number on."""
+        if not self.mapping.report_failures:
+            return []
+        failures = (result or {}).get("batchItemFailures") if isinstance(result, dict) else None
+        if not failures:
+            return []
+        sequence_numbers = [record["dynamodb"]["SequenceNumber"] for record in batch]
+        failed = [failure.get("itemIdentifier") for failure in failures]
+        if any(identifier not in sequence_numbers for identifier in failed):
+            return batch  # an unknown identifier fails the whole batch, as on AWS
+        first = min(sequence_numbers.index(identifier) for identifier in failed)
+        return batch[first:]
+
+    def _drop_too_old(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        limit = self.mapping.max_record_age_seconds
+        if limit < 0:
+            return batch
+        now = time.time()
+        fresh = [record for record in batch if now - record["dynamodb"]["ApproximateCreationDateTime"] <= limit]
+        if len(fresh) < len(batch):
+            self._give_up([r for r in batch if r not in fresh], 0, "RecordAgeExceeded")
+        return fresh
+
+    def _give_up(self, records: list[dict[str, Any]], attempts: int, condition: str) -> None:
+        log.warning("%s: %d stream records sent to the on-failure destination (%s)", self.name, len(records), condition)
+        if not self.failure_queue:
+            return
+        first, last = records[0], records[-1]
+        message = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"arn:aws:lambda:{REGION}:123456789012:function:{self.function.name}",
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "DDBStreamBatchInfo": {
+                "shardId": next(iter(self.iterators), ""),
+                "startSequenceNumber": first["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": last["dynamodb"]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": first["dynamodb"]["ApproximateCreationDateTime"],
+                "approximateArrivalOfLastRecord": last["dynamodb"]["ApproximateCreationDateTime"],
+                "batchSize": len(records),
+                "streamArn": self.stream_arn,
+            },
+        }
+        self.sqs.send_message(QueueUrl=self.failure_queue, MessageBody=json.dumps(message))
+
+
+# ---------------------------------------------------------------- SQS
+
+
+class SqsPoller(_Loop):
+    """One of an SQS event source mapping's pollers; the mapping runs
+    MaximumConcurrency of them. A failed message is visible again after
+    `retry_delay` seconds (on AWS, after the queue's visibility timeout)."""
+
+    def __init__(
+        self,
+        mapping: SqsMapping,
+        function: LocalFunction,
+        provisioned: Provisioned,
+        endpoint: str,
+        number: int,
+        retry_delay: int,
+    ) -> None:
+        super().__init__(f"sqs-{mapping.function}-{number}", 0.0)
+        self.mapping = mapping
+        self.function = function
+        self.retry_delay = retry_delay
+        self.queue_url = provisioned.queue_urls[mapping.queue]
+        self.queue_arn = provisioned.queue_arns[mapping.queue]
+        self.sqs = aws_client("sqs", endpoint)
+
+    def tick(self) -> None:
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(self.mapping.batch_size, 10),
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return
+        records = [self._record(message) for message in messages]
+        try:
+            result = self.function.invoke({"Records": records}, trigger="sqs")
+        except InvocationError:
+            self._retry_later(messages)
+            return
+        failed_ids = set()
+        if self.mapping.report_failures and isinstance(result, dict):
+            failed_ids = {failure.get("itemIdentifier") for failure in result.get("batchItemFailures") or []}
+        known_ids = {message["MessageId"] for message in messages}
+        if not failed_ids <= known_ids:
+            self._retry_later(messages)  # an unknown identifier fails the whole batch
+            return
+        done = [message for message in messages if message["MessageId"] not in failed_ids]
+        if done:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
+            )
+        self._retry_later([message for message in messages if message["MessageId"] in failed_ids])
+
+    def _retry_later(self, messages: list[dict[str, Any]]) -> None:
+        if messages:
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_delay}
+                    for n, m in enumerate(messages)
+                ],
+            )
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        attributes = {}
+        for name, value in (message.get("MessageAttributes") or {}).items():
+            attributes[name] = {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value.get("DataType"),
+            }
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": attributes,
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": REGION,
+        }
+
+
+# ---------------------------------------------------------------- EventBridge Scheduler
+
+_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> int | None:
+    """Seconds between firings of a rate() expression; None for cron() and at()."""
+    found = _RATE.match(expression.strip())
+    if not found:
+        return None
+    return int(found.group(1)) * _UNIT_SECONDS[found.group(2).rstrip("s")]
+
+
+class Scheduler(_Loop):
+    """A ScheduleV2 event: fires at its rate, retries a failed invocation up to
+    MaximumRetryAttempts within MaximumEventAgeInSeconds, then sends the input
+    to the dead-letter queue with the error, as EventBridge Scheduler does."""
+
+    def __init__(
+        self, schedule: Schedule, function: LocalFunction, provisioned: Provisioned, endpoint: str, expression: str
+    ) -> None:
+        every = rate_seconds(expression)
+        super().__init__(f"schedule-{schedule.name}", float(every or 0))
+        self.schedule = schedule
+        self.function = function
+        self.expression = expression
+        self.dead_letter_queue = provisioned.queue_urls.get(schedule.dead_letter_queue or "")
+        self.sqs = aws_client("sqs", endpoint)
+        self.fired = 0
+        self._fire_lock = threading.Lock()
+
+    def run(self) -> None:
+        if self.interval <= 0:
+            log.warning("schedule %s (%s) is not run locally", self.schedule.name, self.expression)
+            return
+        # The first firing comes one period after start, as with a new schedule.
+        while not self.stopping.wait(self.interval):
+            try:
+                self.fire()
+            except Exception:
+                log.exception("schedule %s failed", self.schedule.name)
+
+    def fire(self) -> bool:
+        """Invokes the target now; True when it succeeded (possibly after retries)."""
+        with self._fire_lock:
+            self.fired += 1
+            payload = json.loads(self.schedule.input) if self.schedule.input else {}
+            started = time.time()
+            attempt = 0
+            while True:
+                try:
+                    self.function.invoke(payload, trigger="schedule")
+                    return True
+                except InvocationError as error:
+                    attempt += 1
+                    too_old = time.time() - started > self.schedule.max_event_age_seconds
+                    if attempt > self.schedule.max_retry_attempts or too_old or self.stopping.is_set():
+                        self._dead_letter(error, attempt)
+                        return False
+                    self.stopping.wait(min(2 ** (attempt - 1), 10))
+
+    def _dead_letter(self, error: InvocationError, attempts: int) -> None:
+        log.warning(
+            "schedule %s: target failed %d times; input sent to the dead-letter queue", self.schedule.name, attempts
+        )
+        if not self.dead_letter_queue:
+            return
+        self.sqs.send_message(
+            QueueUrl=self.dead_letter_queue,
+            MessageBody=self.schedule.input or "{}",
+            MessageAttributes={
+                "ERROR_CODE": {"DataType": "String", "StringValue": str(error.payload.get("errorType"))},
+                "ERROR_MESSAGE": {"DataType": "String", "StringValue": str(error.payload.get("errorMessage"))[:1000]},
+                "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": str(attempts - 1)},
+                "SCHEDULE_ARN": {
+                    "DataType": "String",
+                    "StringValue": f"arn:aws:scheduler:{REGION}:123456789012:schedule/default/{self.schedule.name}",
+                },
+            },
+        )

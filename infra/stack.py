@@ -1,0 +1,209 @@
+"""The whole feedguard stack on one machine, without Docker or an AWS account.
+
+moto server stands in for DynamoDB, Streams, SQS, Secrets Manager and
+EventBridge; infra.apigw serves template.yaml's routes; infra.pollers runs
+the event source mappings, the schedule and TTL; infra.fake_ossindex answers
+for OSS Index. Everything is created from template.yaml.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from infra import apigw, fake_ossindex
+from infra.lambdas import LocalFunction, function_environment
+from infra.pollers import Scheduler, SqsPoller, StreamPoller, TtlRegistry, TtlSweeper
+from infra.provision import REGION, Provisioned, provision
+from infra.template import Template
+
+log = logging.getLogger("feedguard.local")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class StackConfig:
+    admin_key: str
+    host: str = "127.0.0.1"
+    port: int = 3000
+    control_port: int = 0
+    moto_port: int = 0
+    ossindex_port: int = 0
+    stack: str = "feedguard-local"
+    # A rate() value ("5 minutes") to use instead of the template's, or "off".
+    schedule_rate: str | None = None
+    ttl_interval: float = 2.0
+    sqs_retry_delay: int = 2
+    concurrency: int = 4
+    extra_environment: dict[str, str] = field(default_factory=dict)
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig, template: Template | None = None) -> None:
+        self.config = config
+        self.template = template or Template.load()
+        self.functions: dict[str, LocalFunction] = {}
+        self.pollers: list[Any] = []
+        self.schedulers: dict[str, Scheduler] = {}
+        self.servers: list[ThreadingHTTPServer] = []
+        self.ttl_registry = TtlRegistry()
+        self.ttl_sweeper: TtlSweeper | None = None
+        self.fake_ossindex = fake_ossindex.FakeOssIndex()
+        self.moto: ThreadedMotoServer | None = None
+        self.provisioned: Provisioned | None = None
+
+    # ------------------------------------------------------------ addresses
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.port}"
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.moto_port}"
+
+    @property
+    def ossindex_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.ossindex_port}"
+
+    @property
+    def control_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.control_port}"
+
+    # ------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        config = self.config
+        for name in ("moto_port", "ossindex_port", "control_port"):
+            if not getattr(config, name):
+                setattr(config, name, free_port(config.host))
+        if not config.port:
+            config.port = free_port(config.host)
+
+        self.moto = ThreadedMotoServer(ip_address=config.host, port=config.moto_port, verbose=False)
+        self.moto.start()
+        self.provisioned = provision(
+            self.template, self.moto_url, config.stack, secret_values={"AdminKeySecret": config.admin_key}
+        )
+        self.servers.append(fake_ossindex.serve(self.fake_ossindex, config.host, config.ossindex_port))
+        self._start_functions()
+        self._start_gateway()
+        self._start_pollers()
+        from infra import control  # the control server reads this stack
+
+        self.servers.append(control.serve(self, config.host, config.control_port))
+
+    def stop(self) -> None:
+        for poller in [*self.pollers, *self.schedulers.values()]:
+            poller.stop()
+        if self.ttl_sweeper:
+            self.ttl_sweeper.stop()
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+        for poller in [*self.pollers, *self.schedulers.values()]:
+            if poller.is_alive():
+                poller.join(timeout=5)
+        for function in self.functions.values():
+            function.stop()
+        if self.moto:
+            self.moto.stop()
+
+    # ------------------------------------------------------------ parts
+
+    def aws_environment(self) -> dict[str, str]:
+        """How code reaches the emulated AWS: every service at moto's endpoint."""
+        return {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.moto_url,
+        }
+
+    def _start_functions(self) -> None:
+        assert self.provisioned is not None
+        overrides = {
+            # The local stack talks to its fake OSS Index over plain http.
+            "FEEDGUARD_ALLOW_HTTP_SOURCES": "1",
+            **self.config.extra_environment,
+        }
+        for logical_id, spec in self.template.functions().items():
+            name = f"{self.config.stack}-{logical_id}"
+            variables = {key: str(value) for key, value in self.provisioned.resolver(spec.environment).items()}
+            environment = function_environment(spec, {**variables, **overrides}, self.aws_environment(), name)
+            self.functions[logical_id] = LocalFunction(spec, name, environment, self.config.concurrency)
+
+    def _start_gateway(self) -> None:
+        _, props = self.template.api()
+        assert self.provisioned is not None
+        gateway = apigw.ApiGateway(
+            routes=self.template.routes(),
+            functions=self.functions,
+            authorizer=self.template.authorizer_function(),
+            identity_headers=self.template.authorizer_identity_headers(),
+            gateway_responses=self.template.gateway_responses(),
+            stage=str(self.provisioned.resolver(props.get("StageName", "Prod"))),
+        )
+        self.servers.append(apigw.serve(gateway, self.config.host, self.config.port))
+
+    def _start_pollers(self) -> None:
+        assert self.provisioned is not None
+        for mapping in self.template.sqs_mappings():
+            for number in range(mapping.max_concurrency):
+                self.pollers.append(
+                    SqsPoller(
+                        mapping,
+                        self.functions[mapping.function],
+                        self.provisioned,
+                        self.moto_url,
+                        number,
+                        self.config.sqs_retry_delay,
+                    )
+                )
+        for stream in self.template.stream_mappings():
+            self.pollers.append(
+                StreamPoller(
+                    stream, self.functions[stream.function], self.provisioned, self.moto_url, self.ttl_registry
+                )
+            )
+        for schedule in self.template.schedules():
+            expression = str(self.provisioned.resolver(schedule.expression))
+            if self.config.schedule_rate:
+                expression = "off" if self.config.schedule_rate == "off" else f"rate({self.config.schedule_rate})"
+            scheduler = Scheduler(
+                schedule, self.functions[schedule.function], self.provisioned, self.moto_url, expression
+            )
+            self.schedulers[schedule.name] = scheduler
+        self.ttl_sweeper = TtlSweeper(self.provisioned, self.moto_url, self.ttl_registry, self.config.ttl_interval)
+        for thread in [*self.pollers, *self.schedulers.values(), self.ttl_sweeper]:
+            thread.start()
+
+
+def config_from_environment(admin_key: str) -> StackConfig:
+    def number(name: str, default: int) -> int:
+        return int(os.environ.get(name) or default)
+
+    return StackConfig(
+        admin_key=admin_key,
+        host=os.environ.get("FEEDGUARD_HOST", "127.0.0.1"),
+        port=number("FEEDGUARD_PORT", 3000),
+        control_port=number("FEEDGUARD_CONTROL_PORT", 0),
+        moto_port=number("FEEDGUARD_MOTO_PORT", 0),
+        ossindex_port=number("FEEDGUARD_OSSINDEX_PORT", 0),
+        schedule_rate=os.environ.get("FEEDGUARD_SCHEDULE_RATE") or None,
+        ttl_interval=float(os.environ.get("FEEDGUARD_TTL_INTERVAL") or 2.0),
+        sqs_retry_delay=number("FEEDGUARD_SQS_RETRY_DELAY", 2),
+    )
