@@ -43,8 +43,10 @@ def decode_cursor(cursor: str | None) -> Key | None:
         key: Any = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidInput("The cursor is not one this API gave out.") from None
-    valid = isinstance(key, dict) and all(
-        isinstance(name, str) and isinstance(value, dict) and len(value) == 1 for name, value in key.items()
+    valid = (
+        isinstance(key, dict)
+        and bool(key)
+        and all(isinstance(name, str) and isinstance(value, dict) and len(value) == 1 for name, value in key.items())
     )
     if not valid:
         raise InvalidInput("The cursor is not one this API gave out.")

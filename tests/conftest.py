@@ -1,0 +1,32 @@
+"""Test settings that must exist before any feedguard module is imported:
+fake AWS credentials, and the table names template.yaml would pass."""
+
+from __future__ import annotations
+
+import os
+
+from infra.template import Template
+from tests.support import TEST_STACK
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "feedguard",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+    os.environ.pop(variable, None)
+
+# Each Globals variable that is a Ref to a table names that table, as deployed.
+_template = Template.load()
+for _name, _value in _template.globals["Environment"]["Variables"].items():
+    if isinstance(_value, dict) and _value.get("Ref") in _template.tables():
+        os.environ[_name] = f"{TEST_STACK}-{_value['Ref']}"
+os.environ["ADMIN_KEY_SECRET"] = f"{TEST_STACK}/AdminKeySecret"
+os.environ["SCAN_QUEUE_URL"] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{TEST_STACK}-ScanQueue"

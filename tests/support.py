@@ -1,0 +1,70 @@
+"""Helpers the tests share: events from events/, a Lambda context, the
+template's table names for the unit-test stack."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+TEST_STACK = "feedguard-test"
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return copy.deepcopy(json.loads((EVENTS / name).read_text()))
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "feedguard-test-function"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:feedguard-test-function"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = ""
+    log_group_name: str = "/aws/lambda/feedguard-test-function"
+    log_stream_name: str = "test"
+
+    def __post_init__(self) -> None:
+        self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def api_event(
+    name: str,
+    *,
+    body: Any = None,
+    raw_body: str | None = None,
+    as_key: dict[str, str] | None = None,
+    path_parameters: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API event from events/, with its body, caller and parameters replaced."""
+    event = load_event(name)
+    if body is not None:
+        event["body"] = json.dumps(body)
+    if raw_body is not None:
+        event["body"] = raw_body
+    if as_key is not None:
+        event["requestContext"]["authorizer"] = {"principalId": as_key["key_id"], **as_key}
+    if path_parameters is not None:
+        event["pathParameters"] = path_parameters
+        path = event["resource"]
+        for name_, value in path_parameters.items():
+            path = path.replace("{" + name_ + "}", value)
+        event["path"] = path
+    if query is not None:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    return event
+
+
+def body_of(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"]) if response.get("body") else None

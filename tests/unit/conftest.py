@@ -1,0 +1,43 @@
+"""Unit tests run under moto's mock_aws, with every resource created from
+template.yaml, and with the network off."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from infra.provision import Provisioned, provision
+from infra.template import Template
+from tests.support import ADMIN_KEY, TEST_STACK
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise RuntimeError(f"unit tests must not reach the network ({address})")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def aws() -> Iterator[Provisioned]:
+    """A fresh account with the template's tables, queues and secrets."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from feedguard.settings import settings
+
+    with mock_aws():
+        parameters.clear_caches()
+        settings.cache_clear()
+        provisioned = provision(Template.load(), None, TEST_STACK, secret_values={"AdminKeySecret": ADMIN_KEY})
+        yield provisioned
+    parameters.clear_caches()

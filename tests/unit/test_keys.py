@@ -1,0 +1,149 @@
+"""API keys: POST/GET/DELETE /api-keys, handled under moto with events/ events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from handlers import authorizer, keys
+from tests.support import ADMIN_KEY, LambdaContext, api_event, body_of, load_event
+
+VIEWER = {"key_id": "k0000000000000000000a", "key_name": "viewer-bot", "admin": "false"}
+
+
+def create(name: str = "ci-bot") -> dict[str, Any]:
+    response = keys.handler(api_event("api-keys-create.json", body={"name": name}), LambdaContext())
+    assert response["statusCode"] == 201, response
+    return dict(body_of(response))
+
+
+def stored_items(aws: Any) -> list[dict[str, Any]]:
+    table = aws.table_names["KeysTable"]
+    return list(boto3.client("dynamodb").scan(TableName=table)["Items"])
+
+
+def authorize(key: str) -> dict[str, Any]:
+    event = load_event("authorizer-request.json")
+    event["headers"]["Authorization"] = f"Bearer {key}"
+    return dict(authorizer.handler(event, LambdaContext()))
+
+
+def test_create_returns_the_key_once_and_stores_only_its_hash(aws: Any) -> None:
+    # Given the admin / When a key is created
+    created = create("ci-bot")
+    # Then the answer carries the contract's fields
+    assert set(created) == {"id", "name", "key", "created_at"}
+    assert created["name"] == "ci-bot"
+    assert created["key"].startswith(f"fgk_{created['id']}_")
+    # And the table holds its SHA-256, never the key
+    (item,) = stored_items(aws)
+    assert created["key"] not in json.dumps(item)
+    assert len(item["key_hash"]["S"]) == 64
+
+
+def test_a_created_key_authenticates_with_its_id_and_name(aws: Any) -> None:
+    created = create("ci-bot")
+    policy = authorize(created["key"])
+    assert policy["principalId"] == created["id"]
+    assert policy["context"] == {"key_id": created["id"], "key_name": "ci-bot", "admin": "false"}
+    assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+def test_list_pages_with_a_cursor_and_never_shows_keys(aws: Any) -> None:
+    # Given three keys
+    made = [create(f"bot-{n}") for n in range(3)]
+    # When they are listed two at a time
+    first = body_of(keys.handler(api_event("api-keys-list.json", query={"limit": "2"}), LambdaContext()))
+    second = body_of(
+        keys.handler(
+            api_event("api-keys-list.json", query={"limit": "2", "cursor": first["next_cursor"]}), LambdaContext()
+        )
+    )
+    # Then every key appears once, in creation order, with no secret, and the last page has no cursor
+    listed = [item["id"] for item in first["items"] + second["items"]]
+    assert listed == [key["id"] for key in made]
+    assert second["next_cursor"] is None
+    assert all(set(item) == {"id", "name", "created_at"} for item in first["items"] + second["items"])
+
+
+def test_deleted_key_stops_working_at_once(aws: Any) -> None:
+    created = create()
+    event = api_event("api-keys-delete.json", path_parameters={"id": created["id"]})
+    response = keys.handler(event, LambdaContext())
+    assert response["statusCode"] == 204
+    with pytest.raises(authorizer.Unauthorized):
+        authorize(created["key"])
+
+
+def test_deleting_a_key_revokes_its_feed_roles(aws: Any) -> None:
+    from feedguard.dal import permissions
+
+    created = create()
+    permissions.grant("payments", created["id"], "assessor")
+    keys.handler(api_event("api-keys-delete.json", path_parameters={"id": created["id"]}), LambdaContext())
+    assert permissions.role_of("payments", created["id"]) is None
+
+
+def test_deleting_an_unknown_key_is_404(aws: Any) -> None:
+    response = keys.handler(api_event("api-keys-delete.json", path_parameters={"id": "knope"}), LambdaContext())
+    assert response["statusCode"] == 404
+    assert body_of(response)["message"]
+
+
+@pytest.mark.parametrize(
+    ("event_name", "path_parameters"),
+    [("api-keys-create.json", None), ("api-keys-list.json", None), ("api-keys-delete.json", {"id": "k1"})],
+)
+def test_only_the_admin_may_manage_keys(aws: Any, event_name: str, path_parameters: dict[str, str] | None) -> None:
+    event = api_event(event_name, as_key=VIEWER, path_parameters=path_parameters)
+    response = keys.handler(event, LambdaContext())
+    assert response["statusCode"] == 403
+    assert body_of(response) == {"message": "Only the admin key may do this."}
+    assert stored_items(aws) == []
+
+
+@pytest.mark.parametrize(
+    ("raw_body", "status"),
+    [
+        ('{"name": ', 400),
+        ("not json at all", 400),
+        ('{"name": 5}', 422),
+        ('{"name": ""}', 422),
+        ('{"name": "   "}', 422),
+        ('{"name": "' + "x" * 101 + '"}', 422),
+        ("{}", 422),
+        ('{"name": "ok", "admin": true}', 422),
+        ("[]", 422),
+        ('"ci-bot"', 422),
+        ('{"name": "' + "x" * (6 * 1024 * 1024) + '"}', 413),
+    ],
+)
+def test_bad_input_gets_the_contract_error_and_stores_nothing(aws: Any, raw_body: str, status: int) -> None:
+    # When a malformed, mistyped or huge body is sent
+    response = keys.handler(api_event("api-keys-create.json", raw_body=raw_body), LambdaContext())
+    # Then the status is the contract's, the body is {"message", "details"?}, and nothing is stored
+    assert response["statusCode"] == status
+    body = body_of(response)
+    assert isinstance(body["message"], str)
+    assert set(body) <= {"message", "details"}
+    assert stored_items(aws) == []
+
+
+@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "501"}, {"limit": "x"}, {"cursor": "%%%"}])
+def test_bad_list_parameters_are_422(aws: Any, query: dict[str, str]) -> None:
+    response = keys.handler(api_event("api-keys-list.json", query=query), LambdaContext())
+    assert response["statusCode"] == 422
+    assert "message" in body_of(response)
+
+
+def test_a_request_without_the_authorizers_context_is_401(aws: Any) -> None:
+    event = api_event("api-keys-list.json")
+    del event["requestContext"]["authorizer"]
+    assert keys.handler(event, LambdaContext())["statusCode"] == 401
+
+
+def test_admin_key_is_read_from_secrets_manager(aws: Any) -> None:
+    assert authorize(ADMIN_KEY)["context"] == {"key_id": "admin", "key_name": "admin", "admin": "true"}

@@ -1,0 +1,165 @@
+"""The local event source mappings honour batch size, partial batch
+failures, bisection, bounded retries and the on-failure destination."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from infra.lambdas import InvocationError
+from infra.pollers import SqsPoller, StreamPoller, TtlRegistry, rate_seconds
+from infra.template import SqsMapping, StreamMapping
+
+
+@dataclass
+class FakeFunction:
+    """Stands in for a LocalFunction: answers with `behaviour(records)`."""
+
+    behaviour: Any
+    name: str = "feedguard-test-Fn"
+    batches: list[list[str]] = field(default_factory=list)
+
+    def invoke(self, event: dict[str, Any], trigger: str, record_event: bool = True) -> Any:
+        ids = [r.get("messageId") or r["dynamodb"]["SequenceNumber"] for r in event["Records"]]
+        self.batches.append(ids)
+        return self.behaviour(event["Records"])
+
+
+def stream_mapping(**overrides: Any) -> StreamMapping:
+    settings: dict[str, Any] = {
+        "function": "ExpiryFunction",
+        "table": "AssessmentsTable",
+        "batch_size": 10,
+        "starting_position": "TRIM_HORIZON",
+        "filters": (),
+        "report_failures": True,
+        "bisect_on_error": True,
+        "max_retry_attempts": 2,
+        "max_record_age_seconds": -1,
+        "on_failure_queue": "ExpiryFailureQueue",
+    }
+    return StreamMapping(**{**settings, **overrides})
+
+
+def records(*sequence_numbers: str) -> list[dict[str, Any]]:
+    import time
+
+    return [
+        {"eventName": "REMOVE", "dynamodb": {"SequenceNumber": n, "ApproximateCreationDateTime": int(time.time())}}
+        for n in sequence_numbers
+    ]
+
+
+def stream_poller(aws: Any, function: FakeFunction, **overrides: Any) -> StreamPoller:
+    poller = StreamPoller(stream_mapping(**overrides), function, aws, None, TtlRegistry(), retry_delay=0.0)
+    return poller
+
+
+def failure_messages(aws: Any) -> list[dict[str, Any]]:
+    answer = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls["ExpiryFailureQueue"], MaxNumberOfMessages=10)
+    return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
+
+
+def test_partial_failure_retries_from_the_first_failed_record(aws: Any) -> None:
+    # Given a function that fails record 2 once
+    failed_once: set[str] = set()
+
+    def behaviour(batch: list[dict[str, Any]]) -> dict[str, Any]:
+        failures = []
+        for record in batch:
+            number = record["dynamodb"]["SequenceNumber"]
+            if number == "2" and number not in failed_once:
+                failed_once.add(number)
+                failures.append({"itemIdentifier": number})
+        return {"batchItemFailures": failures}
+
+    function = FakeFunction(behaviour)
+    # When a batch of four is delivered
+    stream_poller(aws, function)._deliver(records("1", "2", "3", "4"))
+    # Then the retry starts at record 2, and nothing reaches the failure queue
+    assert function.batches == [["1", "2", "3", "4"], ["2", "3", "4"]]
+    assert failure_messages(aws) == []
+
+
+def test_a_poison_record_goes_to_the_on_failure_queue_after_bounded_retries(aws: Any) -> None:
+    def behaviour(batch: list[dict[str, Any]]) -> dict[str, Any]:
+        failures = [
+            {"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in batch if r["dynamodb"]["SequenceNumber"] == "3"
+        ]
+        return {"batchItemFailures": failures}
+
+    function = FakeFunction(behaviour)
+    stream_poller(aws, function)._deliver(records("1", "2", "3"))
+    # first try, then MaximumRetryAttempts (2) retries of record 3 alone
+    assert function.batches == [["1", "2", "3"], ["3"], ["3"]]
+    (message,) = failure_messages(aws)
+    assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert message["DDBStreamBatchInfo"]["startSequenceNumber"] == "3"
+    assert message["DDBStreamBatchInfo"]["batchSize"] == 1
+
+
+def test_a_function_error_bisects_the_batch(aws: Any) -> None:
+    def behaviour(batch: list[dict[str, Any]]) -> dict[str, Any]:
+        if any(r["dynamodb"]["SequenceNumber"] == "4" for r in batch):
+            raise InvocationError({"errorType": "ValueError", "errorMessage": "poison"})
+        return {"batchItemFailures": []}
+
+    function = FakeFunction(behaviour)
+    stream_poller(aws, function)._deliver(records("1", "2", "3", "4"))
+    assert ["1", "2"] in function.batches
+    assert ["3"] in function.batches
+    assert function.batches.count(["4"]) == 3  # the first try of the lone record, then two retries
+    (message,) = failure_messages(aws)
+    assert message["DDBStreamBatchInfo"]["startSequenceNumber"] == "4"
+
+
+def test_records_older_than_the_maximum_age_are_not_retried(aws: Any) -> None:
+    function = FakeFunction(lambda batch: {"batchItemFailures": []})
+    old = records("1")
+    old[0]["dynamodb"]["ApproximateCreationDateTime"] -= 120
+    stream_poller(aws, function, max_record_age_seconds=60)._deliver(old)
+    assert function.batches == []
+    assert failure_messages(aws)[0]["requestContext"]["condition"] == "RecordAgeExceeded"
+
+
+def test_ttl_registry_claims_only_deletions_the_sweeper_made() -> None:
+    registry = TtlRegistry()
+    keys = {"feed": {"S": "payments"}}
+    assert not registry.claim("table", keys, timeout=0)
+    registry.begin("table", keys)
+    threading.Timer(0.05, registry.finish, args=("table", keys, True)).start()
+    assert registry.claim("table", keys, timeout=2)  # waits for the delete to finish
+    assert not registry.claim("table", keys, timeout=0)  # once
+    registry.begin("table", keys)
+    registry.finish("table", keys, deleted=False)  # the item had changed: TTL did not delete it
+    assert not registry.claim("table", keys, timeout=0)
+
+
+def test_sqs_partial_failures_delete_only_the_successes(aws: Any) -> None:
+    sqs = boto3.client("sqs")
+    url = aws.queue_urls["ScanQueue"]
+    for n in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": n}))
+    failed_bodies: list[str] = []
+
+    def behaviour(batch: list[dict[str, Any]]) -> dict[str, Any]:
+        failures = [r for r in batch if json.loads(r["body"])["n"] == 1]
+        failed_bodies.extend(r["body"] for r in failures)
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in failures]}
+
+    mapping = SqsMapping("ScanWorkerFunction", "ScanQueue", batch_size=5, report_failures=True, max_concurrency=1)
+    poller = SqsPoller(mapping, FakeFunction(behaviour), aws, None, number=0, retry_delay=0)
+    poller.tick()
+    left = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"]) for m in left] == [{"n": 1}]
+    assert failed_bodies == [json.dumps({"n": 1})]
+
+
+def test_rate_expressions() -> None:
+    assert rate_seconds("rate(6 hours)") == 21600
+    assert rate_seconds("rate(1 minute)") == 60
+    assert rate_seconds("cron(0 12 * * ? *)") is None
