@@ -6,6 +6,7 @@ invocation overruns the function's Timeout, as on AWS."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import select
 import subprocess
@@ -20,6 +21,7 @@ from typing import Any
 from infra.template import FunctionSpec
 
 SANDBOX = Path(__file__).resolve().parent / "sandbox.py"
+log = logging.getLogger("feedguard.local")
 
 
 class InvocationError(Exception):
@@ -126,6 +128,11 @@ class LocalFunction:
         return result
 
     def _record(self, trigger: str, started: float, event: Any, result: Any, error: dict[str, Any] | None) -> None:
+        if error is not None:
+            # As Lambda writes an unhandled error to the function's log.
+            trace = "".join(error.get("stackTrace") or [])
+            kind, message = error.get("errorType"), error.get("errorMessage")
+            log.error("%s (%s) failed: %s: %s\n%s", self.name, trigger, kind, message, trace)
         self.log.append(
             Invocation(
                 function=self.spec.logical_id,

@@ -8,12 +8,11 @@ descriptor that was stdout, and everything the handler prints goes to stderr.
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import json
 import os
-import signal
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -39,12 +38,17 @@ class LocalContext:
 
 
 def _die_with_parent() -> None:
-    """Linux: get SIGTERM when the local stack dies, so no sandbox outlives it."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    """Exit when the local stack dies, even in the middle of an invocation, so
+    no sandbox outlives it. (PR_SET_PDEATHSIG would fire when the *thread*
+    that started us ends, and the stack starts sandboxes from request threads.)"""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def main() -> None:

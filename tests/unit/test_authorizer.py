@@ -35,7 +35,7 @@ def request(authorization: str | None, header_name: str = "Authorization") -> di
     ],
 )
 def test_missing_or_unknown_keys_are_unauthorized(aws: Any, authorization: str | None) -> None:
-    with pytest.raises(authorizer.Unauthorized, match="^Unauthorized$"):
+    with pytest.raises(authorizer.Unauthorized, match=r"^Unauthorized$"):
         authorizer.handler(request(authorization), LambdaContext())
 
 
