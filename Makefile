@@ -12,7 +12,7 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help dev test lint format typecheck validate build unit integration bench lock clean
+.PHONY: help dev test pytest lint format typecheck validate build unit integration bench lock clean
 
 help:
 	@echo "make dev        the whole stack locally (no Docker, no AWS account)"
@@ -36,7 +36,10 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 dev: $(VENV)/.installed
 	$(PY) -m infra.dev
 
-test: lint typecheck validate build unit integration
+test: lint typecheck validate build pytest
+
+pytest: $(VENV)/.installed
+	$(PY) -m pytest -n 2 tests
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -274,6 +274,7 @@ def _allows(policy: dict[str, Any], method_arn: str) -> bool:
 def serve(gateway: ApiGateway, host: str, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes
         server_version = "feedguard-local-apigw"
 
         def _any(self) -> None:

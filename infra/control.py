@@ -72,6 +72,7 @@ def _route(stack: LocalStack, method: str, path: str, query: dict[str, list[str]
 def serve(stack: LocalStack, host: str, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes
 
         def _any(self) -> None:
             split = urlsplit(self.path)

@@ -2,11 +2,14 @@
 
 Environment: FEEDGUARD_PORT (3000), FEEDGUARD_ADMIN_KEY (else generated and
 printed), FEEDGUARD_CONTROL_PORT, FEEDGUARD_SCHEDULE_RATE ("5 minutes", "off"),
-FEEDGUARD_TTL_INTERVAL (seconds, 2), FEEDGUARD_SEED (1; 0 skips the demo feed).
+FEEDGUARD_TTL_INTERVAL (seconds, 2), FEEDGUARD_SEED (1; 0 skips the demo feed),
+FEEDGUARD_MOTO_PORT (fix it to reuse env.json with sam local), FEEDGUARD_ENV_JSON
+(where to write sam local's env.json; env.json).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -14,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from infra.seed import seed
 from infra.stack import LocalStack, config_from_environment
@@ -52,6 +56,9 @@ Ctrl-C stops everything.
 """,
             flush=True,
         )
+        env_json = Path(os.environ.get("FEEDGUARD_ENV_JSON", "env.json"))
+        env_json.write_text(json.dumps(stack.sam_env_json(), indent=2) + "\n")
+        print(f"wrote {env_json} for sam local (--env-vars {env_json})", flush=True)
         if os.environ.get("FEEDGUARD_SEED", "1") != "0":
             for line in seed(stack.api_url, admin_key, stack.template.routes(), stack.ossindex_url):
                 print(f"seed {line}", flush=True)

@@ -174,6 +174,7 @@ def _error(status: int, message: str) -> tuple[int, dict[str, str], bytes]:
 def serve(fake: FakeOssIndex, host: str, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes
         server_version = "feedguard-fake-ossindex"
 
         def _any(self) -> None:

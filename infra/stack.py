@@ -91,6 +91,7 @@ class LocalStack:
         if not config.port:
             config.port = free_port(config.host)
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's request lines
         self.moto = ThreadedMotoServer(ip_address=config.host, port=config.moto_port, verbose=False)
         self.moto.start()
         self.provisioned = provision(
@@ -119,6 +120,18 @@ class LocalStack:
             function.stop()
         if self.moto:
             self.moto.stop()
+
+    def sam_env_json(self, moto_host: str = "host.docker.internal") -> dict[str, dict[str, str]]:
+        """`sam local invoke/start-api --env-vars` for this stack: each function's
+        variables, with AWS pointed at this moto server from inside Docker."""
+        env: dict[str, dict[str, str]] = {}
+        for logical_id, function in self.functions.items():
+            variables = {key: value for key, value in function.environment.items() if key in function.spec.environment}
+            variables.update(self.aws_environment())
+            variables["AWS_ENDPOINT_URL"] = f"http://{moto_host}:{self.config.moto_port}"
+            variables.pop("AWS_REGION", None)  # Lambda sets it
+            env[logical_id] = variables
+        return env
 
     # ------------------------------------------------------------ parts
 

@@ -60,6 +60,7 @@ def start_stack(**environment: str) -> RunningStack:
         "FEEDGUARD_ADMIN_KEY": ADMIN_KEY,
         "FEEDGUARD_TTL_INTERVAL": "1",
         "FEEDGUARD_SQS_RETRY_DELAY": "1",
+        "FEEDGUARD_ENV_JSON": str(log.with_suffix(".env.json")),
         **environment,
     }
     process = subprocess.Popen(

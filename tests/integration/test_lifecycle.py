@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -52,6 +53,10 @@ def test_the_banner_names_the_url_the_admin_key_and_a_first_curl() -> None:
         assert stack.api in banner
         assert stack.admin_key in banner
         assert f'curl -s -H "Authorization: Bearer {stack.admin_key}" {stack.api}/api-keys' in banner
+        # and sam local gets each function's environment, pointed at this moto server
+        env = json.loads(stack.log.with_suffix(".env.json").read_text())
+        assert env["KeysFunction"]["KEYS_TABLE"] == "feedguard-local-KeysTable"
+        assert env["KeysFunction"]["AWS_ENDPOINT_URL"].startswith("http://host.docker.internal:")
     finally:
         stop_stack(stack)
     assert os.path.exists(stack.log)

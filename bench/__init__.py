@@ -1,0 +1,1 @@
+"""feedguard's benchmarks: python -m bench (make bench)."""
