@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -58,7 +59,7 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def api_latency(requests_per_route: int = 300) -> dict[str, object]:
+def api_latency(requests_per_route: int = 300) -> dict[str, dict[str, float]]:
     admin_key = secrets.token_urlsafe(24)
     stack = LocalStack(StackConfig(admin_key=admin_key, port=0, schedule_rate="off"))
     stack.start()
@@ -67,7 +68,7 @@ def api_latency(requests_per_route: int = 300) -> dict[str, object]:
         headers = {"Authorization": f"Bearer {admin_key}"}
         for n in range(20):
             session.post(f"{stack.api_url}/api-keys", json={"name": f"bench-{n}"}, headers=headers, timeout=30)
-        routes = {
+        routes: dict[str, Callable[[], requests.Response]] = {
             "GET /health (floor)": lambda: session.get(f"{stack.api_url}/health", timeout=30),
             "GET /api-keys (authorizer + Query)": lambda: session.get(
                 f"{stack.api_url}/api-keys", headers=headers, timeout=30
