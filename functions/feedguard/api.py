@@ -17,13 +17,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from feedguard import __version__
-from feedguard.access import Principal
+from feedguard.access import Principal, Role, require_role
 from feedguard.dal.pages import DEFAULT_LIMIT, MAX_LIMIT
 from feedguard.errors import FeedguardError
 
 logger = Logger()
 
-__all__ = ["DEFAULT_LIMIT", "Cursor", "Limit", "ListBody", "RequestModel", "create_app", "principal", "resolve"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "Cursor",
+    "Limit",
+    "ListBody",
+    "RequestModel",
+    "create_app",
+    "feed_caller",
+    "principal",
+    "resolve",
+]
 
 # Lambda refuses synchronous payloads over 6 MB; the contract answers 413.
 MAX_BODY_BYTES = 6 * 1024 * 1024
@@ -45,9 +55,10 @@ class ListBody(BaseModel, Generic[ItemT]):
 
 
 class RequestModel(BaseModel):
-    """Request bodies refuse fields they do not know, so typos are 422, not ignored."""
+    """Request bodies refuse fields they do not know, so typos are 422, not
+    ignored, and take JSON types as they are ("5" is not a number)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def responses(status: int, description: str, *errors: int) -> dict[int, Any]:
@@ -125,6 +136,15 @@ def create_app() -> APIGatewayRestResolver:
 def principal(app: APIGatewayRestResolver) -> Principal:
     context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer")
     return Principal.from_authorizer(context)
+
+
+def feed_caller(app: APIGatewayRestResolver, feed: str, needed: Role) -> Principal:
+    """The caller, once their role on `feed` allows `needed` (else 404 or 403)."""
+    from feedguard.dal import feeds, permissions
+
+    caller = principal(app)
+    require_role(caller, feed, needed, permissions.role_of, feeds.exists)
+    return caller
 
 
 def _body_size(event: dict[str, Any]) -> int:

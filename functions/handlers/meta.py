@@ -22,7 +22,13 @@ app = api.create_app()
 
 # Every function that serves API routes; tests/unit/test_template_agreement.py
 # checks this against template.yaml.
-API_MODULES = ("handlers.meta", "handlers.keys")
+API_MODULES = (
+    "handlers.meta",
+    "handlers.keys",
+    "handlers.sources",
+    "handlers.assessment_types",
+    "handlers.feeds",
+)
 # Served without a key (Auth: Authorizer: NONE in template.yaml).
 OPEN_PATHS = ("/health", "/openapi.json")
 

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from feedguard import scan_queue, scanplan
+from feedguard import scanning
 from feedguard.dal import feeds, scans
 from feedguard.ids import new_id
 
@@ -43,10 +43,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # A retried invocation of a scan already planned must not plan it twice.
         logger.info("scan already planned", extra={"scan_id": scan_id, "status": scan.status})
         return {"scan_id": scan_id, "status": scan.status}
-    grouped = purls_by_source(feed)
-    batches = scanplan.plan(scan_id, grouped, refresh)
-    scan_queue.enqueue(batches)
-    distinct = len(set().union(*grouped.values())) if grouped else 0
-    scans.mark_planned(scan, packages_total=distinct, batches_total=len(batches))
-    logger.info("scan planned", extra={"scan_id": scan_id, "batches": len(batches), "packages": distinct})
+    batches = scanning.plan_and_enqueue(scan, purls_by_source(feed))
+    logger.info("scan planned", extra={"scan_id": scan_id, "batches": batches, "packages": scan.packages_total})
     return {"scan_id": scan_id, "status": "running" if batches else "succeeded"}

@@ -1,15 +1,30 @@
-"""Feeds and their attached sources, as the scan coordinator and the feed
-routes read them. Every read is a GetItem or a Query."""
+"""Feeds, their attached sources, and what deleting a feed removes. Every
+read is a GetItem, a BatchGet or a Query."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 
-from feedguard.dal.models import ATTACHMENT_SK_PREFIX, FEED_SK, Feed, FeedAttachment, Package
+from feedguard import clock
+from feedguard.dal import batching
+from feedguard.dal.models import (
+    ATTACHMENT_SK_PREFIX,
+    FEED_SK,
+    Assessment,
+    Feed,
+    FeedAttachment,
+    FeedPermission,
+    Finding,
+    Package,
+)
+from feedguard.dal.pages import Page, collect
+from feedguard.errors import Conflict, NotFound
 
 ENTITY = "feed"
+STATUSES = ("unassessed", "assessed", "expired")
 
 
 def get(name: str) -> Feed | None:
@@ -19,12 +34,61 @@ def get(name: str) -> Feed | None:
         return None
 
 
+def require(name: str) -> Feed:
+    feed = get(name)
+    if feed is None:
+        raise NotFound(f"There is no feed named {name}.")
+    return feed
+
+
 def exists(name: str) -> bool:
     return get(name) is not None
 
 
+def create(name: str, description: str | None, unassessed_effect: str) -> Feed:
+    feed = Feed(
+        feed=name,
+        sk=FEED_SK,
+        description=description,
+        unassessed_effect=unassessed_effect,
+        created_at=clock.iso(clock.now()),
+    )
+    try:
+        feed.save(condition=Feed.feed.does_not_exist())
+    except PutError as error:
+        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            raise Conflict(f"A feed named {name} exists already.") from None
+        raise
+    return feed
+
+
+def update(feed: Feed, changes: dict[str, Any]) -> Feed:
+    for name, value in changes.items():
+        setattr(feed, name, value)
+    feed.updated_at = clock.iso(clock.now())
+    feed.save(condition=Feed.feed.exists())
+    return feed
+
+
 def all_feeds() -> Iterator[Feed]:
     return Feed.by_entity.query(ENTITY)
+
+
+def list_all(limit: int, cursor: str | None) -> Page[Feed]:
+    return collect(lambda **kwargs: Feed.by_entity.query(ENTITY, **kwargs), limit, cursor)
+
+
+def list_for_key(key_id: str, limit: int, cursor: str | None) -> tuple[Page[Feed], dict[str, str]]:
+    """The feeds a key has a role on, and its role on each."""
+    page = collect(
+        lambda **kwargs: FeedPermission.by_member.query(f"key#{key_id}", **kwargs),
+        limit,
+        cursor,
+    )
+    roles = {permission.feed: permission.role for permission in page.items}
+    feeds = batching.read(Feed, [(name, FEED_SK) for name in roles])
+    feeds.sort(key=lambda feed: feed.feed)
+    return Page(feeds, page.next_cursor), roles
 
 
 def attached_source_ids(name: str) -> list[str]:
@@ -34,6 +98,46 @@ def attached_source_ids(name: str) -> list[str]:
     ]
 
 
+def attach(name: str, source_id: str) -> FeedAttachment:
+    """Idempotent: attaching again keeps the first attachment."""
+    sk = f"{ATTACHMENT_SK_PREFIX}{source_id}"
+    try:
+        return FeedAttachment.get(name, sk, consistent_read=True)
+    except DoesNotExist:
+        pass
+    attachment = FeedAttachment(
+        feed=name, sk=sk, member=f"source#{source_id}", source_id=source_id, attached_at=clock.iso(clock.now())
+    )
+    attachment.save()
+    return attachment
+
+
+def detach(name: str, source_id: str) -> None:
+    try:
+        FeedAttachment(feed=name, sk=f"{ATTACHMENT_SK_PREFIX}{source_id}").delete(condition=FeedAttachment.sk.exists())
+    except Exception as error:
+        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            raise NotFound(f"Source {source_id} is not attached to feed {name}.") from None
+        raise
+
+
 def package_purls(name: str) -> Iterator[str]:
     for package in Package.query(name, attributes_to_get=["purl"]):
         yield package.purl
+
+
+def counts_by_status(name: str) -> dict[str, int]:
+    """Findings by stored status: one COUNT Query per status."""
+    return {status: Finding.by_status.count(f"{name}#{status}") for status in STATUSES}
+
+
+def delete(name: str) -> None:
+    """The feed, its permissions, attachments, packages, findings and
+    assessments; the history stays. The feed item goes first, so the feed is
+    gone for every caller at once."""
+    require(name).delete(condition=Feed.feed.exists())
+    members = [item for item in FeedPermission.query(name) if item.sk != FEED_SK]
+    batching.write(FeedPermission, deletes=members)
+    batching.write(Package, deletes=list(Package.query(name, attributes_to_get=["feed", "purl"])))
+    batching.write(Finding, deletes=list(Finding.query(name, attributes_to_get=["feed", "vulnerability_id"])))
+    batching.write(Assessment, deletes=list(Assessment.query(name, attributes_to_get=["feed", "vulnerability_id"])))

@@ -22,7 +22,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from feedguard.settings import table_name
@@ -301,6 +301,15 @@ class Finding(Model):
 # ---------------------------------------------------------------- assessments
 
 
+class AssessmentsByType(GlobalSecondaryIndex["Assessment"]):
+    class Meta:
+        index_name = "by_type"
+        projection = IncludeProjection(["expires_ttl"])
+
+    type = UnicodeAttribute(hash_key=True)
+    vulnerability_id = UnicodeAttribute(range_key=True)
+
+
 class Assessment(Model):
     """The assessment in force for one finding. DynamoDB's TTL deletes it at
     `expires_ttl`; the stream carries that deletion to the expiry function."""
@@ -319,6 +328,8 @@ class Assessment(Model):
     expires_ttl = NumberAttribute(null=True)  # epoch seconds of expires_at
     severity_band = UnicodeAttribute(null=True)  # the finding's band when assessed
     version = VersionAttribute()
+
+    by_type = AssessmentsByType()
 
 
 # ---------------------------------------------------------------- history

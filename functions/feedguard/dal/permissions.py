@@ -7,6 +7,7 @@ from pynamodb.exceptions import DoesNotExist
 
 from feedguard import clock
 from feedguard.dal.models import PERMISSION_SK_PREFIX, FeedPermission
+from feedguard.dal.pages import Page, collect
 
 
 def _sk(key_id: str) -> str:
@@ -56,3 +57,11 @@ def revoke_all_of_key(key_id: str) -> None:
     with FeedPermission.batch_write() as batch:
         for permission in FeedPermission.by_member.query(_member(key_id)):
             batch.delete(FeedPermission(feed=permission.feed, sk=permission.sk))
+
+
+def list_page(feed: str, limit: int, cursor: str | None) -> Page[FeedPermission]:
+    return collect(
+        lambda **kwargs: FeedPermission.query(feed, FeedPermission.sk.startswith(PERMISSION_SK_PREFIX), **kwargs),
+        limit,
+        cursor,
+    )

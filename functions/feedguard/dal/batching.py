@@ -1,0 +1,86 @@
+"""Batch writes and reads with what DynamoDB asks of callers: at most 25
+writes / 100 reads a call, and unprocessed items retried with exponential
+backoff and jitter (PynamoDB's own BatchWrite retries at once)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from pynamodb.models import Model
+
+M = TypeVar("M", bound=Model)
+
+WRITE_LIMIT = 25
+READ_LIMIT = 100
+MAX_ATTEMPTS = 8
+BASE_DELAY = 0.05
+MAX_DELAY = 2.0
+PARALLEL_CALLS = 4
+
+
+class UnprocessedItems(RuntimeError):
+    """DynamoDB kept refusing some items after every retry."""
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2**attempt)))  # noqa: S311 - jitter, not crypto
+
+
+def _write_chunk(model: type[Model], puts: list[dict[str, Any]], deletes: list[dict[str, Any]]) -> None:
+    connection = model._get_connection()
+    table = model.Meta.table_name
+    for attempt in range(MAX_ATTEMPTS):
+        answer = connection.batch_write_item(put_items=puts, delete_items=deletes) or {}
+        unprocessed = answer.get("UnprocessedItems", {}).get(table) or []
+        if not unprocessed:
+            return
+        puts = [entry["PutRequest"]["Item"] for entry in unprocessed if "PutRequest" in entry]
+        deletes = [entry["DeleteRequest"]["Key"] for entry in unprocessed if "DeleteRequest" in entry]
+        _backoff(attempt)
+    raise UnprocessedItems(
+        f"{len(puts) + len(deletes)} writes to {table} stayed unprocessed after {MAX_ATTEMPTS} tries"
+    )
+
+
+def write(model: type[M], puts: Iterable[M] = (), deletes: Iterable[M] = ()) -> None:
+    """Puts and deletes, 25 a call, a few calls in parallel."""
+    operations: list[tuple[str, dict[str, Any]]] = [("put", item.serialize()) for item in puts]
+    operations += [("delete", item._get_keys()) for item in deletes]  # type: ignore[no-untyped-call]
+    chunks = list(_chunks(operations, WRITE_LIMIT))
+
+    def send(chunk: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        _write_chunk(
+            model,
+            [item for action, item in chunk if action == "put"],
+            [item for action, item in chunk if action == "delete"],
+        )
+
+    if len(chunks) <= 1:
+        for chunk in chunks:
+            send(chunk)
+        return
+    with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as pool:
+        list(pool.map(send, chunks))
+
+
+def read(model: type[M], keys: Sequence[Any], attributes: Sequence[str] | None = None) -> list[M]:
+    """BatchGet, 100 keys a call, a few calls in parallel (PynamoDB retries
+    unprocessed keys of each call)."""
+    chunks = list(_chunks(list(keys), READ_LIMIT))
+
+    def fetch(chunk: Sequence[Any]) -> list[M]:
+        return list(model.batch_get(chunk, attributes_to_get=attributes))
+
+    if len(chunks) <= 1:
+        return [item for chunk in chunks for item in fetch(chunk)]
+    with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as pool:
+        return [item for found in pool.map(fetch, chunks) for item in found]

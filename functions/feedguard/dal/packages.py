@@ -1,0 +1,53 @@
+"""A feed's packages: canonical purls, added in batches, listed by Query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from feedguard import clock
+from feedguard.dal import batching
+from feedguard.dal.models import Finding, Package
+from feedguard.dal.pages import Page, collect
+from feedguard.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Added:
+    new: list[str]
+    existing: int
+
+
+def add(feed: str, purls: list[str]) -> Added:
+    """Adds the purls the feed does not have yet. `purls` may repeat; each
+    distinct purl counts once, as added or as existing.
+
+    BatchGet first (100 a call) to tell new from existing, then BatchWrite the
+    new ones (25 a call). Two imports racing on the same new purl may both
+    count it as added; the stored result is the same."""
+    distinct = list(dict.fromkeys(purls))
+    present = {item.purl for item in batching.read(Package, [(feed, purl) for purl in distinct], attributes=["purl"])}
+    new = [purl for purl in distinct if purl not in present]
+    now = clock.iso(clock.now())
+    batching.write(Package, puts=[Package(feed=feed, purl=purl, added_at=now) for purl in new])
+    return Added(new=new, existing=len(distinct) - len(new))
+
+
+def list_page(feed: str, limit: int, cursor: str | None) -> Page[Package]:
+    return collect(lambda **kwargs: Package.query(feed, **kwargs), limit, cursor)
+
+
+def remove(feed: str, purl: str) -> None:
+    """Deletes the package and takes it off the findings that listed it."""
+    try:
+        package = Package.get(feed, purl, consistent_read=True)
+    except Package.DoesNotExist:
+        raise NotFound(f"Feed {feed} has no package {purl}.") from None
+    package.delete(condition=Package.purl.exists())
+    for vulnerability_id in package.vulnerability_ids or ():
+        try:
+            Finding(feed=feed, vulnerability_id=vulnerability_id).update(
+                actions=[Finding.packages.delete({purl})], condition=Finding.vulnerability_id.exists()
+            )
+        except Exception as error:
+            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise

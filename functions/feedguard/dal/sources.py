@@ -1,0 +1,70 @@
+"""Vulnerability sources: the item in DynamoDB, the token in Secrets Manager."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from feedguard import clock
+from feedguard.dal import tokens
+from feedguard.dal.models import FeedAttachment, Source
+from feedguard.dal.pages import Page, collect
+from feedguard.errors import Conflict, NotFound
+
+ENTITY = "source"
+
+
+def create(source_id: str, fields: dict[str, Any], token: str) -> Source:
+    """The secret first: a source never exists without its token. If the item
+    cannot be written, the secret is removed again."""
+    name = tokens.store(source_id, token)
+    source = Source(id=source_id, secret_name=name, created_at=clock.iso(clock.now()), **fields)
+    try:
+        source.save(condition=Source.id.does_not_exist())
+    except Exception:
+        tokens.remove(name)
+        raise
+    return source
+
+
+def get(source_id: str) -> Source:
+    try:
+        return Source.get(source_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound(f"There is no source with id {source_id}.") from None
+
+
+def exists(source_id: str) -> bool:
+    try:
+        Source.get(source_id, attributes_to_get=["id"])
+    except DoesNotExist:
+        return False
+    return True
+
+
+def list_page(limit: int, cursor: str | None) -> Page[Source]:
+    return collect(lambda **kwargs: Source.by_entity.query(ENTITY, **kwargs), limit, cursor)
+
+
+def update(source: Source, fields: dict[str, Any], token: str | None) -> Source:
+    if token is not None:
+        tokens.replace(source.secret_name, token)
+    for name, value in fields.items():
+        setattr(source, name, value)
+    source.updated_at = clock.iso(clock.now())
+    source.save(condition=Source.id.exists())
+    return source
+
+
+def feeds_using(source_id: str) -> list[str]:
+    return [item.feed for item in FeedAttachment.by_member.query(f"source#{source_id}", limit=10)]
+
+
+def delete(source_id: str) -> None:
+    source = get(source_id)
+    using = feeds_using(source_id)
+    if using:
+        raise Conflict(f"Source {source_id} is attached to feed {using[0]}; detach it first.", details=using)
+    source.delete(condition=Source.id.exists())
+    tokens.remove(source.secret_name)

@@ -1,0 +1,70 @@
+"""Effects, assessment types and verdicts: the rules, without AWS."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+EFFECTS = ("allow", "warn", "block")  # ordered: allow < warn < block
+UNASSESSED = "unassessed"
+
+
+def rank(effect: str) -> int:
+    return EFFECTS.index(effect)
+
+
+def strongest(effects: list[str]) -> str:
+    """The verdict: the highest effect, `allow` when there is none."""
+    return max(effects, key=rank, default="allow")
+
+
+@dataclass(frozen=True)
+class AssessmentType:
+    id: str
+    name: str
+    effect: str | None  # None: the feed's unassessed_effect (only `unassessed`)
+    expiration_days: int | None
+    description: str | None = None
+    color: str | None = None
+    auto_assess_min: float | None = None
+    auto_assess_max: float | None = None
+    created_at: str | None = None
+
+    @property
+    def builtin(self) -> bool:
+        return self.id in BUILTIN_TYPES
+
+
+# Built into the code, so every deployment has them without a set-up call.
+BUILTIN_TYPES: dict[str, AssessmentType] = {
+    t.id: t
+    for t in (
+        AssessmentType(UNASSESSED, "Unassessed", None, None, "Not assessed yet; takes the feed's unassessed_effect."),
+        AssessmentType("ignore", "Ignore", "allow", 90, "Not a risk here.", "#2e7d32"),
+        AssessmentType("caution", "Caution", "warn", 90, "Usable, with care.", "#f9a825"),
+        AssessmentType("blocked", "Blocked", "block", 90, "Must not be used.", "#c62828"),
+    )
+}
+
+
+def slug(name: str) -> str:
+    """`Accepted Risk (legal)` -> `accepted-risk-legal`."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:64].strip("-")
+
+
+def finding_effect(
+    status: str, assessment_effect: str | None, expires_at: datetime | None, now: datetime, unassessed_effect: str
+) -> tuple[str, str]:
+    """(status, effect) of a finding at `now`: an assessment whose expiry has
+    passed counts as expired at once, whether or not TTL has deleted it."""
+    if status == "assessed" and assessment_effect is not None:
+        if expires_at is not None and expires_at <= now:
+            return "expired", unassessed_effect
+        return "assessed", assessment_effect
+    if status == "assessed":
+        # Stored as assessed but the assessment is gone: TTL deleted it on expiry.
+        return "expired", unassessed_effect
+    return status, unassessed_effect

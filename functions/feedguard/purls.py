@@ -1,0 +1,62 @@
+"""Package URLs as feedguard stores them.
+
+Canonical means what the purl spec normalises (packageurl-python: type
+lowercased, pypi names lowercased with `_` as `-`, composer and github
+lowercased...), with qualifiers and subpath dropped, because OSS Index
+answers per package and version. npm scopes are lowercased as the registry
+requires. A purl without a version, or of a type OSS Index does not know, is
+refused with a message saying so."""
+
+from __future__ import annotations
+
+from packageurl import PackageURL
+
+# The package types OSS Index knows (the contract's list).
+OSS_INDEX_TYPES = frozenset(
+    {
+        "cargo",
+        "cocoapods",
+        "composer",
+        "conan",
+        "conda",
+        "cran",
+        "gem",
+        "golang",
+        "maven",
+        "npm",
+        "nuget",
+        "pypi",
+        "rpm",
+        "swift",
+    }
+)
+MAX_LENGTH = 2048
+
+
+class InvalidPurl(ValueError):
+    """The message says why, in one sentence a person can act on."""
+
+
+def canonical(text: object) -> str:
+    if not isinstance(text, str):
+        raise InvalidPurl("A purl must be a string.")
+    if len(text) > MAX_LENGTH:
+        raise InvalidPurl(f"A purl must be at most {MAX_LENGTH} characters.")
+    try:
+        parsed = PackageURL.from_string(text.strip())
+    except ValueError as error:
+        raise InvalidPurl(f"Not a Package URL: {error}".rstrip(".") + ".") from None
+    if parsed.type not in OSS_INDEX_TYPES:
+        known = ", ".join(sorted(OSS_INDEX_TYPES))
+        raise InvalidPurl(f"OSS Index does not know the package type {parsed.type!r}; it knows {known}.")
+    if not parsed.version:
+        raise InvalidPurl("A purl needs a version (pkg:type/name@version): OSS Index refuses versionless coordinates.")
+    namespace = parsed.namespace
+    if parsed.type == "npm" and namespace:
+        namespace = namespace.lower()
+    try:
+        return str(
+            PackageURL(type=parsed.type, namespace=namespace, name=parsed.name, version=parsed.version).to_string()
+        )
+    except ValueError as error:
+        raise InvalidPurl(f"Not a Package URL: {error}".rstrip(".") + ".") from None

@@ -1,0 +1,186 @@
+"""Assessment types: POST/GET /assessment-types, GET/PATCH/DELETE
+/assessment-types/{id}. The built-ins come from code and cannot be changed
+or deleted; any valid key may read the types, only the admin change them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from feedguard import api, effects
+from feedguard.access import require_admin
+from feedguard.dal import assessment_types as type_store
+from feedguard.effects import AssessmentType
+from feedguard.errors import InvalidInput
+
+logger = Logger()
+app = api.create_app()
+
+Effect = Literal["allow", "warn", "block"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Description = Annotated[str, StringConstraints(max_length=1000)]
+Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
+Days = Annotated[int, Field(ge=1, le=3650)]
+Score = Annotated[float, Field(ge=0, le=10)]
+
+
+class AutoAssess(api.RequestModel):
+    min_cvss: Score
+    max_cvss: Score
+
+    @model_validator(mode="after")
+    def ordered(self) -> AutoAssess:
+        if self.min_cvss > self.max_cvss:
+            raise ValueError("min_cvss must not be above max_cvss")
+        return self
+
+
+class NewAssessmentType(api.RequestModel):
+    name: Name
+    description: Description | None = None
+    effect: Effect
+    expiration_days: Days | None = None
+    color: Color | None = None
+    auto_assess: AutoAssess | None = None
+
+
+class AssessmentTypeChanges(api.RequestModel):
+    name: Name | None = None
+    description: Description | None = None
+    effect: Effect | None = None
+    expiration_days: Days | None = None
+    color: Color | None = None
+    auto_assess: AutoAssess | None = None
+
+
+class AutoAssessView(BaseModel):
+    min_cvss: float
+    max_cvss: float
+
+
+class AssessmentTypeView(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    effect: Effect | None = Field(description="null for unassessed: the feed's unassessed_effect applies")
+    expiration_days: int | None
+    color: str | None
+    auto_assess: AutoAssessView | None
+    builtin: bool
+    created_at: str | None
+
+
+def view(kind: AssessmentType) -> AssessmentTypeView:
+    auto = None
+    if kind.auto_assess_min is not None and kind.auto_assess_max is not None:
+        auto = AutoAssessView(min_cvss=kind.auto_assess_min, max_cvss=kind.auto_assess_max)
+    return AssessmentTypeView(
+        id=kind.id,
+        name=kind.name,
+        description=kind.description,
+        effect=kind.effect,  # type: ignore[arg-type]
+        expiration_days=kind.expiration_days,
+        color=kind.color,
+        auto_assess=auto,
+        builtin=kind.builtin,
+        created_at=kind.created_at,
+    )
+
+
+@app.post(
+    "/assessment-types",
+    status_code=201,
+    summary="Create an assessment type (admin)",
+    tags=["assessment types"],
+    responses=api.responses(201, "The type; its id is a slug of its name", 400, 403, 409, 413),
+)
+def create_type(body: NewAssessmentType) -> AssessmentTypeView:
+    require_admin(api.principal(app))
+    type_id = effects.slug(body.name)
+    if not type_id:
+        raise InvalidInput("The name needs at least one letter or digit, to make the type's id.")
+    created = type_store.create(
+        AssessmentType(
+            id=type_id,
+            name=body.name,
+            effect=body.effect,
+            expiration_days=body.expiration_days,
+            description=body.description,
+            color=body.color,
+            auto_assess_min=body.auto_assess.min_cvss if body.auto_assess else None,
+            auto_assess_max=body.auto_assess.max_cvss if body.auto_assess else None,
+        )
+    )
+    logger.info("assessment type created", extra={"type_id": created.id})
+    return view(created)
+
+
+@app.get(
+    "/assessment-types",
+    summary="List assessment types, built-ins first",
+    tags=["assessment types"],
+    responses=api.responses(200, "A page of types"),
+)
+def list_types(limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None) -> api.ListBody[AssessmentTypeView]:
+    api.principal(app)
+    page = type_store.list_page(limit, cursor)
+    return api.ListBody[AssessmentTypeView](items=[view(kind) for kind in page.items], next_cursor=page.next_cursor)
+
+
+@app.get(
+    "/assessment-types/<id>",
+    summary="An assessment type",
+    tags=["assessment types"],
+    responses=api.responses(200, "The type", 404),
+)
+def get_type(id: str) -> AssessmentTypeView:  # noqa: A002 - the contract names it id
+    api.principal(app)
+    return view(type_store.get(id))
+
+
+@app.patch(
+    "/assessment-types/<id>",
+    summary="Change a custom assessment type (admin)",
+    tags=["assessment types"],
+    responses=api.responses(200, "The type", 400, 403, 404, 409, 413),
+)
+def update_type(id: str, body: AssessmentTypeChanges) -> AssessmentTypeView:  # noqa: A002
+    require_admin(api.principal(app))
+    sent = body.model_fields_set
+    for required in ("name", "effect"):
+        if required in sent and getattr(body, required) is None:
+            raise InvalidInput(f"{required} cannot be null.")
+    changes: dict[str, Any] = {
+        name: getattr(body, name)
+        for name in ("name", "description", "effect", "expiration_days", "color")
+        if name in sent
+    }
+    if "auto_assess" in sent:
+        changes["auto_assess_min"] = body.auto_assess.min_cvss if body.auto_assess else None
+        changes["auto_assess_max"] = body.auto_assess.max_cvss if body.auto_assess else None
+    updated = type_store.update(id, changes)
+    logger.info("assessment type updated", extra={"type_id": id, "fields": sorted(sent)})
+    return view(updated)
+
+
+@app.delete(
+    "/assessment-types/<id>",
+    status_code=204,
+    summary="Delete a custom assessment type not in use (admin)",
+    tags=["assessment types"],
+    responses=api.responses(204, "Deleted", 403, 404, 409),
+)
+def delete_type(id: str) -> Response[None]:  # noqa: A002
+    require_admin(api.principal(app))
+    type_store.delete(id)
+    logger.info("assessment type deleted", extra={"type_id": id})
+    return Response(status_code=204)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return api.resolve(app, event, context)
