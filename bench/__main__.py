@@ -90,8 +90,43 @@ def api_latency(requests_per_route: int = 300) -> dict[str, dict[str, float]]:
         stack.stop()
 
 
+def package_import(count: int = 10_000) -> dict[str, object]:
+    """POST /feeds/{feed}/packages with `count` new purls through the local
+    stack, then the same request again (all existing), next to /health."""
+    admin_key = secrets.token_urlsafe(24)
+    stack = LocalStack(StackConfig(admin_key=admin_key, port=0, schedule_rate="off"))
+    stack.start()
+    try:
+        headers = {"Authorization": f"Bearer {admin_key}"}
+        requests.post(f"{stack.api_url}/feeds", json={"name": "bench"}, headers=headers, timeout=30)
+        purls = [f"pkg:npm/bench-package-{n}@1.0.{n % 7}" for n in range(count)]
+        figures: dict[str, object] = {}
+        for label in ("new", "existing"):
+            started = time.perf_counter()
+            response = requests.post(
+                f"{stack.api_url}/feeds/bench/packages", json={"purls": purls}, headers=headers, timeout=120
+            )
+            elapsed = time.perf_counter() - started
+            assert response.status_code == 200, response.text
+            figures[f"{count}_purls_{label}_s"] = round(elapsed, 2)
+            figures[f"{count}_purls_{label}_answer"] = {k: v for k, v in response.json().items() if k != "rejected"}
+        floor = []
+        for _ in range(50):
+            started = time.perf_counter()
+            requests.get(f"{stack.api_url}/health", timeout=30)
+            floor.append(time.perf_counter() - started)
+        figures["health_floor_p50_ms"] = round(statistics.median(floor) * 1000, 2)
+        return figures
+    finally:
+        stack.stop()
+
+
 def main() -> int:
-    results = {"cold_start": cold_starts(), "api_latency_local_stack": api_latency()}
+    results = {
+        "cold_start": cold_starts(),
+        "api_latency_local_stack": api_latency(),
+        "package_import_local_stack": package_import(),
+    }
     print(json.dumps(results, indent=2))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

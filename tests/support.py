@@ -68,3 +68,35 @@ def api_event(
 
 def body_of(response: dict[str, Any]) -> Any:
     return json.loads(response["body"]) if response.get("body") else None
+
+
+ADMIN = {"key_id": "admin", "key_name": "admin", "admin": "true"}
+
+
+def key_caller(key_id: str, name: str | None = None) -> dict[str, str]:
+    return {"key_id": key_id, "key_name": name or key_id, "admin": "false"}
+
+
+def request(
+    handler: Any,
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    raw_body: str | None = None,
+    query: dict[str, str] | None = None,
+    caller: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """Calls a handler as API Gateway would for `method path`; (status, JSON body)."""
+    event = load_event("api-keys-list.json")
+    event["httpMethod"] = method
+    event["path"] = path
+    event["resource"] = path
+    event["requestContext"]["httpMethod"] = method
+    event["body"] = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+    event["queryStringParameters"] = query
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
+    who = caller if caller is not None else ADMIN
+    event["requestContext"]["authorizer"] = {"principalId": who["key_id"], **who}
+    response = handler.handler(event, LambdaContext())
+    return response["statusCode"], body_of(response)

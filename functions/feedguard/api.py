@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from feedguard import __version__
-from feedguard.access import Principal, Role, require_role
+from feedguard.access import Principal, Role, require_admin, require_role
 from feedguard.dal.pages import DEFAULT_LIMIT, MAX_LIMIT
 from feedguard.errors import FeedguardError
 
@@ -30,6 +30,7 @@ __all__ = [
     "ListBody",
     "RequestModel",
     "create_app",
+    "feed_admin",
     "feed_caller",
     "principal",
     "resolve",
@@ -144,6 +145,14 @@ def feed_caller(app: APIGatewayRestResolver, feed: str, needed: Role) -> Princip
 
     caller = principal(app)
     require_role(caller, feed, needed, permissions.role_of, feeds.exists)
+    return caller
+
+
+def feed_admin(app: APIGatewayRestResolver, feed: str) -> Principal:
+    """Admin-only changes to a feed: 404 for a key that cannot see the feed
+    (its existence must not leak), 403 for one that can."""
+    caller = feed_caller(app, feed, Role.viewer)
+    require_admin(caller)
     return caller
 
 

@@ -176,7 +176,7 @@ def get_feed(feed: str) -> FeedDetail:
     responses=api.responses(200, "The feed", 400, 403, 404, 413),
 )
 def update_feed(feed: str, body: FeedChanges) -> FeedDetail:
-    require_admin(api.principal(app))
+    api.feed_admin(app, feed)
     current = feed_store.require(feed)
     sent = body.model_fields_set
     if "unassessed_effect" in sent and body.unassessed_effect is None:
@@ -197,7 +197,7 @@ def update_feed(feed: str, body: FeedChanges) -> FeedDetail:
     responses=api.responses(204, "Deleted; its history stays", 403, 404),
 )
 def delete_feed(feed: str) -> Response[None]:
-    require_admin(api.principal(app))
+    api.feed_admin(app, feed)
     feed_store.delete(feed)
     logger.info("feed deleted", extra={"feed": feed})
     return Response(status_code=204)

@@ -1,0 +1,68 @@
+"""The README's walkthrough, over HTTP on the local stack: a source, a feed,
+the attachment, a CycloneDX import, and a key scoped to that feed."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.integration.conftest import RunningStack
+
+BOM = {
+    "bomFormat": "CycloneDX",
+    "specVersion": "1.5",
+    "components": [
+        {
+            "name": "log4j-core",
+            "purl": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+            "components": [{"name": "lodash", "purl": "pkg:npm/lodash@4.17.20"}],
+        },
+        {"name": "internal-tool", "version": "1.0"},
+    ],
+}
+
+
+def test_source_feed_attachment_and_bom_import(stack: RunningStack) -> None:
+    api, admin = stack.api, stack.headers()
+    source = requests.post(
+        f"{api}/sources",
+        json={"name": "guide", "kind": "ossindex", "url": "http://127.0.0.1:9/", "token": "pat-walkthrough"},
+        headers=admin,
+        timeout=10,
+    )
+    assert source.status_code == 201, source.text
+    assert "pat-walkthrough" not in source.text
+    source_id = source.json()["id"]
+    assert requests.post(f"{api}/feeds", json={"name": "walkthrough"}, headers=admin, timeout=10).status_code == 201
+    attached = requests.put(f"{api}/feeds/walkthrough/sources/{source_id}", headers=admin, timeout=10)
+    assert attached.status_code == 200
+    imported = requests.post(f"{api}/feeds/walkthrough/packages", json=BOM, headers=admin, timeout=30)
+    assert imported.status_code == 200, imported.text
+    result = imported.json()
+    assert (result["added"], result["existing"], len(result["rejected"])) == (2, 0, 1)
+    assert result["scan_id"]
+    listed = requests.get(f"{api}/feeds/walkthrough/packages", headers=admin, timeout=10).json()
+    assert sorted(p["purl"] for p in listed["items"]) == [
+        "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+        "pkg:npm/lodash@4.17.20",
+    ]
+    feed = requests.get(f"{api}/feeds/walkthrough", headers=admin, timeout=10).json()
+    assert feed["sources"] == [source_id]
+
+
+def test_a_key_sees_only_the_feeds_it_has_a_role_on(stack: RunningStack) -> None:
+    api, admin = stack.api, stack.headers()
+    for name in ("scoped-a", "scoped-b"):
+        requests.post(f"{api}/feeds", json={"name": name}, headers=admin, timeout=10)
+    bot = requests.post(f"{api}/api-keys", json={"name": "scoped-bot"}, headers=admin, timeout=10).json()
+    granted = requests.put(
+        f"{api}/feeds/scoped-a/permissions/{bot['id']}", json={"role": "viewer"}, headers=admin, timeout=10
+    )
+    assert granted.status_code == 200
+    as_bot = stack.headers(bot["key"])
+    names = [feed["name"] for feed in requests.get(f"{api}/feeds", headers=as_bot, timeout=10).json()["items"]]
+    assert names == ["scoped-a"]
+    assert requests.get(f"{api}/feeds/scoped-b", headers=as_bot, timeout=10).status_code == 404
+    refused = requests.post(
+        f"{api}/feeds/scoped-a/packages", json={"purls": ["pkg:npm/a@1"]}, headers=as_bot, timeout=10
+    )
+    assert refused.status_code == 403

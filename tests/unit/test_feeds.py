@@ -1,0 +1,251 @@
+"""Feeds, their sources, permissions and packages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from feedguard import clock
+from feedguard.dal import history
+from feedguard.dal.models import Assessment, Finding, HistoryEntry, Package
+from handlers import feeds, keys, sources
+from tests.support import key_caller, request
+
+
+def a_feed(name: str = "payments", **body: Any) -> dict[str, Any]:
+    status, answer = request(feeds, "POST", "/feeds", body={"name": name, **body})
+    assert status == 201, answer
+    return dict(answer)
+
+
+def a_source() -> str:
+    status, answer = request(sources, "POST", "/sources", body={"name": "guide", "kind": "ossindex", "token": "t0ken"})
+    assert status == 201
+    return str(answer["id"])
+
+
+def a_key(name: str = "bot") -> str:
+    status, answer = request(keys, "POST", "/api-keys", body={"name": name})
+    assert status == 201
+    return str(answer["id"])
+
+
+def queued_batches(aws: Any) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    answer = sqs.receive_message(QueueUrl=aws.queue_urls["ScanQueue"], MaxNumberOfMessages=10)
+    return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
+
+
+def test_a_feed_blocks_unassessed_findings_by_default(aws: Any) -> None:
+    created = a_feed(description="Payment services")
+    assert created["unassessed_effect"] == "block"
+    assert created["sources"] == []
+    assert created["counts"] == {"unassessed": 0, "assessed": 0, "expired": 0}
+
+
+@pytest.mark.parametrize("name", ["Payments", "-payments", "pay ments", "a" * 65, "", "pay/ments"])
+def test_feed_names_follow_the_pattern(aws: Any, name: str) -> None:
+    assert request(feeds, "POST", "/feeds", body={"name": name})[0] == 422
+    assert request(feeds, "GET", "/feeds")[1]["items"] == []
+
+
+def test_a_feed_name_is_taken_once(aws: Any) -> None:
+    a_feed()
+    assert request(feeds, "POST", "/feeds", body={"name": "payments"})[0] == 409
+
+
+def test_a_key_lists_only_the_feeds_it_has_a_role_on(aws: Any) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        a_feed(name)
+    bot = a_key()
+    request(feeds, "PUT", f"/feeds/beta/permissions/{bot}", body={"role": "viewer"})
+    request(feeds, "PUT", f"/feeds/gamma/permissions/{bot}", body={"role": "assessor"})
+    listed = request(feeds, "GET", "/feeds", caller=key_caller(bot))[1]["items"]
+    assert [(feed["name"], feed["role"]) for feed in listed] == [("beta", "viewer"), ("gamma", "assessor")]
+    assert [feed["name"] for feed in request(feeds, "GET", "/feeds")[1]["items"]] == ["alpha", "beta", "gamma"]
+    assert request(feeds, "GET", "/feeds/alpha", caller=key_caller(bot))[0] == 404
+
+
+def test_feed_lists_page_with_a_cursor(aws: Any) -> None:
+    for n in range(5):
+        a_feed(f"feed-{n}")
+    first = request(feeds, "GET", "/feeds", query={"limit": "3"})[1]
+    second = request(feeds, "GET", "/feeds", query={"limit": "3", "cursor": first["next_cursor"]})[1]
+    assert [f["name"] for f in first["items"] + second["items"]] == [f"feed-{n}" for n in range(5)]
+    assert second["next_cursor"] is None
+
+
+def test_patch_changes_description_and_effect_only(aws: Any) -> None:
+    a_feed()
+    status, changed = request(feeds, "PATCH", "/feeds/payments", body={"unassessed_effect": "warn"})
+    assert (status, changed["unassessed_effect"]) == (200, "warn")
+    assert request(feeds, "PATCH", "/feeds/payments", body={"name": "other"})[0] == 422
+    assert request(feeds, "PATCH", "/feeds/payments", body={"unassessed_effect": "deny"})[0] == 422
+    assert request(feeds, "GET", "/feeds/payments")[1]["unassessed_effect"] == "warn"
+
+
+def test_attaching_is_idempotent_and_detaching_an_unattached_source_is_404(aws: Any) -> None:
+    a_feed()
+    source = a_source()
+    first = request(feeds, "PUT", f"/feeds/payments/sources/{source}")
+    again = request(feeds, "PUT", f"/feeds/payments/sources/{source}")
+    assert first == again
+    assert first[0] == 200
+    assert request(feeds, "GET", "/feeds/payments")[1]["sources"] == [source]
+    assert request(feeds, "PUT", "/feeds/payments/sources/src-nope")[0] == 404
+    assert request(feeds, "DELETE", f"/feeds/payments/sources/{source}")[0] == 204
+    assert request(feeds, "DELETE", f"/feeds/payments/sources/{source}")[0] == 404
+
+
+def test_permissions_are_granted_listed_and_revoked(aws: Any) -> None:
+    a_feed()
+    bot = a_key()
+    status, granted = request(feeds, "PUT", f"/feeds/payments/permissions/{bot}", body={"role": "assessor"})
+    assert (status, granted["key_id"], granted["role"]) == (200, bot, "assessor")
+    assert request(feeds, "PUT", f"/feeds/payments/permissions/{bot}", body={"role": "owner"})[0] == 422
+    assert request(feeds, "PUT", "/feeds/payments/permissions/knope", body={"role": "viewer"})[0] == 404
+    listed = request(feeds, "GET", "/feeds/payments/permissions")[1]["items"]
+    assert [(p["key_id"], p["role"]) for p in listed] == [(bot, "assessor")]
+    assert request(feeds, "DELETE", f"/feeds/payments/permissions/{bot}")[0] == 204
+    assert request(feeds, "DELETE", f"/feeds/payments/permissions/{bot}")[0] == 404
+    assert request(feeds, "GET", "/feeds/payments", caller=key_caller(bot))[0] == 404
+
+
+def test_adding_packages_counts_exactly_even_with_repeats(aws: Any) -> None:
+    a_feed()
+    body = {
+        "purls": [
+            "pkg:npm/lodash@4.17.20",
+            "pkg:NPM/lodash@4.17.20?x=1",
+            "pkg:npm/lodash@4.17.20",
+            "pkg:pypi/requests@2.19.1",
+            "pkg:npm/left-pad",
+        ]
+    }
+    status, answer = request(feeds, "POST", "/feeds/payments/packages", body=body)
+    assert status == 200
+    assert (answer["added"], answer["existing"]) == (2, 0)
+    assert answer["rejected"] == [{"purl": "pkg:npm/left-pad", "message": answer["rejected"][0]["message"]}]
+    status, again = request(
+        feeds, "POST", "/feeds/payments/packages", body={"purls": ["pkg:npm/lodash@4.17.20", "pkg:npm/axios@0.21.0"]}
+    )
+    assert (again["added"], again["existing"]) == (1, 1)
+    listed = request(feeds, "GET", "/feeds/payments/packages")[1]["items"]
+    assert [p["purl"] for p in listed] == ["pkg:npm/axios@0.21.0", "pkg:npm/lodash@4.17.20", "pkg:pypi/requests@2.19.1"]
+    assert all(p["last_scanned_at"] is None and p["verdict"] is None for p in listed)
+
+
+def test_new_packages_are_queued_for_scanning_when_a_source_is_attached(aws: Any) -> None:
+    a_feed()
+    assert request(feeds, "POST", "/feeds/payments/packages", body={"purls": ["pkg:npm/a@1"]})[1]["scan_id"] is None
+    assert queued_batches(aws) == []
+    source = a_source()
+    request(feeds, "PUT", f"/feeds/payments/sources/{source}")
+    answer = request(feeds, "POST", "/feeds/payments/packages", body={"purls": ["pkg:npm/a@1", "pkg:npm/b@1"]})[1]
+    (batch,) = queued_batches(aws)
+    assert (batch["scan_id"], batch["source_id"], batch["purls"]) == (answer["scan_id"], source, ["pkg:npm/b@1"])
+
+
+def test_a_cyclonedx_bom_is_imported(aws: Any) -> None:
+    a_feed()
+    bom = {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "components": [{"name": "lodash", "purl": "pkg:npm/lodash@4.17.20", "components": [{"name": "x"}]}],
+    }
+    answer = request(feeds, "POST", "/feeds/payments/packages", body=bom)[1]
+    assert (answer["added"], len(answer["rejected"])) == (1, 1)
+
+
+def test_a_rejected_import_changes_nothing(aws: Any) -> None:
+    a_feed()
+    assert request(feeds, "POST", "/feeds/payments/packages", body={"purls": ["pkg:npm/a@1"] * 10_001})[0] == 422
+    assert request(feeds, "POST", "/feeds/payments/packages", raw_body='{"purls": [')[0] == 400
+    assert request(feeds, "GET", "/feeds/payments/packages")[1]["items"] == []
+
+
+def test_the_verdict_of_a_scanned_package_is_its_strongest_finding(aws: Any) -> None:
+    a_feed(unassessed_effect="warn")
+    now = clock.iso(clock.now())
+    Package(
+        feed="payments",
+        purl="pkg:npm/lodash@4.17.20",
+        added_at=now,
+        last_scanned_at=now,
+        vulnerability_ids={"CVE-A", "CVE-B"},
+    ).save()
+    Package(feed="payments", purl="pkg:npm/lodash@4.17.21", added_at=now, last_scanned_at=now).save()
+    for vid, status in (("CVE-A", "assessed"), ("CVE-B", "unassessed")):
+        Finding(
+            feed="payments",
+            vulnerability_id=vid,
+            packages={"pkg:npm/lodash@4.17.20"},
+            status=status,
+            feed_status=f"payments#{status}",
+            score_key="070",
+            severity_band="high",
+            first_seen=now,
+            last_seen=now,
+        ).save()
+    Assessment(
+        feed="payments", vulnerability_id="CVE-A", type="ignore", effect="allow", assessed_by="a", assessed_at=now
+    ).save()
+    verdicts = {p["purl"]: p["verdict"] for p in request(feeds, "GET", "/feeds/payments/packages")[1]["items"]}
+    assert verdicts == {"pkg:npm/lodash@4.17.20": "warn", "pkg:npm/lodash@4.17.21": "allow"}
+
+
+def test_deleting_a_package_takes_it_off_its_findings(aws: Any) -> None:
+    a_feed()
+    now = clock.iso(clock.now())
+    Package(feed="payments", purl="pkg:npm/lodash@4.17.20", added_at=now, vulnerability_ids={"CVE-A"}).save()
+    Finding(
+        feed="payments",
+        vulnerability_id="CVE-A",
+        packages={"pkg:npm/lodash@4.17.20", "pkg:npm/x@1"},
+        feed_status="payments#unassessed",
+        score_key="070",
+        severity_band="high",
+        first_seen=now,
+        last_seen=now,
+    ).save()
+    assert request(feeds, "DELETE", "/feeds/payments/packages", query={"purl": "pkg:NPM/lodash@4.17.20"})[0] == 204
+    assert Finding.get("payments", "CVE-A").packages == {"pkg:npm/x@1"}
+    assert request(feeds, "DELETE", "/feeds/payments/packages", query={"purl": "pkg:npm/lodash@4.17.20"})[0] == 404
+    assert request(feeds, "DELETE", "/feeds/payments/packages", query={"purl": "lodash"})[0] == 422
+    assert request(feeds, "DELETE", "/feeds/payments/packages")[0] == 422
+
+
+def test_deleting_a_feed_removes_what_it_owns_and_keeps_the_history(aws: Any) -> None:
+    a_feed()
+    bot = a_key()
+    source = a_source()
+    request(feeds, "PUT", f"/feeds/payments/permissions/{bot}", body={"role": "viewer"})
+    request(feeds, "PUT", f"/feeds/payments/sources/{source}")
+    request(feeds, "POST", "/feeds/payments/packages", body={"purls": [f"pkg:npm/p{n}@1" for n in range(60)]})
+    now = clock.iso(clock.now())
+    Finding(
+        feed="payments",
+        vulnerability_id="CVE-A",
+        packages={"pkg:npm/p1@1"},
+        feed_status="payments#assessed",
+        status="assessed",
+        score_key="070",
+        severity_band="high",
+        first_seen=now,
+        last_seen=now,
+    ).save()
+    Assessment(
+        feed="payments", vulnerability_id="CVE-A", type="ignore", effect="allow", assessed_by="a", assessed_at=now
+    ).save()
+    HistoryEntry(finding="payments#CVE-A", seq=f"{now}#1", at=now, actor="a", action="assessed").save()
+    assert request(feeds, "DELETE", "/feeds/payments")[0] == 204
+    assert request(feeds, "GET", "/feeds/payments")[0] == 404
+    assert list(Package.query("payments")) == []
+    assert list(Finding.query("payments")) == []
+    assert list(Assessment.query("payments")) == []
+    assert request(feeds, "GET", "/feeds", caller=key_caller(bot))[1]["items"] == []
+    assert [entry.action for entry in history.entries("payments", "CVE-A")] == ["assessed"]
+    assert request(sources, "DELETE", f"/sources/{source}")[0] == 204  # no longer in use

@@ -1,0 +1,115 @@
+"""Every route of the management API, for every kind of caller, gets the
+contract's answer: 404 for a feed the key has no role on, 403 for a role
+too small or a non-admin on an admin route, success otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from feedguard.access import Role
+from handlers import assessment_types, feeds, keys, sources
+from infra.template import Template
+from tests.support import ADMIN, key_caller, request
+
+CALLERS = ["none", "viewer", "assessor", "manager", "admin"]
+ANY, ADMIN_ONLY = "any", "admin"
+
+# (handler, method, path, body, query, who may)
+ROUTES: list[tuple[Any, str, str, Any, Any, Any]] = [
+    (keys, "POST", "/api-keys", {"name": "x"}, None, ADMIN_ONLY),
+    (keys, "GET", "/api-keys", None, None, ADMIN_ONLY),
+    (keys, "DELETE", "/api-keys/{target_key}", None, None, ADMIN_ONLY),
+    (sources, "POST", "/sources", {"name": "s", "kind": "ossindex", "token": "t"}, None, ADMIN_ONLY),
+    (sources, "GET", "/sources", None, None, ANY),
+    (sources, "GET", "/sources/{source}", None, None, ANY),
+    (sources, "PATCH", "/sources/{source}", {"name": "renamed"}, None, ADMIN_ONLY),
+    (sources, "DELETE", "/sources/{spare_source}", None, None, ADMIN_ONLY),
+    (assessment_types, "POST", "/assessment-types", {"name": "Later", "effect": "warn"}, None, ADMIN_ONLY),
+    (assessment_types, "GET", "/assessment-types", None, None, ANY),
+    (assessment_types, "GET", "/assessment-types/ignore", None, None, ANY),
+    (assessment_types, "PATCH", "/assessment-types/custom", {"effect": "block"}, None, ADMIN_ONLY),
+    (assessment_types, "DELETE", "/assessment-types/custom", None, None, ADMIN_ONLY),
+    (feeds, "POST", "/feeds", {"name": "new-feed"}, None, ADMIN_ONLY),
+    (feeds, "GET", "/feeds", None, None, ANY),
+    (feeds, "GET", "/feeds/matrix", None, None, Role.viewer),
+    (feeds, "PATCH", "/feeds/matrix", {"description": "x"}, None, ADMIN_ONLY),
+    (feeds, "DELETE", "/feeds/matrix", None, None, ADMIN_ONLY),
+    (feeds, "PUT", "/feeds/matrix/sources/{spare_source}", None, None, Role.manager),
+    (feeds, "DELETE", "/feeds/matrix/sources/{source}", None, None, Role.manager),
+    (feeds, "GET", "/feeds/matrix/permissions", None, None, Role.manager),
+    (feeds, "PUT", "/feeds/matrix/permissions/{target_key}", {"role": "viewer"}, None, Role.manager),
+    (feeds, "DELETE", "/feeds/matrix/permissions/{viewer_key}", None, None, Role.manager),
+    (feeds, "POST", "/feeds/matrix/packages", {"purls": ["pkg:npm/a@1"]}, None, Role.manager),
+    (feeds, "GET", "/feeds/matrix/packages", None, None, Role.viewer),
+    (feeds, "DELETE", "/feeds/matrix/packages", None, {"purl": "pkg:npm/lodash@4.17.20"}, Role.manager),
+]
+
+
+def expected(who_may: Any, caller: str, feed_scoped: bool) -> str:
+    if caller == "admin" or who_may == ANY:
+        return "ok"
+    if who_may == ADMIN_ONLY:
+        return "404" if feed_scoped and caller == "none" else "403"
+    if caller == "none":
+        return "404"
+    return "ok" if Role[caller] >= who_may else "403"
+
+
+@pytest.fixture
+def world(aws: Any) -> dict[str, str]:
+    """A feed `matrix` with a source, a package, and a key for each role."""
+    names = {}
+    for role in ("none", "viewer", "assessor", "manager", "target"):
+        names[f"{role}_key"] = request(keys, "POST", "/api-keys", body={"name": role})[1]["id"]
+    request(feeds, "POST", "/feeds", body={"name": "matrix"})
+    for role in ("viewer", "assessor", "manager"):
+        request(feeds, "PUT", f"/feeds/matrix/permissions/{names[role + '_key']}", body={"role": role})
+    for name in ("source", "spare_source"):
+        names[name] = request(sources, "POST", "/sources", body={"name": name, "kind": "ossindex", "token": "t"})[1][
+            "id"
+        ]
+    request(feeds, "PUT", f"/feeds/matrix/sources/{names['source']}")
+    request(feeds, "POST", "/feeds/matrix/packages", body={"purls": ["pkg:npm/lodash@4.17.20"]})
+    request(assessment_types, "POST", "/assessment-types", body={"name": "Custom", "effect": "warn"})
+    return names
+
+
+def test_the_matrix_names_every_management_route_of_the_template() -> None:
+    covered = {
+        (method, path.replace("{target_key}", "{id}").replace("{spare_source}", "{id}").replace("{source}", "{id}"))
+        for _, method, path, *_ in ROUTES
+    }
+    handled = {"KeysFunction", "SourcesFunction", "AssessmentTypesFunction", "FeedsFunction"}
+    declared = {(r.method, r.path) for r in Template.load().routes() if r.function in handled}
+    normalised = {
+        (m, p.replace("matrix", "{feed}").replace("/ignore", "/{id}").replace("/custom", "/{id}")) for m, p in covered
+    }
+    normalised = {
+        (
+            m,
+            p.replace("{feed}/sources/{id}", "{feed}/sources/{source_id}").replace(
+                "permissions/{id}", "permissions/{key_id}"
+            ),
+        )
+        for m, p in normalised
+    }
+    normalised |= {(m, p.replace("{viewer_key}", "{key_id}")) for m, p in normalised}
+    assert declared <= normalised
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("route", ROUTES, ids=[f"{method} {path}" for _, method, path, *_ in ROUTES])
+def test_route_by_caller(world: dict[str, str], route: tuple[Any, ...], caller: str) -> None:
+    handler, method, path, body, query, who_may = route
+    concrete = path.format(**world)
+    who = ADMIN if caller == "admin" else key_caller(world[f"{caller}_key"], caller)
+    status, answer = request(handler, method, concrete, body=body, query=query, caller=who)
+    outcome = expected(who_may, caller, feed_scoped="/feeds/" in path)
+    if outcome == "ok":
+        assert status < 400, (status, answer)
+    else:
+        assert status == int(outcome), (status, answer)
+        assert set(answer) <= {"message", "details"}
+        assert "matrix" not in answer.get("details", []) or caller != "none"
