@@ -107,6 +107,7 @@ def test_a_message_that_always_fails_ends_in_the_dead_letter_queue(stack: Runnin
 
     (message,) = wait_for(dead_lettered, timeout=60, interval=1)
     assert message["Body"] == "not a scan batch"
+
     def reported_as_failed(call: dict[str, Any]) -> bool:
         # powertools fails the whole invocation when every record of a batch failed
         if not call["ok"]:

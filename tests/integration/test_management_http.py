@@ -66,3 +66,38 @@ def test_a_key_sees_only_the_feeds_it_has_a_role_on(stack: RunningStack) -> None
         f"{api}/feeds/scoped-a/packages", json={"purls": ["pkg:npm/a@1"]}, headers=as_bot, timeout=10
     )
     assert refused.status_code == 403
+
+
+def test_every_management_route_answers_over_http(stack: RunningStack) -> None:
+    api, admin = stack.api, stack.headers()
+
+    def call(method: str, path: str, expected: int, **kwargs: object) -> requests.Response:
+        response = requests.request(method, f"{api}{path}", headers=admin, timeout=30, **kwargs)  # type: ignore[arg-type]
+        assert response.status_code == expected, (method, path, response.text)
+        return response
+
+    source = call("POST", "/sources", 201, json={"name": "tour", "kind": "ossindex", "token": "pat-tour"}).json()["id"]
+    call("GET", "/sources", 200)
+    call("GET", f"/sources/{source}", 200)
+    call("PATCH", f"/sources/{source}", 200, json={"token": "pat-tour-2"})
+    call("POST", "/assessment-types", 201, json={"name": "Tour Type", "effect": "warn", "expiration_days": 7})
+    call("GET", "/assessment-types", 200)
+    call("GET", "/assessment-types/tour-type", 200)
+    call("PATCH", "/assessment-types/tour-type", 200, json={"effect": "block"})
+    call("DELETE", "/assessment-types/tour-type", 204)
+    call("POST", "/feeds", 201, json={"name": "tour", "unassessed_effect": "warn"})
+    call("GET", "/feeds", 200)
+    call("GET", "/feeds/tour", 200)
+    call("PATCH", "/feeds/tour", 200, json={"description": "the tour"})
+    call("PUT", f"/feeds/tour/sources/{source}", 200)
+    bot = call("POST", "/api-keys", 201, json={"name": "tour-bot"}).json()["id"]
+    call("PUT", f"/feeds/tour/permissions/{bot}", 200, json={"role": "manager"})
+    call("GET", "/feeds/tour/permissions", 200)
+    call("DELETE", f"/feeds/tour/permissions/{bot}", 204)
+    call("POST", "/feeds/tour/packages", 200, json={"purls": ["pkg:npm/lodash@4.17.20"]})
+    call("GET", "/feeds/tour/packages", 200)
+    call("DELETE", "/feeds/tour/packages", 204, params={"purl": "pkg:npm/lodash@4.17.20"})
+    call("DELETE", f"/feeds/tour/sources/{source}", 204)
+    call("DELETE", f"/sources/{source}", 204)
+    call("DELETE", "/feeds/tour", 204)
+    call("GET", "/feeds/tour", 404)
