@@ -30,3 +30,4 @@ for _name, _value in _template.globals["Environment"]["Variables"].items():
         os.environ[_name] = f"{TEST_STACK}-{_value['Ref']}"
 os.environ["ADMIN_KEY_SECRET"] = f"{TEST_STACK}/AdminKeySecret"
 os.environ["SCAN_QUEUE_URL"] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{TEST_STACK}-ScanQueue"
+os.environ["SCAN_REQUEST_QUEUE_URL"] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{TEST_STACK}-ScanRequestQueue"

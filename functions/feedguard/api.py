@@ -33,6 +33,7 @@ __all__ = [
     "feed_admin",
     "feed_caller",
     "principal",
+    "require_admin",
     "resolve",
 ]
 

@@ -68,3 +68,24 @@ def finding_effect(
         # Stored as assessed but the assessment is gone: TTL deleted it on expiry.
         return "expired", unassessed_effect
     return status, unassessed_effect
+
+
+BANDS = ("none", "low", "medium", "high", "critical")
+
+
+def severity(score: float | None) -> str:
+    """CVSS v3 bands: none 0, low 0.1-3.9, medium 4.0-6.9, high 7.0-8.9, critical 9.0-10.0."""
+    if score is None or score <= 0:
+        return "none"
+    if score < 4.0:
+        return "low"
+    if score < 7.0:
+        return "medium"
+    if score < 9.0:
+        return "high"
+    return "critical"
+
+
+def score_key(score: float | None) -> str:
+    """Tenths of the score, zero-padded, so index order is score order."""
+    return f"{round((score or 0.0) * 10):03d}"

@@ -1,4 +1,5 @@
-"""The SQS scan queue: batches of purls for the scan workers."""
+"""The SQS queues of scanning: scan requests for the coordinator, and
+batches of purls for the scan workers."""
 
 from __future__ import annotations
 
@@ -30,3 +31,9 @@ def enqueue(batches: list[Batch]) -> None:
         if answer.get("Failed"):
             failed = ", ".join(f"{entry['Id']}: {entry.get('Message')}" for entry in answer["Failed"])
             raise RuntimeError(f"SQS refused scan batches {failed}")
+
+
+def request_scan(scan_id: str, feed: str | None, refresh: bool) -> None:
+    """Asks the coordinator to plan a scan that POST /scans has recorded."""
+    message = {"trigger": "api", "scan_id": scan_id, "feed": feed, "refresh": refresh}
+    _sqs().send_message(QueueUrl=settings().scan_request_queue_url, MessageBody=json.dumps(message))

@@ -5,7 +5,7 @@ feeds share it, and sends at most 128 coordinates per request."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 MAX_COORDINATES = 128
@@ -18,6 +18,8 @@ class Batch:
     source_id: str
     purls: tuple[str, ...]
     refresh: bool
+    # The scanned feeds this source is attached to: the answers apply to them only.
+    feeds: tuple[str, ...] = ()
 
     def message(self) -> dict[str, object]:
         return {
@@ -26,14 +28,24 @@ class Batch:
             "source_id": self.source_id,
             "purls": list(self.purls),
             "refresh": self.refresh,
+            "feeds": list(self.feeds),
         }
 
 
-def plan(scan_id: str, purls_by_source: Mapping[str, Iterable[str]], refresh: bool) -> list[Batch]:
+@dataclass
+class Work:
+    """What a scan asks of each source: purls, and the feeds they came from."""
+
+    purls: set[str]
+    feeds: set[str]
+
+
+def plan(scan_id: str, work: Mapping[str, Work], refresh: bool) -> list[Batch]:
     batches: list[Batch] = []
-    for source_id in sorted(purls_by_source):
-        distinct = sorted(set(purls_by_source[source_id]))
+    for source_id in sorted(work):
+        distinct = sorted(work[source_id].purls)
+        feeds = tuple(sorted(work[source_id].feeds))
         for start in range(0, len(distinct), MAX_COORDINATES):
             chunk = tuple(distinct[start : start + MAX_COORDINATES])
-            batches.append(Batch(scan_id, len(batches), source_id, chunk, refresh))
+            batches.append(Batch(scan_id, len(batches), source_id, chunk, refresh, feeds))
     return batches

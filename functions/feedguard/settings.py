@@ -12,6 +12,7 @@ class Settings:
     admin_key_secret: str
     source_secret_prefix: str
     scan_queue_url: str
+    scan_request_queue_url: str
     event_bus_name: str
     allow_http_sources: bool
 
@@ -21,6 +22,7 @@ class Settings:
             admin_key_secret=os.environ.get("ADMIN_KEY_SECRET", "feedguard/admin-key"),
             source_secret_prefix=os.environ.get("SOURCE_SECRET_PREFIX", "feedguard/sources/"),
             scan_queue_url=os.environ.get("SCAN_QUEUE_URL", ""),
+            scan_request_queue_url=os.environ.get("SCAN_REQUEST_QUEUE_URL", ""),
             event_bus_name=os.environ.get("EVENT_BUS_NAME", "default"),
             allow_http_sources=os.environ.get("FEEDGUARD_ALLOW_HTTP_SOURCES", "0") == "1",
         )

@@ -28,6 +28,7 @@ API_MODULES = (
     "handlers.sources",
     "handlers.assessment_types",
     "handlers.feeds",
+    "handlers.scans",
 )
 # Served without a key (Auth: Authorizer: NONE in template.yaml).
 OPEN_PATHS = ("/health", "/openapi.json")

@@ -1,6 +1,8 @@
 """Scan queue worker: one message is one batch of at most 128 purls for one
-source. Failed messages are reported one by one (ReportBatchItemFailures),
-so SQS redelivers only those."""
+source. A message whose batch fails for a reason OSS Index gave is counted as
+a failed batch (the scan ends partial or failed); an unexpected error is
+reported for that message alone, so SQS redelivers it, until its last
+delivery, when it is counted as failed too, so the scan always finishes."""
 
 from __future__ import annotations
 
@@ -13,10 +15,15 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from feedguard import scanner
+from feedguard.dal import scans
 from feedguard.scanplan import Batch
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
+
+# The scan queue's redrive policy moves a message to the DLQ after 5 receives.
+LAST_TRY = 4
 
 
 def parse(record: SQSRecord) -> Batch:
@@ -27,14 +34,30 @@ def parse(record: SQSRecord) -> Batch:
         source_id=str(message["source_id"]),
         purls=tuple(str(purl) for purl in message["purls"]),
         refresh=bool(message.get("refresh", False)),
+        feeds=tuple(str(feed) for feed in message.get("feeds", ())),
     )
 
 
 def record_handler(record: SQSRecord) -> None:
     batch = parse(record)
     logger.append_keys(scan_id=batch.scan_id, batch=batch.number)
-    # Asking OSS Index and recording its answers is the scanner's (issue #4).
-    raise NotImplementedError(f"scan batch {batch.number} of {batch.scan_id}: the OSS Index scanner is not built yet")
+    try:
+        result = scanner.process(batch)
+    except Exception as error:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        if receives < LAST_TRY:
+            raise
+        logger.exception("batch failed on its last delivery; counted as failed")
+        outcome = scans.BatchOutcome(
+            failed=True, error_source=batch.source_id, error_message=f"Internal error: {type(error).__name__}."
+        )
+        if scans.count_batch(batch.scan_id, batch.number, outcome):
+            finished = scans.finish_if_complete(batch.scan_id)
+            if finished is not None:
+                logger.info("scan finished", extra={"status": finished.status})
+        return
+    if result is None:
+        logger.info("batch already counted; redelivery ignored")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -16,7 +16,6 @@ from typing import Any
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
-    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -373,11 +372,6 @@ SCAN_SK = "#scan"
 ALL_FEEDS_SCOPE = "*"
 
 
-class ScanError(MapAttribute[str, str]):
-    source = UnicodeAttribute()
-    message = UnicodeAttribute()
-
-
 class ScansByEntity(GlobalSecondaryIndex["Scan"]):
     class Meta:
         index_name = "by_entity"
@@ -415,7 +409,12 @@ class Scan(Model):
     batches_total = NumberAttribute(default=0)
     batches_done = NumberAttribute(default=0)
     batches_failed = NumberAttribute(default=0)
-    errors = ListAttribute(of=ScanError, default=list)
+    # {"source", "message"} as JSON: a set, so the same error from many batches is one
+    error_set = UnicodeSetAttribute(null=True)
+    # Sources that refused this scan (401/403/402): their other batches skip the call.
+    stopped_sources = UnicodeSetAttribute(null=True)
+    # The feeds this scan covers completely; only they can have findings withdrawn.
+    covered_feeds = UnicodeSetAttribute(null=True)
     started_at = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
 

@@ -1,12 +1,22 @@
-"""Scan records: created by the coordinator, counted by the workers."""
+"""Scan records: created by the coordinator, counted by the workers, finished
+once. A batch counts once: its `batch#<n>` marker and the counters move in
+one transaction, so a redelivered message never counts twice."""
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DoesNotExist
+import json
+from dataclasses import dataclass
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from feedguard import clock
-from feedguard.dal.models import ALL_FEEDS_SCOPE, SCAN_SK, Scan
+from feedguard.dal.models import ALL_FEEDS_SCOPE, REGION, SCAN_SK, Scan, ScanBatchMarker
+from feedguard.dal.pages import Page, collect
+
+ENTITY = "scan"
 
 
 def create(scan_id: str, feed: str | None, trigger: str, refresh: bool) -> Scan:
@@ -30,11 +40,101 @@ def get(scan_id: str) -> Scan | None:
         return None
 
 
-def mark_planned(scan: Scan, packages_total: int, batches_total: int) -> None:
+def list_all(limit: int, cursor: str | None) -> Page[Scan]:
+    return collect(lambda **kwargs: Scan.by_entity.query(ENTITY, scan_index_forward=False, **kwargs), limit, cursor)
+
+
+def list_for_feed(feed: str, limit: int, cursor: str | None) -> Page[Scan]:
+    return collect(lambda **kwargs: Scan.by_scope.query(feed, scan_index_forward=False, **kwargs), limit, cursor)
+
+
+def mark_planned(scan: Scan, packages_total: int, batches_total: int, covered_feeds: set[str]) -> None:
     """Running with its work on the queue, or succeeded when there is none."""
     actions: list[Action] = [Scan.packages_total.set(packages_total), Scan.batches_total.set(batches_total)]
+    if covered_feeds:
+        actions.append(Scan.covered_feeds.set(covered_feeds))
     if batches_total == 0:
         actions += [Scan.status.set("succeeded"), Scan.finished_at.set(clock.iso(clock.now()))]
     else:
         actions.append(Scan.status.set("running"))
     scan.update(actions=actions)
+
+
+def _marker_sk(number: int) -> str:
+    return f"batch#{number:06d}"
+
+
+def batch_counted(scan_id: str, number: int) -> bool:
+    try:
+        ScanBatchMarker.get(scan_id, _marker_sk(number), consistent_read=True)
+    except DoesNotExist:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    packages_scanned: int = 0
+    requests_made: int = 0
+    cache_hits: int = 0
+    findings_new: int = 0
+    failed: bool = False
+    error_source: str | None = None
+    error_message: str | None = None
+
+
+def count_batch(scan_id: str, number: int, outcome: BatchOutcome) -> bool:
+    """Adds the batch to the scan's counters once; False when it was counted already."""
+    actions: list[Action] = [
+        Scan.packages_scanned.add(outcome.packages_scanned),
+        Scan.requests_made.add(outcome.requests_made),
+        Scan.cache_hits.add(outcome.cache_hits),
+        Scan.findings_new.add(outcome.findings_new),
+        (Scan.batches_failed if outcome.failed else Scan.batches_done).add(1),
+    ]
+    if outcome.error_message:
+        error = json.dumps({"source": outcome.error_source, "message": outcome.error_message}, sort_keys=True)
+        actions.append(Scan.error_set.add({error}))
+    marker = ScanBatchMarker(scan_id=scan_id, sk=_marker_sk(number), done_at=clock.iso(clock.now()))
+    try:
+        with TransactWrite(connection=Connection(region=REGION)) as transaction:
+            transaction.save(marker, condition=ScanBatchMarker.sk.does_not_exist())
+            transaction.update(Scan(scan_id=scan_id, sk=SCAN_SK), actions=actions, condition=Scan.scan_id.exists())
+    except TransactWriteError as error:
+        reasons = getattr(error, "cancellation_reasons", None) or []
+        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            return False
+        raise
+    return True
+
+
+def stop_source(scan_id: str, source_id: str) -> None:
+    Scan(scan_id=scan_id, sk=SCAN_SK).update(actions=[Scan.stopped_sources.add({source_id})])
+
+
+def finish_if_complete(scan_id: str) -> Scan | None:
+    """Sets the final status once every batch is counted; returns the scan to
+    the one caller that finished it, None to every other."""
+    scan = get(scan_id)
+    if scan is None or scan.status != "running":
+        return None
+    done, failed = int(scan.batches_done), int(scan.batches_failed)
+    if done + failed < int(scan.batches_total):
+        return None
+    status = "succeeded" if failed == 0 else ("failed" if done == 0 else "partial")
+    try:
+        scan.update(
+            actions=[Scan.status.set(status), Scan.finished_at.set(clock.iso(clock.now()))],
+            condition=Scan.status == "running",
+        )
+    except UpdateError as error:
+        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return None
+        raise
+    return scan
+
+
+def errors_of(scan: Scan) -> list[dict[str, str]]:
+    return sorted(
+        (json.loads(entry) for entry in scan.error_set or ()), key=lambda e: (e["source"] or "", e["message"])
+    )

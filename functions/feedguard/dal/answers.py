@@ -1,0 +1,39 @@
+"""The OSS Index answer cache: per source and purl, 24 hours, "no
+vulnerabilities" included. DynamoDB's TTL removes old answers eventually;
+reads ignore any past their expiry at once."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from feedguard import clock
+from feedguard.dal import batching
+from feedguard.dal.models import CachedAnswer
+
+LIFETIME = timedelta(hours=24)
+
+
+def cached(source_id: str, purls: list[str], now: datetime) -> dict[str, dict[str, Any]]:
+    """The raw component report cached for each purl that has a fresh one."""
+    found = batching.read(CachedAnswer, [(source_id, purl) for purl in dict.fromkeys(purls)])
+    limit = now.timestamp()
+    return {item.purl: json.loads(item.answer) for item in found if item.expires_ttl > limit}
+
+
+def store(source_id: str, answers: dict[str, dict[str, Any]], now: datetime) -> None:
+    expires = int((now + LIFETIME).timestamp())
+    batching.write(
+        CachedAnswer,
+        puts=[
+            CachedAnswer(
+                source_id=source_id,
+                purl=purl,
+                answer=json.dumps(report, separators=(",", ":")),
+                fetched_at=clock.iso(now),
+                expires_ttl=expires,
+            )
+            for purl, report in answers.items()
+        ],
+    )

@@ -1,0 +1,216 @@
+"""Recording what a scan found: vulnerabilities (once per id), the packages'
+last answers, findings (one per feed and vulnerability) and their `detected`
+and `withdrawn` history. Writes happen only where something changed, so a
+rescan that finds nothing new rewrites no finding and no vulnerability."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import datetime
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from feedguard import clock
+from feedguard.dal import batching
+from feedguard.dal.history import finding_key
+from feedguard.dal.models import REGION, Finding, HistoryEntry, Package, Vulnerability
+from feedguard.effects import score_key, severity
+from feedguard.ossindex import ComponentReport
+from feedguard.ossindex import Vulnerability as Reported
+
+
+def fingerprint(vulnerability: Reported) -> str:
+    payload = json.dumps(asdict(vulnerability), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _entry(feed: str, vulnerability_id: str, at: str, action: str, reason: str | None = None) -> HistoryEntry:
+    return HistoryEntry(
+        finding=finding_key(feed, vulnerability_id),
+        seq=f"{at}#{action}#{secrets.token_hex(4)}",
+        at=at,
+        actor="scanner",
+        action=action,
+        reason=reason,
+    )
+
+
+def record_vulnerabilities(reports: Iterable[ComponentReport], now: datetime) -> int:
+    """Stores each vulnerability new or changed since last seen; returns how many were written."""
+    latest: dict[str, Reported] = {}
+    for report in reports:
+        for vulnerability in report.vulnerabilities:
+            latest[vulnerability.id] = vulnerability
+    if not latest:
+        return 0
+    known = {
+        item.id: item.fingerprint
+        for item in batching.read(Vulnerability, list(latest), attributes=["id", "fingerprint"])
+    }
+    changed = [v for v in latest.values() if known.get(v.id) != fingerprint(v)]
+    batching.write(
+        Vulnerability,
+        puts=[
+            Vulnerability(
+                id=v.id,
+                display_name=v.display_name,
+                title=v.title,
+                description=v.description,
+                cvss_score=v.cvss_score,
+                cvss_vector=v.cvss_vector,
+                cwe=v.cwe,
+                cve=v.cve,
+                reference=v.reference,
+                external_references=list(v.external_references),
+                fingerprint=fingerprint(v),
+                updated_at=clock.iso(now),
+            )
+            for v in changed
+        ],
+    )
+    return len(changed)
+
+
+def record_packages(feeds: Iterable[str], reports: dict[str, ComponentReport], now: datetime) -> list[Package]:
+    """The answered packages of the scanned feeds, updated with their answer."""
+    keys = [(feed, purl) for feed in sorted(set(feeds)) for purl in reports]
+    found = batching.read(Package, keys)
+    at = clock.iso(now)
+    for package in found:
+        ids = {v.id for v in reports[package.purl].vulnerabilities}
+        package.vulnerability_ids = ids or None
+        package.last_scanned_at = at
+    batching.write(Package, puts=found)
+    return found
+
+
+def record_findings(packages: list[Package], reports: dict[str, ComponentReport], now: datetime) -> int:
+    """Creates each finding seen for the first time (status unassessed, with a
+    `detected` entry, in one transaction), revives withdrawn ones, adds newly
+    affected packages. Returns how many findings are new."""
+    wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
+    reported: dict[str, Reported] = {}
+    for package in packages:
+        for vulnerability in reports[package.purl].vulnerabilities:
+            wanted[(package.feed, vulnerability.id)].add(package.purl)
+            reported[vulnerability.id] = vulnerability
+    if not wanted:
+        return 0
+    existing = {(f.feed, f.vulnerability_id): f for f in batching.read(Finding, list(wanted))}
+    at = clock.iso(now)
+    new = 0
+    for (feed, vid), purls in sorted(wanted.items()):
+        vulnerability = reported[vid]
+        finding = existing.get((feed, vid))
+        if finding is None:
+            new += _create(feed, vid, purls, vulnerability, at)
+        else:
+            _update(finding, purls, vulnerability, at)
+    return new
+
+
+def _create(feed: str, vid: str, purls: set[str], vulnerability: Reported, at: str) -> int:
+    finding = Finding(
+        feed=feed,
+        vulnerability_id=vid,
+        packages=purls,
+        status="unassessed",
+        feed_status=f"{feed}#unassessed",
+        score_key=score_key(vulnerability.cvss_score),
+        cvss_score=vulnerability.cvss_score,
+        title=vulnerability.title,
+        display_name=vulnerability.display_name,
+        cve=vulnerability.cve,
+        severity_band=severity(vulnerability.cvss_score),
+        first_seen=at,
+        last_seen=at,
+    )
+    try:
+        with TransactWrite(connection=Connection(region=REGION)) as transaction:
+            transaction.save(finding, condition=Finding.vulnerability_id.does_not_exist())
+            transaction.save(_entry(feed, vid, at, "detected", f"Reported for {', '.join(sorted(purls))}."))
+    except TransactWriteError as error:
+        reasons = getattr(error, "cancellation_reasons", None) or []
+        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            return 0  # another batch created it first
+        raise
+    return 1
+
+
+def _update(finding: Finding, purls: set[str], vulnerability: Reported, at: str) -> None:
+    actions: list[Action] = []
+    missing = purls - set(finding.packages or ())
+    if missing:
+        actions.append(Finding.packages.add(missing))
+    band = severity(vulnerability.cvss_score)
+    if finding.cvss_score != vulnerability.cvss_score or finding.title != vulnerability.title:
+        actions += [
+            Finding.cvss_score.set(vulnerability.cvss_score)
+            if vulnerability.cvss_score is not None
+            else Finding.cvss_score.remove(),
+            Finding.score_key.set(score_key(vulnerability.cvss_score)),
+            Finding.title.set(vulnerability.title) if vulnerability.title is not None else Finding.title.remove(),
+            Finding.severity_band.set(band),
+        ]
+    if finding.status == "withdrawn":
+        # Reported again after it was withdrawn: it needs assessing again.
+        actions += [
+            Finding.status.set("unassessed"),
+            Finding.feed_status.set(f"{finding.feed}#unassessed"),
+            Finding.withdrawn_at.remove(),
+        ]
+        with TransactWrite(connection=Connection(region=REGION)) as transaction:
+            transaction.update(finding, actions=[*actions, Finding.last_seen.set(at)])
+            transaction.save(_entry(finding.feed, finding.vulnerability_id, at, "detected", "Reported again."))
+        return
+    if actions:
+        finding.update(actions=[*actions, Finding.last_seen.set(at)])
+
+
+def withdraw_unreported(feed: str, now: datetime) -> int:
+    """After a fully successful scan of `feed`: findings no longer reported for
+    any of its packages are withdrawn; the others list exactly the packages
+    that report them. Returns how many were withdrawn."""
+    affected: dict[str, set[str]] = defaultdict(set)
+    for package in Package.query(feed, attributes_to_get=["purl", "vulnerability_ids"]):
+        for vid in package.vulnerability_ids or ():
+            affected[vid].add(package.purl)
+    at = clock.iso(now)
+    withdrawn = 0
+    for finding in Finding.query(feed):
+        if finding.status == "withdrawn":
+            continue
+        purls = affected.get(finding.vulnerability_id)
+        if purls:
+            if purls != set(finding.packages or ()):
+                finding.update(actions=[Finding.packages.set(purls)])
+            continue
+        with TransactWrite(connection=Connection(region=REGION)) as transaction:
+            transaction.update(
+                finding,
+                actions=[
+                    Finding.status.set("withdrawn"),
+                    Finding.feed_status.set(f"{feed}#withdrawn"),
+                    Finding.withdrawn_at.set(at),
+                ],
+                condition=Finding.status != "withdrawn",
+            )
+            transaction.save(
+                _entry(
+                    feed,
+                    finding.vulnerability_id,
+                    at,
+                    "withdrawn",
+                    "No package of the feed is reported with it any more.",
+                )
+            )
+        withdrawn += 1
+    return withdrawn

@@ -1,0 +1,270 @@
+"""The Sonatype OSS Index (Sonatype Guide) client: component reports for
+purls. No DynamoDB here: the scanner and the gate decide what to do with the
+answers.
+
+- POST {url}/api/v3/authorized/component-report {"coordinates": [...]}, at
+  most 128 a request, deduplicated; Bearer token or Basic username:token.
+- Answers are matched back to the purls asked by their coordinates (a
+  missing `pkg:` prefix and case differences tolerated); a purl the service
+  did not answer is absent from the result, never "no vulnerabilities".
+- 429, 502, 503, 504 and connection errors are retried with exponential
+  backoff and full jitter, honouring Retry-After, bounded in attempts and in
+  total time. 401/403 and 402 are not retried: they stop that source.
+- A body that is not the expected JSON is an error, never an empty answer.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from feedguard import __version__
+
+MAX_COORDINATES = 128
+REPORT_PATH = "/api/v3/authorized/component-report"
+RETRYABLE = frozenset({429, 502, 503, 504})
+USER_AGENT = f"feedguard/{__version__} (vulnerability scanner; python-requests/{requests.__version__})"
+
+
+class OssIndexError(Exception):
+    """One sentence, naming what OSS Index did; `stops_source` when retrying
+    this scan's other batches for the same source would be pointless."""
+
+    stops_source = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class AuthenticationFailed(OssIndexError):
+    stops_source = True
+
+
+class CreditsExhausted(OssIndexError):
+    stops_source = True
+
+
+class Unavailable(OssIndexError):
+    """Still failing after every retry."""
+
+
+class MalformedAnswer(OssIndexError):
+    pass
+
+
+@dataclass(frozen=True)
+class Credentials:
+    token: str = field(repr=False)
+    auth: str = "bearer"
+    username: str | None = None
+
+
+@dataclass(frozen=True)
+class Vulnerability:
+    id: str
+    display_name: str | None
+    title: str | None
+    description: str | None
+    cvss_score: float | None
+    cvss_vector: str | None
+    cwe: str | None
+    cve: str | None
+    reference: str | None
+    external_references: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ComponentReport:
+    coordinates: str
+    description: str | None
+    reference: str | None
+    vulnerabilities: tuple[Vulnerability, ...]
+    raw: dict[str, Any] = field(compare=False, repr=False)
+
+
+@dataclass
+class Usage:
+    """What the calls cost, for the scan's counters."""
+
+    requests: int = 0
+    retries: int = 0
+
+
+def match_key(coordinates: str) -> str:
+    """How answers are matched to questions: prefix, case and qualifiers aside."""
+    text = coordinates.strip().split("?", 1)[0].split("#", 1)[0]
+    if not text.lower().startswith("pkg:"):
+        text = "pkg:" + text
+    return text.lower()
+
+
+def _optional_text(entry: dict[str, Any], name: str) -> str | None:
+    value = entry.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedAnswer(f"OSS Index answered a non-text {name}.")
+    return value
+
+
+def parse_vulnerability(entry: Any) -> Vulnerability:
+    if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry["id"]:
+        raise MalformedAnswer("OSS Index answered a vulnerability without an id.")
+    score = entry.get("cvssScore")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 10):
+        raise MalformedAnswer(f"OSS Index answered a CVSS score out of range for {entry['id']}.")
+    references = entry.get("externalReferences") or []
+    if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
+        raise MalformedAnswer(f"OSS Index answered malformed references for {entry['id']}.")
+    return Vulnerability(
+        id=entry["id"],
+        display_name=_optional_text(entry, "displayName"),
+        title=_optional_text(entry, "title"),
+        description=_optional_text(entry, "description") or None,
+        cvss_score=float(score) if score is not None else None,
+        cvss_vector=_optional_text(entry, "cvssVector"),
+        cwe=_optional_text(entry, "cwe"),
+        cve=_optional_text(entry, "cve"),
+        reference=_optional_text(entry, "reference"),
+        external_references=tuple(references),
+    )
+
+
+def parse_report(entry: Any) -> ComponentReport:
+    if not isinstance(entry, dict) or not isinstance(entry.get("coordinates"), str):
+        raise MalformedAnswer("OSS Index answered a component without coordinates.")
+    vulnerabilities = entry.get("vulnerabilities", [])
+    if not isinstance(vulnerabilities, list):
+        raise MalformedAnswer(f"OSS Index answered malformed vulnerabilities for {entry['coordinates']}.")
+    return ComponentReport(
+        coordinates=entry["coordinates"],
+        description=_optional_text(entry, "description") or None,
+        reference=_optional_text(entry, "reference"),
+        vulnerabilities=tuple(parse_vulnerability(v) for v in vulnerabilities),
+        raw=entry,
+    )
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        moment = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, moment.timestamp() - time.time()) if moment else None
+
+
+class Client:
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 10.0,
+        max_attempts: int = 5,
+        max_total_seconds: float = 60.0,
+        base_delay: float = 0.5,
+        max_delay: float = 20.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.endpoint = url.rstrip("/") + REPORT_PATH
+        self.credentials = credentials
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.max_total_seconds = max_total_seconds
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.sleep = sleep
+        self.usage = Usage()
+
+    def _auth(self) -> dict[str, str] | tuple[str, str]:
+        if self.credentials.auth == "basic":
+            return (self.credentials.username or "", self.credentials.token)
+        return {"Authorization": f"Bearer {self.credentials.token}"}
+
+    def reports(self, purls: list[str]) -> dict[str, ComponentReport]:
+        """The report for each purl OSS Index answered, keyed by the purl as asked."""
+        distinct = list(dict.fromkeys(purls))
+        answered: dict[str, ComponentReport] = {}
+        for start in range(0, len(distinct), MAX_COORDINATES):
+            answered.update(self._batch(distinct[start : start + MAX_COORDINATES]))
+        return answered
+
+    def _batch(self, purls: list[str]) -> dict[str, ComponentReport]:
+        asked = {match_key(purl): purl for purl in purls}
+        entries = self._post({"coordinates": purls})
+        answered = {}
+        for entry in entries:
+            report = parse_report(entry)
+            purl = asked.get(match_key(report.coordinates))
+            if purl is not None:  # an answer for a purl never asked is ignored
+                answered[purl] = report
+        return answered
+
+    def _post(self, payload: dict[str, Any]) -> list[Any]:
+        started = time.monotonic()
+        auth = self._auth()
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        basic = None
+        if isinstance(auth, dict):
+            headers.update(auth)
+        else:
+            basic = auth
+        attempt = 0
+        while True:
+            attempt += 1
+            self.usage.requests += 1
+            problem: str
+            retry_after: float | None = None
+            try:
+                response = self.session.post(
+                    self.endpoint, json=payload, headers=headers, auth=basic, timeout=self.timeout
+                )
+            except (requests.ConnectionError, requests.Timeout) as error:
+                problem = f"OSS Index could not be reached ({type(error).__name__})"
+            else:
+                status = response.status_code
+                if status == 200:
+                    return self._entries(response)
+                if status in (401, 403):
+                    raise AuthenticationFailed(f"OSS Index answered {status}: the token was refused")
+                if status == 402:
+                    raise CreditsExhausted("OSS Index answered 402: credits exhausted")
+                if status not in RETRYABLE:
+                    raise OssIndexError(f"OSS Index answered {status}: {_short(response.text)}")
+                problem = f"OSS Index answered {status}"
+                retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+            elapsed = time.monotonic() - started
+            delay = retry_after if retry_after is not None else self._jitter(attempt)
+            if attempt >= self.max_attempts or elapsed + delay > self.max_total_seconds:
+                raise Unavailable(f"{problem} after {attempt} attempts")
+            self.usage.retries += 1
+            self.sleep(delay)
+
+    def _jitter(self, attempt: int) -> float:
+        """Exponential backoff with full jitter."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))  # noqa: S311 - not crypto
+
+    @staticmethod
+    def _entries(response: requests.Response) -> list[Any]:
+        try:
+            entries = response.json()
+        except ValueError:
+            raise MalformedAnswer("OSS Index answered a body that is not JSON") from None
+        if not isinstance(entries, list):
+            raise MalformedAnswer("OSS Index answered JSON that is not a list of components")
+        return entries
+
+
+def _short(text: str) -> str:
+    return " ".join(text.split())[:200] or "no detail"

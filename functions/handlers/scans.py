@@ -1,0 +1,138 @@
+"""Scans: POST /scans (the admin; a feed's manager for that feed), GET /scans,
+GET /scans/{id}. A scan is recorded here as queued and planned by the
+coordinator, which the scan request queue invokes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, StringConstraints
+
+from feedguard import api, scan_queue
+from feedguard.access import Role
+from feedguard.dal import permissions, scans
+from feedguard.dal.models import ALL_FEEDS_SCOPE, Scan
+from feedguard.errors import Forbidden, NotFound
+from feedguard.ids import new_id
+
+logger = Logger()
+app = api.create_app()
+
+FeedName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+Status = Literal["queued", "running", "succeeded", "partial", "failed"]
+
+
+class ScanRequest(api.RequestModel):
+    feed: FeedName | None = None
+    refresh: bool = False
+
+
+class Started(BaseModel):
+    id: str
+    status: Status
+
+
+class ScanError(BaseModel):
+    source: str | None
+    message: str
+
+
+class ScanView(BaseModel):
+    id: str
+    status: Status
+    feed: str | None
+    trigger: str
+    refresh: bool
+    packages_total: int
+    packages_scanned: int
+    requests_made: int
+    cache_hits: int
+    findings_new: int
+    errors: list[ScanError]
+    started_at: str | None
+    finished_at: str | None
+
+
+def view(scan: Scan) -> ScanView:
+    return ScanView(
+        id=scan.scan_id,
+        status=scan.status,  # type: ignore[arg-type]
+        feed=None if scan.scope == ALL_FEEDS_SCOPE else scan.scope,
+        trigger=scan.trigger,
+        refresh=bool(scan.refresh_cache),
+        packages_total=int(scan.packages_total),
+        packages_scanned=int(scan.packages_scanned),
+        requests_made=int(scan.requests_made),
+        cache_hits=int(scan.cache_hits),
+        findings_new=int(scan.findings_new),
+        errors=[ScanError(**error) for error in scans.errors_of(scan)],
+        started_at=scan.started_at,
+        finished_at=scan.finished_at,
+    )
+
+
+@app.post(
+    "/scans",
+    status_code=202,
+    summary="Scan every feed (admin), or one feed (its manager)",
+    tags=["scans"],
+    responses=api.responses(202, "Queued", 400, 403, 404, 413),
+)
+def start_scan(body: ScanRequest) -> Started:
+    if body.feed is None:
+        api.require_admin(api.principal(app))
+    else:
+        api.feed_caller(app, body.feed, Role.manager)
+    scan = scans.create(new_id("s"), body.feed, "api", body.refresh)
+    scan_queue.request_scan(scan.scan_id, body.feed, body.refresh)
+    logger.info("scan requested", extra={"scan_id": scan.scan_id, "feed": body.feed, "refresh": body.refresh})
+    return Started(id=scan.scan_id, status="queued")
+
+
+@app.get(
+    "/scans",
+    summary="Scans, newest first: every scan (admin) or one feed's (its manager)",
+    tags=["scans"],
+    responses=api.responses(200, "A page of scans", 403, 404),
+)
+def list_scans(
+    feed: Annotated[str | None, Query(description="Only this feed's scans")] = None,
+    limit: api.Limit = api.DEFAULT_LIMIT,
+    cursor: api.Cursor = None,
+) -> api.ListBody[ScanView]:
+    if feed is None:
+        caller = api.principal(app)
+        if not caller.is_admin:
+            raise Forbidden("Only the admin may list every scan; add ?feed= for a feed you manage.")
+        page = scans.list_all(limit, cursor)
+    else:
+        api.feed_caller(app, feed, Role.manager)
+        page = scans.list_for_feed(feed, limit, cursor)
+    return api.ListBody[ScanView](items=[view(scan) for scan in page.items], next_cursor=page.next_cursor)
+
+
+@app.get(
+    "/scans/<id>", summary="A scan and its counters", tags=["scans"], responses=api.responses(200, "The scan", 403, 404)
+)
+def get_scan(id: str) -> ScanView:  # noqa: A002 - the contract names it id
+    caller = api.principal(app)
+    scan = scans.get(id)
+    missing = NotFound(f"There is no scan with id {id}.")
+    if scan is None:
+        raise missing
+    if not caller.is_admin:
+        # Scans of every feed are the admin's; a feed's scans its managers'.
+        role = permissions.role_of(scan.scope, caller.key_id) if scan.scope != ALL_FEEDS_SCOPE else None
+        if role is None:
+            raise missing
+        if Role[role] < Role.manager:
+            raise Forbidden(f"Your role on feed {scan.scope} is {role}; scans are for its managers.")
+    return view(scan)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return api.resolve(app, event, context)
