@@ -174,7 +174,7 @@ class Client:
         max_total_seconds: float = 60.0,
         base_delay: float = 0.5,
         max_delay: float = 20.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.endpoint = url.rstrip("/") + REPORT_PATH
         self.credentials = credentials
@@ -184,7 +184,7 @@ class Client:
         self.max_total_seconds = max_total_seconds
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self.sleep = sleep
+        self.sleep = sleep or time.sleep
         self.usage = Usage()
 
     def _auth(self) -> dict[str, str] | tuple[str, str]:

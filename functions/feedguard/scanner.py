@@ -91,7 +91,6 @@ def _ask_and_record(batch: Batch, scan: Scan, client_options: dict[str, Any]) ->
         requests_made=client.usage.requests,
         cache_hits=len(cached),
         findings_new=findings_new,
-        failed=unanswered > 0,
         error_source=source.id if unanswered else None,
         error_message=f"{source.name}: OSS Index did not answer for {unanswered} of {len(missing)} packages."
         if unanswered

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -21,6 +20,7 @@ from pynamodb.transactions import TransactWrite
 from feedguard import clock
 from feedguard.dal import batching
 from feedguard.dal.history import finding_key
+from feedguard.dal.history import seq as history_seq
 from feedguard.dal.models import REGION, Finding, HistoryEntry, Package, Vulnerability
 from feedguard.effects import score_key, severity
 from feedguard.ossindex import ComponentReport
@@ -35,7 +35,7 @@ def fingerprint(vulnerability: Reported) -> str:
 def _entry(feed: str, vulnerability_id: str, at: str, action: str, reason: str | None = None) -> HistoryEntry:
     return HistoryEntry(
         finding=finding_key(feed, vulnerability_id),
-        seq=f"{at}#{action}#{secrets.token_hex(4)}",
+        seq=history_seq(at, action),
         at=at,
         actor="scanner",
         action=action,

@@ -3,6 +3,9 @@ transaction as the change it records."""
 
 from __future__ import annotations
 
+import secrets
+import time
+
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -12,6 +15,18 @@ from feedguard.dal.models import REGION, Assessment, Finding, HistoryEntry
 
 def finding_key(feed: str, vulnerability_id: str) -> str:
     return f"{feed}#{vulnerability_id}"
+
+
+def seq(at: str, action: str) -> str:
+    """The sort key of an entry: its time, then nanoseconds so that entries of
+    the same second keep their order, then something unique."""
+    return f"{at}#{time.time_ns():019d}#{action}#{secrets.token_hex(4)}"
+
+
+def derived_seq(at: str, action: str, version: int) -> str:
+    """A sort key the same for every writer of one event (expiry), so that
+    writing it twice is a conditional-put no-op."""
+    return f"{at}#{0:019d}#{action}#v{version}"
 
 
 def _was_already_written(error: TransactWriteError) -> bool:
@@ -28,7 +43,7 @@ def record_expired(feed: str, vulnerability_id: str, assessment_type: str, expir
     since. Returns False when the entry already existed."""
     entry = HistoryEntry(
         finding=finding_key(feed, vulnerability_id),
-        seq=f"{expires_at}#expired#{version}",
+        seq=derived_seq(expires_at, "expired", version),
         at=expires_at,
         actor="feedguard",
         action="expired",

@@ -121,7 +121,9 @@ def finish_if_complete(scan_id: str) -> Scan | None:
     done, failed = int(scan.batches_done), int(scan.batches_failed)
     if done + failed < int(scan.batches_total):
         return None
-    status = "succeeded" if failed == 0 else ("failed" if done == 0 else "partial")
+    # A batch done with an error (some purls unanswered) still makes the scan partial.
+    clean = failed == 0 and not scan.error_set
+    status = "succeeded" if clean else ("failed" if done == 0 else "partial")
     try:
         scan.update(
             actions=[Scan.status.set(status), Scan.finished_at.set(clock.iso(clock.now()))],

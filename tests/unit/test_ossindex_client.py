@@ -1,0 +1,187 @@
+"""The OSS Index client against the fake OSS Index on loopback."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from feedguard import ossindex
+from feedguard.ossindex import Client, Credentials
+from infra import fake_ossindex
+from infra.fake_ossindex import FakeOssIndex, Fault
+from infra.stack import free_port
+
+TOKEN = "local-fake-token"
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[FakeOssIndex, str]]:
+    service = FakeOssIndex()
+    port = free_port()
+    server = fake_ossindex.serve(service, "127.0.0.1", port)
+    yield service, f"http://127.0.0.1:{port}"
+    server.shutdown()
+    server.server_close()
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+def client(url: str, sleeps: Sleeps | None = None, **options: Any) -> Client:
+    return Client(url, Credentials(token=TOKEN), sleep=sleeps or Sleeps(), **options)
+
+
+def test_reports_parse_every_field_and_absent_ones(fake: tuple[FakeOssIndex, str]) -> None:
+    _, url = fake
+    reports = client(url).reports(["pkg:npm/axios@0.21.0", "pkg:golang/golang.org/x/text@v0.3.7"])
+    axios = reports["pkg:npm/axios@0.21.0"]
+    by_id = {v.id: v for v in axios.vulnerabilities}
+    assert by_id["CVE-2020-28168"].cve == "CVE-2020-28168"
+    assert by_id["CVE-2020-28168"].cvss_vector.startswith("CVSS:3.0/")
+    sonatype = by_id["sonatype-2021-1694"]
+    assert (sonatype.cve, sonatype.description, sonatype.external_references) == (None, None, ())
+    text = reports["pkg:golang/golang.org/x/text@v0.3.7"]
+    assert text.description is None  # absent on the component
+
+
+def test_a_purl_without_vulnerabilities_is_answered_with_none(fake: tuple[FakeOssIndex, str]) -> None:
+    _, url = fake
+    reports = client(url).reports(["pkg:npm/lodash@4.17.21"])
+    assert reports["pkg:npm/lodash@4.17.21"].vulnerabilities == ()
+
+
+def test_purls_are_deduplicated_and_sent_128_at_a_time(fake: tuple[FakeOssIndex, str]) -> None:
+    service, url = fake
+    purls = [f"pkg:npm/p{n}@1.0.0" for n in range(300)]
+    reports = client(url).reports(purls + purls[:10])
+    assert len(reports) == 300
+    assert service.stats()["requests"] == 3  # ceil(300 / 128)
+    assert service.stats()["coordinates_asked"] == 300
+
+
+def test_answers_match_despite_case_and_a_missing_prefix(fake: tuple[FakeOssIndex, str]) -> None:
+    service, url = fake
+    body = '[{"coordinates": "NPM/Lodash@4.17.20", "vulnerabilities": []}, {"coordinates": "pkg:npm/never-asked@1", "vulnerabilities": []}]'
+    service.add_fault(Fault(body=body))
+    reports = client(url).reports(["pkg:npm/lodash@4.17.20"])
+    assert list(reports) == ["pkg:npm/lodash@4.17.20"]
+
+
+def test_an_unanswered_purl_is_absent_not_clean(fake: tuple[FakeOssIndex, str]) -> None:
+    service, url = fake
+    service.add_fault(Fault(answer_only=1))
+    reports = client(url).reports(["pkg:npm/lodash@4.17.20", "pkg:npm/minimist@1.2.5"])
+    assert len(reports) == 1
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_retryable_answers_are_retried_with_backoff(fake: tuple[FakeOssIndex, str], status: int) -> None:
+    service, url = fake
+    service.add_fault(Fault(status=status, times=2))
+    sleeps = Sleeps()
+    used = client(url, sleeps)
+    reports = used.reports(["pkg:npm/lodash@4.17.20"])
+    assert len(reports) == 1
+    assert len(sleeps.calls) == 2
+    assert (used.usage.requests, used.usage.retries) == (3, 2)
+
+
+def test_retry_after_is_honoured(fake: tuple[FakeOssIndex, str]) -> None:
+    service, url = fake
+    service.add_fault(Fault(status=429, retry_after="7"))
+    sleeps = Sleeps()
+    client(url, sleeps).reports(["pkg:npm/lodash@4.17.20"])
+    assert sleeps.calls == [7.0]
+
+
+def test_retries_are_bounded_in_attempts_and_time(fake: tuple[FakeOssIndex, str]) -> None:
+    service, url = fake
+    service.add_fault(Fault(status=503, times=100))
+    sleeps = Sleeps()
+    with pytest.raises(ossindex.Unavailable, match="OSS Index answered 503 after 4 attempts"):
+        client(url, sleeps, max_attempts=4).reports(["pkg:npm/lodash@4.17.20"])
+    assert len(sleeps.calls) == 3
+    service.add_fault(Fault(status=429, retry_after="50", times=100))
+    with pytest.raises(ossindex.Unavailable):
+        client(url, Sleeps(), max_total_seconds=30).reports(["pkg:npm/lodash@4.17.20"])
+
+
+def test_connection_errors_are_retried_then_reported() -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    sleeps = Sleeps()
+    with pytest.raises(ossindex.Unavailable, match="could not be reached"):
+        client(closed, sleeps, max_attempts=3).reports(["pkg:npm/lodash@4.17.20"])
+    assert len(sleeps.calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "message"),
+    [
+        (401, ossindex.AuthenticationFailed, "OSS Index answered 401"),
+        (403, ossindex.AuthenticationFailed, "OSS Index answered 403"),
+        (402, ossindex.CreditsExhausted, "OSS Index answered 402: credits exhausted"),
+        (400, ossindex.OssIndexError, "OSS Index answered 400"),
+    ],
+)
+def test_refusals_are_not_retried(
+    fake: tuple[FakeOssIndex, str], status: int, error: type[Exception], message: str
+) -> None:
+    service, url = fake
+    service.add_fault(Fault(status=status))
+    sleeps = Sleeps()
+    with pytest.raises(error, match=message):
+        client(url, sleeps).reports(["pkg:npm/lodash@4.17.20"])
+    assert sleeps.calls == []
+    assert service.stats()["requests"] == 1
+
+
+def test_a_wrong_token_is_refused_by_the_service(fake: tuple[FakeOssIndex, str]) -> None:
+    _, url = fake
+    with pytest.raises(ossindex.AuthenticationFailed):
+        Client(url, Credentials(token="wrong"), sleep=Sleeps()).reports(["pkg:npm/lodash@4.17.20"])
+
+
+def test_basic_auth_sends_username_and_token(fake: tuple[FakeOssIndex, str]) -> None:
+    service, url = fake
+    seen: list[str | None] = []
+    real = service.answer
+
+    def spy(method: str, path: str, authorization: str | None, body: bytes) -> Any:
+        seen.append(authorization)
+        return real(method, path, authorization, body)
+
+    service.answer = spy  # type: ignore[method-assign]
+    Client(url, Credentials(token=TOKEN, auth="basic", username="me@example.com"), sleep=Sleeps()).reports(
+        ["pkg:npm/a@1"]
+    )
+    assert seen == ["Basic " + base64.b64encode(f"me@example.com:{TOKEN}".encode()).decode()]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        '{"coordinates": "x"}',
+        '[{"no": "coordinates"}]',
+        '[{"coordinates": "pkg:npm/a@1", "vulnerabilities": [{"title": "no id"}]}]',
+        '[{"coordinates": "pkg:npm/a@1", "vulnerabilities": [{"id": "X", "cvssScore": 42}]}]',
+        "[1, 2]",
+    ],
+)
+def test_malformed_answers_are_errors_never_empty_answers(fake: tuple[FakeOssIndex, str], body: str) -> None:
+    service, url = fake
+    service.add_fault(Fault(body=body))
+    with pytest.raises(ossindex.MalformedAnswer):
+        client(url).reports(["pkg:npm/a@1"])
+
+
+def test_the_user_agent_names_feedguard_and_its_version() -> None:
+    assert ossindex.USER_AGENT.startswith("feedguard/0.1.0 ")

@@ -1,0 +1,235 @@
+"""Scans end to end in one process: coordinator, queue, workers, moto, and
+the fake OSS Index on loopback."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from feedguard import clock
+from feedguard.dal import history
+from feedguard.dal import sources as source_store
+from feedguard.dal.models import Feed, FeedAttachment, Finding, Package, Scan, Vulnerability
+from handlers import scan_coordinator, scan_worker
+from infra import fake_ossindex, ossindex_data
+from infra.fake_ossindex import FakeOssIndex, Fault
+from infra.stack import free_port
+from tests.support import LambdaContext
+
+LOG4J = "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"
+LODASH = "pkg:npm/lodash@4.17.20"
+CLEAN = "pkg:npm/lodash@4.17.21"
+
+
+@pytest.fixture
+def oss() -> Iterator[tuple[FakeOssIndex, str]]:
+    service = FakeOssIndex()
+    port = free_port()
+    server = fake_ossindex.serve(service, "127.0.0.1", port)
+    yield service, f"http://127.0.0.1:{port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("feedguard.ossindex.time.sleep", lambda seconds: None)
+
+
+def a_source(url: str, name: str = "guide", token: str = "local-fake-token") -> str:
+    return source_store.create(f"src-{name}", {"name": name, "url": url, "auth": "bearer"}, token).id
+
+
+def a_feed(name: str, purls: list[str], sources: list[str]) -> None:
+    now = clock.iso(clock.now())
+    Feed(feed=name, created_at=now).save()
+    for source in sources:
+        FeedAttachment(
+            feed=name, sk=f"source#{source}", member=f"source#{source}", source_id=source, attached_at=now
+        ).save()
+    with Package.batch_write() as batch:
+        for purl in purls:
+            batch.save(Package(feed=name, purl=purl, added_at=now))
+
+
+def drain(aws: Any, deliveries: int = 1) -> int:
+    """Delivers every queued batch to the worker, like the SQS mapping; returns how many."""
+    sqs = boto3.client("sqs")
+    delivered = 0
+    while True:
+        messages = sqs.receive_message(QueueUrl=aws.queue_urls["ScanQueue"], MaxNumberOfMessages=5).get("Messages", [])
+        if not messages:
+            return delivered
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+            }
+            for m in messages
+        ]
+        for _ in range(deliveries):
+            answer = scan_worker.handler({"Records": records}, LambdaContext())
+            assert answer == {"batchItemFailures": []}
+        for message in messages:
+            sqs.delete_message(QueueUrl=aws.queue_urls["ScanQueue"], ReceiptHandle=message["ReceiptHandle"])
+        delivered += len(messages)
+
+
+def scan(aws: Any, feed: str | None = None, refresh: bool = False, deliveries: int = 1) -> Scan:
+    started = scan_coordinator.handler({"trigger": "api", "feed": feed, "refresh": refresh}, LambdaContext())
+    drain(aws, deliveries)
+    return Scan.get(started["scan_id"], "#scan", consistent_read=True)
+
+
+def errors(done: Scan) -> list[str]:
+    return [json.loads(entry)["message"] for entry in done.error_set or ()]
+
+
+def test_a_scan_detects_unassessed_findings_with_a_detected_entry(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
+    source = a_source(oss[1])
+    a_feed("demo", [LOG4J, LODASH, CLEAN], [source])
+    done = scan(aws, "demo")
+    assert (done.status, done.packages_scanned, done.requests_made, done.findings_new) == ("succeeded", 3, 1, 5)
+    finding = Finding.get("demo", "CVE-2021-44228")
+    assert (finding.status, finding.packages, finding.severity_band) == ("unassessed", {LOG4J}, "critical")
+    assert [entry.action for entry in history.entries("demo", "CVE-2021-44228")] == ["detected"]
+    assert Vulnerability.get("CVE-2021-44228").cve == "CVE-2021-44228"
+    assert Package.get("demo", CLEAN).vulnerability_ids is None
+    assert Package.get("demo", CLEAN).last_scanned_at is not None
+
+
+def test_a_purl_shared_by_feeds_is_asked_once_per_source(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
+    service, url = oss
+    source = a_source(url)
+    purls = [f"pkg:npm/package-{n}@1.0.0" for n in range(300)] + [LODASH]
+    a_feed("one", purls[:200], [source])
+    a_feed("two", purls[100:], [source])
+    a_feed("three", purls[:50] + [LODASH], [source])
+    done = scan(aws)
+    assert done.status == "succeeded"
+    assert done.requests_made == service.stats()["requests"] == math.ceil(301 / 128)
+    assert service.stats()["coordinates_asked"] == 301
+    assert Finding.get("two", "CVE-2021-23337").packages == {LODASH}
+    assert Finding.get("three", "CVE-2021-23337").packages == {LODASH}
+    assert done.findings_new == 4  # two lodash vulnerabilities in two feeds
+
+
+def test_a_rescan_within_a_day_is_answered_by_the_cache(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
+    service, url = oss
+    a_feed("demo", [LOG4J, CLEAN], [a_source(url)])
+    scan(aws, "demo")
+    again = scan(aws, "demo")
+    assert (again.status, again.requests_made, again.cache_hits, again.findings_new) == ("succeeded", 0, 2, 0)
+    refreshed = scan(aws, "demo", refresh=True)
+    assert (refreshed.requests_made, refreshed.cache_hits) == (1, 0)
+    assert service.stats()["requests"] == 2
+
+
+def test_a_rescan_that_finds_nothing_new_rewrites_no_finding_or_vulnerability(
+    aws: Any, oss: tuple[FakeOssIndex, str]
+) -> None:
+    a_feed("demo", [LOG4J, LODASH], [a_source(oss[1])])
+    scan(aws, "demo")
+    before = (
+        sorted(json.dumps(v.serialize(), sort_keys=True) for v in Vulnerability.scan()),
+        sorted(json.dumps(f.serialize(), sort_keys=True) for f in Finding.scan()),
+    )
+    scan(aws, "demo", refresh=True)
+    after = (
+        sorted(json.dumps(v.serialize(), sort_keys=True) for v in Vulnerability.scan()),
+        sorted(json.dumps(f.serialize(), sort_keys=True) for f in Finding.scan()),
+    )
+    assert after == before
+
+
+def test_redelivered_batches_count_once(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
+    a_feed("demo", [LOG4J, LODASH], [a_source(oss[1])])
+    done = scan(aws, "demo", deliveries=3)
+    assert (done.packages_scanned, done.findings_new, done.batches_done) == (2, 5, 1)
+    assert [e.action for e in history.entries("demo", "CVE-2021-44228")] == ["detected"]
+
+
+def test_a_finding_no_longer_reported_is_withdrawn_after_a_successful_scan(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_feed("demo", [LODASH], [a_source(oss[1])])
+    scan(aws, "demo")
+    description, vulnerabilities = ossindex_data.COMPONENTS[LODASH]
+    monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, vulnerabilities[:1]))
+    done = scan(aws, "demo", refresh=True)
+    assert done.status == "succeeded"
+    withdrawn = Finding.get("demo", "CVE-2020-28500")
+    assert withdrawn.status == "withdrawn"
+    assert [e.action for e in history.entries("demo", "CVE-2020-28500")] == ["detected", "withdrawn"]
+    assert Finding.get("demo", "CVE-2021-23337").status == "unassessed"
+    # reported again: it needs assessing again
+    monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, vulnerabilities))
+    scan(aws, "demo", refresh=True)
+    assert Finding.get("demo", "CVE-2020-28500").status == "unassessed"
+    assert [e.action for e in history.entries("demo", "CVE-2020-28500")] == ["detected", "withdrawn", "detected"]
+
+
+def test_a_partial_scan_never_withdraws(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, url = oss
+    purls = [LODASH] + [f"pkg:npm/package-{n}@1.0.0" for n in range(200)]
+    a_feed("demo", purls, [a_source(url)])
+    scan(aws, "demo")
+    description, vulnerabilities = ossindex_data.COMPONENTS[LODASH]
+    monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, []))
+    service.add_fault(Fault())  # the first batch gets through
+    service.add_fault(Fault(status=503, times=50))  # the second never does
+    done = scan(aws, "demo", refresh=True)
+    assert done.status == "partial"
+    assert Finding.get("demo", "CVE-2021-23337").status == "unassessed"
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "message"),
+    [
+        (Fault(status=402), "failed", "guide: OSS Index answered 402: credits exhausted."),
+        (Fault(status=401), "failed", "guide: OSS Index answered 401: the token was refused."),
+        (Fault(status=503, times=50), "failed", "guide: OSS Index answered 503 after 5 attempts."),
+        (Fault(body="<html>oops</html>"), "failed", "guide: OSS Index answered a body that is not JSON."),
+        (Fault(answer_only=1), "partial", "guide: OSS Index did not answer for 1 of 2 packages."),
+    ],
+)
+def test_faults_end_the_scan_with_the_right_status_and_lose_nothing(
+    aws: Any, oss: tuple[FakeOssIndex, str], fault: Fault, status: str, message: str
+) -> None:
+    service, url = oss
+    a_feed("demo", [LOG4J, LODASH], [a_source(url)])
+    scan(aws, "demo")
+    before = sorted(f.vulnerability_id for f in Finding.query("demo"))
+    service.add_fault(fault)
+    done = scan(aws, "demo", refresh=True)
+    assert done.status == status
+    assert errors(done) == [message]
+    assert sorted(f.vulnerability_id for f in Finding.query("demo")) == before
+    assert all(f.status == "unassessed" for f in Finding.query("demo"))
+
+
+def test_a_refusing_source_is_stopped_for_the_rest_of_the_scan(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
+    service, url = oss
+    purls = [f"pkg:npm/package-{n}@1.0.0" for n in range(400)]
+    a_feed("demo", purls, [a_source(url)])
+    service.add_fault(Fault(status=402, times=10))
+    done = scan(aws, "demo")
+    assert (done.status, done.batches_failed, done.requests_made) == ("failed", 4, 1)
+    assert service.stats()["requests"] == 1
+
+
+def test_a_feed_without_a_source_succeeds_with_nothing_to_do(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
+    a_feed("lonely", [LOG4J], [])
+    done = scan(aws, "lonely")
+    assert (done.status, done.packages_total, done.requests_made) == ("succeeded", 0, 0)
