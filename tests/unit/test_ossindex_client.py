@@ -69,7 +69,10 @@ def test_purls_are_deduplicated_and_sent_128_at_a_time(fake: tuple[FakeOssIndex,
 
 def test_answers_match_despite_case_and_a_missing_prefix(fake: tuple[FakeOssIndex, str]) -> None:
     service, url = fake
-    body = '[{"coordinates": "NPM/Lodash@4.17.20", "vulnerabilities": []}, {"coordinates": "pkg:npm/never-asked@1", "vulnerabilities": []}]'
+    body = (
+        '[{"coordinates": "NPM/Lodash@4.17.20", "vulnerabilities": []},'
+        ' {"coordinates": "pkg:npm/never-asked@1", "vulnerabilities": []}]'
+    )
     service.add_fault(Fault(body=body))
     reports = client(url).reports(["pkg:npm/lodash@4.17.20"])
     assert list(reports) == ["pkg:npm/lodash@4.17.20"]

@@ -113,7 +113,7 @@ def test_a_purl_shared_by_feeds_is_asked_once_per_source(aws: Any, oss: tuple[Fa
     purls = [f"pkg:npm/package-{n}@1.0.0" for n in range(300)] + [LODASH]
     a_feed("one", purls[:200], [source])
     a_feed("two", purls[100:], [source])
-    a_feed("three", purls[:50] + [LODASH], [source])
+    a_feed("three", [*purls[:50], LODASH], [source])
     done = scan(aws)
     assert done.status == "succeeded"
     assert done.requests_made == service.stats()["requests"] == math.ceil(301 / 128)
@@ -185,7 +185,7 @@ def test_a_partial_scan_never_withdraws(
     purls = [LODASH] + [f"pkg:npm/package-{n}@1.0.0" for n in range(200)]
     a_feed("demo", purls, [a_source(url)])
     scan(aws, "demo")
-    description, vulnerabilities = ossindex_data.COMPONENTS[LODASH]
+    description, _ = ossindex_data.COMPONENTS[LODASH]
     monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, []))
     service.add_fault(Fault())  # the first batch gets through
     service.add_fault(Fault(status=503, times=50))  # the second never does
