@@ -9,42 +9,96 @@ from typing import Any
 import pytest
 
 from feedguard.access import Role
-from handlers import assessment_types, feeds, keys, sources
+from handlers import assessment_types, feeds, keys, scans, sources
 from infra.template import Template
 from tests.support import ADMIN, key_caller, request
 
 CALLERS = ["none", "viewer", "assessor", "manager", "admin"]
 ANY, ADMIN_ONLY = "any", "admin"
 
-# (handler, method, path, body, query, who may)
-ROUTES: list[tuple[Any, str, str, Any, Any, Any]] = [
-    (keys, "POST", "/api-keys", {"name": "x"}, None, ADMIN_ONLY),
-    (keys, "GET", "/api-keys", None, None, ADMIN_ONLY),
-    (keys, "DELETE", "/api-keys/{target_key}", None, None, ADMIN_ONLY),
-    (sources, "POST", "/sources", {"name": "s", "kind": "ossindex", "token": "t"}, None, ADMIN_ONLY),
-    (sources, "GET", "/sources", None, None, ANY),
-    (sources, "GET", "/sources/{source}", None, None, ANY),
-    (sources, "PATCH", "/sources/{source}", {"name": "renamed"}, None, ADMIN_ONLY),
-    (sources, "DELETE", "/sources/{spare_source}", None, None, ADMIN_ONLY),
-    (assessment_types, "POST", "/assessment-types", {"name": "Later", "effect": "warn"}, None, ADMIN_ONLY),
-    (assessment_types, "GET", "/assessment-types", None, None, ANY),
-    (assessment_types, "GET", "/assessment-types/ignore", None, None, ANY),
-    (assessment_types, "PATCH", "/assessment-types/custom", {"effect": "block"}, None, ADMIN_ONLY),
-    (assessment_types, "DELETE", "/assessment-types/custom", None, None, ADMIN_ONLY),
-    (feeds, "POST", "/feeds", {"name": "new-feed"}, None, ADMIN_ONLY),
-    (feeds, "GET", "/feeds", None, None, ANY),
-    (feeds, "GET", "/feeds/matrix", None, None, Role.viewer),
-    (feeds, "PATCH", "/feeds/matrix", {"description": "x"}, None, ADMIN_ONLY),
-    (feeds, "DELETE", "/feeds/matrix", None, None, ADMIN_ONLY),
-    (feeds, "PUT", "/feeds/matrix/sources/{spare_source}", None, None, Role.manager),
-    (feeds, "DELETE", "/feeds/matrix/sources/{source}", None, None, Role.manager),
-    (feeds, "GET", "/feeds/matrix/permissions", None, None, Role.manager),
-    (feeds, "PUT", "/feeds/matrix/permissions/{target_key}", {"role": "viewer"}, None, Role.manager),
-    (feeds, "DELETE", "/feeds/matrix/permissions/{viewer_key}", None, None, Role.manager),
-    (feeds, "POST", "/feeds/matrix/packages", {"purls": ["pkg:npm/a@1"]}, None, Role.manager),
-    (feeds, "GET", "/feeds/matrix/packages", None, None, Role.viewer),
-    (feeds, "DELETE", "/feeds/matrix/packages", None, {"purl": "pkg:npm/lodash@4.17.20"}, Role.manager),
+# (handler, method, template path, concrete path, body, query, who may)
+ROUTES: list[tuple[Any, str, str, str, Any, Any, Any]] = [
+    (keys, "POST", "/api-keys", "/api-keys", {"name": "x"}, None, ADMIN_ONLY),
+    (keys, "GET", "/api-keys", "/api-keys", None, None, ADMIN_ONLY),
+    (keys, "DELETE", "/api-keys/{id}", "/api-keys/{target_key}", None, None, ADMIN_ONLY),
+    (sources, "POST", "/sources", "/sources", {"name": "s", "kind": "ossindex", "token": "t"}, None, ADMIN_ONLY),
+    (sources, "GET", "/sources", "/sources", None, None, ANY),
+    (sources, "GET", "/sources/{id}", "/sources/{source}", None, None, ANY),
+    (sources, "PATCH", "/sources/{id}", "/sources/{source}", {"name": "renamed"}, None, ADMIN_ONLY),
+    (sources, "DELETE", "/sources/{id}", "/sources/{spare_source}", None, None, ADMIN_ONLY),
+    (
+        assessment_types,
+        "POST",
+        "/assessment-types",
+        "/assessment-types",
+        {"name": "Later", "effect": "warn"},
+        None,
+        ADMIN_ONLY,
+    ),
+    (assessment_types, "GET", "/assessment-types", "/assessment-types", None, None, ANY),
+    (assessment_types, "GET", "/assessment-types/{id}", "/assessment-types/ignore", None, None, ANY),
+    (
+        assessment_types,
+        "PATCH",
+        "/assessment-types/{id}",
+        "/assessment-types/custom",
+        {"effect": "block"},
+        None,
+        ADMIN_ONLY,
+    ),
+    (assessment_types, "DELETE", "/assessment-types/{id}", "/assessment-types/custom", None, None, ADMIN_ONLY),
+    (feeds, "POST", "/feeds", "/feeds", {"name": "new-feed"}, None, ADMIN_ONLY),
+    (feeds, "GET", "/feeds", "/feeds", None, None, ANY),
+    (feeds, "GET", "/feeds/{feed}", "/feeds/matrix", None, None, Role.viewer),
+    (feeds, "PATCH", "/feeds/{feed}", "/feeds/matrix", {"description": "x"}, None, ADMIN_ONLY),
+    (feeds, "DELETE", "/feeds/{feed}", "/feeds/matrix", None, None, ADMIN_ONLY),
+    (
+        feeds,
+        "PUT",
+        "/feeds/{feed}/sources/{source_id}",
+        "/feeds/matrix/sources/{spare_source}",
+        None,
+        None,
+        Role.manager,
+    ),
+    (feeds, "DELETE", "/feeds/{feed}/sources/{source_id}", "/feeds/matrix/sources/{source}", None, None, Role.manager),
+    (feeds, "GET", "/feeds/{feed}/permissions", "/feeds/matrix/permissions", None, None, Role.manager),
+    (
+        feeds,
+        "PUT",
+        "/feeds/{feed}/permissions/{key_id}",
+        "/feeds/matrix/permissions/{target_key}",
+        {"role": "viewer"},
+        None,
+        Role.manager,
+    ),
+    (
+        feeds,
+        "DELETE",
+        "/feeds/{feed}/permissions/{key_id}",
+        "/feeds/matrix/permissions/{viewer_key}",
+        None,
+        None,
+        Role.manager,
+    ),
+    (feeds, "POST", "/feeds/{feed}/packages", "/feeds/matrix/packages", {"purls": ["pkg:npm/a@1"]}, None, Role.manager),
+    (feeds, "GET", "/feeds/{feed}/packages", "/feeds/matrix/packages", None, None, Role.viewer),
+    (
+        feeds,
+        "DELETE",
+        "/feeds/{feed}/packages",
+        "/feeds/matrix/packages",
+        None,
+        {"purl": "pkg:npm/lodash@4.17.20"},
+        Role.manager,
+    ),
+    (scans, "POST", "/scans", "/scans", {"feed": "matrix"}, None, Role.manager),
+    (scans, "POST", "/scans", "/scans", {}, None, ADMIN_ONLY),
+    (scans, "GET", "/scans", "/scans", None, {"feed": "matrix"}, Role.manager),
+    (scans, "GET", "/scans", "/scans", None, None, ADMIN_ONLY),
+    (scans, "GET", "/scans/{id}", "/scans/{scan}", None, None, Role.manager),
 ]
+FEED_SCOPED = {"/feeds/matrix", "/scans/{scan}"}
 
 
 def expected(who_may: Any, caller: str, feed_scoped: bool) -> str:
@@ -73,6 +127,7 @@ def world(aws: Any) -> dict[str, str]:
     request(feeds, "PUT", f"/feeds/matrix/sources/{names['source']}")
     request(feeds, "POST", "/feeds/matrix/packages", body={"purls": ["pkg:npm/lodash@4.17.20"]})
     request(assessment_types, "POST", "/assessment-types", body={"name": "Custom", "effect": "warn"})
+    names["scan"] = request(scans, "POST", "/scans", body={"feed": "matrix"})[1]["id"]
     return names
 
 
@@ -100,13 +155,19 @@ def test_the_matrix_names_every_management_route_of_the_template() -> None:
 
 
 @pytest.mark.parametrize("caller", CALLERS)
-@pytest.mark.parametrize("route", ROUTES, ids=[f"{method} {path}" for _, method, path, *_ in ROUTES])
+@pytest.mark.parametrize("route", ROUTES, ids=[f"{r[1]} {r[3]} {r[4] or ''} {r[5] or ''}" for r in ROUTES])
 def test_route_by_caller(world: dict[str, str], route: tuple[Any, ...], caller: str) -> None:
-    handler, method, path, body, query, who_may = route
+    handler, method, _, path, body, query, who_may = route
     concrete = path.format(**world)
     who = ADMIN if caller == "admin" else key_caller(world[f"{caller}_key"], caller)
     status, answer = request(handler, method, concrete, body=body, query=query, caller=who)
-    outcome = expected(who_may, caller, feed_scoped="/feeds/" in path)
+    outcome = expected(
+        who_may,
+        caller,
+        feed_scoped=any(path.startswith(p) for p in FEED_SCOPED)
+        or bool(body and body.get("feed"))
+        or bool(query and query.get("feed")),
+    )
     if outcome == "ok":
         assert status < 400, (status, answer)
     else:

@@ -233,3 +233,56 @@ def test_a_feed_without_a_source_succeeds_with_nothing_to_do(aws: Any, oss: tupl
     a_feed("lonely", [LOG4J], [])
     done = scan(aws, "lonely")
     assert (done.status, done.packages_total, done.requests_made) == ("succeeded", 0, 0)
+
+
+def test_tokens_never_reach_logs_responses_or_tables_across_a_scan_cycle(
+    aws: Any,
+    oss: tuple[FakeOssIndex, str],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import logging
+
+    from aws_lambda_powertools.utilities import parameters
+
+    from handlers import scans as scans_api
+    from handlers import sources as sources_api
+    from tests.support import request
+
+    service, url = oss
+    secret_token, rotated = "pat-cycle-0123456789", "pat-rotated-9876543210"
+    service.tokens |= {secret_token, rotated}
+    # Given DEBUG logging everywhere
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("FEEDGUARD_ALLOW_HTTP_SOURCES", "1")
+    from feedguard.settings import settings
+
+    settings.cache_clear()
+    caplog.set_level(logging.DEBUG)
+    for name in ("feedguard", "botocore", "boto3", "pynamodb", "urllib3", "requests"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    answers: list[Any] = []
+    # When a source is created, scanned, refused, rotated and scanned again
+    _, source = request(
+        sources_api, "POST", "/sources", body={"name": "cycle", "kind": "ossindex", "url": url, "token": secret_token}
+    )
+    answers.append(source)
+    a_feed("cycle", [LOG4J, LODASH], [source["id"]])
+    answers.append(scan(aws, "cycle").attribute_values)
+    service.add_fault(Fault(status=401))
+    answers.append(scan(aws, "cycle", refresh=True).attribute_values)
+    answers.append(request(sources_api, "PATCH", f"/sources/{source['id']}", body={"token": rotated})[1])
+    parameters.clear_caches()
+    answers.append(scan(aws, "cycle", refresh=True).attribute_values)
+    answers.append(request(scans_api, "GET", "/scans")[1])
+    settings.cache_clear()
+    # Then neither token appears anywhere
+    captured = capsys.readouterr()
+    logs = captured.out + captured.err + caplog.text
+    assert "OSS Index refused a batch" in logs
+    stored = json.dumps([boto3.client("dynamodb").scan(TableName=t)["Items"] for t in aws.table_names.values()])
+    for token in (secret_token, rotated):
+        assert token not in json.dumps(answers, default=str)
+        assert token not in logs
+        assert token not in stored
