@@ -121,11 +121,92 @@ def package_import(count: int = 10_000) -> dict[str, object]:
         stack.stop()
 
 
+def _wait_for_scan(api: str, headers: dict[str, str], scan_id: str, timeout: float = 600) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        scan: dict[str, object] = requests.get(f"{api}/scans/{scan_id}", headers=headers, timeout=30).json()
+        if scan["status"] in ("succeeded", "partial", "failed"):
+            return scan
+        time.sleep(0.1)
+    raise TimeoutError(f"scan {scan_id} did not finish in {timeout}s")
+
+
+def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, object]:
+    """A cold scan of `distinct` purls spread over 3 overlapping feeds, with the
+    fake OSS Index answering in `latency_ms`, next to a sequential batched
+    client asking the same service for the same purls in the same run."""
+    from feedguard.ossindex import Client, Credentials
+
+    admin_key = secrets.token_urlsafe(24)
+    stack = LocalStack(StackConfig(admin_key=admin_key, port=0, schedule_rate="off"))
+    stack.start()
+    try:
+        api, headers = stack.api_url, {"Authorization": f"Bearer {admin_key}"}
+        purls = [f"pkg:npm/bench-package-{n}@1.0.0" for n in range(distinct)]
+        third = distinct // 3
+        feeds = {
+            "bench-a": purls[: 2 * third],
+            "bench-b": purls[third:],
+            "bench-c": purls[: third // 2] + purls[2 * third :],
+        }
+        source = requests.post(
+            f"{api}/sources",
+            json={"name": "bench", "kind": "ossindex", "url": stack.ossindex_url, "token": "local-fake-token"},
+            headers=headers,
+            timeout=30,
+        ).json()["id"]
+        for name, members in feeds.items():
+            requests.post(f"{api}/feeds", json={"name": name}, headers=headers, timeout=30)
+            requests.post(f"{api}/feeds/{name}/packages", json={"purls": members}, headers=headers, timeout=300)
+            requests.put(f"{api}/feeds/{name}/sources/{source}", headers=headers, timeout=30)
+        stack.fake_ossindex.latency_ms = latency_ms
+
+        stack.fake_ossindex.reset()
+        stack.fake_ossindex.latency_ms = latency_ms
+        started = time.perf_counter()
+        Client(stack.ossindex_url, Credentials(token="local-fake-token")).reports(purls)
+        sequential = time.perf_counter() - started
+        sequential_requests = stack.fake_ossindex.stats()["requests"]
+
+        stack.fake_ossindex.reset()
+        stack.fake_ossindex.latency_ms = latency_ms
+        started = time.perf_counter()
+        scan_id = requests.post(f"{api}/scans", json={}, headers=headers, timeout=30).json()["id"]
+        cold = _wait_for_scan(api, headers, scan_id)
+        cold_seconds = time.perf_counter() - started
+        cold_stats = stack.fake_ossindex.stats()
+
+        stack.fake_ossindex.reset()
+        started = time.perf_counter()
+        scan_id = requests.post(f"{api}/scans", json={}, headers=headers, timeout=30).json()["id"]
+        warm = _wait_for_scan(api, headers, scan_id)
+        warm_seconds = time.perf_counter() - started
+        return {
+            "distinct_purls": distinct,
+            "package_rows_over_3_feeds": sum(len(members) for members in feeds.values()),
+            "fake_latency_ms": latency_ms,
+            "sequential_batched_client_s": round(sequential, 2),
+            "sequential_requests": sequential_requests,
+            "cold_scan_s": round(cold_seconds, 2),
+            "cold_scan_status": cold["status"],
+            "cold_requests_made": cold["requests_made"],
+            "expected_requests": -(-distinct // 128),
+            "cold_max_in_flight": cold_stats["max_in_flight"],
+            "cold_over_sequential": round(cold_seconds / sequential, 2),
+            "warm_scan_s": round(warm_seconds, 2),
+            "warm_requests_made": warm["requests_made"],
+            "warm_cache_hits": warm["cache_hits"],
+        }
+    finally:
+        stack.stop()
+
+
 def main() -> int:
     results = {
         "cold_start": cold_starts(),
         "api_latency_local_stack": api_latency(),
         "package_import_local_stack": package_import(),
+        "scan_local_stack": scan_throughput(),
     }
     print(json.dumps(results, indent=2))
     out = ROOT / "bench" / "results"
