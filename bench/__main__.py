@@ -25,6 +25,7 @@ from infra.template import Template
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+LOCAL_TOKEN = "local-fake-token"  # noqa: S105 - the fake OSS Index's, not a secret
 
 
 def import_seconds(statement: str) -> float:
@@ -151,7 +152,7 @@ def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, 
         }
         source = requests.post(
             f"{api}/sources",
-            json={"name": "bench", "kind": "ossindex", "url": stack.ossindex_url, "token": "local-fake-token"},
+            json={"name": "bench", "kind": "ossindex", "url": stack.ossindex_url, "token": LOCAL_TOKEN},
             headers=headers,
             timeout=30,
         ).json()["id"]
@@ -164,7 +165,7 @@ def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, 
         stack.fake_ossindex.reset()
         stack.fake_ossindex.latency_ms = latency_ms
         started = time.perf_counter()
-        Client(stack.ossindex_url, Credentials(token="local-fake-token")).reports(purls)
+        Client(stack.ossindex_url, Credentials(token=LOCAL_TOKEN)).reports(purls)
         sequential = time.perf_counter() - started
         sequential_requests = stack.fake_ossindex.stats()["requests"]
 

@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from infra import fake_ossindex
+from infra.fake_ossindex import FakeOssIndex
 from infra.provision import Provisioned, provision
+from infra.stack import free_port
 from infra.template import Template
 from tests.support import ADMIN_KEY, TEST_STACK
 
@@ -41,3 +44,14 @@ def aws() -> Iterator[Provisioned]:
         provisioned = provision(Template.load(), None, TEST_STACK, secret_values={"AdminKeySecret": ADMIN_KEY})
         yield provisioned
     parameters.clear_caches()
+
+
+@pytest.fixture
+def oss() -> Iterator[tuple[FakeOssIndex, str]]:
+    """The fake OSS Index on a loopback port: (the service, its URL)."""
+    service = FakeOssIndex()
+    port = free_port()
+    server = fake_ossindex.serve(service, "127.0.0.1", port)
+    yield service, f"http://127.0.0.1:{port}"
+    server.shutdown()
+    server.server_close()

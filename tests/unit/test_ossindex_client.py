@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from feedguard import ossindex
 from feedguard.ossindex import Client, Credentials
-from infra import fake_ossindex
 from infra.fake_ossindex import FakeOssIndex, Fault
 from infra.stack import free_port
 
 TOKEN = "local-fake-token"
-
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeOssIndex, str]]:
-    service = FakeOssIndex()
-    port = free_port()
-    server = fake_ossindex.serve(service, "127.0.0.1", port)
-    yield service, f"http://127.0.0.1:{port}"
-    server.shutdown()
-    server.server_close()
 
 
 class Sleeps:
@@ -39,8 +27,8 @@ def client(url: str, sleeps: Sleeps | None = None, **options: Any) -> Client:
     return Client(url, Credentials(token=TOKEN), sleep=sleeps or Sleeps(), **options)
 
 
-def test_reports_parse_every_field_and_absent_ones(fake: tuple[FakeOssIndex, str]) -> None:
-    _, url = fake
+def test_reports_parse_every_field_and_absent_ones(oss: tuple[FakeOssIndex, str]) -> None:
+    _, url = oss
     reports = client(url).reports(["pkg:npm/axios@0.21.0", "pkg:golang/golang.org/x/text@v0.3.7"])
     axios = reports["pkg:npm/axios@0.21.0"]
     by_id = {v.id: v for v in axios.vulnerabilities}
@@ -52,14 +40,14 @@ def test_reports_parse_every_field_and_absent_ones(fake: tuple[FakeOssIndex, str
     assert text.description is None  # absent on the component
 
 
-def test_a_purl_without_vulnerabilities_is_answered_with_none(fake: tuple[FakeOssIndex, str]) -> None:
-    _, url = fake
+def test_a_purl_without_vulnerabilities_is_answered_with_none(oss: tuple[FakeOssIndex, str]) -> None:
+    _, url = oss
     reports = client(url).reports(["pkg:npm/lodash@4.17.21"])
     assert reports["pkg:npm/lodash@4.17.21"].vulnerabilities == ()
 
 
-def test_purls_are_deduplicated_and_sent_128_at_a_time(fake: tuple[FakeOssIndex, str]) -> None:
-    service, url = fake
+def test_purls_are_deduplicated_and_sent_128_at_a_time(oss: tuple[FakeOssIndex, str]) -> None:
+    service, url = oss
     purls = [f"pkg:npm/p{n}@1.0.0" for n in range(300)]
     reports = client(url).reports(purls + purls[:10])
     assert len(reports) == 300
@@ -67,8 +55,8 @@ def test_purls_are_deduplicated_and_sent_128_at_a_time(fake: tuple[FakeOssIndex,
     assert service.stats()["coordinates_asked"] == 300
 
 
-def test_answers_match_despite_case_and_a_missing_prefix(fake: tuple[FakeOssIndex, str]) -> None:
-    service, url = fake
+def test_answers_match_despite_case_and_a_missing_prefix(oss: tuple[FakeOssIndex, str]) -> None:
+    service, url = oss
     body = (
         '[{"coordinates": "NPM/Lodash@4.17.20", "vulnerabilities": []},'
         ' {"coordinates": "pkg:npm/never-asked@1", "vulnerabilities": []}]'
@@ -78,16 +66,16 @@ def test_answers_match_despite_case_and_a_missing_prefix(fake: tuple[FakeOssInde
     assert list(reports) == ["pkg:npm/lodash@4.17.20"]
 
 
-def test_an_unanswered_purl_is_absent_not_clean(fake: tuple[FakeOssIndex, str]) -> None:
-    service, url = fake
+def test_an_unanswered_purl_is_absent_not_clean(oss: tuple[FakeOssIndex, str]) -> None:
+    service, url = oss
     service.add_fault(Fault(answer_only=1))
     reports = client(url).reports(["pkg:npm/lodash@4.17.20", "pkg:npm/minimist@1.2.5"])
     assert len(reports) == 1
 
 
 @pytest.mark.parametrize("status", [429, 502, 503, 504])
-def test_retryable_answers_are_retried_with_backoff(fake: tuple[FakeOssIndex, str], status: int) -> None:
-    service, url = fake
+def test_retryable_answers_are_retried_with_backoff(oss: tuple[FakeOssIndex, str], status: int) -> None:
+    service, url = oss
     service.add_fault(Fault(status=status, times=2))
     sleeps = Sleeps()
     used = client(url, sleeps)
@@ -97,16 +85,16 @@ def test_retryable_answers_are_retried_with_backoff(fake: tuple[FakeOssIndex, st
     assert (used.usage.requests, used.usage.retries) == (3, 2)
 
 
-def test_retry_after_is_honoured(fake: tuple[FakeOssIndex, str]) -> None:
-    service, url = fake
+def test_retry_after_is_honoured(oss: tuple[FakeOssIndex, str]) -> None:
+    service, url = oss
     service.add_fault(Fault(status=429, retry_after="7"))
     sleeps = Sleeps()
     client(url, sleeps).reports(["pkg:npm/lodash@4.17.20"])
     assert sleeps.calls == [7.0]
 
 
-def test_retries_are_bounded_in_attempts_and_time(fake: tuple[FakeOssIndex, str]) -> None:
-    service, url = fake
+def test_retries_are_bounded_in_attempts_and_time(oss: tuple[FakeOssIndex, str]) -> None:
+    service, url = oss
     service.add_fault(Fault(status=503, times=100))
     sleeps = Sleeps()
     with pytest.raises(ossindex.Unavailable, match="OSS Index answered 503 after 4 attempts"):
@@ -135,9 +123,9 @@ def test_connection_errors_are_retried_then_reported() -> None:
     ],
 )
 def test_refusals_are_not_retried(
-    fake: tuple[FakeOssIndex, str], status: int, error: type[Exception], message: str
+    oss: tuple[FakeOssIndex, str], status: int, error: type[Exception], message: str
 ) -> None:
-    service, url = fake
+    service, url = oss
     service.add_fault(Fault(status=status))
     sleeps = Sleeps()
     with pytest.raises(error, match=message):
@@ -146,14 +134,14 @@ def test_refusals_are_not_retried(
     assert service.stats()["requests"] == 1
 
 
-def test_a_wrong_token_is_refused_by_the_service(fake: tuple[FakeOssIndex, str]) -> None:
-    _, url = fake
+def test_a_wrong_token_is_refused_by_the_service(oss: tuple[FakeOssIndex, str]) -> None:
+    _, url = oss
     with pytest.raises(ossindex.AuthenticationFailed):
         Client(url, Credentials(token="wrong"), sleep=Sleeps()).reports(["pkg:npm/lodash@4.17.20"])
 
 
-def test_basic_auth_sends_username_and_token(fake: tuple[FakeOssIndex, str]) -> None:
-    service, url = fake
+def test_basic_auth_sends_username_and_token(oss: tuple[FakeOssIndex, str]) -> None:
+    service, url = oss
     seen: list[str | None] = []
     real = service.answer
 
@@ -179,8 +167,8 @@ def test_basic_auth_sends_username_and_token(fake: tuple[FakeOssIndex, str]) -> 
         "[1, 2]",
     ],
 )
-def test_malformed_answers_are_errors_never_empty_answers(fake: tuple[FakeOssIndex, str], body: str) -> None:
-    service, url = fake
+def test_malformed_answers_are_errors_never_empty_answers(oss: tuple[FakeOssIndex, str], body: str) -> None:
+    service, url = oss
     service.add_fault(Fault(body=body))
     with pytest.raises(ossindex.MalformedAnswer):
         client(url).reports(["pkg:npm/a@1"])

@@ -8,22 +8,10 @@ from typing import Any
 
 import boto3
 
-from feedguard import clock
-from feedguard.dal.models import Feed, FeedAttachment, Package, Scan
+from feedguard.dal.models import Scan
 from handlers import scan_coordinator
 from tests.support import LambdaContext, load_event
-
-
-def a_feed(name: str, purls: list[str], sources: list[str]) -> None:
-    now = clock.iso(clock.now())
-    Feed(feed=name, created_at=now).save()
-    for source in sources:
-        FeedAttachment(
-            feed=name, sk=f"source#{source}", member=f"source#{source}", source_id=source, attached_at=now
-        ).save()
-    with Package.batch_write() as batch:
-        for purl in purls:
-            batch.save(Package(feed=name, purl=purl, added_at=now))
+from tests.unit.builders import a_feed
 
 
 def queued(aws: Any) -> list[dict[str, Any]]:

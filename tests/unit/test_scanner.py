@@ -5,35 +5,23 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from feedguard import clock
 from feedguard.dal import history
 from feedguard.dal import sources as source_store
-from feedguard.dal.models import Feed, FeedAttachment, Finding, Package, Scan, Vulnerability
+from feedguard.dal.models import Finding, Package, Scan, Vulnerability
 from handlers import scan_coordinator, scan_worker
-from infra import fake_ossindex, ossindex_data
+from infra import ossindex_data
 from infra.fake_ossindex import FakeOssIndex, Fault
-from infra.stack import free_port
 from tests.support import LambdaContext
+from tests.unit.builders import a_feed
 
 LOG4J = "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"
 LODASH = "pkg:npm/lodash@4.17.20"
 CLEAN = "pkg:npm/lodash@4.17.21"
-
-
-@pytest.fixture
-def oss() -> Iterator[tuple[FakeOssIndex, str]]:
-    service = FakeOssIndex()
-    port = free_port()
-    server = fake_ossindex.serve(service, "127.0.0.1", port)
-    yield service, f"http://127.0.0.1:{port}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture(autouse=True)
@@ -43,18 +31,6 @@ def _no_backoff_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def a_source(url: str, name: str = "guide", token: str = "local-fake-token") -> str:
     return source_store.create(f"src-{name}", {"name": name, "url": url, "auth": "bearer"}, token).id
-
-
-def a_feed(name: str, purls: list[str], sources: list[str]) -> None:
-    now = clock.iso(clock.now())
-    Feed(feed=name, created_at=now).save()
-    for source in sources:
-        FeedAttachment(
-            feed=name, sk=f"source#{source}", member=f"source#{source}", source_id=source, attached_at=now
-        ).save()
-    with Package.batch_write() as batch:
-        for purl in purls:
-            batch.save(Package(feed=name, purl=purl, added_at=now))
 
 
 def drain(aws: Any, deliveries: int = 1) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 
 from feedguard import clock
+from feedguard.dal import conditions
 from feedguard.dal.models import Assessment, AssessmentTypeItem
 from feedguard.dal.pages import Page, collect, decode_cursor, encode_cursor
 from feedguard.effects import BUILTIN_TYPES, AssessmentType
@@ -59,7 +60,7 @@ def create(assessment_type: AssessmentType) -> AssessmentType:
     try:
         item.save(condition=AssessmentTypeItem.id.does_not_exist())
     except Exception as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if conditions.failed(error):
             raise Conflict(f"An assessment type with id {assessment_type.id} exists already.") from None
         raise
     return _domain(item)

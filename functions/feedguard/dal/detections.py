@@ -18,7 +18,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from feedguard import clock
-from feedguard.dal import batching
+from feedguard.dal import batching, conditions
 from feedguard.dal.history import finding_key
 from feedguard.dal.history import seq as history_seq
 from feedguard.dal.models import REGION, Finding, HistoryEntry, Package, Vulnerability
@@ -138,8 +138,7 @@ def _create(feed: str, vid: str, purls: set[str], vulnerability: Reported, at: s
             transaction.save(finding, condition=Finding.vulnerability_id.does_not_exist())
             transaction.save(_entry(feed, vid, at, "detected", f"Reported for {', '.join(sorted(purls))}."))
     except TransactWriteError as error:
-        reasons = getattr(error, "cancellation_reasons", None) or []
-        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+        if conditions.failed_in_transaction(error, 0):
             return 0  # another batch created it first
         raise
     return 1

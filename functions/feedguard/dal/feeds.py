@@ -9,7 +9,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from feedguard import clock
-from feedguard.dal import batching
+from feedguard.dal import batching, conditions
 from feedguard.dal.models import (
     ATTACHMENT_SK_PREFIX,
     FEED_SK,
@@ -56,7 +56,7 @@ def create(name: str, description: str | None, unassessed_effect: str) -> Feed:
     try:
         feed.save(condition=Feed.feed.does_not_exist())
     except PutError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if conditions.failed(error):
             raise Conflict(f"A feed named {name} exists already.") from None
         raise
     return feed
@@ -116,7 +116,7 @@ def detach(name: str, source_id: str) -> None:
     try:
         FeedAttachment(feed=name, sk=f"{ATTACHMENT_SK_PREFIX}{source_id}").delete(condition=FeedAttachment.sk.exists())
     except Exception as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if conditions.failed(error):
             raise NotFound(f"Source {source_id} is not attached to feed {name}.") from None
         raise
 

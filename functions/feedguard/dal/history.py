@@ -10,6 +10,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from feedguard.dal import conditions
 from feedguard.dal.models import REGION, Assessment, Finding, HistoryEntry
 
 
@@ -27,11 +28,6 @@ def derived_seq(at: str, action: str, version: int) -> str:
     """A sort key the same for every writer of one event (expiry), so that
     writing it twice is a conditional-put no-op."""
     return f"{at}#{0:019d}#{action}#v{version}"
-
-
-def _was_already_written(error: TransactWriteError) -> bool:
-    reasons = getattr(error, "cancellation_reasons", None) or []
-    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons[:1])
 
 
 def record_expired(feed: str, vulnerability_id: str, assessment_type: str, expires_at: str, version: int) -> bool:
@@ -61,10 +57,9 @@ def record_expired(feed: str, vulnerability_id: str, assessment_type: str, expir
                     condition=Finding.vulnerability_id.exists(),
                 )
     except TransactWriteError as error:
-        if _was_already_written(error):
+        if conditions.failed_in_transaction(error, 0):
             return False
-        reasons = getattr(error, "cancellation_reasons", None) or []
-        if len(reasons) > 1 and reasons[1] is not None and reasons[1].code == "ConditionalCheckFailed":
+        if conditions.failed_in_transaction(error, 1):
             # The finding is gone (its feed was deleted): the history still records the expiry.
             entry.save(condition=HistoryEntry.seq.does_not_exist())
             return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pynamodb.exceptions import DeleteError, DoesNotExist
 
 from feedguard import clock
-from feedguard.dal import permissions
+from feedguard.dal import conditions, permissions
 from feedguard.dal.models import ApiKey
 from feedguard.dal.pages import Page, collect
 from feedguard.errors import NotFound
@@ -39,12 +39,7 @@ def delete(key_id: str) -> None:
     try:
         ApiKey(id=key_id).delete(condition=ApiKey.id.exists())
     except DeleteError as error:
-        if _is_condition_failure(error):
+        if conditions.failed(error):
             raise NotFound(f"There is no API key with id {key_id}.") from None
         raise
     permissions.revoke_all_of_key(key_id)
-
-
-def _is_condition_failure(error: Exception) -> bool:
-    cause = getattr(error, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pynamodb.exceptions import UpdateError
+
 from feedguard import clock
-from feedguard.dal import batching
+from feedguard.dal import batching, conditions
 from feedguard.dal.models import Finding, Package
 from feedguard.dal.pages import Page, collect
 from feedguard.errors import NotFound
@@ -48,6 +50,6 @@ def remove(feed: str, purl: str) -> None:
             Finding(feed=feed, vulnerability_id=vulnerability_id).update(
                 actions=[Finding.packages.delete({purl})], condition=Finding.vulnerability_id.exists()
             )
-        except Exception as error:
-            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+        except UpdateError as error:
+            if not conditions.failed(error):
                 raise

@@ -3,9 +3,10 @@ feed-scoped request, and listed by key through the by_member index."""
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DeleteError, DoesNotExist
 
 from feedguard import clock
+from feedguard.dal import conditions
 from feedguard.dal.models import PERMISSION_SK_PREFIX, FeedPermission
 from feedguard.dal.pages import Page, collect
 
@@ -42,8 +43,8 @@ def revoke(feed: str, key_id: str) -> bool:
     """True when there was a role to revoke."""
     try:
         FeedPermission(feed=feed, sk=_sk(key_id)).delete(condition=FeedPermission.sk.exists())
-    except Exception as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+    except DeleteError as error:
+        if conditions.failed(error):
             return False
         raise
     return True

@@ -13,6 +13,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from feedguard import clock
+from feedguard.dal import conditions
 from feedguard.dal.models import ALL_FEEDS_SCOPE, REGION, SCAN_SK, Scan, ScanBatchMarker
 from feedguard.dal.pages import Page, collect
 
@@ -101,8 +102,7 @@ def count_batch(scan_id: str, number: int, outcome: BatchOutcome) -> bool:
             transaction.save(marker, condition=ScanBatchMarker.sk.does_not_exist())
             transaction.update(Scan(scan_id=scan_id, sk=SCAN_SK), actions=actions, condition=Scan.scan_id.exists())
     except TransactWriteError as error:
-        reasons = getattr(error, "cancellation_reasons", None) or []
-        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+        if conditions.failed_in_transaction(error, 0):
             return False
         raise
     return True
@@ -130,7 +130,7 @@ def finish_if_complete(scan_id: str) -> Scan | None:
             condition=Scan.status == "running",
         )
     except UpdateError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if conditions.failed(error):
             return None
         raise
     return scan
