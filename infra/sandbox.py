@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -53,6 +54,8 @@ def _die_with_parent() -> None:
 
 def main() -> None:
     handler_path, function_name, memory = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    # Ctrl-C reaches the whole process group; the stack stops its sandboxes itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     answers = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
