@@ -29,6 +29,7 @@ API_MODULES = (
     "handlers.assessment_types",
     "handlers.feeds",
     "handlers.scans",
+    "handlers.findings",
 )
 # Served without a key (Auth: Authorizer: NONE in template.yaml).
 OPEN_PATHS = ("/health", "/openapi.json")

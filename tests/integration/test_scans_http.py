@@ -66,6 +66,20 @@ def test_added_packages_are_scanned_within_seconds_and_findings_appear(stack: Ru
         ]
     }
     assert verdicts == {VULNERABLE[0]: "block", VULNERABLE[1]: "block", VULNERABLE[2]: "allow"}
+    # the findings read back, most severe first, each with its `detected` entry
+    found = requests.get(f"{stack.api}/feeds/scanned/vulnerabilities", headers=stack.headers(), timeout=10).json()[
+        "items"
+    ]
+    assert [f["id"] for f in found][:1] == ["CVE-2021-44228"]
+    assert {(f["status"], f["effect"]) for f in found} == {("unassessed", "block")}
+    critical = requests.get(
+        f"{stack.api}/feeds/scanned/vulnerabilities", params={"min_cvss": 9}, headers=stack.headers(), timeout=10
+    )
+    assert [f["severity"] for f in critical.json()["items"]] == ["critical", "critical"]
+    history = requests.get(
+        f"{stack.api}/feeds/scanned/vulnerabilities/CVE-2021-44228/history", headers=stack.headers(), timeout=10
+    )
+    assert [entry["action"] for entry in history.json()["items"]] == ["detected"]
     # a rescan within 24 hours is answered by the cache
     again = finished(stack, start(stack, feed="scanned"))
     assert (again["status"], again["requests_made"], again["cache_hits"], again["findings_new"]) == (

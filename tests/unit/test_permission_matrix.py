@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from feedguard.access import Role
-from handlers import assessment_types, feeds, keys, scans, sources
+from handlers import assessment_types, feeds, findings, keys, scans, sources
 from infra.template import Template
 from tests.support import ADMIN, key_caller, request
+from tests.unit.builders import a_finding
 
 CALLERS = ["none", "viewer", "assessor", "manager", "admin"]
 ANY, ADMIN_ONLY = "any", "admin"
@@ -97,6 +98,33 @@ ROUTES: list[tuple[Any, str, str, str, Any, Any, Any]] = [
     (scans, "GET", "/scans", "/scans", None, {"feed": "matrix"}, Role.manager),
     (scans, "GET", "/scans", "/scans", None, None, ADMIN_ONLY),
     (scans, "GET", "/scans/{id}", "/scans/{scan}", None, None, Role.manager),
+    (
+        findings,
+        "GET",
+        "/feeds/{feed}/vulnerabilities",
+        "/feeds/matrix/vulnerabilities",
+        None,
+        {"status": "unassessed"},
+        Role.viewer,
+    ),
+    (
+        findings,
+        "GET",
+        "/feeds/{feed}/vulnerabilities/{id}",
+        "/feeds/matrix/vulnerabilities/CVE-2021-23337",
+        None,
+        None,
+        Role.viewer,
+    ),
+    (
+        findings,
+        "GET",
+        "/feeds/{feed}/vulnerabilities/{id}/history",
+        "/feeds/matrix/vulnerabilities/CVE-2021-23337/history",
+        None,
+        None,
+        Role.viewer,
+    ),
 ]
 FEED_SCOPED = {"/feeds/matrix", "/scans/{scan}"}
 
@@ -128,6 +156,7 @@ def world(aws: Any) -> dict[str, str]:
     request(feeds, "POST", "/feeds/matrix/packages", body={"purls": ["pkg:npm/lodash@4.17.20"]})
     request(assessment_types, "POST", "/assessment-types", body={"name": "Custom", "effect": "warn"})
     names["scan"] = request(scans, "POST", "/scans", body={"feed": "matrix"})[1]["id"]
+    a_finding("matrix", "CVE-2021-23337", "pkg:npm/lodash@4.17.20")
     return names
 
 

@@ -292,6 +292,9 @@ class Finding(Model):
     first_seen = UnicodeAttribute()
     last_seen = UnicodeAttribute()
     withdrawn_at = UnicodeAttribute(null=True)
+    # The expiry of the assessment in force (epoch seconds), copied here in the
+    # assessment's transaction, so status filters can tell expired at read time.
+    assessment_expires_ttl = NumberAttribute(null=True)
 
     by_status = FindingsByStatus()
     by_score = FindingsByScore()

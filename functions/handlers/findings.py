@@ -1,0 +1,187 @@
+"""Findings of a feed: GET /feeds/{feed}/vulnerabilities (status and min_cvss
+filters), GET …/{id} with the vulnerability's details, GET …/{id}/history.
+
+Status and effect are computed at read time: an assessment whose expires_at
+has passed counts as expired at once, whether or not DynamoDB's TTL has
+deleted it yet. The feed's viewers may read; the history stays readable to
+the admin after the feed is deleted."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from feedguard import api, clock
+from feedguard.access import Role
+from feedguard.dal import feeds as feed_store
+from feedguard.dal import findings as finding_store
+from feedguard.dal import history
+from feedguard.dal.models import Assessment, Finding, HistoryEntry
+from feedguard.dal.pages import collect
+from feedguard.effects import finding_effect, severity
+from feedguard.errors import NotFound
+
+logger = Logger()
+app = api.create_app()
+
+Status = Literal["unassessed", "assessed", "expired"]
+Effect = Literal["allow", "warn", "block"]
+Severity = Literal["none", "low", "medium", "high", "critical"]
+
+
+class AssessmentView(BaseModel):
+    type: str
+    effect: str
+    comment: str | None
+    assessed_by: str
+    assessed_at: str
+    expires_at: str | None
+    version: int
+
+
+class FindingView(BaseModel):
+    id: str
+    display_name: str | None
+    title: str | None
+    cvss_score: float | None
+    severity: Severity
+    cve: str | None
+    packages: list[str]
+    status: Status
+    effect: Effect
+    assessment: AssessmentView | None
+    first_seen: str
+
+
+class FindingDetail(FindingView):
+    description: str | None
+    cvss_vector: str | None
+    cwe: str | None
+    reference: str | None
+    external_references: list[str]
+
+
+class HistoryView(BaseModel):
+    at: str
+    actor: str
+    action: str
+    type: str | None = None
+    comment: str | None = None
+    reason: str | None = None
+
+
+def view(finding: Finding, assessment: Assessment | None, unassessed_effect: str) -> FindingView:
+    expires = clock.parse_iso(assessment.expires_at) if assessment and assessment.expires_at else None
+    status, effect = finding_effect(
+        finding.status, assessment.effect if assessment else None, expires, clock.now(), unassessed_effect
+    )
+    in_force = assessment if status == "assessed" else None
+    return FindingView(
+        id=finding.vulnerability_id,
+        display_name=finding.display_name,
+        title=finding.title,
+        cvss_score=float(finding.cvss_score) if finding.cvss_score is not None else None,
+        severity=severity(finding.cvss_score),  # type: ignore[arg-type]
+        cve=finding.cve,
+        packages=sorted(finding.packages or ()),
+        status=status,  # type: ignore[arg-type]
+        effect=effect,  # type: ignore[arg-type]
+        assessment=AssessmentView(
+            type=in_force.type,
+            effect=in_force.effect,
+            comment=in_force.comment,
+            assessed_by=in_force.assessed_by,
+            assessed_at=in_force.assessed_at,
+            expires_at=in_force.expires_at,
+            version=int(in_force.version or 0),
+        )
+        if in_force
+        else None,
+        first_seen=finding.first_seen,
+    )
+
+
+@app.get(
+    "/feeds/<feed>/vulnerabilities",
+    summary="The feed's findings, most severe first",
+    tags=["findings"],
+    responses=api.responses(200, "A page of findings", 404),
+)
+def list_findings(
+    feed: str,
+    status: Annotated[Status | None, Query(description="unassessed, assessed or expired")] = None,
+    min_cvss: Annotated[float | None, Query(ge=0, le=10, description="Only findings scored at least this")] = None,
+    limit: api.Limit = api.DEFAULT_LIMIT,
+    cursor: api.Cursor = None,
+) -> api.ListBody[FindingView]:
+    api.feed_caller(app, feed, Role.viewer)
+    current = feed_store.require(feed)
+    page = finding_store.list_page(feed, status, min_cvss, limit, cursor, clock.now())
+    assessments = finding_store.assessments_of(feed, [f.vulnerability_id for f in page.items])
+    items = [view(f, assessments.get(f.vulnerability_id), current.unassessed_effect) for f in page.items]
+    return api.ListBody[FindingView](items=items, next_cursor=page.next_cursor)
+
+
+@app.get(
+    "/feeds/<feed>/vulnerabilities/<id>",
+    summary="One finding, with the vulnerability's details",
+    tags=["findings"],
+    responses=api.responses(200, "The finding", 404),
+)
+def get_finding(feed: str, id: str) -> FindingDetail:  # noqa: A002 - the contract names it id
+    api.feed_caller(app, feed, Role.viewer)
+    current = feed_store.require(feed)
+    vulnerability_id = unquote(id)
+    finding = finding_store.get(feed, vulnerability_id)
+    if finding is None:
+        raise NotFound(f"Feed {feed} has no finding {vulnerability_id}.")
+    assessment = finding_store.assessments_of(feed, [vulnerability_id]).get(vulnerability_id)
+    details = finding_store.vulnerability(vulnerability_id)
+    return FindingDetail(
+        **view(finding, assessment, current.unassessed_effect).model_dump(),
+        description=details.description if details else None,
+        cvss_vector=details.cvss_vector if details else None,
+        cwe=details.cwe if details else None,
+        reference=details.reference if details else None,
+        external_references=[str(reference) for reference in details.external_references or ()] if details else [],
+    )
+
+
+@app.get(
+    "/feeds/<feed>/vulnerabilities/<id>/history",
+    summary="What happened to a finding, oldest first",
+    tags=["findings"],
+    responses=api.responses(200, "A page of history entries", 404),
+)
+def finding_history(
+    feed: str,
+    id: str,  # noqa: A002
+    limit: api.Limit = api.DEFAULT_LIMIT,
+    cursor: api.Cursor = None,
+) -> api.ListBody[HistoryView]:
+    caller = api.principal(app)
+    if not caller.is_admin:  # the admin reads it even after the feed is gone
+        api.feed_caller(app, feed, Role.viewer)
+    vulnerability_id = unquote(id)
+    page = collect(
+        lambda **kw: HistoryEntry.query(history.finding_key(feed, vulnerability_id), consistent_read=True, **kw),
+        limit,
+        cursor,
+    )
+    if not page.items and cursor is None:
+        raise NotFound(f"Feed {feed} has no history for {vulnerability_id}.")
+    items = [
+        HistoryView(at=e.at, actor=e.actor, action=e.action, type=e.type, comment=e.comment, reason=e.reason)
+        for e in page.items
+    ]
+    return api.ListBody[HistoryView](items=items, next_cursor=page.next_cursor)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return api.resolve(app, event, context)
