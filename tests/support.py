@@ -86,6 +86,7 @@ def request(
     raw_body: str | None = None,
     query: dict[str, str] | None = None,
     caller: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     """Calls a handler as API Gateway would for `method path`; (status, JSON body)."""
     event = load_event("api-keys-list.json")
@@ -96,6 +97,9 @@ def request(
     event["body"] = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
     event["queryStringParameters"] = query
     event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
+    for name, value in (headers or {}).items():
+        event["headers"][name] = value
+        event["multiValueHeaders"][name] = [value]
     who = caller if caller is not None else ADMIN
     event["requestContext"]["authorizer"] = {"principalId": who["key_id"], **who}
     response = handler.handler(event, LambdaContext())

@@ -8,23 +8,27 @@ the admin after the feed is deleted."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, StringConstraints
 
 from feedguard import api, clock
 from feedguard.access import Role
+from feedguard.dal import assessment_types as type_store
+from feedguard.dal import assessments as assessment_store
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import findings as finding_store
 from feedguard.dal import history
 from feedguard.dal.models import Assessment, Finding, HistoryEntry
 from feedguard.dal.pages import collect
-from feedguard.effects import finding_effect, severity
-from feedguard.errors import NotFound
+from feedguard.effects import UNASSESSED, AssessmentType, finding_effect, severity
+from feedguard.errors import InvalidInput, NotFound
 
 logger = Logger()
 app = api.create_app()
@@ -180,6 +184,144 @@ def finding_history(
         for e in page.items
     ]
     return api.ListBody[HistoryView](items=items, next_cursor=page.next_cursor)
+
+
+# ---------------------------------------------------------------- assessing
+
+TypeId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Comment = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class AssessmentRequest(api.RequestModel):
+    type: TypeId
+    comment: Comment | None = None
+    expires_at: str | None = Field(
+        default=None, description="ISO 8601 in the future; null: never; absent: the type's default"
+    )
+
+
+class BulkAssessment(AssessmentRequest):
+    vulnerability_ids: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=200)]], Field(min_length=1, max_length=100)
+    ]
+
+
+class BulkResult(BaseModel):
+    assessed: int
+    missing: list[str]
+
+
+def _type_and_expiry(body: AssessmentRequest) -> tuple[AssessmentType, datetime | None]:
+    """The type to assess with (never `unassessed`) and the expiry to set."""
+    if body.type == UNASSESSED:
+        raise InvalidInput("unassessed is not an assessment; delete the assessment instead.")
+    try:
+        kind = type_store.get(body.type)
+    except NotFound:
+        raise InvalidInput(f"There is no assessment type {body.type}.") from None
+    now = clock.now()
+    if "expires_at" not in body.model_fields_set:
+        days = kind.expiration_days
+        return kind, now + timedelta(days=days) if days else None
+    if body.expires_at is None:
+        return kind, None
+    try:
+        expires = clock.parse_iso(body.expires_at)
+    except ValueError:
+        raise InvalidInput("expires_at must be an ISO 8601 timestamp with a time zone.") from None
+    if expires <= now:
+        raise InvalidInput("expires_at must be in the future.")
+    return kind, expires
+
+
+def _if_match() -> int | None:
+    value = app.current_event.headers.get("if-match")
+    if value is None:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise InvalidInput("If-Match takes the assessment's version, a whole number.")
+    return int(text)
+
+
+def assessment_view(assessment: Assessment) -> AssessmentView:
+    return AssessmentView(
+        type=assessment.type,
+        effect=assessment.effect,
+        comment=assessment.comment,
+        assessed_by=assessment.assessed_by,
+        assessed_at=assessment.assessed_at,
+        expires_at=assessment.expires_at,
+        version=int(assessment.version or 0),
+    )
+
+
+@app.put(
+    "/feeds/<feed>/vulnerabilities/<id>/assessment",
+    summary="Assess a finding (its assessors); If-Match: <version> guards against overwriting",
+    tags=["assessments"],
+    responses=api.responses(200, "The assessment in force", 400, 403, 404, 412, 413),
+)
+def put_assessment(feed: str, id: str, body: AssessmentRequest) -> AssessmentView:  # noqa: A002
+    caller = api.feed_caller(app, feed, Role.assessor)
+    kind, expires = _type_and_expiry(body)
+    vulnerability_id = unquote(id)
+    saved = assessment_store.assess(
+        feed,
+        vulnerability_id,
+        type_id=kind.id,
+        effect=str(kind.effect),
+        comment=body.comment,
+        expires_at=expires,
+        actor=caller.name,
+        if_match=_if_match(),
+    )
+    logger.info("finding assessed", extra={"feed": feed, "vulnerability_id": vulnerability_id, "type": kind.id})
+    return assessment_view(saved)
+
+
+@app.delete(
+    "/feeds/<feed>/vulnerabilities/<id>/assessment",
+    status_code=204,
+    summary="Remove an assessment: the finding is unassessed again",
+    tags=["assessments"],
+    responses=api.responses(204, "Removed", 403, 404, 412),
+)
+def delete_assessment(feed: str, id: str) -> Response[None]:  # noqa: A002
+    caller = api.feed_caller(app, feed, Role.assessor)
+    vulnerability_id = unquote(id)
+    assessment_store.unassess(feed, vulnerability_id, actor=caller.name, if_match=_if_match())
+    logger.info("assessment removed", extra={"feed": feed, "vulnerability_id": vulnerability_id})
+    return Response(status_code=204)
+
+
+@app.post(
+    "/feeds/<feed>/assessments",
+    summary="Assess up to 100 findings with one type",
+    tags=["assessments"],
+    responses=api.responses(200, "How many were assessed, which were not findings of the feed", 400, 403, 404, 413),
+)
+def bulk_assess(feed: str, body: BulkAssessment) -> BulkResult:
+    caller = api.feed_caller(app, feed, Role.assessor)
+    kind, expires = _type_and_expiry(body)
+    assessed, missing = 0, []
+    for vulnerability_id in dict.fromkeys(body.vulnerability_ids):
+        try:
+            assessment_store.assess(
+                feed,
+                vulnerability_id,
+                type_id=kind.id,
+                effect=str(kind.effect),
+                comment=body.comment,
+                expires_at=expires,
+                actor=caller.name,
+            )
+        except NotFound:
+            missing.append(vulnerability_id)
+            continue
+        assessed += 1
+    logger.info("findings assessed in bulk", extra={"feed": feed, "assessed": assessed, "missing": len(missing)})
+    return BulkResult(assessed=assessed, missing=missing)
 
 
 @logger.inject_lambda_context(clear_state=True)

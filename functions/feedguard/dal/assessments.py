@@ -1,0 +1,149 @@
+"""Assessing findings. Each change moves the assessment, the finding's status
+and the history entry that records it in one transaction, so a crash can never
+leave an assessment without its entry.
+
+Optimistic locking: the assessment's VersionAttribute makes every write
+conditional on the version read. With If-Match, a stale version is a 412 and
+nothing changes; without it, a lost race is retried on a fresh read, so two
+assessors both succeed, in order, and both appear in the history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from feedguard import clock
+from feedguard.dal import conditions, history
+from feedguard.dal.models import REGION, Assessment, Finding, HistoryEntry
+from feedguard.errors import NotFound, PreconditionFailed
+
+RACE_RETRIES = 5
+
+
+def _finding(feed: str, vulnerability_id: str) -> Finding:
+    try:
+        finding = Finding.get(feed, vulnerability_id, consistent_read=True)
+    except DoesNotExist:
+        finding = None
+    if finding is None or finding.status == "withdrawn":
+        raise NotFound(f"Feed {feed} has no finding {vulnerability_id}.")
+    return finding
+
+
+def current(feed: str, vulnerability_id: str) -> Assessment | None:
+    try:
+        return Assessment.get(feed, vulnerability_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def _check_version(existing: Assessment | None, if_match: int | None) -> None:
+    if if_match is None:
+        return
+    version = int(existing.version or 0) if existing else 0
+    if version != if_match:
+        raise PreconditionFailed(f"The assessment is at version {version}, not {if_match}; read it again.")
+
+
+def assess(
+    feed: str,
+    vulnerability_id: str,
+    *,
+    type_id: str,
+    effect: str,
+    comment: str | None,
+    expires_at: datetime | None,
+    actor: str,
+    if_match: int | None = None,
+) -> Assessment:
+    for _ in range(RACE_RETRIES):
+        finding = _finding(feed, vulnerability_id)
+        existing = current(feed, vulnerability_id)
+        _check_version(existing, if_match)
+        now = clock.iso(clock.now())
+        assessment = existing or Assessment(feed=feed, vulnerability_id=vulnerability_id)
+        assessment.type = type_id
+        assessment.effect = effect
+        assessment.comment = comment
+        assessment.assessed_by = actor
+        assessment.assessed_at = now
+        assessment.expires_at = clock.iso(expires_at) if expires_at else None
+        assessment.expires_ttl = int(expires_at.timestamp()) if expires_at else None
+        assessment.severity_band = finding.severity_band
+        finding_actions: list[Action] = [
+            Finding.status.set("assessed"),
+            Finding.feed_status.set(f"{feed}#assessed"),
+            Finding.assessment_expires_ttl.set(assessment.expires_ttl)
+            if assessment.expires_ttl is not None
+            else Finding.assessment_expires_ttl.remove(),
+        ]
+        entry = HistoryEntry(
+            finding=history.finding_key(feed, vulnerability_id),
+            seq=history.seq(now, "assessed"),
+            at=now,
+            actor=actor,
+            action="assessed",
+            type=type_id,
+            comment=comment,
+            reason=f"Expires at {assessment.expires_at}." if assessment.expires_at else "Does not expire.",
+        )
+        try:
+            with TransactWrite(connection=Connection(region=REGION)) as transaction:
+                transaction.save(assessment)  # conditional on the version read
+                transaction.update(finding, actions=finding_actions, condition=Finding.status != "withdrawn")
+                transaction.save(entry)
+        except TransactWriteError as error:
+            if conditions.failed_in_transaction(error, 0) or conditions.failed_in_transaction(error, 1):
+                if if_match is not None:
+                    raise PreconditionFailed(
+                        "The assessment changed while you were writing it; read it again."
+                    ) from None
+                continue  # someone else wrote first: apply ours on top, in order
+            raise
+        return assessment
+    raise PreconditionFailed("The assessment kept changing; try again.")
+
+
+def unassess(feed: str, vulnerability_id: str, *, actor: str, if_match: int | None = None) -> None:
+    for _ in range(RACE_RETRIES):
+        finding = _finding(feed, vulnerability_id)
+        existing = current(feed, vulnerability_id)
+        if existing is None:
+            raise NotFound(f"Finding {vulnerability_id} of feed {feed} has no assessment.")
+        _check_version(existing, if_match)
+        now = clock.iso(clock.now())
+        entry = HistoryEntry(
+            finding=history.finding_key(feed, vulnerability_id),
+            seq=history.seq(now, "unassessed"),
+            at=now,
+            actor=actor,
+            action="unassessed",
+            type=existing.type,
+            reason="The assessment was removed.",
+        )
+        try:
+            with TransactWrite(connection=Connection(region=REGION)) as transaction:
+                transaction.delete(existing)  # conditional on the version read
+                transaction.update(
+                    finding,
+                    actions=[
+                        Finding.status.set("unassessed"),
+                        Finding.feed_status.set(f"{feed}#unassessed"),
+                        Finding.assessment_expires_ttl.remove(),
+                    ],
+                )
+                transaction.save(entry)
+        except TransactWriteError as error:
+            if conditions.failed_in_transaction(error, 0):
+                if if_match is not None:
+                    raise PreconditionFailed(
+                        "The assessment changed while you were removing it; read it again."
+                    ) from None
+                continue
+            raise
+        return
+    raise PreconditionFailed("The assessment kept changing; try again.")
