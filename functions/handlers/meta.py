@@ -30,6 +30,7 @@ API_MODULES = (
     "handlers.feeds",
     "handlers.scans",
     "handlers.findings",
+    "handlers.gate",
 )
 # Served without a key (Auth: Authorizer: NONE in template.yaml).
 OPEN_PATHS = ("/health", "/openapi.json")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from feedguard.access import Role
-from handlers import assessment_types, feeds, findings, keys, scans, sources
+from handlers import assessment_types, feeds, findings, gate, keys, scans, sources
 from infra.template import Template
 from tests.support import ADMIN, key_caller, request
 from tests.unit.builders import a_finding
@@ -152,6 +152,16 @@ ROUTES: list[tuple[Any, str, str, str, Any, Any, Any]] = [
         None,
         Role.assessor,
     ),
+    (
+        gate,
+        "POST",
+        "/feeds/{feed}/check",
+        "/feeds/matrix/check",
+        {"purls": ["pkg:npm/lodash@4.17.20"]},
+        None,
+        Role.viewer,
+    ),
+    (gate, "GET", "/feeds/{feed}/check", "/feeds/matrix/check", None, {"purl": "pkg:npm/lodash@4.17.20"}, Role.viewer),
 ]
 FEED_SCOPED = {"/feeds/matrix", "/scans/{scan}"}
 

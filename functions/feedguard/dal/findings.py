@@ -15,10 +15,10 @@ from feedguard.effects import finding_effect
 from feedguard.errors import InvalidInput
 
 
-def effects_for(
+def with_effects(
     feed: str, vulnerability_ids: Iterable[str], unassessed_effect: str, now: datetime | None = None
-) -> dict[str, tuple[str, str]]:
-    """(status, effect) of each finding, at `now`: two BatchGets, whatever the count."""
+) -> dict[str, tuple[Finding, str, str]]:
+    """Each finding with its (status, effect) at `now`: two BatchGets, whatever the count."""
     ids = sorted(set(vulnerability_ids))
     if not ids:
         return {}
@@ -29,10 +29,21 @@ def effects_for(
     for vid, finding in found.items():
         assessment = assessments.get(vid)
         expires = clock.parse_iso(assessment.expires_at) if assessment and assessment.expires_at else None
-        answer[vid] = finding_effect(
+        status, effect = finding_effect(
             finding.status, assessment.effect if assessment else None, expires, moment, unassessed_effect
         )
+        answer[vid] = (finding, status, effect)
     return answer
+
+
+def effects_for(
+    feed: str, vulnerability_ids: Iterable[str], unassessed_effect: str, now: datetime | None = None
+) -> dict[str, tuple[str, str]]:
+    """(status, effect) of each finding at `now`."""
+    return {
+        vid: (status, effect)
+        for vid, (_, status, effect) in with_effects(feed, vulnerability_ids, unassessed_effect, now).items()
+    }
 
 
 def min_score_key(min_cvss: float | None) -> str | None:

@@ -1,0 +1,124 @@
+"""The gate: may these packages be used? For up to 128 purls, a bounded
+number of DynamoDB round trips, whatever their vulnerabilities:
+
+1. BatchGet the feed's packages (the vulnerabilities each last scan reported);
+2. purls the feed has never scanned: BatchGet the answer cache of each source,
+   then ask the sources through the scanner's client (one request per 128)
+   and cache what they say; if that fails, `scanned: false` and the verdict
+   is the feed's unassessed_effect;
+3. BatchGet the findings and assessments of every reported vulnerability.
+
+Each vulnerability takes its finding's effect (assessed: the type's effect;
+unassessed or expired: the feed's unassessed_effect; a vulnerability that is
+not a finding of the feed yet counts as unassessed); the verdict is the
+highest effect, `allow` with none."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aws_lambda_powertools import Logger
+
+from feedguard import ossindex, scanner
+from feedguard.dal import answers, batching, findings
+from feedguard.dal import feeds as feed_store
+from feedguard.dal import sources as source_store
+from feedguard.dal.models import Feed, Package
+from feedguard.effects import strongest
+from feedguard.errors import NotFound
+
+logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class Reported:
+    id: str
+    title: str | None
+    cvss_score: float | None
+
+
+@dataclass
+class Result:
+    purl: str
+    verdict: str
+    scanned: bool
+    vulnerabilities: list[dict[str, object]] = field(default_factory=list)
+
+
+def _lookup(feed: Feed, purls: list[str], now: datetime) -> dict[str, list[Reported]] | None:
+    """What the feed's sources say of purls it never scanned; None when no
+    source could answer for all of them."""
+    source_ids = feed_store.attached_source_ids(feed.feed)
+    if not source_ids:
+        return None
+    reported: dict[str, dict[str, Reported]] = {purl: {} for purl in purls}
+    for source_id in source_ids:
+        try:
+            source = source_store.get(source_id)
+        except NotFound:
+            return None
+        cached = answers.cached(source_id, purls, now)
+        reports = {purl: ossindex.parse_report(raw) for purl, raw in cached.items()}
+        missing = [purl for purl in purls if purl not in reports]
+        if missing:
+            try:
+                client = ossindex.Client(
+                    source.url,
+                    scanner.credentials(source.secret_name, source.auth, source.username),
+                    max_attempts=2,
+                    max_total_seconds=8,
+                )
+                fresh = client.reports(missing)
+            except ossindex.OssIndexError as error:
+                logger.warning("inline lookup failed", extra={"source_id": source_id, "reason": error.message})
+                return None
+            answers.store(source_id, {purl: report.raw for purl, report in fresh.items()}, now)
+            if len(fresh) < len(missing):
+                return None
+            reports.update(fresh)
+        for purl, report in reports.items():
+            for vulnerability in report.vulnerabilities:
+                reported[purl][vulnerability.id] = Reported(
+                    vulnerability.id, vulnerability.title, vulnerability.cvss_score
+                )
+    return {purl: list(by_id.values()) for purl, by_id in reported.items()}
+
+
+def check(feed: Feed, purls: list[str], now: datetime) -> list[Result]:
+    distinct = list(dict.fromkeys(purls))
+    packages = {p.purl: p for p in batching.read(Package, [(feed.feed, purl) for purl in distinct])}
+    scanned = {purl for purl, p in packages.items() if p.last_scanned_at}
+    unscanned = [purl for purl in distinct if purl not in scanned]
+    looked_up = _lookup(feed, unscanned, now) if unscanned else {}
+
+    ids_by_purl: dict[str, list[str]] = {purl: sorted(packages[purl].vulnerability_ids or ()) for purl in scanned}
+    titles: dict[str, Reported] = {}
+    for purl, found in (looked_up or {}).items():
+        ids_by_purl[purl] = [r.id for r in found]
+        titles.update({r.id: r for r in found})
+    all_ids = {vid for ids in ids_by_purl.values() for vid in ids}
+    known_findings = findings.with_effects(feed.feed, all_ids, feed.unassessed_effect, now)
+
+    results = []
+    for purl in purls:
+        if purl not in ids_by_purl:  # never scanned, and the lookup failed
+            results.append(Result(purl, feed.unassessed_effect, scanned=False))
+            continue
+        vulnerabilities: list[dict[str, object]] = []
+        for vid in ids_by_purl[purl]:
+            known, status, effect = known_findings.get(vid, (None, "unassessed", feed.unassessed_effect))
+            title = known.title if known else (titles[vid].title if vid in titles else None)
+            score = known.cvss_score if known else (titles[vid].cvss_score if vid in titles else None)
+            vulnerabilities.append(
+                {
+                    "id": vid,
+                    "title": title,
+                    "cvss_score": float(score) if score is not None else None,
+                    "status": status,
+                    "effect": effect,
+                }
+            )
+        verdict = strongest([str(v["effect"]) for v in vulnerabilities])
+        results.append(Result(purl, verdict, scanned=True, vulnerabilities=vulnerabilities))
+    return results

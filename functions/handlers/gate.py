@@ -1,0 +1,95 @@
+"""The gate: POST /feeds/{feed}/check (up to 128 purls) and GET
+/feeds/{feed}/check?purl=, for the feed's viewers: CI pipelines and package
+proxies ask whether packages may be used."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from feedguard import api, clock, gate
+from feedguard.access import Role
+from feedguard.dal import feeds as feed_store
+from feedguard.errors import InvalidInput
+from feedguard.purls import InvalidPurl, canonical
+
+logger = Logger()
+app = api.create_app()
+
+Effect = Literal["allow", "warn", "block"]
+MAX_PURLS = 128
+
+
+class CheckRequest(api.RequestModel):
+    purls: Annotated[list[str], Field(min_length=1, max_length=MAX_PURLS)]
+
+
+class VulnerabilityVerdict(BaseModel):
+    id: str
+    title: str | None
+    cvss_score: float | None
+    status: Literal["unassessed", "assessed", "expired"]
+    effect: Effect
+
+
+class CheckResult(BaseModel):
+    purl: str
+    verdict: Effect
+    scanned: bool
+    vulnerabilities: list[VulnerabilityVerdict]
+
+
+class CheckAnswer(BaseModel):
+    results: list[CheckResult]
+
+
+def _canonical(purls: list[str]) -> list[str]:
+    refused = []
+    canonical_purls = []
+    for purl in purls:
+        try:
+            canonical_purls.append(canonical(purl))
+        except InvalidPurl as error:
+            refused.append({"purl": purl, "message": str(error)})
+    if refused:
+        raise InvalidInput(f"{len(refused)} of the purls cannot be checked.", details=refused)
+    return canonical_purls
+
+
+def _check(feed: str, purls: list[str]) -> list[CheckResult]:
+    api.feed_caller(app, feed, Role.viewer)
+    current = feed_store.require(feed)
+    results = gate.check(current, _canonical(purls), clock.now())
+    logger.info(
+        "checked", extra={"feed": feed, "purls": len(purls), "blocked": sum(r.verdict == "block" for r in results)}
+    )
+    return [CheckResult.model_validate(result.__dict__) for result in results]
+
+
+@app.post(
+    "/feeds/<feed>/check",
+    summary="May these packages be used? (up to 128)",
+    tags=["gate"],
+    responses=api.responses(200, "A verdict per purl, in the order asked", 400, 403, 404, 413),
+)
+def check_many(feed: str, body: CheckRequest) -> CheckAnswer:
+    return CheckAnswer(results=_check(feed, body.purls))
+
+
+@app.get(
+    "/feeds/<feed>/check",
+    summary="May this package be used?",
+    tags=["gate"],
+    responses=api.responses(200, "The verdict", 404),
+)
+def check_one(feed: str, purl: Annotated[str, Query(description="The package's purl")]) -> CheckResult:
+    return _check(feed, [purl])[0]
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return api.resolve(app, event, context)

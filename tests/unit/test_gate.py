@@ -1,0 +1,158 @@
+"""The gate: verdicts, inline lookups of never-scanned purls, bounded cost."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from feedguard import clock
+from feedguard.dal import permissions
+from feedguard.dal import sources as source_store
+from feedguard.dal.models import Assessment, CachedAnswer, Feed, FeedAttachment, FeedPermission, Finding, Package
+from handlers import feeds, gate
+from infra.fake_ossindex import FakeOssIndex, Fault
+from tests.support import key_caller, request
+from tests.unit.builders import a_finding
+
+VIEWER = key_caller("kviewer")
+LODASH, CLEAN, NEW = "pkg:npm/lodash@4.17.20", "pkg:npm/lodash@4.17.21", "pkg:npm/minimist@1.2.5"
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("feedguard.ossindex.time.sleep", lambda seconds: None)
+
+
+@pytest.fixture
+def feed(aws: Any, oss: tuple[FakeOssIndex, str]) -> FakeOssIndex:
+    request(feeds, "POST", "/feeds", body={"name": "demo", "unassessed_effect": "warn"})
+    permissions.grant("demo", "kviewer", "viewer")
+    source = source_store.create("src-guide", {"name": "guide", "url": oss[1], "auth": "bearer"}, "local-fake-token")
+    now = clock.iso(clock.now())
+    FeedAttachment(
+        feed="demo", sk=f"source#{source.id}", member=f"source#{source.id}", source_id=source.id, attached_at=now
+    ).save()
+    Package(
+        feed="demo",
+        purl=LODASH,
+        added_at=now,
+        last_scanned_at=now,
+        vulnerability_ids={"CVE-2021-23337", "CVE-2020-28500"},
+    ).save()
+    Package(feed="demo", purl=CLEAN, added_at=now, last_scanned_at=now).save()
+    a_finding("demo", "CVE-2021-23337", LODASH, cvss=7.2)
+    a_finding("demo", "CVE-2020-28500", LODASH, cvss=5.3, status="assessed")
+    Assessment(
+        feed="demo", vulnerability_id="CVE-2020-28500", type="ignore", effect="allow", assessed_by="a", assessed_at=now
+    ).save()
+    return oss[0]
+
+
+def check(*purls: str) -> dict[str, Any]:
+    status, answer = request(gate, "POST", "/feeds/demo/check", body={"purls": list(purls)}, caller=VIEWER)
+    assert status == 200, answer
+    return {result["purl"]: result for result in answer["results"]}
+
+
+def test_the_verdict_is_the_strongest_effect_of_the_purls_findings(feed: FakeOssIndex) -> None:
+    results = check(LODASH, CLEAN)
+    assert (results[LODASH]["verdict"], results[LODASH]["scanned"]) == ("warn", True)
+    assert sorted((v["id"], v["status"], v["effect"]) for v in results[LODASH]["vulnerabilities"]) == [
+        ("CVE-2020-28500", "assessed", "allow"),
+        ("CVE-2021-23337", "unassessed", "warn"),
+    ]
+    assert (results[CLEAN]["verdict"], results[CLEAN]["vulnerabilities"]) == ("allow", [])
+    assert feed.stats()["requests"] == 0
+
+
+def test_blocked_assessments_block_and_expired_ones_take_the_unassessed_effect(feed: FakeOssIndex) -> None:
+    now = clock.iso(clock.now())
+    Assessment(
+        feed="demo", vulnerability_id="CVE-2021-23337", type="blocked", effect="block", assessed_by="a", assessed_at=now
+    ).save()
+    Finding(feed="demo", vulnerability_id="CVE-2021-23337").update(actions=[Finding.status.set("assessed")])
+    assert check(LODASH)[LODASH]["verdict"] == "block"
+    Assessment.get("demo", "CVE-2021-23337").update(actions=[Assessment.expires_at.set("2020-01-01T00:00:00Z")])
+    verdicts = {v["id"]: (v["status"], v["effect"]) for v in check(LODASH)[LODASH]["vulnerabilities"]}
+    assert verdicts["CVE-2021-23337"] == ("expired", "warn")
+
+
+def test_a_purl_never_scanned_is_looked_up_once_and_cached(feed: FakeOssIndex) -> None:
+    first = check(NEW)[NEW]
+    assert (first["scanned"], first["verdict"]) == (True, "warn")
+    assert [(v["id"], v["status"], v["cvss_score"]) for v in first["vulnerabilities"]] == [
+        ("CVE-2021-44906", "unassessed", 9.8)
+    ]
+    assert feed.stats()["requests"] == 1
+    assert CachedAnswer.get("src-guide", NEW).purl == NEW
+    check(NEW)
+    assert feed.stats()["requests"] == 1  # answered by the cache
+
+
+def test_a_failed_lookup_answers_unscanned_with_the_unassessed_effect(feed: FakeOssIndex) -> None:
+    feed.add_fault(Fault(status=503, times=10))
+    result = check(NEW, LODASH)
+    assert (result[NEW]["scanned"], result[NEW]["verdict"], result[NEW]["vulnerabilities"]) == (False, "warn", [])
+    assert result[LODASH]["scanned"] is True
+
+
+def test_many_never_scanned_purls_cost_one_request_per_128(feed: FakeOssIndex) -> None:
+    purls = [f"pkg:npm/unknown-{n}@1.0.0" for n in range(128)]
+    results = check(*purls)
+    assert all(r["verdict"] == "allow" and r["scanned"] for r in results.values())
+    assert feed.stats()["requests"] == 1
+
+
+def test_the_single_purl_form_answers_one_result(feed: FakeOssIndex) -> None:
+    status, result = request(
+        gate, "GET", "/feeds/demo/check", query={"purl": "pkg:NPM/lodash@4.17.20?x=y"}, caller=VIEWER
+    )
+    assert (status, result["purl"], result["verdict"]) == (200, LODASH, "warn")
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"purls": []}, 422),
+        ({"purls": ["pkg:npm/a@1"] * 129}, 422),
+        ({"purls": ["lodash"]}, 422),
+        ({"purls": "x"}, 422),
+    ],
+)
+def test_bad_checks_are_422(feed: FakeOssIndex, body: dict[str, Any], status: int) -> None:
+    code, answer = request(gate, "POST", "/feeds/demo/check", body=body, caller=VIEWER)
+    assert code == status
+    assert "message" in answer
+
+
+def _count_calls() -> Counter[str]:
+    calls: Counter[str] = Counter()
+    for model in (Package, Finding, Assessment, Feed, FeedPermission, FeedAttachment, CachedAnswer):
+        model._get_connection().connection.client.meta.events.register(
+            "before-call.dynamodb",
+            lambda model=None, params=None, **kwargs: calls.update([kwargs["event_name"].split(".")[-1]]),
+        )
+    return calls
+
+
+@pytest.mark.parametrize("vulnerabilities_per_purl", [1, 20])
+def test_128_known_purls_cost_a_bounded_number_of_round_trips(
+    feed: FakeOssIndex, vulnerabilities_per_purl: int
+) -> None:
+    now = clock.iso(clock.now())
+    purls = [f"pkg:npm/known-{n}@1.0.0" for n in range(128)]
+    for n, purl in enumerate(purls):
+        ids = {f"CVE-{n}-{m}" for m in range(vulnerabilities_per_purl)}
+        Package(feed="demo", purl=purl, added_at=now, last_scanned_at=now, vulnerability_ids=ids).save()
+    calls = _count_calls()
+    check(*purls)
+    # One GetItem for the role, one for the feed, a BatchGet per 100 packages, and
+    # a BatchGet per 100 distinct vulnerabilities for findings and for assessments:
+    # never a read per finding.
+    distinct = 128 * vulnerabilities_per_purl
+    assert sum(calls.values()) <= 2 + 2 + 2 * ((distinct + 99) // 100) + 2, calls
+    assert calls["BatchGetItem"] >= 1
+    assert calls.get("Query", 0) == 0
+    assert calls.get("Scan", 0) == 0
