@@ -89,3 +89,23 @@ def severity(score: float | None) -> str:
 def score_key(score: float | None) -> str:
     """Tenths of the score, zero-padded, so index order is score order."""
     return f"{round((score or 0.0) * 10):03d}"
+
+
+def band_rank(band: str | None) -> int:
+    return BANDS.index(band) if band in BANDS else 0
+
+
+def auto_type(score: float | None, candidates: list[AssessmentType]) -> AssessmentType | None:
+    """The type that auto-assesses a finding scored `score`: the one whose
+    range holds it; the most severe effect when ranges overlap."""
+    if score is None:
+        return None
+    matching = [
+        t
+        for t in candidates
+        if t.effect
+        and t.auto_assess_min is not None
+        and t.auto_assess_max is not None
+        and t.auto_assess_min <= score <= t.auto_assess_max
+    ]
+    return max(sorted(matching, key=lambda t: t.id), key=lambda t: rank(str(t.effect)), default=None)

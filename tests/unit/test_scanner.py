@@ -262,3 +262,52 @@ def test_tokens_never_reach_logs_responses_or_tables_across_a_scan_cycle(
         assert token not in json.dumps(answers, default=str)
         assert token not in logs
         assert token not in stored
+
+
+def test_new_findings_in_an_auto_assess_range_are_assessed_by_auto(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
+    from feedguard.dal import assessment_types as type_store
+    from feedguard.dal.models import Assessment
+    from feedguard.effects import AssessmentType
+
+    # Given two overlapping ranges; the more severe effect wins where they overlap
+    type_store.create(AssessmentType("low-risk", "Low Risk", "allow", 30, auto_assess_min=0.0, auto_assess_max=5.9))
+    type_store.create(AssessmentType("watch", "Watch", "warn", 14, auto_assess_min=5.0, auto_assess_max=6.9))
+    a_feed("demo", [LODASH], [a_source(oss[1])])
+    scan(aws, "demo")
+    # CVSS 5.3 is in both ranges: watch (warn) wins; 7.2 is in none
+    assessment = Assessment.get("demo", "CVE-2020-28500")
+    assert (assessment.type, assessment.effect, assessment.assessed_by) == ("watch", "warn", "auto")
+    assert Finding.get("demo", "CVE-2020-28500").status == "assessed"
+    assert [(e.action, e.actor) for e in history.entries("demo", "CVE-2020-28500")] == [
+        ("detected", "scanner"),
+        ("assessed", "auto"),
+    ]
+    assert Finding.get("demo", "CVE-2021-23337").status == "unassessed"
+
+
+def test_a_severity_rise_reopens_the_assessment(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedguard.dal import assessments
+    from feedguard.dal.models import Assessment
+
+    a_feed("demo", [LODASH], [a_source(oss[1])])
+    scan(aws, "demo")
+    assessments.assess(
+        "demo", "CVE-2020-28500", type_id="ignore", effect="allow", comment=None, expires_at=None, actor="alice"
+    )
+    description, vulnerabilities = ossindex_data.COMPONENTS[LODASH]
+    worse = [{**v, "cvssScore": 9.1} if v["id"] == "CVE-2020-28500" else v for v in vulnerabilities]
+    monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, worse))
+    # When a rescan reports it in a higher band
+    scan(aws, "demo", refresh=True)
+    # Then the assessment ends as reopened, naming both bands, and the finding needs reassessing
+    finding = Finding.get("demo", "CVE-2020-28500")
+    assert (finding.status, finding.severity_band, float(finding.cvss_score)) == ("expired", "critical", 9.1)
+    assert Assessment.count("demo", Assessment.vulnerability_id == "CVE-2020-28500") == 0
+    entries = history.entries("demo", "CVE-2020-28500")
+    assert [e.action for e in entries] == ["detected", "assessed", "reopened"]
+    assert entries[-1].reason == "Severity rose from medium to critical."
+    # And a further rescan at the same severity changes nothing more
+    scan(aws, "demo", refresh=True)
+    assert [e.action for e in history.entries("demo", "CVE-2020-28500")] == ["detected", "assessed", "reopened"]

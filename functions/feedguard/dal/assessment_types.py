@@ -119,3 +119,12 @@ def list_page(limit: int, cursor: str | None) -> Page[AssessmentType]:
         return Page(items, encode_cursor({_CUSTOM_START: {"S": "start"}}) if first else None)
     page = collect(lambda **kwargs: AssessmentTypeItem.by_entity.query(ENTITY, **kwargs), room, custom_cursor)
     return Page(items + [_domain(item) for item in page.items], page.next_cursor)
+
+
+def auto_assessing() -> list[AssessmentType]:
+    """Custom types with an auto_assess range (built-ins have none)."""
+    return [
+        _domain(item)
+        for item in AssessmentTypeItem.by_entity.query(ENTITY)
+        if item.auto_assess_min is not None and item.auto_assess_max is not None
+    ]

@@ -10,7 +10,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -18,11 +18,13 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from feedguard import clock
+from feedguard.dal import assessment_types as type_store
+from feedguard.dal import assessments as assessments_store
 from feedguard.dal import batching, conditions
 from feedguard.dal.history import finding_key
 from feedguard.dal.history import seq as history_seq
-from feedguard.dal.models import REGION, Finding, HistoryEntry, Package, Vulnerability
-from feedguard.effects import score_key, severity
+from feedguard.dal.models import REGION, Assessment, Finding, HistoryEntry, Package, Vulnerability
+from feedguard.effects import AssessmentType, auto_type, band_rank, score_key, severity
 from feedguard.ossindex import ComponentReport
 from feedguard.ossindex import Vulnerability as Reported
 
@@ -105,16 +107,72 @@ def record_findings(packages: list[Package], reports: dict[str, ComponentReport]
     if not wanted:
         return 0
     existing = {(f.feed, f.vulnerability_id): f for f in batching.read(Finding, list(wanted))}
+    assessed = [key for key, f in existing.items() if f.status == "assessed"]
+    assessments = {(a.feed, a.vulnerability_id): a for a in batching.read(Assessment, assessed)} if assessed else {}
+    autos: list[AssessmentType] | None = None
     at = clock.iso(now)
     new = 0
     for (feed, vid), purls in sorted(wanted.items()):
         vulnerability = reported[vid]
         finding = existing.get((feed, vid))
         if finding is None:
-            new += _create(feed, vid, purls, vulnerability, at)
+            created = _create(feed, vid, purls, vulnerability, at)
+            new += created
+            if created:
+                autos = type_store.auto_assessing() if autos is None else autos
+                _auto_assess(feed, vid, vulnerability, autos, now)
         else:
+            assessment = assessments.get((feed, vid))
+            if assessment is not None and _rose(assessment, vulnerability):
+                _reopen(finding, assessment, vulnerability, at)
             _update(finding, purls, vulnerability, at)
     return new
+
+
+def _rose(assessment: Assessment, vulnerability: Reported) -> bool:
+    return band_rank(severity(vulnerability.cvss_score)) > band_rank(assessment.severity_band)
+
+
+def _reopen(finding: Finding, assessment: Assessment, vulnerability: Reported, at: str) -> None:
+    """The vulnerability got more severe than when it was assessed: the
+    assessment ends as `reopened` and the finding needs reassessing."""
+    old, new = assessment.severity_band or "none", severity(vulnerability.cvss_score)
+    entry = _entry(finding.feed, finding.vulnerability_id, at, "reopened", f"Severity rose from {old} to {new}.")
+    entry.type = assessment.type
+    try:
+        with TransactWrite(connection=Connection(region=REGION)) as transaction:
+            transaction.delete(assessment)  # conditional on the version read
+            transaction.update(
+                finding,
+                actions=[
+                    Finding.status.set("expired"),
+                    Finding.feed_status.set(f"{finding.feed}#expired"),
+                    Finding.assessment_expires_ttl.remove(),
+                ],
+            )
+            transaction.save(entry)
+    except TransactWriteError as error:
+        if conditions.failed_in_transaction(error, 0):
+            return  # reassessed meanwhile: the new assessment already knows the new severity
+        raise
+    finding.status = "expired"
+
+
+def _auto_assess(feed: str, vid: str, vulnerability: Reported, autos: list[AssessmentType], now: datetime) -> None:
+    kind = auto_type(vulnerability.cvss_score, autos)
+    if kind is None:
+        return
+    expires = now + timedelta(days=kind.expiration_days) if kind.expiration_days else None
+    assessments_store.assess(
+        feed,
+        vid,
+        type_id=kind.id,
+        effect=str(kind.effect),
+        comment=f"CVSS {vulnerability.cvss_score} is in the {kind.name} range "
+        f"{kind.auto_assess_min}-{kind.auto_assess_max}.",
+        expires_at=expires,
+        actor="auto",
+    )
 
 
 def _create(feed: str, vid: str, purls: set[str], vulnerability: Reported, at: str) -> int:
