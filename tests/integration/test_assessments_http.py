@@ -34,7 +34,7 @@ def test_an_expiring_assessment_flips_at_once_then_ttl_records_one_expiry(stack:
     def expired_on_read() -> bool:
         return bool(requests.get(finding, headers=admin, timeout=10).json()["status"] == "expired")
 
-    wait_for(expired_on_read, timeout=10, interval=0.2)
+    wait_for(expired_on_read, timeout=20, interval=0.2)
     assert requests.get(finding, headers=admin, timeout=10).json()["effect"] == "block"
 
     # Then the emulated TTL deletes it and exactly one `expired` entry appears
