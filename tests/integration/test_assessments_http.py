@@ -34,7 +34,7 @@ def test_an_expiring_assessment_flips_at_once_then_ttl_records_one_expiry(stack:
     def expired_on_read() -> bool:
         return bool(requests.get(finding, headers=admin, timeout=10).json()["status"] == "expired")
 
-    wait_for(expired_on_read, timeout=20, interval=0.2)
+    wait_for(expired_on_read, timeout=30, interval=0.2)
     assert requests.get(finding, headers=admin, timeout=10).json()["effect"] == "block"
 
     # Then the emulated TTL deletes it and exactly one `expired` entry appears
@@ -42,7 +42,13 @@ def test_an_expiring_assessment_flips_at_once_then_ttl_records_one_expiry(stack:
         items = requests.get(f"{finding}/history", headers=admin, timeout=10).json()["items"]
         return [entry["action"] for entry in items]
 
-    wait_for(lambda: "expired" in history_actions(), timeout=30, interval=0.5)
+    try:
+        wait_for(lambda: "expired" in history_actions(), timeout=60, interval=0.5)
+    except AssertionError:
+        expiry_calls = stack.invocations("ExpiryFunction")
+        raise AssertionError(
+            f"no expiry: history {history_actions()}, expiry calls {expiry_calls[-3:]}, log: {stack.log.read_text()[-2000:]}"
+        ) from None
     assert history_actions() == ["detected", "assessed", "expired"]
     assert requests.get(finding, headers=admin, timeout=10).json()["status"] == "expired"
 

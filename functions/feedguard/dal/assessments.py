@@ -75,8 +75,7 @@ def assess(
         assessment.expires_ttl = int(expires_at.timestamp()) if expires_at else None
         assessment.severity_band = finding.severity_band
         finding_actions: list[Action] = [
-            Finding.status.set("assessed"),
-            Finding.feed_status.set(f"{feed}#assessed"),
+            *Finding.status_change(feed, "assessed"),
             Finding.assessment_expires_ttl.set(assessment.expires_ttl)
             if assessment.expires_ttl is not None
             else Finding.assessment_expires_ttl.remove(),
@@ -125,25 +124,27 @@ def unassess(feed: str, vulnerability_id: str, *, actor: str, if_match: int | No
             type=existing.type,
             reason="The assessment was removed.",
         )
-        try:
-            with TransactWrite(connection=Connection(region=REGION)) as transaction:
-                transaction.delete(existing)  # conditional on the version read
-                transaction.update(
-                    finding,
-                    actions=[
-                        Finding.status.set("unassessed"),
-                        Finding.feed_status.set(f"{feed}#unassessed"),
-                        Finding.assessment_expires_ttl.remove(),
-                    ],
-                )
-                transaction.save(entry)
-        except TransactWriteError as error:
-            if conditions.failed_in_transaction(error, 0):
-                if if_match is not None:
-                    raise PreconditionFailed(
-                        "The assessment changed while you were removing it; read it again."
-                    ) from None
-                continue
-            raise
-        return
+        if end(existing, finding, "unassessed", entry):
+            return
+        if if_match is not None:
+            raise PreconditionFailed("The assessment changed while you were removing it; read it again.")
     raise PreconditionFailed("The assessment kept changing; try again.")
+
+
+def end(assessment: Assessment, finding: Finding, status: str, entry: HistoryEntry) -> bool:
+    """Ends an assessment: deletes it (conditional on the version read), sets
+    the finding's status and writes the entry that says why, in one
+    transaction. False when the assessment changed since it was read."""
+    try:
+        with TransactWrite(connection=Connection(region=REGION)) as transaction:
+            transaction.delete(assessment)
+            transaction.update(
+                finding,
+                actions=[*Finding.status_change(finding.feed, status), Finding.assessment_expires_ttl.remove()],
+            )
+            transaction.save(entry)
+    except TransactWriteError as error:
+        if conditions.failed_in_transaction(error, 0):
+            return False
+        raise
+    return True

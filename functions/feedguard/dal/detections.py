@@ -139,23 +139,9 @@ def _reopen(finding: Finding, assessment: Assessment, vulnerability: Reported, a
     old, new = assessment.severity_band or "none", severity(vulnerability.cvss_score)
     entry = _entry(finding.feed, finding.vulnerability_id, at, "reopened", f"Severity rose from {old} to {new}.")
     entry.type = assessment.type
-    try:
-        with TransactWrite(connection=Connection(region=REGION)) as transaction:
-            transaction.delete(assessment)  # conditional on the version read
-            transaction.update(
-                finding,
-                actions=[
-                    Finding.status.set("expired"),
-                    Finding.feed_status.set(f"{finding.feed}#expired"),
-                    Finding.assessment_expires_ttl.remove(),
-                ],
-            )
-            transaction.save(entry)
-    except TransactWriteError as error:
-        if conditions.failed_in_transaction(error, 0):
-            return  # reassessed meanwhile: the new assessment already knows the new severity
-        raise
-    finding.status = "expired"
+    # False when reassessed meanwhile: the new assessment already knows the new severity.
+    if assessments_store.end(assessment, finding, "expired", entry):
+        finding.status = "expired"
 
 
 def _auto_assess(feed: str, vid: str, vulnerability: Reported, autos: list[AssessmentType], now: datetime) -> None:
@@ -220,8 +206,7 @@ def _update(finding: Finding, purls: set[str], vulnerability: Reported, at: str)
     if finding.status == "withdrawn":
         # Reported again after it was withdrawn: it needs assessing again.
         actions += [
-            Finding.status.set("unassessed"),
-            Finding.feed_status.set(f"{finding.feed}#unassessed"),
+            *Finding.status_change(finding.feed, "unassessed"),
             Finding.withdrawn_at.remove(),
         ]
         with TransactWrite(connection=Connection(region=REGION)) as transaction:
@@ -254,8 +239,7 @@ def withdraw_unreported(feed: str, now: datetime) -> int:
             transaction.update(
                 finding,
                 actions=[
-                    Finding.status.set("withdrawn"),
-                    Finding.feed_status.set(f"{feed}#withdrawn"),
+                    *Finding.status_change(feed, "withdrawn"),
                     Finding.withdrawn_at.set(at),
                 ],
                 condition=Finding.status != "withdrawn",

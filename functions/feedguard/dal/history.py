@@ -53,7 +53,7 @@ def record_expired(feed: str, vulnerability_id: str, assessment_type: str, expir
             if reassessed is None:
                 transaction.update(
                     Finding(feed=feed, vulnerability_id=vulnerability_id),
-                    actions=[Finding.status.set("expired"), Finding.feed_status.set(f"{feed}#expired")],
+                    actions=Finding.status_change(feed, "expired"),
                     condition=Finding.vulnerability_id.exists(),
                 )
     except TransactWriteError as error:

@@ -21,6 +21,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     VersionAttribute,
 )
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -298,6 +299,11 @@ class Finding(Model):
 
     by_status = FindingsByStatus()
     by_score = FindingsByScore()
+
+    @classmethod
+    def status_change(cls, feed: str, status: str) -> list[Action]:
+        """A status and the by_status index key move together, always."""
+        return [cls.status.set(status), cls.feed_status.set(f"{feed}#{status}")]
 
 
 # ---------------------------------------------------------------- assessments
