@@ -47,7 +47,8 @@ def test_an_expiring_assessment_flips_at_once_then_ttl_records_one_expiry(stack:
     except AssertionError:
         expiry_calls = stack.invocations("ExpiryFunction")
         raise AssertionError(
-            f"no expiry: history {history_actions()}, expiry calls {expiry_calls[-3:]}, log: {stack.log.read_text()[-2000:]}"
+            f"no expiry: history {history_actions()}, expiry calls {expiry_calls[-3:]}, "
+            f"log: {stack.log.read_text()[-2000:]}"
         ) from None
     assert history_actions() == ["detected", "assessed", "expired"]
     assert requests.get(finding, headers=admin, timeout=10).json()["status"] == "expired"
