@@ -5,6 +5,7 @@ GET  /status                     addresses and functions
 GET  /invocations?function=X     recent invocations (API events are not kept)
 POST /schedules/<name>/fire      fire a schedule now; {"ok": bool}
 POST /ttl/sweep                  run DynamoDB's TTL deletion now
+GET  /events                     the events published on the template's buses
 GET  /ossindex                   the fake OSS Index's counters
 POST /ossindex/faults            queue a fault (infra.fake_ossindex.Fault fields)
 PUT  /ossindex/latency           {"ms": n}
@@ -55,6 +56,8 @@ def _route(stack: LocalStack, method: str, path: str, query: dict[str, list[str]
         assert stack.ttl_sweeper is not None
         stack.ttl_sweeper.tick()
         return 200, {"deleted": stack.ttl_sweeper.deleted}
+    if method == "GET" and parts == ["events"]:
+        return 200, {"items": stack.recorded_events()}
     if method == "GET" and parts == ["ossindex"]:
         return 200, stack.fake_ossindex.stats()
     if method == "POST" and parts == ["ossindex", "faults"]:

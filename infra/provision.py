@@ -27,6 +27,7 @@ class Provisioned:
     secret_arns: dict[str, str]
     bus_names: dict[str, str]
     ttl_attributes: dict[str, str]
+    recorded_events_queues: dict[str, str]
 
 
 def aws_client(service: str, endpoint: str) -> Any:
@@ -66,7 +67,7 @@ def provision(template: Template, endpoint: str, stack: str, secret_values: dict
         **template.parameter_defaults(),
     }
     attributes: dict[tuple[str, str], str] = {}
-    result = Provisioned(stack, Resolver(refs, attributes), {}, {}, {}, {}, {}, {}, {})
+    result = Provisioned(stack, Resolver(refs, attributes), {}, {}, {}, {}, {}, {}, {}, {})
     _tables(template, aws_client("dynamodb", endpoint), result, refs, attributes)
     _queues(template, aws_client("sqs", endpoint), result, refs, attributes)
     secretsmanager = aws_client("secretsmanager", endpoint)
@@ -78,12 +79,22 @@ def provision(template: Template, endpoint: str, stack: str, secret_values: dict
         refs[logical_id] = arn
         result.secret_arns[logical_id] = arn
     events = aws_client("events", endpoint)
+    sqs = aws_client("sqs", endpoint)
     for logical_id, props in template.event_buses().items():
         name = result.resolver(props["Name"])
         attributes[(logical_id, "Arn")] = events.create_event_bus(Name=name)["EventBusArn"]
         attributes[(logical_id, "Name")] = name
         refs[logical_id] = name
         result.bus_names[logical_id] = name
+        # Local only: every event on the bus is also kept in a queue, so tests and
+        # developers can read what was published (GET /events on the control server).
+        url = sqs.create_queue(QueueName=f"{stack}-{logical_id}-recorded")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(
+            Name="record-everything", EventBusName=name, EventPattern=json.dumps({"source": ["feedguard"]})
+        )
+        events.put_targets(Rule="record-everything", EventBusName=name, Targets=[{"Id": "recorded", "Arn": arn}])
+        result.recorded_events_queues[logical_id] = url
     api_id, _ = template.api()
     refs[api_id] = "local"
     for logical_id in template.functions():

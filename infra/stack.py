@@ -8,9 +8,11 @@ for OSS Index. Everything is created from template.yaml.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
+import threading
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -20,7 +22,7 @@ from moto.server import ThreadedMotoServer
 from infra import apigw, fake_ossindex
 from infra.lambdas import LocalFunction, function_environment
 from infra.pollers import Scheduler, SqsPoller, StreamPoller, TtlRegistry, TtlSweeper
-from infra.provision import REGION, Provisioned, provision
+from infra.provision import REGION, Provisioned, aws_client, provision
 from infra.template import Template
 
 log = logging.getLogger("feedguard.local")
@@ -62,6 +64,8 @@ class LocalStack:
         self.fake_ossindex = fake_ossindex.FakeOssIndex()
         self.moto: ThreadedMotoServer | None = None
         self.provisioned: Provisioned | None = None
+        self._events: list[dict[str, Any]] = []
+        self._events_lock = threading.Lock()
 
     # ------------------------------------------------------------ addresses
 
@@ -120,6 +124,21 @@ class LocalStack:
             function.stop()
         if self.moto:
             self.moto.stop()
+
+    def recorded_events(self) -> list[dict[str, Any]]:
+        """Every event published on the template's buses so far, oldest first."""
+        assert self.provisioned is not None
+        sqs = aws_client("sqs", self.moto_url)
+        with self._events_lock:
+            for url in self.provisioned.recorded_events_queues.values():
+                while True:
+                    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                    if not messages:
+                        break
+                    for message in messages:
+                        self._events.append(json.loads(message["Body"]))
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            return list(self._events)
 
     def sam_env_json(self, moto_host: str = "host.docker.internal") -> dict[str, dict[str, str]]:
         """`sam local invoke/start-api --env-vars` for this stack: each function's

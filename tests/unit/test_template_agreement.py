@@ -137,7 +137,7 @@ def test_expiry_handler_checks_what_the_stream_filter_lets_through(identity: dic
 
     from handlers.expiry import is_ttl_deletion
 
-    (mapping,) = TEMPLATE.stream_mappings()
+    (mapping,) = [m for m in TEMPLATE.stream_mappings() if m.function == "ExpiryFunction"]
     (record,) = load_event("stream-assessment-user-remove.json")["Records"]
     if identity is not None:
         record["userIdentity"] = identity
