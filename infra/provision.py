@@ -90,9 +90,7 @@ def provision(template: Template, endpoint: str, stack: str, secret_values: dict
         # developers can read what was published (GET /events on the control server).
         url = sqs.create_queue(QueueName=f"{stack}-{logical_id}-recorded")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(
-            Name="record-everything", EventBusName=name, EventPattern=json.dumps({"source": ["feedguard"]})
-        )
+        events.put_rule(Name="record-everything", EventBusName=name, EventPattern=json.dumps({"source": ["feedguard"]}))
         events.put_targets(Rule="record-everything", EventBusName=name, Targets=[{"Id": "recorded", "Arn": arn}])
         result.recorded_events_queues[logical_id] = url
     api_id, _ = template.api()
