@@ -80,12 +80,12 @@ def assess(
             if assessment.expires_ttl is not None
             else Finding.assessment_expires_ttl.remove(),
         ]
-        entry = HistoryEntry(
-            finding=history.finding_key(feed, vulnerability_id),
-            seq=history.seq(now, "assessed"),
-            at=now,
-            actor=actor,
-            action="assessed",
+        entry = history.new_entry(
+            feed,
+            vulnerability_id,
+            now,
+            "assessed",
+            actor,
             type=type_id,
             comment=comment,
             reason=f"Expires at {assessment.expires_at}." if assessment.expires_at else "Does not expire.",
@@ -115,12 +115,12 @@ def unassess(feed: str, vulnerability_id: str, *, actor: str, if_match: int | No
             raise NotFound(f"Finding {vulnerability_id} of feed {feed} has no assessment.")
         _check_version(existing, if_match)
         now = clock.iso(clock.now())
-        entry = HistoryEntry(
-            finding=history.finding_key(feed, vulnerability_id),
-            seq=history.seq(now, "unassessed"),
-            at=now,
-            actor=actor,
-            action="unassessed",
+        entry = history.new_entry(
+            feed,
+            vulnerability_id,
+            now,
+            "unassessed",
+            actor,
             type=existing.type,
             reason="The assessment was removed.",
         )

@@ -20,9 +20,7 @@ from pynamodb.transactions import TransactWrite
 from feedguard import clock
 from feedguard.dal import assessment_types as type_store
 from feedguard.dal import assessments as assessments_store
-from feedguard.dal import batching, conditions
-from feedguard.dal.history import finding_key
-from feedguard.dal.history import seq as history_seq
+from feedguard.dal import batching, conditions, history
 from feedguard.dal.models import REGION, Assessment, Finding, HistoryEntry, Package, Vulnerability
 from feedguard.effects import AssessmentType, auto_type, band_rank, score_key, severity
 from feedguard.ossindex import ComponentReport
@@ -35,14 +33,7 @@ def fingerprint(vulnerability: Reported) -> str:
 
 
 def _entry(feed: str, vulnerability_id: str, at: str, action: str, reason: str | None = None) -> HistoryEntry:
-    return HistoryEntry(
-        finding=finding_key(feed, vulnerability_id),
-        seq=history_seq(at, action),
-        at=at,
-        actor="scanner",
-        action=action,
-        reason=reason,
-    )
+    return history.new_entry(feed, vulnerability_id, at, action, "scanner", reason=reason)
 
 
 def record_vulnerabilities(reports: Iterable[ComponentReport], now: datetime) -> int:

@@ -24,6 +24,30 @@ def seq(at: str, action: str) -> str:
     return f"{at}#{time.time_ns():019d}#{action}#{secrets.token_hex(4)}"
 
 
+def new_entry(
+    feed: str,
+    vulnerability_id: str,
+    at: str,
+    action: str,
+    actor: str,
+    *,
+    type: str | None = None,  # noqa: A002 - the contract's name
+    comment: str | None = None,
+    reason: str | None = None,
+) -> HistoryEntry:
+    """An entry to write in the transaction of the change it records."""
+    return HistoryEntry(
+        finding=finding_key(feed, vulnerability_id),
+        seq=seq(at, action),
+        at=at,
+        actor=actor,
+        action=action,
+        type=type,
+        comment=comment,
+        reason=reason,
+    )
+
+
 def derived_seq(at: str, action: str, version: int) -> str:
     """A sort key the same for every writer of one event (expiry), so that
     writing it twice is a conditional-put no-op."""
