@@ -58,5 +58,5 @@ def canonical(text: object) -> str:
         return str(
             PackageURL(type=parsed.type, namespace=namespace, name=parsed.name, version=parsed.version).to_string()
         )
-    except ValueError as error:
+    except (TypeError, ValueError) as error:  # the library raises TypeError for some blank parts
         raise InvalidPurl(f"Not a Package URL: {error}".rstrip(".") + ".") from None
