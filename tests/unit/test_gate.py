@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from feedguard import clock
-from feedguard.dal import permissions
+from feedguard.dal import models, permissions
 from feedguard.dal import sources as source_store
-from feedguard.dal.models import Assessment, CachedAnswer, Feed, FeedAttachment, FeedPermission, Finding, Package
+from feedguard.dal.models import Assessment, CachedAnswer, FeedAttachment, Finding, Package
 from handlers import feeds, gate
 from infra.fake_ossindex import FakeOssIndex, Fault
 from tests.support import key_caller, request
@@ -127,14 +129,20 @@ def test_bad_checks_are_422(feed: FakeOssIndex, body: dict[str, Any], status: in
     assert "message" in answer
 
 
-def _count_calls() -> Counter[str]:
+@contextmanager
+def counted_calls() -> Iterator[Counter[str]]:
+    """DynamoDB calls by operation, on the client every model shares."""
     calls: Counter[str] = Counter()
-    for model in (Package, Finding, Assessment, Feed, FeedPermission, FeedAttachment, CachedAnswer):
-        model._get_connection().connection.client.meta.events.register(
-            "before-call.dynamodb",
-            lambda model=None, params=None, **kwargs: calls.update([kwargs["event_name"].split(".")[-1]]),
-        )
-    return calls
+    events = models.connection().client.meta.events
+
+    def count(**kwargs: Any) -> None:
+        calls.update([kwargs["event_name"].split(".")[-1]])
+
+    events.register("before-call.dynamodb", count, unique_id="count-calls")
+    try:
+        yield calls
+    finally:
+        events.unregister("before-call.dynamodb", unique_id="count-calls")
 
 
 @pytest.mark.parametrize("vulnerabilities_per_purl", [1, 20])
@@ -146,8 +154,8 @@ def test_128_known_purls_cost_a_bounded_number_of_round_trips(
     for n, purl in enumerate(purls):
         ids = {f"CVE-{n}-{m}" for m in range(vulnerabilities_per_purl)}
         Package(feed="demo", purl=purl, added_at=now, last_scanned_at=now, vulnerability_ids=ids).save()
-    calls = _count_calls()
-    check(*purls)
+    with counted_calls() as calls:
+        check(*purls)
     # One GetItem for the role, one for the feed, a BatchGet per 100 packages, and
     # a BatchGet per 100 distinct vulnerabilities for findings and for assessments:
     # never a read per finding.

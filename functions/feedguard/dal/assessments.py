@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from feedguard import clock
-from feedguard.dal import conditions, history
-from feedguard.dal.models import REGION, Assessment, Finding, HistoryEntry
+from feedguard.dal import conditions, history, transactions
+from feedguard.dal.models import Assessment, Finding, HistoryEntry
 from feedguard.errors import NotFound, PreconditionFailed
 
 RACE_RETRIES = 5
@@ -91,7 +89,7 @@ def assess(
             reason=f"Expires at {assessment.expires_at}." if assessment.expires_at else "Does not expire.",
         )
         try:
-            with TransactWrite(connection=Connection(region=REGION)) as transaction:
+            with transactions.write() as transaction:
                 transaction.save(assessment)  # conditional on the version read
                 transaction.update(finding, actions=finding_actions, condition=Finding.status != "withdrawn")
                 transaction.save(entry)
@@ -136,7 +134,7 @@ def end(assessment: Assessment, finding: Finding, status: str, entry: HistoryEnt
     the finding's status and writes the entry that says why, in one
     transaction. False when the assessment changed since it was read."""
     try:
-        with TransactWrite(connection=Connection(region=REGION)) as transaction:
+        with transactions.write() as transaction:
             transaction.delete(assessment)
             transaction.update(
                 finding,

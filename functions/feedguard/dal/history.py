@@ -6,12 +6,10 @@ from __future__ import annotations
 import secrets
 import time
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
-from feedguard.dal import conditions
-from feedguard.dal.models import REGION, Assessment, Finding, HistoryEntry
+from feedguard.dal import conditions, transactions
+from feedguard.dal.models import Assessment, Finding, HistoryEntry
 
 
 def finding_key(feed: str, vulnerability_id: str) -> str:
@@ -72,7 +70,7 @@ def record_expired(feed: str, vulnerability_id: str, assessment_type: str, expir
     )
     reassessed = _current_version(feed, vulnerability_id)
     try:
-        with TransactWrite(connection=Connection(region=REGION)) as transaction:
+        with transactions.write() as transaction:
             transaction.save(entry, condition=HistoryEntry.seq.does_not_exist())
             if reassessed is None:
                 transaction.update(

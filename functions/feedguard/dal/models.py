@@ -11,6 +11,7 @@ model's keys and indexes are the template's.
 from __future__ import annotations
 
 import os
+from functools import cache
 from typing import Any
 
 from pynamodb.attributes import (
@@ -21,6 +22,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     VersionAttribute,
 )
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
@@ -38,6 +40,31 @@ class _Meta:
     read_timeout_seconds = 10
 
 
+@cache
+def connection() -> Connection:
+    """The one DynamoDB connection of this process, for models and transactions."""
+    return Connection(
+        region=REGION,
+        max_retry_attempts=_Meta.max_retry_attempts,
+        connect_timeout_seconds=_Meta.connect_timeout_seconds,
+        read_timeout_seconds=_Meta.read_timeout_seconds,
+    )
+
+
+class Stored(Model):
+    """The base of every model: they all use one botocore client. PynamoDB
+    builds a client per model class, each loading DynamoDB's service
+    description (about 100 ms); with a dozen models that was over a second
+    of a cold start, paid again by every new Lambda sandbox."""
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        table = super()._get_connection()
+        if table.connection._client is None:
+            table.connection._client = connection().client
+        return table
+
+
 # ---------------------------------------------------------------- keys
 
 
@@ -50,7 +77,7 @@ class ApiKeysByEntity(GlobalSecondaryIndex["ApiKey"]):
     id = UnicodeAttribute(range_key=True)
 
 
-class ApiKey(Model):
+class ApiKey(Stored):
     class Meta(_Meta):
         table_name = table_name("KEYS_TABLE")
 
@@ -75,7 +102,7 @@ class SourcesByEntity(GlobalSecondaryIndex["Source"]):
     id = UnicodeAttribute(range_key=True)
 
 
-class Source(Model):
+class Source(Stored):
     """A vulnerability source. The token is in Secrets Manager (`secret_name`), never here."""
 
     class Meta(_Meta):
@@ -107,7 +134,7 @@ class AssessmentTypesByEntity(GlobalSecondaryIndex["AssessmentTypeItem"]):
     id = UnicodeAttribute(range_key=True)
 
 
-class AssessmentTypeItem(Model):
+class AssessmentTypeItem(Stored):
     """A custom assessment type; the built-ins live in code (feedguard.domain)."""
 
     class Meta(_Meta):
@@ -154,7 +181,7 @@ class FeedItemsByMember(GlobalSecondaryIndex[Any]):
     feed = UnicodeAttribute(range_key=True)
 
 
-class Feed(Model):
+class Feed(Stored):
     class Meta(_Meta):
         table_name = table_name("FEEDS_TABLE")
 
@@ -165,11 +192,14 @@ class Feed(Model):
     unassessed_effect = UnicodeAttribute(default="block")
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute(null=True)
+    # When the last fully successful scan of every package of the feed started:
+    # packages present then count as scanned at that time without a write each.
+    scanned_at = UnicodeAttribute(null=True)
 
     by_entity = FeedsByEntity()
 
 
-class FeedPermission(Model):
+class FeedPermission(Stored):
     """One key's role on one feed: checked on every feed-scoped route with one GetItem."""
 
     class Meta(_Meta):
@@ -185,7 +215,7 @@ class FeedPermission(Model):
     by_member = FeedItemsByMember()
 
 
-class FeedAttachment(Model):
+class FeedAttachment(Stored):
     """A vulnerability source attached to a feed."""
 
     class Meta(_Meta):
@@ -212,7 +242,7 @@ class PackagesByPurl(GlobalSecondaryIndex["Package"]):
     feed = UnicodeAttribute(range_key=True)
 
 
-class Package(Model):
+class Package(Stored):
     class Meta(_Meta):
         table_name = table_name("PACKAGES_TABLE")
 
@@ -230,7 +260,7 @@ class Package(Model):
 # ---------------------------------------------------------------- vulnerabilities
 
 
-class Vulnerability(Model):
+class Vulnerability(Stored):
     """What OSS Index says of one vulnerability id, stored once for every feed."""
 
     class Meta(_Meta):
@@ -272,7 +302,7 @@ class FindingsByScore(GlobalSecondaryIndex["Finding"]):
     score_key = UnicodeAttribute(range_key=True)
 
 
-class Finding(Model):
+class Finding(Stored):
     """One vulnerability reported for one or more packages of a feed."""
 
     class Meta(_Meta):
@@ -318,7 +348,7 @@ class AssessmentsByType(GlobalSecondaryIndex["Assessment"]):
     vulnerability_id = UnicodeAttribute(range_key=True)
 
 
-class Assessment(Model):
+class Assessment(Stored):
     """The assessment in force for one finding. DynamoDB's TTL deletes it at
     `expires_ttl`; the stream carries that deletion to the expiry function."""
 
@@ -343,7 +373,7 @@ class Assessment(Model):
 # ---------------------------------------------------------------- history
 
 
-class HistoryEntry(Model):
+class HistoryEntry(Stored):
     """Append-only: one entry per change of a finding, oldest first."""
 
     class Meta(_Meta):
@@ -362,7 +392,7 @@ class HistoryEntry(Model):
 # ---------------------------------------------------------------- OSS Index answer cache
 
 
-class CachedAnswer(Model):
+class CachedAnswer(Stored):
     """One source's answer for one purl, vulnerabilities or none; TTL 24 hours."""
 
     class Meta(_Meta):
@@ -399,7 +429,7 @@ class ScansByScope(GlobalSecondaryIndex["Scan"]):
     scan_id = UnicodeAttribute(range_key=True)
 
 
-class Scan(Model):
+class Scan(Stored):
     class Meta(_Meta):
         table_name = table_name("SCANS_TABLE")
 
@@ -431,7 +461,7 @@ class Scan(Model):
     by_scope = ScansByScope()
 
 
-class ScanBatchMarker(Model):
+class ScanBatchMarker(Stored):
     """Written once when a batch of a scan is done, so a redelivered SQS
     message never counts twice."""
 

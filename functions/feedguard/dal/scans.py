@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from feedguard import clock
-from feedguard.dal import conditions
-from feedguard.dal.models import ALL_FEEDS_SCOPE, REGION, SCAN_SK, Scan, ScanBatchMarker
+from feedguard.dal import conditions, transactions
+from feedguard.dal.models import ALL_FEEDS_SCOPE, SCAN_SK, Scan, ScanBatchMarker
 from feedguard.dal.pages import Page, collect
 
 ENTITY = "scan"
@@ -98,7 +96,7 @@ def count_batch(scan_id: str, number: int, outcome: BatchOutcome) -> bool:
         actions.append(Scan.error_set.add({error}))
     marker = ScanBatchMarker(scan_id=scan_id, sk=_marker_sk(number), done_at=clock.iso(clock.now()))
     try:
-        with TransactWrite(connection=Connection(region=REGION)) as transaction:
+        with transactions.write() as transaction:
             transaction.save(marker, condition=ScanBatchMarker.sk.does_not_exist())
             transaction.update(Scan(scan_id=scan_id, sk=SCAN_SK), actions=actions, condition=Scan.scan_id.exists())
     except TransactWriteError as error:
