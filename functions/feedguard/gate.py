@@ -23,6 +23,7 @@ from aws_lambda_powertools import Logger
 from feedguard import ossindex, scanner
 from feedguard.dal import answers, batching, findings
 from feedguard.dal import feeds as feed_store
+from feedguard.dal import packages as package_store
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import Feed, Package
 from feedguard.effects import strongest
@@ -88,7 +89,7 @@ def _lookup(feed: Feed, purls: list[str], now: datetime) -> dict[str, list[Repor
 def check(feed: Feed, purls: list[str], now: datetime) -> list[Result]:
     distinct = list(dict.fromkeys(purls))
     packages = {p.purl: p for p in batching.read(Package, [(feed.feed, purl) for purl in distinct])}
-    scanned = {purl for purl, p in packages.items() if p.last_scanned_at}
+    scanned = {purl for purl, p in packages.items() if package_store.last_scanned(p, feed)}
     unscanned = [purl for purl in distinct if purl not in scanned]
     looked_up = _lookup(feed, unscanned, now) if unscanned else {}
 

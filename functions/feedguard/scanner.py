@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger
 
 from feedguard import clock, ossindex
 from feedguard.dal import answers, detections, scans
+from feedguard.dal import feeds as feed_store
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import Scan
 from feedguard.errors import NotFound
@@ -83,7 +84,7 @@ def _ask_and_record(batch: Batch, scan: Scan, client_options: dict[str, Any]) ->
     answers.store(source.id, {purl: report.raw for purl, report in fresh.items()}, now)
     reports.update(fresh)
     detections.record_vulnerabilities(reports.values(), now)
-    packages = detections.record_packages(batch.feeds, reports, now)
+    packages = detections.record_packages(batch.feeds, reports, now, covered=scan.covered_feeds or ())
     findings_new = detections.record_findings(packages, reports, now)
     unanswered = len(missing) - len(fresh)
     return scans.BatchOutcome(
@@ -106,6 +107,8 @@ def _after(scan: Scan) -> None:
         return
     now = clock.now()
     for feed in sorted(scan.covered_feeds or ()):
+        if scan.started_at:
+            feed_store.mark_scanned(feed, scan.started_at)
         withdrawn = detections.withdraw_unreported(feed, now)
         if withdrawn:
             logger.info("findings withdrawn", extra={"feed": feed, "count": withdrawn})

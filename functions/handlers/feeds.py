@@ -334,12 +334,11 @@ def list_packages(
     items = []
     for package in page.items:
         verdict: Any = None
-        if package.last_scanned_at:
+        scanned_at = packages.last_scanned(package, current)
+        if scanned_at:
             verdict = strongest([effects[vid][1] for vid in package.vulnerability_ids or () if vid in effects])
         items.append(
-            PackageView(
-                purl=package.purl, added_at=package.added_at, last_scanned_at=package.last_scanned_at, verdict=verdict
-            )
+            PackageView(purl=package.purl, added_at=package.added_at, last_scanned_at=scanned_at, verdict=verdict)
         )
     return api.ListBody[PackageView](items=items, next_cursor=page.next_cursor)
 

@@ -9,8 +9,8 @@ from feedguard.dal.models import Feed, FeedAttachment, Finding, HistoryEntry, Pa
 from feedguard.effects import score_key, severity
 
 
-def a_feed(name: str, purls: list[str], sources: list[str]) -> None:
-    """A feed with these packages and these sources attached."""
+def a_feed(name: str, purls: list[str], sources: list[str], added_at: str | None = None) -> None:
+    """A feed with these packages (added now, or at `added_at`) and these sources attached."""
     now = clock.iso(clock.now())
     Feed(feed=name, created_at=now).save()
     for source in sources:
@@ -19,7 +19,7 @@ def a_feed(name: str, purls: list[str], sources: list[str]) -> None:
         ).save()
     with Package.batch_write() as batch:
         for purl in purls:
-            batch.save(Package(feed=name, purl=purl, added_at=now))
+            batch.save(Package(feed=name, purl=purl, added_at=added_at or now))
 
 
 def a_finding(

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
 
-from feedguard.dal import history
+from feedguard import clock, scanning
+from feedguard.dal import history, packages
 from feedguard.dal import sources as source_store
-from feedguard.dal.models import Finding, Package, Scan, Vulnerability
+from feedguard.dal.models import FEED_SK, Feed, Finding, Package, Scan, Vulnerability
 from handlers import scan_coordinator, scan_worker
 from infra import ossindex_data
 from infra.fake_ossindex import FakeOssIndex, Fault
@@ -22,6 +24,7 @@ from tests.unit.builders import a_feed
 LOG4J = "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"
 LODASH = "pkg:npm/lodash@4.17.20"
 CLEAN = "pkg:npm/lodash@4.17.21"
+AN_HOUR_AGO = clock.iso(clock.now() - timedelta(hours=1))
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +83,34 @@ def test_a_scan_detects_unassessed_findings_with_a_detected_entry(aws: Any, oss:
     assert [entry.action for entry in history.entries("demo", "CVE-2021-44228")] == ["detected"]
     assert Vulnerability.get("CVE-2021-44228").cve == "CVE-2021-44228"
     assert Package.get("demo", CLEAN).vulnerability_ids is None
+
+
+def test_a_whole_feed_scan_stamps_the_feed_instead_of_every_unchanged_package(
+    aws: Any, oss: tuple[FakeOssIndex, str]
+) -> None:
+    a_feed("demo", [LOG4J, CLEAN], [a_source(oss[1])], added_at=AN_HOUR_AGO)
+    done = scan(aws, "demo")
+    feed = Feed.get("demo", FEED_SK)
+    assert feed.scanned_at == done.started_at
+    # The clean package's row is not written; it counts as scanned through the feed
+    clean = Package.get("demo", CLEAN)
+    assert clean.last_scanned_at is None
+    assert packages.last_scanned(clean, feed) == done.started_at
+    # The vulnerable one's answer changed, so its row was written
+    assert Package.get("demo", LOG4J).last_scanned_at is not None
+    # A package added after the scan started is not covered by it
+    late = Package(feed="demo", purl="pkg:npm/late@1.0.0", added_at=clock.iso(clock.now() + timedelta(seconds=1)))
+    assert packages.last_scanned(late, feed) is None
+
+
+def test_a_scan_of_just_added_packages_stamps_each_of_them(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
+    source = a_source(oss[1])
+    a_feed("demo", [], [source])
+    packages.add("demo", [CLEAN])
+    scanning.scan_new_packages("s-new-packages", "demo", [source], [CLEAN])
+    drain(aws)
     assert Package.get("demo", CLEAN).last_scanned_at is not None
+    assert Feed.get("demo", FEED_SK).scanned_at is None  # it did not cover the whole feed
 
 
 def test_a_purl_shared_by_feeds_is_asked_once_per_source(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
@@ -110,21 +140,23 @@ def test_a_rescan_within_a_day_is_answered_by_the_cache(aws: Any, oss: tuple[Fak
     assert service.stats()["requests"] == 2
 
 
-def test_a_rescan_that_finds_nothing_new_rewrites_no_finding_or_vulnerability(
-    aws: Any, oss: tuple[FakeOssIndex, str]
+def test_a_rescan_that_finds_nothing_new_rewrites_no_finding_vulnerability_or_package(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a_feed("demo", [LOG4J, LODASH], [a_source(oss[1])])
     scan(aws, "demo")
-    before = (
-        sorted(json.dumps(v.serialize(), sort_keys=True) for v in Vulnerability.scan()),
-        sorted(json.dumps(f.serialize(), sort_keys=True) for f in Finding.scan()),
-    )
+
+    def stored() -> tuple[list[str], ...]:
+        return tuple(
+            sorted(json.dumps(item.serialize(), sort_keys=True) for item in model.scan())
+            for model in (Vulnerability, Finding, Package)
+        )
+
+    before = stored()
+    later = clock.now() + timedelta(hours=1)
+    monkeypatch.setattr(clock, "now", lambda: later)  # a rewrite would carry a later timestamp
     scan(aws, "demo", refresh=True)
-    after = (
-        sorted(json.dumps(v.serialize(), sort_keys=True) for v in Vulnerability.scan()),
-        sorted(json.dumps(f.serialize(), sort_keys=True) for f in Finding.scan()),
-    )
-    assert after == before
+    assert stored() == before
 
 
 def test_redelivered_batches_count_once(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
@@ -165,9 +197,12 @@ def test_a_partial_scan_never_withdraws(
     monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, []))
     service.add_fault(Fault())  # the first batch gets through
     service.add_fault(Fault(status=503, times=50))  # the second never does
+    first_started = Feed.get("demo", FEED_SK).scanned_at
     done = scan(aws, "demo", refresh=True)
     assert done.status == "partial"
     assert Finding.get("demo", "CVE-2021-23337").status == "unassessed"
+    # Nor does it count as a scan of the whole feed
+    assert Feed.get("demo", FEED_SK).scanned_at == first_started
 
 
 @pytest.mark.parametrize(

@@ -12,16 +12,14 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from feedguard import clock
 from feedguard.dal import assessment_types as type_store
 from feedguard.dal import assessments as assessments_store
-from feedguard.dal import batching, conditions, history
-from feedguard.dal.models import REGION, Assessment, Finding, HistoryEntry, Package, Vulnerability
+from feedguard.dal import batching, conditions, history, transactions
+from feedguard.dal.models import Assessment, Finding, HistoryEntry, Package, Vulnerability
 from feedguard.effects import AssessmentType, auto_type, band_rank, score_key, severity
 from feedguard.ossindex import ComponentReport
 from feedguard.ossindex import Vulnerability as Reported
@@ -72,16 +70,26 @@ def record_vulnerabilities(reports: Iterable[ComponentReport], now: datetime) ->
     return len(changed)
 
 
-def record_packages(feeds: Iterable[str], reports: dict[str, ComponentReport], now: datetime) -> list[Package]:
-    """The answered packages of the scanned feeds, updated with their answer."""
+def record_packages(
+    feeds: Iterable[str], reports: dict[str, ComponentReport], now: datetime, covered: Iterable[str] = ()
+) -> list[Package]:
+    """The answered packages of the scanned feeds, with their answer. A row is
+    written only when its vulnerabilities changed, or when it was never
+    scanned and this scan does not cover its whole feed (a scan that does
+    stamps the feed once when it succeeds: see feeds.mark_scanned)."""
     keys = [(feed, purl) for feed in sorted(set(feeds)) for purl in reports]
     found = batching.read(Package, keys)
+    whole = set(covered)
     at = clock.iso(now)
+    changed = []
     for package in found:
         ids = {v.id for v in reports[package.purl].vulnerabilities}
+        if ids == set(package.vulnerability_ids or ()) and (package.last_scanned_at or package.feed in whole):
+            continue
         package.vulnerability_ids = ids or None
         package.last_scanned_at = at
-    batching.write(Package, puts=found)
+        changed.append(package)
+    batching.write(Package, puts=changed)
     return found
 
 
@@ -169,7 +177,7 @@ def _create(feed: str, vid: str, purls: set[str], vulnerability: Reported, at: s
         last_seen=at,
     )
     try:
-        with TransactWrite(connection=Connection(region=REGION)) as transaction:
+        with transactions.write() as transaction:
             transaction.save(finding, condition=Finding.vulnerability_id.does_not_exist())
             transaction.save(_entry(feed, vid, at, "detected", f"Reported for {', '.join(sorted(purls))}."))
     except TransactWriteError as error:
@@ -200,7 +208,7 @@ def _update(finding: Finding, purls: set[str], vulnerability: Reported, at: str)
             *Finding.status_change(finding.feed, "unassessed"),
             Finding.withdrawn_at.remove(),
         ]
-        with TransactWrite(connection=Connection(region=REGION)) as transaction:
+        with transactions.write() as transaction:
             transaction.update(finding, actions=[*actions, Finding.last_seen.set(at)])
             transaction.save(_entry(finding.feed, finding.vulnerability_id, at, "detected", "Reported again."))
         return
@@ -226,7 +234,7 @@ def withdraw_unreported(feed: str, now: datetime) -> int:
             if purls != set(finding.packages or ()):
                 finding.update(actions=[Finding.packages.set(purls)])
             continue
-        with TransactWrite(connection=Connection(region=REGION)) as transaction:
+        with transactions.write() as transaction:
             transaction.update(
                 finding,
                 actions=[

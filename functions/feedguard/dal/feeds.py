@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from feedguard import clock
 from feedguard.dal import batching, conditions
@@ -119,6 +119,19 @@ def detach(name: str, source_id: str) -> None:
         if conditions.failed(error):
             raise NotFound(f"Source {source_id} is not attached to feed {name}.") from None
         raise
+
+
+def mark_scanned(name: str, started_at: str) -> None:
+    """A scan that started at `started_at` asked about every package the feed
+    had then, and succeeded. An older scan finishing late changes nothing."""
+    try:
+        Feed(feed=name).update(
+            actions=[Feed.scanned_at.set(started_at)],
+            condition=Feed.feed.exists() & (Feed.scanned_at.does_not_exist() | (Feed.scanned_at < started_at)),
+        )
+    except UpdateError as error:
+        if not conditions.failed(error):
+            raise
 
 
 def package_purls(name: str) -> Iterator[str]:

@@ -8,7 +8,7 @@ from pynamodb.exceptions import UpdateError
 
 from feedguard import clock
 from feedguard.dal import batching, conditions
-from feedguard.dal.models import Finding, Package
+from feedguard.dal.models import Feed, Finding, Package
 from feedguard.dal.pages import Page, collect
 from feedguard.errors import NotFound
 
@@ -32,6 +32,16 @@ def add(feed: str, purls: list[str]) -> Added:
     now = clock.iso(clock.now())
     batching.write(Package, puts=[Package(feed=feed, purl=purl, added_at=now) for purl in new])
     return Added(new=new, existing=len(distinct) - len(new))
+
+
+def last_scanned(package: Package, feed: Feed) -> str | None:
+    """When the package's answer was last confirmed: its own stamp (written
+    when a scan changed its answer, or scanned it alone), or the start of the
+    feed's last fully successful whole-feed scan if it was in the feed then.
+    Strictly before: timestamps are whole seconds, and a package added in the
+    second the scan started may have missed its plan."""
+    covered = feed.scanned_at if feed.scanned_at and package.added_at < feed.scanned_at else None
+    return max((at for at in (package.last_scanned_at, covered) if at), default=None)
 
 
 def list_page(feed: str, limit: int, cursor: str | None) -> Page[Package]:
