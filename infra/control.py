@@ -54,7 +54,7 @@ def _route(stack: LocalStack, method: str, path: str, query: dict[str, list[str]
         return 200, {"ok": scheduler.fire()}
     if method == "POST" and parts == ["ttl", "sweep"]:
         assert stack.ttl_sweeper is not None
-        stack.ttl_sweeper.tick()
+        stack.ttl_sweeper.sweep_all()
         return 200, {"deleted": stack.ttl_sweeper.deleted}
     if method == "GET" and parts == ["events"]:
         return 200, {"items": stack.recorded_events()}

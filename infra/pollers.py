@@ -91,16 +91,36 @@ class TtlRegistry:
 
 class TtlSweeper(_Loop):
     """Deletes items whose TTL attribute has passed, as DynamoDB does in the
-    background (there, within days; here, within `interval` seconds)."""
+    background (there, within days; here, within `interval` seconds for a
+    table with a stream, whose REMOVE records something reacts to, and within
+    `quiet_interval` for one without: a Scan of a large table every couple
+    of seconds, such as the answer cache's, costs the emulator a core)."""
 
-    def __init__(self, provisioned: Provisioned, endpoint: str, registry: TtlRegistry, interval: float) -> None:
+    def __init__(
+        self,
+        provisioned: Provisioned,
+        endpoint: str,
+        registry: TtlRegistry,
+        interval: float,
+        quiet_interval: float = 60.0,
+    ) -> None:
         super().__init__("ttl-sweeper", interval)
         self.provisioned = provisioned
         self.registry = registry
         self.dynamodb = aws_client("dynamodb", endpoint)
         self.deleted = 0
+        self.quiet_interval = quiet_interval
+        self._quiet_due = time.monotonic() + quiet_interval
 
     def tick(self) -> None:
+        quiet_due = time.monotonic() >= self._quiet_due
+        if quiet_due:
+            self._quiet_due = time.monotonic() + self.quiet_interval
+        for logical_id, attribute in self.provisioned.ttl_attributes.items():
+            if quiet_due or logical_id in self.provisioned.stream_arns:
+                self.sweep(self.provisioned.table_names[logical_id], attribute)
+
+    def sweep_all(self) -> None:
         for logical_id, attribute in self.provisioned.ttl_attributes.items():
             self.sweep(self.provisioned.table_names[logical_id], attribute)
 

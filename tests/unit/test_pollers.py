@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
 from infra.lambdas import InvocationError
-from infra.pollers import SqsPoller, StreamPoller, TtlRegistry, rate_seconds
+from infra.pollers import SqsPoller, StreamPoller, TtlRegistry, TtlSweeper, rate_seconds
 from infra.template import SqsMapping, StreamMapping
 
 
@@ -163,3 +164,26 @@ def test_rate_expressions() -> None:
     assert rate_seconds("rate(6 hours)") == 21600
     assert rate_seconds("rate(1 minute)") == 60
     assert rate_seconds("cron(0 12 * * ? *)") is None
+
+
+def test_ttl_sweeps_tables_with_a_stream_every_tick_and_the_others_rarely(aws: Any) -> None:
+    dynamodb = boto3.client("dynamodb")
+    past = {"N": str(int(time.time()) - 10)}
+    expired = {
+        "AssessmentsTable": {"feed": {"S": "f"}, "vulnerability_id": {"S": "CVE-1"}, "expires_ttl": past},
+        "AnswerCacheTable": {"source_id": {"S": "s"}, "purl": {"S": "pkg:npm/a@1"}, "expires_ttl": past},
+    }
+    for logical_id, item in expired.items():
+        dynamodb.put_item(TableName=aws.table_names[logical_id], Item=item)
+
+    def left(logical_id: str) -> int:
+        return int(dynamodb.scan(TableName=aws.table_names[logical_id])["Count"])
+
+    sweeper = TtlSweeper(aws, None, TtlRegistry(), interval=2, quiet_interval=3600)
+    sweeper.tick()
+    # The assessments' REMOVE records drive expiry: swept at once
+    assert (left("AssessmentsTable"), left("AnswerCacheTable")) == (0, 1)
+    # The answer cache has no stream: swept on the quiet interval, or when asked
+    sweeper.sweep_all()
+    assert left("AnswerCacheTable") == 0
+    assert sweeper.deleted == 2
