@@ -20,8 +20,7 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from feedguard import ossindex, scanner
-from feedguard.dal import answers, batching, findings
+from feedguard.dal import batching, findings
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import packages as package_store
 from feedguard.dal import sources as source_store
@@ -50,6 +49,10 @@ class Result:
 def _lookup(feed: Feed, purls: list[str], now: datetime) -> dict[str, list[Reported]] | None:
     """What the feed's sources say of purls it never scanned; None when no
     source could answer for all of them."""
+    # Here, not at cold start: most checks find every purl scanned already.
+    from feedguard import ossindex, scanner
+    from feedguard.dal import answers
+
     source_ids = feed_store.attached_source_ids(feed.feed)
     if not source_ids:
         return None

@@ -7,8 +7,6 @@ import json
 from functools import lru_cache
 from typing import Any
 
-import boto3
-
 from feedguard.scanplan import Batch
 from feedguard.settings import settings
 
@@ -17,6 +15,8 @@ SEND_BATCH = 10  # SQS SendMessageBatch's limit
 
 @lru_cache(maxsize=1)
 def _sqs() -> Any:
+    import boto3  # here, not at cold start: most routes that import this never send
+
     return boto3.client("sqs")
 
 

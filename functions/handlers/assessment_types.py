@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from feedguard import api, effects
 from feedguard.access import require_admin
@@ -57,12 +57,12 @@ class AssessmentTypeChanges(api.RequestModel):
     auto_assess: AutoAssess | None = None
 
 
-class AutoAssessView(BaseModel):
+class AutoAssessView(api.ResponseModel):
     min_cvss: float
     max_cvss: float
 
 
-class AssessmentTypeView(BaseModel):
+class AssessmentTypeView(api.ResponseModel):
     id: str
     name: str
     description: str | None

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, StringConstraints
+from pydantic import StringConstraints
 
 from feedguard import api, clock, imports, scanning
 from feedguard.access import ROLE_NAMES, Role, require_admin
@@ -46,13 +46,13 @@ class FeedChanges(api.RequestModel):
     unassessed_effect: Effect | None = None
 
 
-class Counts(BaseModel):
+class Counts(api.ResponseModel):
     unassessed: int
     assessed: int
     expired: int
 
 
-class FeedView(BaseModel):
+class FeedView(api.ResponseModel):
     name: str
     description: str | None
     unassessed_effect: Effect
@@ -66,7 +66,7 @@ class FeedDetail(FeedView):
     counts: Counts
 
 
-class Attachment(BaseModel):
+class Attachment(api.ResponseModel):
     feed: str
     source_id: str
     attached_at: str
@@ -76,25 +76,25 @@ class NewRole(api.RequestModel):
     role: RoleName
 
 
-class PermissionView(BaseModel):
+class PermissionView(api.ResponseModel):
     key_id: str
     role: str
     granted_at: str
 
 
-class Rejected(BaseModel):
+class Rejected(api.ResponseModel):
     purl: str | None
     message: str
 
 
-class ImportResult(BaseModel):
+class ImportResult(api.ResponseModel):
     added: int
     existing: int
     rejected: list[Rejected]
     scan_id: str | None = None
 
 
-class PackageView(BaseModel):
+class PackageView(api.ResponseModel):
     purl: str
     added_at: str
     last_scanned_at: str | None

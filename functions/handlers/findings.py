@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from feedguard import api, clock
 from feedguard.access import Role
@@ -38,7 +38,7 @@ Effect = Literal["allow", "warn", "block"]
 Severity = Literal["none", "low", "medium", "high", "critical"]
 
 
-class AssessmentView(BaseModel):
+class AssessmentView(api.ResponseModel):
     type: str
     effect: str
     comment: str | None
@@ -48,7 +48,7 @@ class AssessmentView(BaseModel):
     version: int
 
 
-class FindingView(BaseModel):
+class FindingView(api.ResponseModel):
     id: str
     display_name: str | None
     title: str | None
@@ -70,7 +70,7 @@ class FindingDetail(FindingView):
     external_references: list[str]
 
 
-class HistoryView(BaseModel):
+class HistoryView(api.ResponseModel):
     at: str
     actor: str
     action: str
@@ -206,7 +206,7 @@ class BulkAssessment(AssessmentRequest):
     ]
 
 
-class BulkResult(BaseModel):
+class BulkResult(api.ResponseModel):
     assessed: int
     missing: list[str]
 

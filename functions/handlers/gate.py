@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from feedguard import api, clock, gate
 from feedguard.access import Role
@@ -28,7 +28,7 @@ class CheckRequest(api.RequestModel):
     purls: Annotated[list[str], Field(min_length=1, max_length=MAX_PURLS)]
 
 
-class VulnerabilityVerdict(BaseModel):
+class VulnerabilityVerdict(api.ResponseModel):
     id: str
     title: str | None
     cvss_score: float | None
@@ -36,14 +36,14 @@ class VulnerabilityVerdict(BaseModel):
     effect: Effect
 
 
-class CheckResult(BaseModel):
+class CheckResult(api.ResponseModel):
     purl: str
     verdict: Effect
     scanned: bool
     vulnerabilities: list[VulnerabilityVerdict]
 
 
-class CheckAnswer(BaseModel):
+class CheckAnswer(api.ResponseModel):
     results: list[CheckResult]
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, StringConstraints
+from pydantic import StringConstraints
 
 from feedguard import api, keys
 from feedguard.access import require_admin
@@ -21,7 +21,7 @@ class NewKey(api.RequestModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
-class KeyView(BaseModel):
+class KeyView(api.ResponseModel):
     id: str
     name: str
     created_at: str

@@ -13,7 +13,6 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from feedguard import __version__, api
 
@@ -36,7 +35,7 @@ API_MODULES = (
 OPEN_PATHS = ("/health", "/openapi.json")
 
 
-class Health(BaseModel):
+class Health(api.ResponseModel):
     status: str
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, StringConstraints
+from pydantic import StringConstraints
 
 from feedguard import api, scan_queue
 from feedguard.access import Role
@@ -30,17 +30,17 @@ class ScanRequest(api.RequestModel):
     refresh: bool = False
 
 
-class Started(BaseModel):
+class Started(api.ResponseModel):
     id: str
     status: Status
 
 
-class ScanError(BaseModel):
+class ScanError(api.ResponseModel):
     source: str | None
     message: str
 
 
-class ScanView(BaseModel):
+class ScanView(api.ResponseModel):
     id: str
     status: Status
     feed: str | None

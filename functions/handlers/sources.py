@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, SecretStr, StringConstraints
+from pydantic import SecretStr, StringConstraints
 
 from feedguard import api, sources
 from feedguard.access import require_admin
@@ -45,7 +45,7 @@ class SourceChanges(api.RequestModel):
     token: Token | None = None
 
 
-class SourceView(BaseModel):
+class SourceView(api.ResponseModel):
     id: str
     name: str
     kind: str

@@ -7,13 +7,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import boto3
-
 from feedguard.settings import settings
 
 
 @lru_cache(maxsize=1)
 def _client() -> Any:
+    import boto3  # here, not at cold start: only writes of a source need it
+
     return boto3.client("secretsmanager")
 
 
