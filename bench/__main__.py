@@ -231,12 +231,68 @@ def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, 
         stack.stop()
 
 
+def gate_latency(packages: int = 10_000, findings: int = 5_000, requests_per_route: int = 300) -> dict[str, object]:
+    """POST /feeds/{feed}/check with 128 purls against a feed of `packages`
+    packages and `findings` findings, through the local stack, as a viewer
+    key, next to GET /health; and the DynamoDB calls of one check and of one
+    page of 100 findings, counted in a process running the real handlers."""
+    admin_key = secrets.token_urlsafe(24)
+    stack = LocalStack(StackConfig(admin_key=admin_key, port=0, schedule_rate="off"))
+    stack.start()
+    try:
+        api, admin = stack.api_url, {"Authorization": f"Bearer {admin_key}"}
+        requests.post(f"{api}/feeds", json={"name": "gate"}, headers=admin, timeout=30).raise_for_status()
+        key = requests.post(f"{api}/api-keys", json={"name": "ci"}, headers=admin, timeout=30).json()
+        requests.put(
+            f"{api}/feeds/gate/permissions/{key['id']}", json={"role": "viewer"}, headers=admin, timeout=30
+        ).raise_for_status()
+        seeded = subprocess.run(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "bench.gate_seed", "gate", str(packages), str(findings), key["id"]],
+            env={**stack.functions["GateFunction"].environment, "PYTHONPATH": f"{ROOT / 'functions'}:{ROOT}"},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        counted = json.loads(seeded.stdout.strip().splitlines()[-1])
+        session = requests.Session()
+        viewer = {"Authorization": f"Bearer {key['key']}"}
+        body = {"purls": counted["purls"]}
+        routes: dict[str, Callable[[], requests.Response]] = {
+            "GET /health (floor)": lambda: session.get(f"{api}/health", timeout=30),
+            "POST /feeds/gate/check (128 purls)": lambda: session.post(
+                f"{api}/feeds/gate/check", json=body, headers=viewer, timeout=30
+            ),
+            "GET /feeds/gate/vulnerabilities?limit=100": lambda: session.get(
+                f"{api}/feeds/gate/vulnerabilities", params={"limit": 100}, headers=viewer, timeout=30
+            ),
+        }
+        figures: dict[str, object] = {}
+        for name, call in routes.items():
+            for _ in range(10):
+                call()  # warm sandboxes
+            samples = []
+            for _ in range(requests_per_route):
+                started = time.perf_counter()
+                response = call()
+                samples.append(time.perf_counter() - started)
+                assert response.status_code == 200, response.text
+            figures[name] = percentiles(samples)
+        figures["dynamodb_calls_per_check"] = counted["check_calls"]
+        figures["dynamodb_calls_per_findings_page"] = counted["page_calls"]
+        figures["feed"] = {"packages": packages, "findings": findings}
+        return figures
+    finally:
+        stack.stop()
+
+
 def main() -> int:
     results = {
         "cold_start": cold_starts(),
         "api_latency_local_stack": api_latency(),
         "package_import_local_stack": package_import(),
         "scan_local_stack": scan_throughput(),
+        "gate_local_stack": gate_latency(),
     }
     print(json.dumps(results, indent=2))
     out = ROOT / "bench" / "results"
