@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+import requests
 from moto.server import ThreadedMotoServer
 
 from infra import apigw, fake_ossindex
@@ -98,6 +99,9 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's request lines
         self.moto = ThreadedMotoServer(ip_address=config.host, port=config.moto_port, verbose=False)
         self.moto.start()
+        # moto keeps its state per process, not per server: a stack started
+        # after another in the same process (make bench) starts empty.
+        requests.post(f"{self.moto_url}/moto-api/reset", timeout=30).raise_for_status()
         self.provisioned = provision(
             self.template, self.moto_url, config.stack, secret_values={"AdminKeySecret": config.admin_key}
         )
