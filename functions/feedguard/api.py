@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from http import HTTPStatus
-from typing import Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict
 from feedguard.access import Principal, Role, require_admin, require_role
 from feedguard.dal.pages import DEFAULT_LIMIT, MAX_LIMIT
 from feedguard.errors import FeedguardError
+
+if TYPE_CHECKING:
+    from feedguard.dal.models import Feed
 
 logger = Logger()
 
@@ -149,6 +152,23 @@ def feed_caller(app: APIGatewayRestResolver, feed: str, needed: Role) -> Princip
     caller = principal(app)
     require_role(caller, feed, needed, permissions.role_of, feeds.exists)
     return caller
+
+
+def feed_access(app: APIGatewayRestResolver, feed: str, needed: Role) -> tuple[Principal, Feed]:
+    """The caller and the feed, once the caller's role allows `needed`: the
+    feed is read once, also when the admin's check of its existence read it."""
+    from feedguard.dal import feeds, permissions
+
+    caller = principal(app)
+    read: list[Feed] = []
+
+    def exists(name: str) -> bool:
+        item = feeds.get(name)
+        read.extend([item] if item else [])
+        return item is not None
+
+    require_role(caller, feed, needed, permissions.role_of, exists)
+    return caller, read[0] if read else feeds.require(feed)
 
 
 def feed_admin(app: APIGatewayRestResolver, feed: str) -> Principal:

@@ -165,8 +165,8 @@ def list_feeds(limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None) 
     responses=api.responses(200, "The feed", 404),
 )
 def get_feed(feed: str) -> FeedDetail:
-    caller = api.feed_caller(app, feed, Role.viewer)
-    return detail(feed_store.require(feed), role_label(feed, caller.is_admin, caller.key_id))
+    caller, current = api.feed_access(app, feed, Role.viewer)
+    return detail(current, role_label(feed, caller.is_admin, caller.key_id))
 
 
 @app.patch(
@@ -176,8 +176,8 @@ def get_feed(feed: str) -> FeedDetail:
     responses=api.responses(200, "The feed", 400, 403, 404, 413),
 )
 def update_feed(feed: str, body: FeedChanges) -> FeedDetail:
-    api.feed_admin(app, feed)
-    current = feed_store.require(feed)
+    caller, current = api.feed_access(app, feed, Role.viewer)
+    require_admin(caller)
     sent = body.model_fields_set
     if "unassessed_effect" in sent and body.unassessed_effect is None:
         raise InvalidInput("unassessed_effect cannot be null.")
@@ -326,8 +326,7 @@ def add_packages(feed: str, body: PackagesBody) -> ImportResult:
 def list_packages(
     feed: str, limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None
 ) -> api.ListBody[PackageView]:
-    api.feed_caller(app, feed, Role.viewer)
-    current = feed_store.require(feed)
+    _, current = api.feed_access(app, feed, Role.viewer)
     page = packages.list_page(feed, limit, cursor)
     reported = {vid for package in page.items for vid in (package.vulnerability_ids or ())}
     effects = findings.effects_for(feed, reported, current.unassessed_effect, clock.now())

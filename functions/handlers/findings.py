@@ -22,7 +22,6 @@ from feedguard import api, clock
 from feedguard.access import Role
 from feedguard.dal import assessment_types as type_store
 from feedguard.dal import assessments as assessment_store
-from feedguard.dal import feeds as feed_store
 from feedguard.dal import findings as finding_store
 from feedguard.dal import history
 from feedguard.dal.models import Assessment, Finding, HistoryEntry
@@ -123,8 +122,7 @@ def list_findings(
     limit: api.Limit = api.DEFAULT_LIMIT,
     cursor: api.Cursor = None,
 ) -> api.ListBody[FindingView]:
-    api.feed_caller(app, feed, Role.viewer)
-    current = feed_store.require(feed)
+    _, current = api.feed_access(app, feed, Role.viewer)
     page = finding_store.list_page(feed, status, min_cvss, limit, cursor, clock.now())
     assessments = finding_store.assessments_of(feed, [f.vulnerability_id for f in page.items])
     items = [view(f, assessments.get(f.vulnerability_id), current.unassessed_effect) for f in page.items]
@@ -138,8 +136,7 @@ def list_findings(
     responses=api.responses(200, "The finding", 404),
 )
 def get_finding(feed: str, id: str) -> FindingDetail:  # noqa: A002 - the contract names it id
-    api.feed_caller(app, feed, Role.viewer)
-    current = feed_store.require(feed)
+    _, current = api.feed_access(app, feed, Role.viewer)
     vulnerability_id = unquote(id)
     finding = finding_store.get(feed, vulnerability_id)
     if finding is None:

@@ -13,7 +13,6 @@ from pydantic import Field
 
 from feedguard import api, clock, gate
 from feedguard.access import Role
-from feedguard.dal import feeds as feed_store
 from feedguard.errors import InvalidInput
 from feedguard.purls import InvalidPurl, canonical
 
@@ -61,8 +60,7 @@ def _canonical(purls: list[str]) -> list[str]:
 
 
 def _check(feed: str, purls: list[str]) -> list[CheckResult]:
-    api.feed_caller(app, feed, Role.viewer)
-    current = feed_store.require(feed)
+    _, current = api.feed_access(app, feed, Role.viewer)
     results = gate.check(current, _canonical(purls), clock.now())
     logger.info(
         "checked", extra={"feed": feed, "purls": len(purls), "blocked": sum(r.verdict == "block" for r in results)}
