@@ -85,7 +85,7 @@ def _ask_and_record(batch: Batch, scan: Scan, client_options: dict[str, Any]) ->
     reports.update(fresh)
     detections.record_vulnerabilities(reports.values(), now)
     packages = detections.record_packages(batch.feeds, reports, now, covered=scan.covered_feeds or ())
-    findings_new = detections.record_findings(packages, reports, now)
+    findings_new = detections.record_findings(packages, reports, now, batch=f"{batch.scan_id}#{batch.number}")
     unanswered = len(missing) - len(fresh)
     return scans.BatchOutcome(
         packages_scanned=len(reports),

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
 from feedguard import scanner
 from feedguard.dal import scans
@@ -38,6 +39,16 @@ def parse(record: SQSRecord) -> Batch:
     )
 
 
+def internal_error(error: BaseException) -> str:
+    """One sentence for the scan's errors: the exception's kind, and the AWS
+    error code behind it when there is one (throttling, a missing table)."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, ClientError):
+        cause = cause.__cause__ or cause.__context__
+    code = f" ({cause.response.get('Error', {}).get('Code')})" if isinstance(cause, ClientError) else ""
+    return f"Internal error: {type(error).__name__}{code}."
+
+
 def record_handler(record: SQSRecord) -> None:
     batch = parse(record)
     logger.append_keys(scan_id=batch.scan_id, batch=batch.number)
@@ -48,9 +59,7 @@ def record_handler(record: SQSRecord) -> None:
         if receives < LAST_TRY:
             raise
         logger.exception("batch failed on its last delivery; counted as failed")
-        outcome = scans.BatchOutcome(
-            failed=True, error_source=batch.source_id, error_message=f"Internal error: {type(error).__name__}."
-        )
+        outcome = scans.BatchOutcome(failed=True, error_source=batch.source_id, error_message=internal_error(error))
         if scans.count_batch(batch.scan_id, batch.number, outcome):
             finished = scans.finish_if_complete(batch.scan_id)
             if finished is not None:

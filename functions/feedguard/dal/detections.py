@@ -93,10 +93,17 @@ def record_packages(
     return found
 
 
-def record_findings(packages: list[Package], reports: dict[str, ComponentReport], now: datetime) -> int:
+def record_findings(
+    packages: list[Package], reports: dict[str, ComponentReport], now: datetime, batch: str | None = None
+) -> int:
     """Creates each finding seen for the first time (status unassessed, with a
     `detected` entry, in one transaction), revives withdrawn ones, adds newly
-    affected packages. Returns how many findings are new."""
+    affected packages. Returns how many findings are new.
+
+    `batch` ("<scan id>#<number>") makes a redelivered batch idempotent in
+    what it reports too: the findings it created on an earlier delivery count
+    as new again, and get the auto-assessment that delivery may not have
+    reached."""
     wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
     reported: dict[str, Reported] = {}
     for package in packages:
@@ -114,13 +121,14 @@ def record_findings(packages: list[Package], reports: dict[str, ComponentReport]
     for (feed, vid), purls in sorted(wanted.items()):
         vulnerability = reported[vid]
         finding = existing.get((feed, vid))
-        if finding is None:
-            created = _create(feed, vid, purls, vulnerability, at)
+        redelivered = finding is not None and batch is not None and finding.detected_in == batch
+        if finding is None or redelivered:
+            created = 1 if redelivered else _create(feed, vid, purls, vulnerability, at, batch)
             new += created
-            if created:
+            if created and (finding is None or finding.status == "unassessed"):
                 autos = type_store.auto_assessing() if autos is None else autos
                 _auto_assess(feed, vid, vulnerability, autos, now)
-        else:
+        if finding is not None:
             assessment = assessments.get((feed, vid))
             if assessment is not None and _rose(assessment, vulnerability):
                 _reopen(finding, assessment, vulnerability, at)
@@ -160,7 +168,7 @@ def _auto_assess(feed: str, vid: str, vulnerability: Reported, autos: list[Asses
     )
 
 
-def _create(feed: str, vid: str, purls: set[str], vulnerability: Reported, at: str) -> int:
+def _create(feed: str, vid: str, purls: set[str], vulnerability: Reported, at: str, batch: str | None) -> int:
     finding = Finding(
         feed=feed,
         vulnerability_id=vid,
@@ -175,6 +183,7 @@ def _create(feed: str, vid: str, purls: set[str], vulnerability: Reported, at: s
         severity_band=severity(vulnerability.cvss_score),
         first_seen=at,
         last_seen=at,
+        detected_in=batch,
     )
     try:
         with transactions.write() as transaction:

@@ -322,6 +322,9 @@ class Finding(Stored):
     severity_band = UnicodeAttribute()
     first_seen = UnicodeAttribute()
     last_seen = UnicodeAttribute()
+    # "<scan id>#<batch>" that created it: a redelivery of that batch counts it
+    # as new again (its first delivery may have failed before being counted).
+    detected_in = UnicodeAttribute(null=True)
     withdrawn_at = UnicodeAttribute(null=True)
     # The expiry of the assessment in force (epoch seconds), copied here in the
     # assessment's transaction, so status filters can tell expired at read time.

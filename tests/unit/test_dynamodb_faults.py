@@ -1,0 +1,196 @@
+"""DynamoDB faults in the middle of a scan batch: throttling that outlasted
+botocore's own retries, injected into the data layer's one client. The
+batch's message fails and SQS delivers it again; a redelivery records
+nothing twice and the scan counts the batch once. A batch that fails on
+every delivery is counted failed on its last, so the scan still finishes,
+and nothing recorded before is lost."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ClientError
+
+from feedguard.dal import assessment_types as type_store
+from feedguard.dal import history, models
+from feedguard.dal.models import Finding, Scan
+from feedguard.effects import AssessmentType
+from handlers import scan_coordinator, scan_worker
+from infra.fake_ossindex import FakeOssIndex
+from tests.support import LambdaContext
+from tests.unit.builders import a_feed
+from tests.unit.test_scanner import LODASH, LOG4J, a_source
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("feedguard.ossindex.time.sleep", lambda seconds: None)
+
+
+@contextmanager
+def throttled(operation: str, times: int) -> Iterator[list[str]]:
+    """The next `times` calls of `operation` fail as DynamoDB throttling does."""
+    events = models.connection().client.meta.events
+    refused: list[str] = []
+
+    def refuse(**kwargs: Any) -> None:
+        if len(refused) < times:
+            refused.append(operation)
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}},
+                operation,
+            )
+
+    events.register(f"before-call.dynamodb.{operation}", refuse, unique_id="fault-injection")
+    try:
+        yield refused
+    finally:
+        events.unregister(f"before-call.dynamodb.{operation}", unique_id="fault-injection")
+
+
+def deliver_until_done(aws: Any, max_receives: int = 5) -> list[int]:
+    """The SQS mapping: failed messages come back, with their receive count,
+    until they succeed or reach the queue's maxReceiveCount. Returns the
+    number of failed messages of each round."""
+    sqs = boto3.client("sqs")
+    url = aws.queue_urls["ScanQueue"]
+    receives: dict[str, int] = {}
+    failures_per_round = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=5).get("Messages", [])
+        if not messages:
+            return failures_per_round
+        records = []
+        for message in messages:
+            receives[message["MessageId"]] = receives.get(message["MessageId"], 0) + 1
+            records.append(
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": {"ApproximateReceiveCount": str(receives[message["MessageId"]])},
+                    "messageAttributes": {},
+                    "eventSource": "aws:sqs",
+                }
+            )
+        try:
+            answer = scan_worker.handler({"Records": records}, LambdaContext())
+            failed = {failure["itemIdentifier"] for failure in answer["batchItemFailures"]}
+        except BatchProcessingError:
+            failed = {record["messageId"] for record in records}  # the invocation failed: all come back
+        failures_per_round.append(len(failed))
+        for message in messages:
+            if message["MessageId"] not in failed or receives[message["MessageId"]] >= max_receives:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            else:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+
+
+def start_scan() -> str:
+    return str(scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())["scan_id"])
+
+
+@pytest.mark.parametrize(
+    ("operation", "times"),
+    [
+        ("BatchWriteItem", 1),  # the answer cache or the package rows
+        ("BatchGetItem", 2),  # the cache lookup, then the packages
+        ("TransactWriteItems", 1),  # a new finding with its `detected` entry
+        ("GetItem", 1),  # the scan record
+    ],
+)
+def test_throttling_fails_the_message_and_its_redelivery_records_everything_once(
+    aws: Any, oss: tuple[FakeOssIndex, str], operation: str, times: int
+) -> None:
+    a_feed("demo", [LOG4J, LODASH], [a_source(oss[1])])
+    scan_id = start_scan()
+    with throttled(operation, times) as refused:
+        rounds = deliver_until_done(aws)
+    assert refused == [operation] * times
+    assert rounds[0] == 1  # failed
+    assert rounds[-1] == 0  # then redelivered, and done
+    done = Scan.get(scan_id, "#scan", consistent_read=True)
+    assert (done.status, done.batches_done, done.packages_scanned, done.findings_new) == ("succeeded", 1, 2, 5)
+    assert [e.action for e in history.entries("demo", "CVE-2021-44228")] == ["detected"]
+    assert Finding.get("demo", "CVE-2021-44228").packages == {LOG4J}
+
+
+def test_the_count_failing_after_the_findings_were_recorded_counts_once_on_redelivery(
+    aws: Any, oss: tuple[FakeOssIndex, str]
+) -> None:
+    a_feed("demo", [LOG4J, LODASH], [a_source(oss[1])])
+    scan_id = start_scan()
+    events = models.connection().client.meta.events
+    calls: list[str] = []
+
+    def refuse_the_count(params: dict[str, Any], **kwargs: Any) -> None:
+        items = params.get("TransactItems", [])
+        if any("Scans" in json.dumps(item) for item in items) and not calls:
+            calls.append("count")
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
+
+    event = "before-parameter-build.dynamodb.TransactWriteItems"  # sees the call's own parameters
+    events.register(event, refuse_the_count, unique_id="count-fault")
+    try:
+        deliver_until_done(aws)
+    finally:
+        events.unregister(event, unique_id="count-fault")
+    assert calls == ["count"]
+    done = Scan.get(scan_id, "#scan", consistent_read=True)
+    assert (done.status, done.batches_done, done.packages_scanned, done.findings_new) == ("succeeded", 1, 2, 5)
+    assert [e.action for e in history.entries("demo", "CVE-2021-23337")] == ["detected"]
+
+
+def test_a_batch_throttled_on_every_delivery_is_counted_failed_and_loses_nothing_recorded_before(
+    aws: Any, oss: tuple[FakeOssIndex, str]
+) -> None:
+    a_feed("demo", [LOG4J, LODASH], [a_source(oss[1])])
+    first = Scan.get(start_scan(), "#scan", consistent_read=True)
+    deliver_until_done(aws)
+    before = sorted(json.dumps(f.serialize(), sort_keys=True) for f in Finding.scan())
+    scan_id = start_scan()
+    with throttled("BatchGetItem", 1000):
+        rounds = deliver_until_done(aws)
+    assert rounds == [1, 1, 1, 0]  # fails three times; the fourth delivery counts it failed
+    done = Scan.get(scan_id, "#scan", consistent_read=True)
+    assert (done.status, done.batches_failed) == ("failed", 1)
+    assert [json.loads(e)["message"] for e in done.error_set or ()] == [
+        "Internal error: GetError (ProvisionedThroughputExceededException)."
+    ]
+    assert sorted(json.dumps(f.serialize(), sort_keys=True) for f in Finding.scan()) == before
+    assert first.scan_id != scan_id
+
+
+def test_an_auto_assessment_cut_short_by_a_fault_is_made_on_redelivery(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
+    type_store.create(AssessmentType("watch", "Watch", "warn", 14, auto_assess_min=5.0, auto_assess_max=6.9))
+    a_feed("demo", [LODASH], [a_source(oss[1])])
+    scan_id = start_scan()
+    events = models.connection().client.meta.events
+    refused: list[str] = []
+
+    def refuse_the_assessment(params: dict[str, Any], **kwargs: Any) -> None:
+        if any("AssessmentsTable" in json.dumps(item) for item in params["TransactItems"]) and not refused:
+            refused.append("auto-assessment")
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
+
+    event = "before-parameter-build.dynamodb.TransactWriteItems"
+    events.register(event, refuse_the_assessment, unique_id="assess-fault")
+    try:
+        deliver_until_done(aws)
+    finally:
+        events.unregister(event, unique_id="assess-fault")
+    assert refused == ["auto-assessment"]
+    # The finding was created on the first delivery; the redelivery assessed it and counted it once
+    assert Finding.get("demo", "CVE-2020-28500").status == "assessed"
+    assert [(e.action, e.actor) for e in history.entries("demo", "CVE-2020-28500")] == [
+        ("detected", "scanner"),
+        ("assessed", "auto"),
+    ]
+    done = Scan.get(scan_id, "#scan", consistent_read=True)
+    assert (done.status, done.findings_new) == ("succeeded", 2)
