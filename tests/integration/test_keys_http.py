@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import requests
 from openapi_spec_validator import validate
 
+from infra.template import Template
 from tests.integration.conftest import RunningStack
 
 
@@ -79,3 +82,20 @@ def test_a_body_sent_as_a_form_is_read_as_json(stack: RunningStack) -> None:
     )
     assert response.status_code == 201
     assert response.json()["name"] == "from-curl"
+
+
+def test_every_authenticated_route_is_401_with_no_key_or_a_deleted_key_and_runs_no_handler(
+    stack: RunningStack,
+) -> None:
+    deleted = requests.post(f"{stack.api}/api-keys", json={"name": "soon-gone"}, headers=stack.headers(), timeout=10)
+    gone = deleted.json()
+    assert requests.delete(f"{stack.api}/api-keys/{gone['id']}", headers=stack.headers(), timeout=10).status_code == 204
+    routes = [route for route in Template.load().routes() if not route.open]
+    handlers_before = {name: len(stack.invocations(name)) for name in {route.function for route in routes}}
+    for route in routes:
+        path = re.sub(r"\{[^}]+\}", "anything", route.path)
+        for headers in ({}, stack.headers(gone["key"]), {"Authorization": "Basic Zm9vOmJhcg=="}):
+            answer = requests.request(route.method, f"{stack.api}{path}", json={}, headers=headers, timeout=10)
+            assert (answer.status_code, set(answer.json())) == (401, {"message"}), (route, headers, answer.text)
+    # The authorizer refused them all: no handler ran
+    assert {name: len(stack.invocations(name)) for name in handlers_before} == handlers_before
