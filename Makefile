@@ -12,12 +12,13 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help dev test pytest lint format typecheck validate build unit integration bench lock clean
+.PHONY: help dev test pytest lint format typecheck validate build unit integration bench soak lock clean
 
 help:
 	@echo "make dev        the whole stack locally (no Docker, no AWS account)"
 	@echo "make test       every check: lint, types, template, sam build, unit and integration tests"
 	@echo "make bench      benchmarks, with their baselines"
+	@echo "make soak       50 clients for 2 minutes on the local stack, then an audit of every write"
 	@echo "make build      sam build"
 	@echo "make format     ruff format + fixes"
 
@@ -67,6 +68,10 @@ integration: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+# Not part of make test (it runs for minutes); figures in docs/reliability.md.
+soak: $(VENV)/.installed
+	$(PY) -m bench.soak
 
 # Re-pin every transitive dependency after changing a requirements file.
 lock:
