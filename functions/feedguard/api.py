@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from feedguard.access import Principal, Role, require_admin, require_role
 from feedguard.dal.pages import DEFAULT_LIMIT, MAX_LIMIT
@@ -46,6 +46,11 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1-
 Cursor = Annotated[str | None, Query(description="The next_cursor of the previous page.")]
 
 ItemT = TypeVar("ItemT")
+
+
+# A feed's name: what POST /feeds accepts, and what ?feed= filters take.
+FEED_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+FeedName = Annotated[str, StringConstraints(pattern=FEED_NAME_PATTERN)]
 
 
 class ResponseModel(BaseModel):
@@ -196,12 +201,33 @@ def _as_json(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "headers": headers, "multiValueHeaders": multi}
 
 
+def _early_answer(status: int, message: str) -> dict[str, Any]:
+    """An error answered before routing, in the contract's shape."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"message": message}),
+        "isBase64Encoded": False,
+    }
+
+
+def _as_text(event: dict[str, Any]) -> dict[str, Any] | None:
+    """API Gateway hands over a body that is not UTF-8 base64-encoded; JSON is
+    UTF-8 text, so such a body is not JSON (None), and any other is passed on
+    as text."""
+    if not event.get("isBase64Encoded") or not event.get("body"):
+        return event
+    try:
+        text = base64.b64decode(event["body"]).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return {**event, "body": text, "isBase64Encoded": False}
+
+
 def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if _body_size(event) > MAX_BODY_BYTES:
-        return {
-            "statusCode": 413,
-            "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": json.dumps({"message": "The request body is over 6 MB."}),
-            "isBase64Encoded": False,
-        }
-    return app.resolve(_as_json(event), context)
+        return _early_answer(413, "The request body is over 6 MB.")
+    text = _as_text(event)
+    if text is None:
+        return _early_answer(400, "The request body is not valid JSON: it is not UTF-8 text.")
+    return app.resolve(_as_json(text), context)

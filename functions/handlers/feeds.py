@@ -29,14 +29,13 @@ from feedguard.purls import InvalidPurl, canonical
 logger = Logger()
 app = api.create_app()
 
-FeedName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 Description = Annotated[str, StringConstraints(max_length=1000)]
 Effect = Literal["allow", "warn", "block"]
 RoleName = Literal["viewer", "assessor", "manager"]
 
 
 class NewFeed(api.RequestModel):
-    name: FeedName
+    name: api.FeedName
     description: Description | None = None
     unassessed_effect: Effect = "block"
 

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import StringConstraints
 
 from feedguard import api, scan_queue
 from feedguard.access import Role
@@ -21,12 +20,11 @@ from feedguard.ids import new_id
 logger = Logger()
 app = api.create_app()
 
-FeedName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 Status = Literal["queued", "running", "succeeded", "partial", "failed"]
 
 
 class ScanRequest(api.RequestModel):
-    feed: FeedName | None = None
+    feed: api.FeedName | None = None
     refresh: bool = False
 
 
@@ -99,7 +97,7 @@ def start_scan(body: ScanRequest) -> Started:
     responses=api.responses(200, "A page of scans", 403, 404),
 )
 def list_scans(
-    feed: Annotated[str | None, Query(description="Only this feed's scans")] = None,
+    feed: Annotated[str | None, Query(description="Only this feed's scans", pattern=api.FEED_NAME_PATTERN)] = None,
     limit: api.Limit = api.DEFAULT_LIMIT,
     cursor: api.Cursor = None,
 ) -> api.ListBody[ScanView]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -147,3 +148,18 @@ def test_a_request_without_the_authorizers_context_is_401(aws: Any) -> None:
 
 def test_admin_key_is_read_from_secrets_manager(aws: Any) -> None:
     assert authorize(ADMIN_KEY)["context"] == {"key_id": "admin", "key_name": "admin", "admin": "true"}
+
+
+@pytest.mark.parametrize(
+    ("raw_bytes", "status"),
+    [
+        (b"\xff\xfe\x1b\t;w", 400),  # not UTF-8: found by fuzzing, once a 500
+        ('{"name": "ünïcode"}'.encode(), 201),  # UTF-8 that API Gateway still base64-encodes
+    ],
+)
+def test_a_base64_encoded_body_is_json_only_if_it_is_utf8(aws: Any, raw_bytes: bytes, status: int) -> None:
+    event = api_event("api-keys-create.json")
+    event["body"], event["isBase64Encoded"] = base64.b64encode(raw_bytes).decode(), True
+    response = keys.handler(event, LambdaContext())
+    assert response["statusCode"] == status
+    assert "message" in body_of(response) or status == 201

@@ -1,0 +1,120 @@
+"""Fuzzing the contract: schemathesis generates requests for every operation
+of GET /openapi.json, sends them to a local stack of their own, as the admin
+and as a viewer of a feed, and checks each answer: no 5xx, status, headers
+and body as the document declares them, and every 4xx in the contract's
+error shape. Bounded: FUZZ_EXAMPLES examples an operation (default 8)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import CheckContext
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+
+from tests.integration.conftest import RunningStack, start_stack, stop_stack, wait_for
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+# A schema-valid value is not always a valid one: opaque cursors, purls that
+# must parse, ids that must exist. Their rejection (422, 404) is the contract's
+# answer, which the status and error-body checks still verify.
+# Requests the document forbids are still sent (no 5xx, documented statuses,
+# the error body), but their acceptance is not a failure: unknown query
+# parameters are ignored, as API Gateway does, and the test adds the key
+# to every request, so "no Authorization" never reaches the stack.
+EXCLUDED = [positive_data_acceptance, negative_data_rejection]
+# Valid requests, and requests the document forbids (which must be refused with a 4xx)
+MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+
+
+@schemathesis.check
+def contract_error_body(ctx: CheckContext, response: Any, case: Any) -> bool | None:
+    """Every 4xx is {"message": str, "details"?: list}."""
+    if not 400 <= response.status_code < 500:
+        return None
+    body = response.json()
+    assert isinstance(body, dict), f"a {response.status_code} whose body is not an object: {body!r}"
+    assert isinstance(body.get("message"), str), f"a {response.status_code} with no message: {body!r}"
+    assert set(body) <= {"message", "details"}, f"a {response.status_code} with other fields: {body!r}"
+    return True
+
+
+@pytest.fixture(scope="module")
+def fuzzed() -> Iterator[tuple[RunningStack, str]]:
+    """A stack of its own (fuzzing changes things), with a feed `fuzz` that
+    has a package, a finding and a viewer key."""
+    running = start_stack()
+    api, admin = running.api, running.headers()
+    requests.post(f"{api}/feeds", json={"name": "fuzz"}, headers=admin, timeout=30).raise_for_status()
+    viewer = requests.post(f"{api}/api-keys", json={"name": "fuzz-viewer"}, headers=admin, timeout=30).json()
+    requests.put(
+        f"{api}/feeds/fuzz/permissions/{viewer['id']}", json={"role": "viewer"}, headers=admin, timeout=30
+    ).raise_for_status()
+    source = requests.post(
+        f"{api}/sources",
+        json={"name": "fake", "kind": "ossindex", "url": "http://127.0.0.1:1", "token": "t"},
+        headers=admin,
+        timeout=30,
+    )
+    assert source.status_code in (201, 422), source.text  # a loopback URL may be refused; the feed needs none
+    requests.post(
+        f"{api}/feeds/fuzz/packages", json={"purls": ["pkg:npm/lodash@4.17.20"]}, headers=admin, timeout=30
+    ).raise_for_status()
+    yield running, viewer["key"]
+    assert stop_stack(running) == 0
+
+
+def fuzz(running: RunningStack, headers: dict[str, str]) -> tuple[int, int, list[str]]:
+    """Every operation of the document, EXAMPLES cases each; returns
+    (operations, cases, failures). Runs them all before judging, so one run
+    reports every operation that breaks the contract."""
+    wait_for(lambda: requests.get(f"{running.api}/openapi.json", timeout=10).status_code == 200)
+    schema = schemathesis.openapi.from_url(f"{running.api}/openapi.json")
+    operations, cases, failures = 0, 0, []
+    for result, mode in itertools.product(list(schema.get_all_operations()), MODES):
+        operation = result.ok()
+        operations += mode == GenerationMode.POSITIVE
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        def run(case: Any) -> None:
+            nonlocal cases
+            cases += 1
+            case.call_and_validate(
+                base_url=running.api,
+                headers=headers,
+                timeout=30,
+                additional_checks=[contract_error_body],
+                excluded_checks=EXCLUDED,
+            )
+
+        try:
+            run()
+        except Unsatisfiable:
+            assert mode == GenerationMode.NEGATIVE, operation.label  # nothing to break, e.g. GET /health
+        except (Exception, BaseExceptionGroup) as error:  # noqa: BLE001 - collected, reported together
+            failures.append(f"{operation.label} ({mode.value}): {str(error)[:1500]}")
+    return operations, cases, failures
+
+
+def test_every_operation_answers_the_admin_as_documented(fuzzed: tuple[RunningStack, str]) -> None:
+    running, _ = fuzzed
+    operations, cases, failures = fuzz(running, running.headers())
+    assert operations >= 37
+    assert not failures, "\n\n".join(failures)
+    print(f"admin: {operations} operations, {cases} cases")
+
+
+def test_every_operation_answers_a_viewer_as_documented(fuzzed: tuple[RunningStack, str]) -> None:
+    running, viewer_key = fuzzed
+    operations, cases, failures = fuzz(running, running.headers(viewer_key))
+    assert not failures, "\n\n".join(failures)
+    print(f"viewer: {operations} operations, {cases} cases")
