@@ -246,7 +246,7 @@ def test_a_feed_without_a_source_succeeds_with_nothing_to_do(aws: Any, oss: tupl
     assert (done.status, done.packages_total, done.requests_made) == ("succeeded", 0, 0)
 
 
-def test_tokens_never_reach_logs_responses_or_tables_across_a_scan_cycle(
+def test_tokens_and_keys_never_reach_logs_responses_or_tables_across_a_scan_cycle(
     aws: Any,
     oss: tuple[FakeOssIndex, str],
     capsys: pytest.CaptureFixture[str],
@@ -287,13 +287,25 @@ def test_tokens_never_reach_logs_responses_or_tables_across_a_scan_cycle(
     parameters.clear_caches()
     answers.append(scan(aws, "cycle", refresh=True).attribute_values)
     answers.append(request(scans_api, "GET", "/scans")[1])
+    # And an API key is issued, used for a check and listed
+    from handlers import gate as gate_api
+    from handlers import keys as keys_api
+    from tests.support import key_caller
+
+    _, issued = request(keys_api, "POST", "/api-keys", body={"name": "ci"})
+    request(sources_api, "GET", "/sources")
+    answers.append(request(keys_api, "GET", "/api-keys")[1])
+    answers.append(
+        request(gate_api, "POST", "/feeds/cycle/check", body={"purls": [LOG4J, CLEAN]}, caller=key_caller(issued["id"]))
+    )
+    answers.append(request(gate_api, "POST", "/feeds/cycle/check", body={"purls": [LOG4J, CLEAN]})[1])
     settings.cache_clear()
     # Then neither token appears anywhere
     captured = capsys.readouterr()
     logs = captured.out + captured.err + caplog.text
     assert "OSS Index refused a batch" in logs
     stored = json.dumps([boto3.client("dynamodb").scan(TableName=t)["Items"] for t in aws.table_names.values()])
-    for token in (secret_token, rotated):
+    for token in (secret_token, rotated, issued["key"]):
         assert token not in json.dumps(answers, default=str)
         assert token not in logs
         assert token not in stored
