@@ -4,6 +4,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam
 export PYTHONPATH := $(CURDIR)/functions:$(CURDIR)
@@ -12,11 +13,11 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help dev test pytest lint format typecheck validate build unit integration bench soak lock clean
+.PHONY: help dev test pytest lint format typecheck validate iac-scan build unit integration bench soak lock clean
 
 help:
 	@echo "make dev        the whole stack locally (no Docker, no AWS account)"
-	@echo "make test       every check: lint, types, template, sam build, unit and integration tests"
+	@echo "make test       every check: lint, types, template, IaC scan, sam build, unit and integration tests"
 	@echo "make bench      benchmarks, with their baselines"
 	@echo "make soak       50 clients for 2 minutes on the local stack, then an audit of every write"
 	@echo "make build      sam build"
@@ -37,7 +38,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 dev: $(VENV)/.installed
 	$(PY) -m infra.dev
 
-test: lint typecheck validate build pytest
+test: lint typecheck validate iac-scan build pytest
 
 pytest: $(VENV)/.installed
 	$(PY) -m pytest -n 2 tests
@@ -56,6 +57,17 @@ typecheck: $(VENV)/.installed
 validate: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
+
+# checkov, the IaC scanner, pins its own dependencies: a virtualenv of its own.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+# Every check passes or is skipped in .checkov.yaml with its reason.
+iac-scan: $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 build: $(SAM_VENV)/.installed
 	$(SAM) build
@@ -81,4 +93,4 @@ lock:
 	  /tmp/feedguard-lock/bin/pip freeze) > constraints.txt
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
