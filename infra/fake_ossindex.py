@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,7 +36,13 @@ class Fault:
     latency_ms: int = 0
     # Answer only the first N entries (the real service may answer fewer than asked).
     answer_only: int | None = None
+    # Close the connection without answering, as a reset or a crashed proxy does.
+    reset: bool = False
     times: int = 1
+
+
+class Reset(Exception):
+    """The fake drops this connection without a word."""
 
 
 @dataclass
@@ -115,11 +121,14 @@ class FakeOssIndex:
         fault = self._next_fault()
         delay = (fault.latency_ms if fault and fault.latency_ms else self.latency_ms) / 1000
         if delay:
-            time.sleep(delay)
+            # Not time.sleep: tests that skip the client's backoff patch that one.
+            threading.Event().wait(delay)
         if method != "POST" or path.split("?", maxsplit=1)[0] not in PATHS:
             return _error(404, "Not Found")
         if not self.authorized(authorization):
             return _error(401, "Unauthorized")
+        if fault and fault.reset:
+            raise Reset
         if fault and fault.status != 200:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             payload = (
@@ -180,13 +189,21 @@ def serve(fake: FakeOssIndex, host: str, port: int) -> ThreadingHTTPServer:
         def _any(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            status, headers, payload = fake.answer(self.command, self.path, self.headers.get("Authorization"), body)
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                status, headers, payload = fake.answer(self.command, self.path, self.headers.get("Authorization"), body)
+            except Reset:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up waiting (its timeout)
 
         do_GET = do_POST = do_PUT = do_DELETE = _any  # noqa: N815
 

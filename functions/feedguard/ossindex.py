@@ -32,6 +32,10 @@ RETRYABLE = frozenset({429, 502, 503, 504})
 USER_AGENT = f"feedguard/{__version__} (vulnerability scanner; python-requests/{requests.__version__})"
 
 
+# Seconds to wait for OSS Index to connect and to answer, per attempt.
+REQUEST_TIMEOUT = 10.0
+
+
 class OssIndexError(Exception):
     """One sentence, naming what OSS Index did; `stops_source` when retrying
     this scan's other batches for the same source would be pointless."""
@@ -169,7 +173,7 @@ class Client:
         credentials: Credentials,
         *,
         session: requests.Session | None = None,
-        timeout: float = 10.0,
+        timeout: float | None = None,
         max_attempts: int = 5,
         max_total_seconds: float = 60.0,
         base_delay: float = 0.5,
@@ -179,7 +183,7 @@ class Client:
         self.endpoint = url.rstrip("/") + REPORT_PATH
         self.credentials = credentials
         self.session = session or requests.Session()
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else REQUEST_TIMEOUT
         self.max_attempts = max_attempts
         self.max_total_seconds = max_total_seconds
         self.base_delay = base_delay
