@@ -1,7 +1,9 @@
 """Least privilege, read from template.yaml: no wildcard actions or
-resources, and no function is granted a DynamoDB table its code cannot
-reach. What code reaches is read from source: every model named in the
-handler module and the feedguard modules it imports, lazy imports included.
+resources, and no function is granted a table, queue, secret or event bus
+its code cannot reach. What code reaches is read from source: every model
+and every setting (the variables that name queues, secrets and the bus)
+named in the handler module and the feedguard modules it imports, lazy
+imports included.
 That over-approximates (a module imported for one function brings its
 other functions' tables), so it proves no extra grant, not that no grant is
 missing: the integration tests, and `sam local` against AWS, catch those."""
@@ -9,6 +11,7 @@ missing: the integration tests, and `sam local` against AWS, catch those."""
 from __future__ import annotations
 
 import ast
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +27,13 @@ DOCUMENT = load_document()
 RESOURCES: dict[str, Any] = DOCUMENT["Resources"]
 FUNCTIONS = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
 TABLES = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::DynamoDB::Table"}
+OTHERS = {
+    name
+    for name, r in RESOURCES.items()
+    if r["Type"] in ("AWS::SQS::Queue", "AWS::SecretsManager::Secret", "AWS::Events::EventBus")
+}
+# The secrets of the sources: one per source, under the stack's prefix.
+SOURCE_SECRETS = "SourceSecrets"
 VARIABLES = DOCUMENT["Globals"]["Function"]["Environment"]["Variables"]
 
 
@@ -64,15 +74,36 @@ def _closure(module: str) -> Iterator[tuple[str, ast.Module]]:
                 todo += [f"{node.module}.{alias.name}" for alias in node.names]
 
 
-def tables_reached(handler: str) -> set[str]:
-    reached = set()
+def _resource_of_setting() -> dict[str, str]:
+    """feedguard.settings attribute -> the resource its variable names."""
+    found = {}
+    for variable, value in VARIABLES.items():
+        if isinstance(value, dict) and value.get("Ref") in OTHERS:
+            found[variable.lower()] = value["Ref"]
+    found["source_secret_prefix"] = SOURCE_SECRETS
+    return found
+
+
+RESOURCE_OF_SETTING = _resource_of_setting()
+
+
+def _identifiers(handler: str) -> set[str]:
+    identifiers: set[str] = set()
     for name, tree in _closure(handler.rpartition(".")[0]):
-        if name == "feedguard.dal.models":
-            continue  # defines every model; what counts is who uses them
-        identifiers = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        if name in ("feedguard.dal.models", "feedguard.settings"):
+            continue  # they define every model and setting; what counts is who uses them
+        identifiers |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         identifiers |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-        reached |= {TABLE_OF_MODEL[model] for model in identifiers & TABLE_OF_MODEL.keys()}
-    return reached
+    return identifiers
+
+
+def tables_reached(handler: str) -> set[str]:
+    return {TABLE_OF_MODEL[model] for model in _identifiers(handler) & TABLE_OF_MODEL.keys()}
+
+
+def others_reached(handler: str) -> set[str]:
+    """Queues, secrets and buses the code names through feedguard.settings."""
+    return {RESOURCE_OF_SETTING[setting] for setting in _identifiers(handler) & RESOURCE_OF_SETTING.keys()}
 
 
 def _references(value: Any) -> Iterator[str]:
@@ -98,6 +129,22 @@ def tables_granted(function: dict[str, Any]) -> set[str]:
     return {name for name in _references(function["Properties"].get("Policies", [])) if name in TABLES}
 
 
+def others_granted(function: dict[str, Any]) -> set[str]:
+    policies = function["Properties"].get("Policies", [])
+    granted = {name for name in _references(policies) if name in OTHERS}
+    if "/sources/" in json.dumps(policies):
+        granted.add(SOURCE_SECRETS)
+    return granted
+
+
+def on_failure_destinations(function: dict[str, Any]) -> set[str]:
+    """Queues Lambda itself sends to for the function's event source mappings."""
+    events = function["Properties"].get("Events", {}).values()
+    configs = [event["Properties"].get("DestinationConfig", {}) for event in events]
+    configs += [event["Properties"].get("DeadLetterConfig", {}) for event in events]
+    return {name for config in configs for name in _references(config) if name in OTHERS}
+
+
 def _statements(function: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for policy in function["Properties"].get("Policies", []):
         if isinstance(policy, dict):
@@ -109,6 +156,13 @@ def test_no_function_is_granted_a_table_its_code_cannot_reach(logical_id: str) -
     function = FUNCTIONS[logical_id]
     handler = function["Properties"]["Handler"]
     assert tables_granted(function) <= tables_reached(handler)
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_no_function_is_granted_a_queue_secret_or_bus_its_code_cannot_reach(logical_id: str) -> None:
+    function = FUNCTIONS[logical_id]
+    reached = others_reached(function["Properties"]["Handler"]) | on_failure_destinations(function)
+    assert others_granted(function) <= reached
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
@@ -136,3 +190,14 @@ def test_the_check_notices_a_table_granted_to_a_function_that_never_uses_it() ->
     granted = {"Properties": {"Policies": [{"DynamoDBCrudPolicy": {"TableName": {"Ref": "FindingsTable"}}}]}}
     assert tables_granted(granted) == {"FindingsTable"}
     assert not tables_granted(granted) <= tables_reached("handlers.authorizer.handler")
+
+
+def test_the_check_notices_a_queue_granted_to_a_function_that_never_sends_to_it() -> None:
+    granted = {
+        "Properties": {
+            "Policies": [{"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["ScanQueue", "QueueName"]}}}]
+        }
+    }
+    assert others_granted(granted) == {"ScanQueue"}
+    assert not others_granted(granted) <= others_reached("handlers.authorizer.handler")
+    assert "ScanQueue" in others_reached("handlers.scan_coordinator.handler")
