@@ -68,6 +68,23 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
+def timed(routes: dict[str, Callable[[], requests.Response]], count: int) -> dict[str, dict[str, float]]:
+    """p50/p99 of each route over `count` sequential calls, after 20 to warm
+    the sandboxes; every call must answer 200."""
+    figures = {}
+    for name, call in routes.items():
+        for _ in range(20):
+            call()
+        samples = []
+        for _ in range(count):
+            started = time.perf_counter()
+            response = call()
+            samples.append(time.perf_counter() - started)
+            assert response.status_code == 200, response.text
+        figures[name] = percentiles(samples)
+    return figures
+
+
 def api_latency(requests_per_route: int = 300) -> dict[str, dict[str, float]]:
     admin_key = secrets.token_urlsafe(24)
     stack = LocalStack(StackConfig(admin_key=admin_key, port=0, schedule_rate="off"))
@@ -83,18 +100,7 @@ def api_latency(requests_per_route: int = 300) -> dict[str, dict[str, float]]:
                 f"{stack.api_url}/api-keys", headers=headers, timeout=30
             ),
         }
-        figures = {}
-        for name, call in routes.items():
-            for _ in range(20):
-                call()  # warm sandboxes
-            samples = []
-            for _ in range(requests_per_route):
-                started = time.perf_counter()
-                response = call()
-                samples.append(time.perf_counter() - started)
-                assert response.status_code == 200, response.text
-            figures[name] = percentiles(samples)
-        return figures
+        return timed(routes, requests_per_route)
     finally:
         stack.stop()
 
@@ -267,17 +273,7 @@ def gate_latency(packages: int = 10_000, findings: int = 5_000, requests_per_rou
                 f"{api}/feeds/gate/vulnerabilities", params={"limit": 100}, headers=viewer, timeout=30
             ),
         }
-        figures: dict[str, object] = {}
-        for name, call in routes.items():
-            for _ in range(10):
-                call()  # warm sandboxes
-            samples = []
-            for _ in range(requests_per_route):
-                started = time.perf_counter()
-                response = call()
-                samples.append(time.perf_counter() - started)
-                assert response.status_code == 200, response.text
-            figures[name] = percentiles(samples)
+        figures: dict[str, object] = dict(timed(routes, requests_per_route))
         figures["dynamodb_calls_per_check"] = counted["check_calls"]
         figures["dynamodb_calls_per_findings_page"] = counted["page_calls"]
         figures["feed"] = {"packages": packages, "findings": findings}

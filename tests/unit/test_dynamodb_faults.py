@@ -54,6 +54,25 @@ def throttled(operation: str, times: int) -> Iterator[list[str]]:
         events.unregister(f"before-call.dynamodb.{operation}", unique_id="fault-injection")
 
 
+@contextmanager
+def first_transaction_refused(table: str) -> Iterator[list[str]]:
+    """The first TransactWriteItems that writes to `table` fails as throttled."""
+    events = models.connection().client.meta.events
+    refused: list[str] = []
+
+    def refuse(params: dict[str, Any], **kwargs: Any) -> None:
+        if not refused and any(table in json.dumps(item) for item in params["TransactItems"]):
+            refused.append(table)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
+
+    event = "before-parameter-build.dynamodb.TransactWriteItems"  # sees the call's own parameters
+    events.register(event, refuse, unique_id="transaction-fault")
+    try:
+        yield refused
+    finally:
+        events.unregister(event, unique_id="transaction-fault")
+
+
 def deliver_until_done(aws: Any, max_receives: int = 5) -> list[int]:
     """The SQS mapping: failed messages come back, with their receive count,
     until they succeed or reach the queue's maxReceiveCount. Returns the
@@ -126,22 +145,9 @@ def test_the_count_failing_after_the_findings_were_recorded_counts_once_on_redel
 ) -> None:
     a_feed("demo", [LOG4J, LODASH], [a_source(oss[1])])
     scan_id = start_scan()
-    events = models.connection().client.meta.events
-    calls: list[str] = []
-
-    def refuse_the_count(params: dict[str, Any], **kwargs: Any) -> None:
-        items = params.get("TransactItems", [])
-        if any("Scans" in json.dumps(item) for item in items) and not calls:
-            calls.append("count")
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
-
-    event = "before-parameter-build.dynamodb.TransactWriteItems"  # sees the call's own parameters
-    events.register(event, refuse_the_count, unique_id="count-fault")
-    try:
+    with first_transaction_refused("ScansTable") as refused:
         deliver_until_done(aws)
-    finally:
-        events.unregister(event, unique_id="count-fault")
-    assert calls == ["count"]
+    assert refused == ["ScansTable"]
     done = Scan.get(scan_id, "#scan", consistent_read=True)
     assert (done.status, done.batches_done, done.packages_scanned, done.findings_new) == ("succeeded", 1, 2, 5)
     assert [e.action for e in history.entries("demo", "CVE-2021-23337")] == ["detected"]
@@ -171,21 +177,9 @@ def test_an_auto_assessment_cut_short_by_a_fault_is_made_on_redelivery(aws: Any,
     type_store.create(AssessmentType("watch", "Watch", "warn", 14, auto_assess_min=5.0, auto_assess_max=6.9))
     a_feed("demo", [LODASH], [a_source(oss[1])])
     scan_id = start_scan()
-    events = models.connection().client.meta.events
-    refused: list[str] = []
-
-    def refuse_the_assessment(params: dict[str, Any], **kwargs: Any) -> None:
-        if any("AssessmentsTable" in json.dumps(item) for item in params["TransactItems"]) and not refused:
-            refused.append("auto-assessment")
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
-
-    event = "before-parameter-build.dynamodb.TransactWriteItems"
-    events.register(event, refuse_the_assessment, unique_id="assess-fault")
-    try:
+    with first_transaction_refused("AssessmentsTable") as refused:
         deliver_until_done(aws)
-    finally:
-        events.unregister(event, unique_id="assess-fault")
-    assert refused == ["auto-assessment"]
+    assert refused == ["AssessmentsTable"]
     # The finding was created on the first delivery; the redelivery assessed it and counted it once
     assert Finding.get("demo", "CVE-2020-28500").status == "assessed"
     assert [(e.action, e.actor) for e in history.entries("demo", "CVE-2020-28500")] == [
