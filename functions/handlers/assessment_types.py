@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from feedguard import api, effects
 from feedguard.access import require_admin
@@ -25,7 +25,13 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Description = Annotated[str, StringConstraints(max_length=1000)]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
 Days = Annotated[int, Field(ge=1, le=3650)]
-Score = Annotated[float, Field(ge=0, le=10)]
+# CVSS scores carry one decimal: more precision is rounded away, which also
+# keeps values DynamoDB cannot store (2.2e-313 is below its 1e-130) out.
+Score = Annotated[
+    float,
+    Field(ge=0, le=10, description="A CVSS score, 0-10, rounded to one decimal"),
+    AfterValidator(lambda score: round(score, 1)),
+]
 
 
 class AutoAssess(api.RequestModel):

@@ -123,3 +123,11 @@ def test_pages_cover_builtins_then_custom_types_exactly_once(aws: Any, limit: in
         if not cursor:
             break
     assert seen == ["unassessed", "ignore", "caution", "blocked", "alpha", "beta", "gamma"]
+
+
+def test_scores_are_rounded_to_one_decimal_so_tiny_floats_are_stored(aws: Any) -> None:
+    # Found by fuzzing: 2.2e-313 is a valid number in JSON but not in DynamoDB (a 500)
+    body = {"name": "Tiny", "effect": "allow", "auto_assess": {"min_cvss": 2.2250738585e-313, "max_cvss": 4.449}}
+    status, answer = request(assessment_types, "POST", "/assessment-types", body=body)
+    assert status == 201, answer
+    assert answer["auto_assess"] == {"min_cvss": 0.0, "max_cvss": 4.4}
