@@ -20,12 +20,12 @@ from pathlib import Path
 
 import requests
 
+from bench.measure import LOCAL_TOKEN, percentiles, wait_for_scan
 from infra.stack import LocalStack, StackConfig
 from infra.template import Template
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
-LOCAL_TOKEN = "local-fake-token"  # noqa: S105 - the fake OSS Index's, not a secret
 
 
 def _import_once(statement: str) -> float:
@@ -57,15 +57,6 @@ def cold_starts() -> dict[str, object]:
             "x_floor": round(seconds / floor, 2),
         }
     return {"floor_import_boto3_ms": round(statistics.median(floors) * 1000, 1), "functions": rows}
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "n": len(ordered),
-        "p50_ms": round(ordered[len(ordered) // 2] * 1000, 2),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
-    }
 
 
 def timed(routes: dict[str, Callable[[], requests.Response]], count: int) -> dict[str, dict[str, float]]:
@@ -154,16 +145,6 @@ def cpu_seconds() -> float:
     return total
 
 
-def _wait_for_scan(api: str, headers: dict[str, str], scan_id: str, timeout: float = 600) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        scan: dict[str, object] = requests.get(f"{api}/scans/{scan_id}", headers=headers, timeout=30).json()
-        if scan["status"] in ("succeeded", "partial", "failed"):
-            return scan
-        time.sleep(0.1)
-    raise TimeoutError(f"scan {scan_id} did not finish in {timeout}s")
-
-
 def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, object]:
     """A cold scan of `distinct` purls spread over 3 overlapping feeds, with the
     fake OSS Index answering in `latency_ms`, next to a sequential batched
@@ -205,14 +186,14 @@ def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, 
         stack.fake_ossindex.latency_ms = latency_ms
         cpu, started = cpu_seconds(), time.perf_counter()
         scan_id = requests.post(f"{api}/scans", json={}, headers=headers, timeout=30).json()["id"]
-        cold = _wait_for_scan(api, headers, scan_id)
+        cold = wait_for_scan(api, headers, scan_id)
         cold_seconds, cold_cpu = time.perf_counter() - started, cpu_seconds() - cpu
         cold_stats = stack.fake_ossindex.stats()
 
         stack.fake_ossindex.reset()
         cpu, started = cpu_seconds(), time.perf_counter()
         scan_id = requests.post(f"{api}/scans", json={}, headers=headers, timeout=30).json()["id"]
-        warm = _wait_for_scan(api, headers, scan_id)
+        warm = wait_for_scan(api, headers, scan_id)
         warm_seconds, warm_cpu = time.perf_counter() - started, cpu_seconds() - cpu
         return {
             "distinct_purls": distinct,

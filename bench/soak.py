@@ -13,7 +13,6 @@ import json
 import os
 import random
 import secrets
-import statistics
 import sys
 import threading
 import time
@@ -23,6 +22,7 @@ from typing import Any
 
 import requests
 
+from bench.measure import LOCAL_TOKEN, percentiles, wait_for_scan
 from infra import ossindex_data
 from infra.stack import LocalStack, StackConfig
 
@@ -45,7 +45,7 @@ class Tally:
 def setup(api: str, headers: dict[str, str], ossindex_url: str) -> tuple[list[str], list[str]]:
     source = requests.post(
         f"{api}/sources",
-        json={"name": "fake", "kind": "ossindex", "url": ossindex_url, "token": "local-fake-token"},
+        json={"name": "fake", "kind": "ossindex", "url": ossindex_url, "token": LOCAL_TOKEN},
         headers=headers,
         timeout=30,
     ).json()["id"]
@@ -53,12 +53,7 @@ def setup(api: str, headers: dict[str, str], ossindex_url: str) -> tuple[list[st
     requests.put(f"{api}/feeds/{FEED}/sources/{source}", headers=headers, timeout=30).raise_for_status()
     purls = [*ossindex_data.COMPONENTS, *(f"pkg:npm/soak-clean-{n}@1.0.0" for n in range(200))]
     added = requests.post(f"{api}/feeds/{FEED}/packages", json={"purls": purls}, headers=headers, timeout=60).json()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        scan = requests.get(f"{api}/scans/{added['scan_id']}", headers=headers, timeout=30).json()
-        if scan["status"] in ("succeeded", "partial", "failed"):
-            break
-        time.sleep(0.2)
+    wait_for_scan(api, headers, added["scan_id"], timeout=120)
     findings = requests.get(
         f"{api}/feeds/{FEED}/vulnerabilities", params={"limit": 100}, headers=headers, timeout=30
     ).json()["items"]
@@ -131,15 +126,6 @@ def audit(api: str, headers: dict[str, str], ids: list[str], tally: Tally) -> li
             if [version for version, _ in puts] != list(range(1, len(puts) + 1)):
                 problems.append(f"{vid}: versions {[v for v, _ in puts]} skip or repeat")
     return problems
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "n": len(ordered),
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1),
-    }
 
 
 def main() -> int:

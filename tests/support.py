@@ -6,6 +6,9 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,3 +107,23 @@ def request(
     event["requestContext"]["authorizer"] = {"principalId": who["key_id"], **who}
     response = handler.handler(event, LambdaContext())
     return response["statusCode"], body_of(response)
+
+
+@contextmanager
+def counted_dynamodb_calls() -> Iterator[Counter[str]]:
+    """DynamoDB calls by operation while the block runs, on the client every
+    model shares. Imported late: feedguard reads its table names on import,
+    after tests/conftest.py has set them."""
+    from feedguard.dal import models
+
+    calls: Counter[str] = Counter()
+    events = models.connection().client.meta.events
+
+    def count(**kwargs: Any) -> None:
+        calls.update([kwargs["event_name"].split(".")[-1]])
+
+    events.register("before-call.dynamodb", count, unique_id="count-dynamodb-calls")
+    try:
+        yield calls
+    finally:
+        events.unregister("before-call.dynamodb", unique_id="count-dynamodb-calls")

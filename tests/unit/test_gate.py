@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from feedguard import clock
-from feedguard.dal import models, permissions
+from feedguard.dal import permissions
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import Assessment, CachedAnswer, FeedAttachment, Finding, Package
 from handlers import feeds, gate
 from infra.fake_ossindex import FakeOssIndex, Fault
-from tests.support import key_caller, request
+from tests.support import counted_dynamodb_calls, key_caller, request
 from tests.unit.builders import a_finding
 
 VIEWER = key_caller("kviewer")
@@ -129,22 +126,6 @@ def test_bad_checks_are_422(feed: FakeOssIndex, body: dict[str, Any], status: in
     assert "message" in answer
 
 
-@contextmanager
-def counted_calls() -> Iterator[Counter[str]]:
-    """DynamoDB calls by operation, on the client every model shares."""
-    calls: Counter[str] = Counter()
-    events = models.connection().client.meta.events
-
-    def count(**kwargs: Any) -> None:
-        calls.update([kwargs["event_name"].split(".")[-1]])
-
-    events.register("before-call.dynamodb", count, unique_id="count-calls")
-    try:
-        yield calls
-    finally:
-        events.unregister("before-call.dynamodb", unique_id="count-calls")
-
-
 @pytest.mark.parametrize("vulnerabilities_per_purl", [1, 20])
 def test_128_known_purls_cost_a_bounded_number_of_round_trips(
     feed: FakeOssIndex, vulnerabilities_per_purl: int
@@ -154,7 +135,7 @@ def test_128_known_purls_cost_a_bounded_number_of_round_trips(
     for n, purl in enumerate(purls):
         ids = {f"CVE-{n}-{m}" for m in range(vulnerabilities_per_purl)}
         Package(feed="demo", purl=purl, added_at=now, last_scanned_at=now, vulnerability_ids=ids).save()
-    with counted_calls() as calls:
+    with counted_dynamodb_calls() as calls:
         check(*purls)
     # One GetItem for the role, one for the feed, a BatchGet per 100 packages, and
     # a BatchGet per 100 distinct vulnerabilities for findings and for assessments:
