@@ -184,11 +184,11 @@ def feed_admin(app: APIGatewayRestResolver, feed: str) -> Principal:
     return caller
 
 
-def _body_size(event: dict[str, Any]) -> int:
+def _body_bytes(event: dict[str, Any]) -> bytes:
+    """The body as the client sent it (API Gateway base64-encodes a body that
+    is not UTF-8)."""
     body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        return len(base64.b64decode(body))
-    return len(body.encode("utf-8"))
+    return base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
 
 
 def _as_json(event: dict[str, Any]) -> dict[str, Any]:
@@ -211,23 +211,14 @@ def _early_answer(status: int, message: str) -> dict[str, Any]:
     }
 
 
-def _as_text(event: dict[str, Any]) -> dict[str, Any] | None:
-    """API Gateway hands over a body that is not UTF-8 base64-encoded; JSON is
-    UTF-8 text, so such a body is not JSON (None), and any other is passed on
-    as text."""
-    if not event.get("isBase64Encoded") or not event.get("body"):
-        return event
-    try:
-        text = base64.b64decode(event["body"]).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return {**event, "body": text, "isBase64Encoded": False}
-
-
 def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if _body_size(event) > MAX_BODY_BYTES:
+    body = _body_bytes(event)
+    if len(body) > MAX_BODY_BYTES:
         return _early_answer(413, "The request body is over 6 MB.")
-    text = _as_text(event)
-    if text is None:
-        return _early_answer(400, "The request body is not valid JSON: it is not UTF-8 text.")
-    return app.resolve(_as_json(text), context)
+    if event.get("isBase64Encoded") and body:
+        # JSON is UTF-8 text: a body that is not is not JSON; any other goes on as text.
+        try:
+            event = {**event, "body": body.decode("utf-8"), "isBase64Encoded": False}
+        except UnicodeDecodeError:
+            return _early_answer(400, "The request body is not valid JSON: it is not UTF-8 text.")
+    return app.resolve(_as_json(event), context)
