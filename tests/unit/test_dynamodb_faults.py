@@ -25,7 +25,7 @@ from handlers import scan_coordinator, scan_worker
 from infra.fake_ossindex import FakeOssIndex
 from tests.support import LambdaContext
 from tests.unit.builders import a_feed
-from tests.unit.test_scanner import LODASH, LOG4J, a_source
+from tests.unit.test_scanner import LODASH, LOG4J, a_source, sqs_record
 
 
 @pytest.fixture(autouse=True)
@@ -85,19 +85,9 @@ def deliver_until_done(aws: Any, max_receives: int = 5) -> list[int]:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=5).get("Messages", [])
         if not messages:
             return failures_per_round
-        records = []
         for message in messages:
             receives[message["MessageId"]] = receives.get(message["MessageId"], 0) + 1
-            records.append(
-                {
-                    "messageId": message["MessageId"],
-                    "receiptHandle": message["ReceiptHandle"],
-                    "body": message["Body"],
-                    "attributes": {"ApproximateReceiveCount": str(receives[message["MessageId"]])},
-                    "messageAttributes": {},
-                    "eventSource": "aws:sqs",
-                }
-            )
+        records = [sqs_record(message, receives[message["MessageId"]]) for message in messages]
         try:
             answer = scan_worker.handler({"Records": records}, LambdaContext())
             failed = {failure["itemIdentifier"] for failure in answer["batchItemFailures"]}

@@ -39,6 +39,18 @@ def a_source(url: str, name: str = "guide", token: str = "local-fake-token") -> 
     return source_store.create(f"src-{name}", {"name": name, "url": url, "auth": "bearer"}, token).id
 
 
+def sqs_record(message: dict[str, Any], receives: int) -> dict[str, Any]:
+    """An SQS message as the event source mapping hands it to the worker."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {"ApproximateReceiveCount": str(receives)},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+    }
+
+
 def drain(aws: Any, deliveries: int = 1) -> int:
     """Delivers every queued batch to the worker, like the SQS mapping; returns how many."""
     sqs = boto3.client("sqs")
@@ -47,17 +59,7 @@ def drain(aws: Any, deliveries: int = 1) -> int:
         messages = sqs.receive_message(QueueUrl=aws.queue_urls["ScanQueue"], MaxNumberOfMessages=5).get("Messages", [])
         if not messages:
             return delivered
-        records = [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-            }
-            for m in messages
-        ]
+        records = [sqs_record(m, receives=1) for m in messages]
         for _ in range(deliveries):
             answer = scan_worker.handler({"Records": records}, LambdaContext())
             assert answer == {"batchItemFailures": []}
