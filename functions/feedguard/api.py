@@ -176,12 +176,12 @@ def feed_access(app: APIGatewayRestResolver, feed: str, needed: Role) -> tuple[P
     return caller, read[0] if read else feeds.require(feed)
 
 
-def feed_admin(app: APIGatewayRestResolver, feed: str) -> Principal:
-    """Admin-only changes to a feed: 404 for a key that cannot see the feed
-    (its existence must not leak), 403 for one that can."""
-    caller = feed_caller(app, feed, Role.viewer)
+def feed_admin(app: APIGatewayRestResolver, feed: str) -> Feed:
+    """Admin-only changes to a feed, which it returns: 404 for a key that
+    cannot see the feed (its existence must not leak), 403 for one that can."""
+    caller, current = feed_access(app, feed, Role.viewer)
     require_admin(caller)
-    return caller
+    return current
 
 
 def _body_bytes(event: dict[str, Any]) -> bytes:

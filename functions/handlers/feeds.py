@@ -175,8 +175,7 @@ def get_feed(feed: str) -> FeedDetail:
     responses=api.responses(200, "The feed", 400, 403, 404, 413),
 )
 def update_feed(feed: str, body: FeedChanges) -> FeedDetail:
-    caller, current = api.feed_access(app, feed, Role.viewer)
-    require_admin(caller)
+    current = api.feed_admin(app, feed)
     sent = body.model_fields_set
     if "unassessed_effect" in sent and body.unassessed_effect is None:
         raise InvalidInput("unassessed_effect cannot be null.")
