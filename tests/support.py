@@ -7,7 +7,7 @@ import copy
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,20 +110,27 @@ def request(
 
 
 @contextmanager
-def counted_dynamodb_calls() -> Iterator[Counter[str]]:
-    """DynamoDB calls by operation while the block runs, on the client every
-    model shares. Imported late: feedguard reads its table names on import,
-    after tests/conftest.py has set them."""
+def dynamodb_hook(event: str, hook: Callable[..., None]) -> Iterator[None]:
+    """`hook` on a botocore event (e.g. "before-call.dynamodb") of the client
+    every model shares, while the block runs. Imported late: feedguard reads
+    its table names on import, after tests/conftest.py has set them."""
     from feedguard.dal import models
 
-    calls: Counter[str] = Counter()
     events = models.connection().client.meta.events
+    events.register(event, hook, unique_id=f"test-hook-{event}")
+    try:
+        yield
+    finally:
+        events.unregister(event, unique_id=f"test-hook-{event}")
+
+
+@contextmanager
+def counted_dynamodb_calls() -> Iterator[Counter[str]]:
+    """DynamoDB calls by operation while the block runs."""
+    calls: Counter[str] = Counter()
 
     def count(**kwargs: Any) -> None:
         calls.update([kwargs["event_name"].split(".")[-1]])
 
-    events.register("before-call.dynamodb", count, unique_id="count-dynamodb-calls")
-    try:
+    with dynamodb_hook("before-call.dynamodb", count):
         yield calls
-    finally:
-        events.unregister("before-call.dynamodb", unique_id="count-dynamodb-calls")

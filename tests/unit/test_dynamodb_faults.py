@@ -18,12 +18,12 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from botocore.exceptions import ClientError
 
 from feedguard.dal import assessment_types as type_store
-from feedguard.dal import history, models
+from feedguard.dal import history
 from feedguard.dal.models import Finding, Scan
 from feedguard.effects import AssessmentType
 from handlers import scan_coordinator, scan_worker
 from infra.fake_ossindex import FakeOssIndex
-from tests.support import LambdaContext
+from tests.support import LambdaContext, dynamodb_hook
 from tests.unit.builders import a_feed
 from tests.unit.test_scanner import LODASH, LOG4J, a_source, sqs_record
 
@@ -36,7 +36,6 @@ def _no_backoff_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
 @contextmanager
 def throttled(operation: str, times: int) -> Iterator[list[str]]:
     """The next `times` calls of `operation` fail as DynamoDB throttling does."""
-    events = models.connection().client.meta.events
     refused: list[str] = []
 
     def refuse(**kwargs: Any) -> None:
@@ -47,17 +46,13 @@ def throttled(operation: str, times: int) -> Iterator[list[str]]:
                 operation,
             )
 
-    events.register(f"before-call.dynamodb.{operation}", refuse, unique_id="fault-injection")
-    try:
+    with dynamodb_hook(f"before-call.dynamodb.{operation}", refuse):
         yield refused
-    finally:
-        events.unregister(f"before-call.dynamodb.{operation}", unique_id="fault-injection")
 
 
 @contextmanager
 def first_transaction_refused(table: str) -> Iterator[list[str]]:
     """The first TransactWriteItems that writes to `table` fails as throttled."""
-    events = models.connection().client.meta.events
     refused: list[str] = []
 
     def refuse(params: dict[str, Any], **kwargs: Any) -> None:
@@ -65,12 +60,9 @@ def first_transaction_refused(table: str) -> Iterator[list[str]]:
             refused.append(table)
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
 
-    event = "before-parameter-build.dynamodb.TransactWriteItems"  # sees the call's own parameters
-    events.register(event, refuse, unique_id="transaction-fault")
-    try:
+    # before-parameter-build sees the call's own parameters
+    with dynamodb_hook("before-parameter-build.dynamodb.TransactWriteItems", refuse):
         yield refused
-    finally:
-        events.unregister(event, unique_id="transaction-fault")
 
 
 def deliver_until_done(aws: Any, max_receives: int = 5) -> list[int]:
