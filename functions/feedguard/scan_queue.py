@@ -4,13 +4,15 @@ batches of purls for the scan workers."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
 from feedguard.scanplan import Batch
 from feedguard.settings import settings
 
-SEND_BATCH = 10  # SQS SendMessageBatch's limit
+SEND_BATCH = 10  # SQS SendMessageBatch's limits: ten messages, 256 KiB in all
+SEND_BYTES = 256 * 1024
 
 
 @lru_cache(maxsize=1)
@@ -20,17 +22,31 @@ def _sqs() -> Any:
     return boto3.client("sqs")
 
 
-def enqueue(batches: list[Batch]) -> None:
-    """Puts every batch on the queue; raises if SQS refused any of them."""
-    for start in range(0, len(batches), SEND_BATCH):
-        chunk = batches[start : start + SEND_BATCH]
-        answer = _sqs().send_message_batch(
-            QueueUrl=settings().scan_queue_url,
-            Entries=[{"Id": str(batch.number), "MessageBody": json.dumps(batch.message())} for batch in chunk],
-        )
-        if answer.get("Failed"):
-            failed = ", ".join(f"{entry['Id']}: {entry.get('Message')}" for entry in answer["Failed"])
-            raise RuntimeError(f"SQS refused scan batches {failed}")
+def enqueue(batches: Iterable[Batch]) -> int:
+    """Puts every batch on the queue as it comes, up to ten to a call;
+    returns how many. Raises if SQS refused any of them."""
+    chunk: list[tuple[Batch, str]] = []
+    sent = 0
+    for batch in batches:
+        body = json.dumps(batch.message(), separators=(",", ":"))
+        if chunk and (len(chunk) == SEND_BATCH or sum(len(b) for _, b in chunk) + len(body) > SEND_BYTES):
+            sent += _send(chunk)
+            chunk = []
+        chunk.append((batch, body))
+    if chunk:
+        sent += _send(chunk)
+    return sent
+
+
+def _send(chunk: list[tuple[Batch, str]]) -> int:
+    answer = _sqs().send_message_batch(
+        QueueUrl=settings().scan_queue_url,
+        Entries=[{"Id": str(batch.number), "MessageBody": body} for batch, body in chunk],
+    )
+    if answer.get("Failed"):
+        failed = ", ".join(f"{entry['Id']}: {entry.get('Message')}" for entry in answer["Failed"])
+        raise RuntimeError(f"SQS refused scan batches {failed}")
+    return len(chunk)
 
 
 def request_scan(scan_id: str, feed: str | None, refresh: bool) -> None:

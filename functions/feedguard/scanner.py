@@ -4,23 +4,53 @@ finish the scan when it was the last batch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from feedguard import clock, ossindex
+from feedguard import clock, ossindex, scanning
 from feedguard.dal import answers, detections, scans
-from feedguard.dal import feeds as feed_store
 from feedguard.dal import sources as source_store
-from feedguard.dal.models import Scan
+from feedguard.dal.models import Scan, Source
 from feedguard.errors import NotFound
 from feedguard.scanplan import Batch
 
 logger = Logger(child=True)
 
-# Source tokens are read through powertools parameters, cached this long.
+# A worker reads a source's settings and its token (through powertools
+# parameters) at most this often: a change to a source reaches scans within it.
 TOKEN_MAX_AGE = 300
+
+
+class RecentSources:
+    """Sources as read at most TOKEN_MAX_AGE seconds ago, by id."""
+
+    def __init__(self) -> None:
+        self.read: dict[str, tuple[float, Source]] = {}
+
+    def get(self, source_id: str) -> Source:
+        read_at, found = self.read.get(source_id, (0.0, None))
+        if found is None or time.monotonic() - read_at > TOKEN_MAX_AGE:
+            found = source_store.get(source_id)
+            self.read[source_id] = (time.monotonic(), found)
+        return found
+
+    def clear(self) -> None:
+        self.read.clear()
+
+
+sources = RecentSources()
+
+# One request to OSS Index in flight per worker, however many batches it is
+# preparing: the scan queue mapping's MaximumConcurrency is then the most a
+# source sees. Held with it: the (scan, source) pairs this worker has seen
+# refused, so a batch prepared meanwhile does not ask again.
+request_slot = threading.Lock()
+refusals: set[tuple[str, str]] = set()
 
 
 def credentials(secret_name: str, auth: str, username: str | None) -> ossindex.Credentials:
@@ -36,79 +66,106 @@ class Result:
     finished: Scan | None
 
 
+@dataclass
+class Answered:
+    """A batch asked: what the cache and OSS Index said, or why nothing was
+    recorded (`refused`), ready to be recorded."""
+
+    batch: Batch
+    scan: Scan
+    now: datetime
+    cached: dict[str, ossindex.ComponentReport] = field(default_factory=dict)
+    fresh: dict[str, ossindex.ComponentReport] = field(default_factory=dict)
+    missing: int = 0
+    requests: int = 0
+    source_name: str = ""
+    refused: scans.BatchOutcome | None = None
+
+
 def process(batch: Batch, client_options: dict[str, Any] | None = None) -> Result | None:
     """None when the batch was counted already (a redelivered message)."""
-    if scans.batch_counted(batch.scan_id, batch.number):
+    answered = ask(batch, client_options)
+    return record(answered) if answered is not None else None
+
+
+def ask(batch: Batch, client_options: dict[str, Any] | None = None, redelivered: bool = True) -> Answered | None:
+    """The first half of a batch: the cache, then OSS Index for the rest.
+    It writes nothing but a source's refusal, so the worker can ask for its
+    next batch while it records this one. None when the batch was counted
+    already: a message delivered the first time cannot have been, and the
+    count itself is conditional, so only a redelivery is checked first (to
+    spare OSS Index the question)."""
+    if redelivered and scans.batch_counted(batch.scan_id, batch.number):
         return None
     scan = scans.get(batch.scan_id)
     if scan is None:
         raise NotFound(f"scan {batch.scan_id} does not exist")
-    outcome = _ask_and_record(batch, scan, client_options or {})
+    now = clock.now()
+    try:
+        source = sources.get(batch.source_id)
+    except NotFound:
+        gone = scans.BatchOutcome(
+            failed=True, error_source=batch.source_id, error_message="The source no longer exists."
+        )
+        return Answered(batch, scan, now, refused=gone)
+    if batch.source_id in (scan.stopped_sources or ()):
+        # The source refused an earlier batch of this scan; that error is recorded once.
+        return Answered(batch, scan, now, refused=scans.BatchOutcome(failed=True))
+    raw = {} if batch.refresh else answers.cached(source.id, list(batch.purls), now)
+    cached = {purl: ossindex.parse_report(report) for purl, report in raw.items()}
+    missing = [purl for purl in batch.purls if purl not in cached]
+    client = ossindex.Client(
+        source.url, credentials(source.secret_name, source.auth, source.username), **(client_options or {})
+    )
+    answered = Answered(batch, scan, now, cached, missing=len(missing), source_name=source.name)
+    with request_slot:
+        if (batch.scan_id, source.id) in refusals:  # while this batch was being prepared
+            answered.refused = scans.BatchOutcome(failed=True, cache_hits=len(cached))
+            return answered
+        try:
+            answered.fresh = client.reports(missing) if missing else {}
+        except ossindex.OssIndexError as error:
+            if error.stops_source:
+                refusals.add((batch.scan_id, source.id))
+                scans.stop_source(batch.scan_id, source.id)
+            logger.warning("OSS Index refused a batch", extra={"source_id": source.id, "reason": error.message})
+            answered.refused = scans.BatchOutcome(
+                requests_made=client.usage.requests,
+                cache_hits=len(cached),
+                failed=True,
+                error_source=source.id,
+                error_message=f"{source.name}: {error.message}.",
+            )
+    answered.requests = client.usage.requests
+    return answered
+
+
+def record(answered: Answered) -> Result:
+    """The second half of a batch: the answers stored and recorded, and the
+    batch counted once; the scan finished when this was its last batch."""
+    batch = answered.batch
+    outcome = answered.refused or _record(answered)
     counted = scans.count_batch(batch.scan_id, batch.number, outcome)
-    finished = scans.finish_if_complete(batch.scan_id) if counted else None
-    if finished is not None:
-        _after(finished)
+    finished = scanning.finish(batch.scan_id) if counted else None
     return Result(outcome, finished)
 
 
-def _ask_and_record(batch: Batch, scan: Scan, client_options: dict[str, Any]) -> scans.BatchOutcome:
-    try:
-        source = source_store.get(batch.source_id)
-    except NotFound:
-        return scans.BatchOutcome(
-            failed=True, error_source=batch.source_id, error_message="The source no longer exists."
-        )
-    if batch.source_id in (scan.stopped_sources or ()):
-        # The source refused an earlier batch of this scan; that error is recorded once.
-        return scans.BatchOutcome(failed=True)
-    now = clock.now()
-    cached = {} if batch.refresh else answers.cached(source.id, list(batch.purls), now)
-    reports = {purl: ossindex.parse_report(raw) for purl, raw in cached.items()}
-    missing = [purl for purl in batch.purls if purl not in reports]
-    client = ossindex.Client(
-        source.url, credentials(source.secret_name, source.auth, source.username), **client_options
-    )
-    try:
-        fresh = client.reports(missing) if missing else {}
-    except ossindex.OssIndexError as error:
-        if error.stops_source:
-            scans.stop_source(batch.scan_id, source.id)
-        logger.warning("OSS Index refused a batch", extra={"source_id": source.id, "reason": error.message})
-        return scans.BatchOutcome(
-            requests_made=client.usage.requests,
-            cache_hits=len(cached),
-            failed=True,
-            error_source=source.id,
-            error_message=f"{source.name}: {error.message}.",
-        )
-    answers.store(source.id, {purl: report.raw for purl, report in fresh.items()}, now)
-    reports.update(fresh)
+def _record(answered: Answered) -> scans.BatchOutcome:
+    batch, now, fresh = answered.batch, answered.now, answered.fresh
+    answers.store(batch.source_id, {purl: report.raw for purl, report in fresh.items()}, now)
+    reports = {**answered.cached, **fresh}
     detections.record_vulnerabilities(reports.values(), now)
-    packages = detections.record_packages(batch.feeds, reports, now, covered=scan.covered_feeds or ())
+    packages = detections.record_packages(batch.packages, reports, now, covered=answered.scan.covered_feeds or ())
     findings_new = detections.record_findings(packages, reports, now, batch=f"{batch.scan_id}#{batch.number}")
-    unanswered = len(missing) - len(fresh)
+    unanswered = answered.missing - len(fresh)
+    unanswered_error = (
+        f"{answered.source_name}: OSS Index did not answer for {unanswered} of {answered.missing} packages."
+    )
     return scans.BatchOutcome(
         packages_scanned=len(reports),
-        requests_made=client.usage.requests,
-        cache_hits=len(cached),
+        requests_made=answered.requests,
+        cache_hits=len(answered.cached),
         findings_new=findings_new,
-        error_source=source.id if unanswered else None,
-        error_message=f"{source.name}: OSS Index did not answer for {unanswered} of {len(missing)} packages."
-        if unanswered
-        else None,
+        error_source=batch.source_id if unanswered else None,
+        error_message=unanswered_error if unanswered else None,
     )
-
-
-def _after(scan: Scan) -> None:
-    """A scan that finished: withdraw findings no longer reported, but only
-    after a fully successful scan of whole feeds."""
-    logger.info("scan finished", extra={"scan_id": scan.scan_id, "status": scan.status})
-    if scan.status != "succeeded":
-        return
-    now = clock.now()
-    for feed in sorted(scan.covered_feeds or ()):
-        if scan.started_at:
-            feed_store.mark_scanned(feed, scan.started_at)
-        withdrawn = detections.withdraw_unreported(feed, now)
-        if withdrawn:
-            logger.info("findings withdrawn", extra={"feed": feed, "count": withdrawn})

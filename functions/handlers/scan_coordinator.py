@@ -27,11 +27,13 @@ def start(request: dict[str, Any]) -> dict[str, Any]:
     refresh = bool(request.get("refresh", False))
     scan_id = str(request.get("scan_id") or new_id("s"))
     scan = scans.get(scan_id) or scans.create(scan_id, feed, str(request.get("trigger", "schedule")), refresh)
-    if scan.status != "queued":
+    if scans.planned(scan):
         # A retried request for a scan already planned must not plan it twice.
+        # One whose planning died half-way is planned again: its batches have
+        # the same numbers, and a batch counts once.
         logger.info("scan already planned", extra={"scan_id": scan_id, "status": scan.status})
         return {"scan_id": scan_id, "status": scan.status}
-    batches = scanning.plan_and_enqueue(scan, scanning.work_for(feed))
+    batches = scanning.scan_feeds(scan, feed)
     logger.info("scan planned", extra={"scan_id": scan_id, "batches": batches, "packages": scan.packages_total})
     return {"scan_id": scan_id, "status": "running" if batches else "succeeded"}
 

@@ -2,11 +2,19 @@
 source. A message whose batch fails for a reason OSS Index gave is counted as
 a failed batch (the scan ends partial or failed); an unexpected error is
 reported for that message alone, so SQS redelivers it, until its last
-delivery, when it is counted as failed too, so the scan always finishes."""
+delivery, when it is counted as failed too, so the scan always finishes.
+
+The messages of an invocation are prepared (the scan, the answer cache) and
+asked about by two threads while the main thread records the answers of the
+one before: OSS Index is never kept waiting on DynamoDB. The request itself
+takes the worker's one request slot (scanner.request_slot), so a worker has
+one request in flight, never more, and the mapping's MaximumConcurrency of 4
+is the most a source sees."""
 
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -16,7 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from feedguard import scanner
+from feedguard import scanner, scanning
 from feedguard.dal import scans
 from feedguard.scanplan import Batch
 
@@ -26,17 +34,13 @@ processor = BatchProcessor(event_type=EventType.SQS)
 # The scan queue's redrive policy moves a message to the DLQ after 5 receives.
 LAST_TRY = 4
 
+asking = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ask")
+# message id -> its batch being asked about, for the invocation under way
+asked: dict[str, Future[scanner.Answered | None]] = {}
+
 
 def parse(record: SQSRecord) -> Batch:
-    message = json.loads(record.body)
-    return Batch(
-        scan_id=str(message["scan_id"]),
-        number=int(message["batch"]),
-        source_id=str(message["source_id"]),
-        purls=tuple(str(purl) for purl in message["purls"]),
-        refresh=bool(message.get("refresh", False)),
-        feeds=tuple(str(feed) for feed in message.get("feeds", ())),
-    )
+    return Batch.from_message(json.loads(record.body))
 
 
 def internal_error(error: BaseException) -> str:
@@ -53,22 +57,39 @@ def record_handler(record: SQSRecord) -> None:
     batch = parse(record)
     logger.append_keys(scan_id=batch.scan_id, batch=batch.number)
     try:
-        result = scanner.process(batch)
+        ahead = asked.pop(record.message_id, None)
+        answered = ahead.result() if ahead is not None else scanner.ask(batch, redelivered=_receives(record) > 1)
+        result = scanner.record(answered) if answered is not None else None
     except Exception as error:
-        receives = int(record.attributes.approximate_receive_count or 1)
-        if receives < LAST_TRY:
+        if _receives(record) < LAST_TRY:
             raise
         logger.exception("batch failed on its last delivery; counted as failed")
         outcome = scans.BatchOutcome(failed=True, error_source=batch.source_id, error_message=internal_error(error))
         if scans.count_batch(batch.scan_id, batch.number, outcome):
-            finished = scans.finish_if_complete(batch.scan_id)
-            if finished is not None:
-                logger.info("scan finished", extra={"status": finished.status})
+            scanning.finish(batch.scan_id)
         return
     if result is None:
         logger.info("batch already counted; redelivery ignored")
 
 
+def _ask(record: SQSRecord) -> scanner.Answered | None:
+    return scanner.ask(parse(record), redelivered=_receives(record) > 1)
+
+
+def _receives(record: SQSRecord) -> int:
+    return int(record.attributes.approximate_receive_count or 1)
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    for raw in event["Records"]:
+        record = SQSRecord(raw)
+        asked[record.message_id] = asking.submit(_ask, record)
+    try:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        for ahead in asked.values():  # only if processing stopped half-way
+            ahead.cancel()
+        asked.clear()

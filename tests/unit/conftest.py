@@ -36,10 +36,12 @@ def aws() -> Iterator[Provisioned]:
     """A fresh account with the template's tables, queues and secrets."""
     from aws_lambda_powertools.utilities import parameters
 
+    from feedguard import scanner
     from feedguard.settings import settings
 
     with mock_aws():
         parameters.clear_caches()
+        scanner.sources.clear()
         settings.cache_clear()
         provisioned = provision(Template.load(), None, TEST_STACK, secret_values={"AdminKeySecret": ADMIN_KEY})
         yield provisioned

@@ -7,8 +7,11 @@ import json
 from typing import Any
 
 import boto3
+import pytest
 
-from feedguard.dal.models import Scan
+from feedguard import scan_queue
+from feedguard.dal import feeds as feed_store
+from feedguard.dal.models import Package, Scan
 from handlers import scan_coordinator
 from tests.support import LambdaContext, load_event
 from tests.unit.builders import a_feed
@@ -37,8 +40,8 @@ def test_a_scheduled_scan_deduplicates_purls_across_feeds_per_source(aws: Any) -
     batches = queued(aws)
     by_source: dict[str, list[str]] = {}
     for batch in batches:
-        assert len(batch["purls"]) <= 128
-        by_source.setdefault(batch["source_id"], []).extend(batch["purls"])
+        assert len(list(batch["packages"])) <= 128
+        by_source.setdefault(batch["source_id"], []).extend(list(batch["packages"]))
     assert sorted(by_source["srcA"]) == sorted(purls)
     assert sorted(by_source["srcB"]) == sorted(purls[:50])
     assert len([b for b in batches if b["source_id"] == "srcA"]) == 3
@@ -62,3 +65,80 @@ def test_a_retried_request_does_not_plan_the_scan_twice(aws: Any) -> None:
     scan_coordinator.handler(event, LambdaContext())
     scan_coordinator.handler(event, LambdaContext())
     assert len(queued(aws)) == 1
+
+
+def test_each_purl_carries_its_rows_in_the_feeds_of_its_source(aws: Any) -> None:
+    # Given a purl in two feeds on one source and a third feed on another source
+    a_feed("one", ["pkg:npm/shared@1.0.0", "pkg:npm/only-one@1.0.0"], ["srcA"])
+    a_feed("two", ["pkg:npm/shared@1.0.0"], ["srcA"])
+    a_feed("three", ["pkg:npm/shared@1.0.0"], ["srcB"])
+    scanned = Package.get("two", "pkg:npm/shared@1.0.0")
+    scanned.update(actions=[Package.vulnerability_ids.set({"CVE-1"}), Package.last_scanned_at.set("2026-01-01")])
+    # When the schedule fires
+    scan_coordinator.handler(load_event("schedule-scan.json"), LambdaContext())
+    # Then each batch names, per purl, the rows of its source's feeds and what they held
+    packages = {batch["source_id"]: batch["packages"] for batch in queued(aws)}
+    assert packages["srcA"] == {
+        "pkg:npm/only-one@1.0.0": {"one": None},
+        "pkg:npm/shared@1.0.0": {"one": None, "two": ["CVE-1"]},
+    }
+    assert packages["srcB"] == {"pkg:npm/shared@1.0.0": {"three": None}}
+
+
+def test_batches_go_on_the_queue_while_the_feeds_are_still_being_read(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 600 purls over two feeds read 100 rows a page
+    purls = [f"pkg:npm/package-{n:03d}@1.0.0" for n in range(600)]
+    a_feed("one", purls[:400], ["srcA"])
+    a_feed("two", purls[200:], ["srcA"])
+    pages: list[str] = []
+    sends: list[int] = []
+    real_query = Package.query
+
+    def query(*args: Any, **kwargs: Any) -> Any:
+        for package in real_query(*args, **kwargs):
+            pages.append(package.purl)
+            yield package
+
+    def send(chunk: list[Any]) -> int:
+        sends.append(len(pages))
+        return real_send(chunk)
+
+    real_send = scan_queue._send
+    monkeypatch.setattr(Package, "query", query)
+    monkeypatch.setattr(feed_store, "PLAN_PAGE_SIZE", 100)
+    monkeypatch.setattr(scan_queue, "_send", send)
+    monkeypatch.setattr(scan_queue, "SEND_BATCH", 2)
+    # When the schedule fires
+    scan_coordinator.handler(load_event("schedule-scan.json"), LambdaContext())
+    # Then the first batches were sent before every row was read, and every purl is asked once
+    assert sends[0] < 800
+    asked = [purl for batch in queued(aws) for purl in batch["packages"]]
+    assert sorted(asked) == purls
+
+
+def test_a_planning_that_died_half_way_is_planned_again(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(300)], ["srcA"])
+    event = load_event("scan-requested.json")
+    calls = 0
+    real_send = scan_queue._send
+
+    def dies_after_one_send(chunk: list[Any]) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("the coordinator's sandbox went away")
+        return real_send(chunk)
+
+    monkeypatch.setattr(scan_queue, "_send", dies_after_one_send)
+    monkeypatch.setattr(scan_queue, "SEND_BATCH", 1)
+    with pytest.raises(ConnectionError):
+        scan_coordinator.handler(event, LambdaContext())
+    scan = Scan.get(event["scan_id"], "#scan")
+    assert (scan.status, scan.batches_total) == ("running", 0)
+    # The retried request plans it again, with the same batch numbers
+    scan_coordinator.handler(event, LambdaContext())
+    numbers = sorted(batch["batch"] for batch in queued(aws))
+    assert numbers == [0, 0, 1, 2]
+    assert Scan.get(scan.scan_id, "#scan").batches_total == 3

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
 
-from feedguard import clock, scanning
-from feedguard.dal import history, packages
+from feedguard import clock, scanner, scanning
+from feedguard.dal import history, packages, scans
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import FEED_SK, Feed, Finding, Package, Scan, Vulnerability
 from handlers import scan_coordinator, scan_worker
 from infra import ossindex_data
 from infra.fake_ossindex import FakeOssIndex, Fault
-from tests.support import LambdaContext
-from tests.unit.builders import a_feed
+from tests.support import LambdaContext, dynamodb_hook
+from tests.unit.builders import a_feed, a_finding
 
 LOG4J = "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"
 LODASH = "pkg:npm/lodash@4.17.20"
@@ -59,8 +60,8 @@ def drain(aws: Any, deliveries: int = 1) -> int:
         messages = sqs.receive_message(QueueUrl=aws.queue_urls["ScanQueue"], MaxNumberOfMessages=5).get("Messages", [])
         if not messages:
             return delivered
-        records = [sqs_record(m, receives=1) for m in messages]
-        for _ in range(deliveries):
+        for delivery in range(deliveries):
+            records = [sqs_record(m, receives=delivery + 1) for m in messages]
             answer = scan_worker.handler({"Records": records}, LambdaContext())
             assert answer == {"batchItemFailures": []}
         for message in messages:
@@ -134,6 +135,84 @@ def test_a_purl_shared_by_feeds_is_asked_once_per_source(aws: Any, oss: tuple[Fa
     assert done.findings_new == 4  # two lodash vulnerabilities in two feeds
 
 
+def test_a_scan_whose_workers_finish_before_it_is_planned_is_finished_by_the_planner(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a feed whose lodash finding is no longer reported
+    a_feed("demo", [CLEAN], [a_source(oss[1])])
+    a_finding("demo", "CVE-2021-23337", LODASH)
+    real_mark_planned = scans.mark_planned
+
+    def workers_first(*args: Any, **kwargs: Any) -> None:
+        drain(aws)  # every batch is counted while the scan has no total yet
+        real_mark_planned(*args, **kwargs)
+
+    monkeypatch.setattr(scans, "mark_planned", workers_first)
+    # When the scan runs
+    started = scan_coordinator.handler({"trigger": "api", "feed": "demo", "refresh": False}, LambdaContext())
+    # Then the planner finished it, withdrawals included
+    done = Scan.get(started["scan_id"], "#scan", consistent_read=True)
+    assert (done.status, done.batches_done, done.batches_total) == ("succeeded", 1, 1)
+    assert Finding.get("demo", "CVE-2021-23337").status == "withdrawn"
+
+
+def test_a_batch_reads_and_writes_only_the_package_rows_whose_answer_changed(
+    aws: Any, oss: tuple[FakeOssIndex, str]
+) -> None:
+    a_feed("demo", [CLEAN, LODASH], [a_source(oss[1])], added_at=AN_HOUR_AGO)
+    packages_table = aws.table_names["PackagesTable"]
+    touched: list[tuple[str, str]] = []
+
+    def package_keys(params: dict[str, Any], **_: Any) -> None:
+        """(read or write, purl) of every Packages item read or written by key."""
+        requested = params.get("RequestItems", {}).get(packages_table)
+        if isinstance(requested, dict):  # BatchGetItem
+            touched.extend(("read", key["purl"]["S"]) for key in requested["Keys"])
+        elif isinstance(requested, list):  # BatchWriteItem
+            touched.extend(("write", e["PutRequest"]["Item"]["purl"]["S"]) for e in requested if "PutRequest" in e)
+        elif params.get("TableName") == packages_table and "Key" in params:  # not the Queries of planning
+            touched.append(("read", params["Key"]["purl"]["S"]))
+
+    with dynamodb_hook("provide-client-params.dynamodb", package_keys):
+        cold = scan(aws, "demo")
+        # The clean row is never touched; the vulnerable one's answer changed, so it is written
+        assert CLEAN not in {purl for _, purl in touched}
+        assert [purl for action, purl in touched if action == "write"] == [LODASH]
+        touched.clear()
+        again = scan(aws, "demo", refresh=True)
+    # Nothing changed: no row written, the clean one not even read
+    assert CLEAN not in {purl for _, purl in touched}
+    assert [purl for action, purl in touched if action == "write"] == []
+    assert (cold.status, again.status, again.requests_made) == ("succeeded", "succeeded", 1)
+
+
+def test_a_worker_asks_for_its_next_batch_while_it_records_one_with_one_request_in_flight(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, url = oss
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(url)])
+    service.latency_ms = 30
+    next_asked = threading.Event()
+    real_ask, real_record = scanner.ask, scanner.record
+
+    def ask(batch: Any, *args: Any, **kwargs: Any) -> Any:
+        if batch.number == 1:
+            next_asked.set()
+        return real_ask(batch, *args, **kwargs)
+
+    def record(answered: Any) -> Any:
+        if answered.batch.number == 0:
+            # Recording the first batch waits until the second is being asked about
+            assert next_asked.wait(timeout=10)
+        return real_record(answered)
+
+    monkeypatch.setattr(scanner, "ask", ask)
+    monkeypatch.setattr(scanner, "record", record)
+    done = scan(aws, "demo")
+    assert (done.status, done.batches_done) == ("succeeded", 3)
+    assert service.stats()["max_in_flight"] == 1
+
+
 def test_a_rescan_within_a_day_is_answered_by_the_cache(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
     service, url = oss
     a_feed("demo", [LOG4J, CLEAN], [a_source(url)])
@@ -168,6 +247,23 @@ def test_redelivered_batches_count_once(aws: Any, oss: tuple[FakeOssIndex, str])
     a_feed("demo", [LOG4J, LODASH], [a_source(oss[1])])
     done = scan(aws, "demo", deliveries=3)
     assert (done.packages_scanned, done.findings_new, done.batches_done) == (2, 5, 1)
+    assert [e.action for e in history.entries("demo", "CVE-2021-44228")] == ["detected"]
+
+
+def test_a_batch_sent_twice_counts_once_though_each_copy_is_a_first_delivery(
+    aws: Any, oss: tuple[FakeOssIndex, str]
+) -> None:
+    # A planning retried after it died half-way sends some batches again: new
+    # messages, so nothing tells the worker before it asks; the count does.
+    a_feed("demo", [LOG4J, LODASH], [a_source(oss[1])])
+    started = scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())
+    sqs = boto3.client("sqs")
+    message = sqs.receive_message(QueueUrl=aws.queue_urls["ScanQueue"])["Messages"][0]
+    for _ in range(2):
+        answer = scan_worker.handler({"Records": [sqs_record(message, receives=1)]}, LambdaContext())
+        assert answer == {"batchItemFailures": []}
+    done = Scan.get(started["scan_id"], "#scan", consistent_read=True)
+    assert (done.status, done.packages_scanned, done.findings_new, done.batches_done) == ("succeeded", 2, 5, 1)
     assert [e.action for e in history.entries("demo", "CVE-2021-44228")] == ["detected"]
 
 

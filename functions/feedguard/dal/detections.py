@@ -23,6 +23,7 @@ from feedguard.dal.models import Assessment, Finding, HistoryEntry, Package, Vul
 from feedguard.effects import AssessmentType, auto_type, band_rank, score_key, severity
 from feedguard.ossindex import ComponentReport
 from feedguard.ossindex import Vulnerability as Reported
+from feedguard.scanplan import Rows
 
 
 def fingerprint(vulnerability: Reported) -> str:
@@ -71,30 +72,37 @@ def record_vulnerabilities(reports: Iterable[ComponentReport], now: datetime) ->
 
 
 def record_packages(
-    feeds: Iterable[str], reports: dict[str, ComponentReport], now: datetime, covered: Iterable[str] = ()
-) -> list[Package]:
-    """The answered packages of the scanned feeds, with their answer. A row is
-    written only when its vulnerabilities changed, or when it was never
-    scanned and this scan does not cover its whole feed (a scan that does
-    stamps the feed once when it succeeds: see feeds.mark_scanned)."""
-    keys = [(feed, purl) for feed in sorted(set(feeds)) for purl in reports]
-    found = batching.read(Package, keys)
+    rows: Rows, reports: dict[str, ComponentReport], now: datetime, covered: Iterable[str] = ()
+) -> list[tuple[str, str]]:
+    """The answered packages of the batch, as (feed, purl), and their rows
+    brought up to date. `rows` says what each row held when the scan was
+    planned, so only a row whose answer changed is read and written, or one
+    never scanned whose feed this scan does not cover whole (a scan that does
+    stamps the feed once when it succeeds: see feeds.mark_scanned). A row
+    removed since the scan was planned is not written back."""
     whole = set(covered)
-    at = clock.iso(now)
-    changed = []
-    for package in found:
-        ids = {v.id for v in reports[package.purl].vulnerabilities}
-        if ids == set(package.vulnerability_ids or ()) and (package.last_scanned_at or package.feed in whole):
+    answered: list[tuple[str, str]] = []
+    stale: dict[tuple[str, str], set[str]] = {}
+    for purl, feeds in rows.items():
+        report = reports.get(purl)
+        if report is None:
             continue
-        package.vulnerability_ids = ids or None
+        ids = {v.id for v in report.vulnerabilities}
+        for feed, known in feeds.items():
+            answered.append((feed, purl))
+            if ids != known.vulnerabilities or not (known.scanned or feed in whole):
+                stale[(feed, purl)] = ids
+    at = clock.iso(now)
+    changed = batching.read(Package, list(stale)) if stale else []
+    for package in changed:
+        package.vulnerability_ids = stale[(package.feed, package.purl)] or None
         package.last_scanned_at = at
-        changed.append(package)
     batching.write(Package, puts=changed)
-    return found
+    return answered
 
 
 def record_findings(
-    packages: list[Package], reports: dict[str, ComponentReport], now: datetime, batch: str | None = None
+    packages: Iterable[tuple[str, str]], reports: dict[str, ComponentReport], now: datetime, batch: str | None = None
 ) -> int:
     """Creates each finding seen for the first time (status unassessed, with a
     `detected` entry, in one transaction), revives withdrawn ones, adds newly
@@ -106,9 +114,9 @@ def record_findings(
     reached."""
     wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
     reported: dict[str, Reported] = {}
-    for package in packages:
-        for vulnerability in reports[package.purl].vulnerabilities:
-            wanted[(package.feed, vulnerability.id)].add(package.purl)
+    for feed, purl in packages:
+        for vulnerability in reports[purl].vulnerabilities:
+            wanted[(feed, vulnerability.id)].add(purl)
             reported[vulnerability.id] = vulnerability
     if not wanted:
         return 0

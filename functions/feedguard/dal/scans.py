@@ -47,11 +47,24 @@ def list_for_feed(feed: str, limit: int, cursor: str | None) -> Page[Scan]:
     return collect(lambda **kwargs: Scan.by_scope.query(feed, scan_index_forward=False, **kwargs), limit, cursor)
 
 
-def mark_planned(scan: Scan, packages_total: int, batches_total: int, covered_feeds: set[str]) -> None:
-    """Running with its work on the queue, or succeeded when there is none."""
-    actions: list[Action] = [Scan.packages_total.set(packages_total), Scan.batches_total.set(batches_total)]
+def mark_running(scan: Scan, covered_feeds: set[str]) -> None:
+    """Being planned: its first batches go on the queue before the last are
+    known, so what the workers need of the scan is there before them."""
+    actions: list[Action] = [Scan.status.set("running")]
     if covered_feeds:
         actions.append(Scan.covered_feeds.set(covered_feeds))
+    scan.update(actions=actions)
+
+
+def planned(scan: Scan) -> bool:
+    """Whether the scan has all its batches on the queue. Only a planned scan
+    has a batch total: a scan with nothing to ask succeeds at once."""
+    return bool(scan.batches_total) or scan.status not in ("queued", "running")
+
+
+def mark_planned(scan: Scan, packages_total: int, batches_total: int) -> None:
+    """Running with all its work on the queue, or succeeded when there is none."""
+    actions: list[Action] = [Scan.packages_total.set(packages_total), Scan.batches_total.set(batches_total)]
     if batches_total == 0:
         actions += [Scan.status.set("succeeded"), Scan.finished_at.set(clock.iso(clock.now()))]
     else:
@@ -114,7 +127,7 @@ def finish_if_complete(scan_id: str) -> Scan | None:
     """Sets the final status once every batch is counted; returns the scan to
     the one caller that finished it, None to every other."""
     scan = get(scan_id)
-    if scan is None or scan.status != "running":
+    if scan is None or scan.status != "running" or not planned(scan):
         return None
     done, failed = int(scan.batches_done), int(scan.batches_failed)
     if done + failed < int(scan.batches_total):
