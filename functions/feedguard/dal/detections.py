@@ -236,16 +236,24 @@ def _update(finding: Finding, purls: set[str], vulnerability: Reported, at: str)
 def withdraw_unreported(feed: str, now: datetime) -> int:
     """After a fully successful scan of `feed`: findings no longer reported for
     any of its packages are withdrawn; the others list exactly the packages
-    that report them. Returns how many were withdrawn."""
-    affected: dict[str, set[str]] = defaultdict(set)
-    for package in Package.query(feed, attributes_to_get=["purl", "vulnerability_ids"]):
-        for vid in package.vulnerability_ids or ():
-            affected[vid].add(package.purl)
+    that report them. Returns how many were withdrawn.
+
+    Only the packages a finding lists are read: a scan adds every package
+    that reports a vulnerability to its finding, so a package that reports it
+    and is not listed cannot exist. The cost follows the findings, not the
+    feed's size."""
+    findings = [finding for finding in Finding.query(feed) if finding.status != "withdrawn"]
+    listed = sorted({(feed, purl) for finding in findings for purl in finding.packages or ()})
+    reports = {package.purl: package.vulnerability_ids or set() for package in batching.read(Package, listed)}
+    affected = {
+        finding.vulnerability_id: {
+            purl for purl in finding.packages or () if finding.vulnerability_id in reports.get(purl, ())
+        }
+        for finding in findings
+    }
     at = clock.iso(now)
     withdrawn = 0
-    for finding in Finding.query(feed):
-        if finding.status == "withdrawn":
-            continue
+    for finding in findings:
         purls = affected.get(finding.vulnerability_id)
         if purls:
             if purls != set(finding.packages or ()):
