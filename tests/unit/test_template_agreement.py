@@ -146,3 +146,20 @@ def test_expiry_handler_checks_what_the_stream_filter_lets_through(identity: dic
     assert is_ttl_deletion(DynamoDBRecord(record)) == (
         identity == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
     )
+
+
+def test_a_scan_worker_invocation_outlasts_its_batches_and_the_queue_outlasts_it() -> None:
+    """Every batch of an invocation may take as long as the OSS Index client
+    allows before it gives up (its total retry time plus one request); the
+    function's timeout must cover them all, or an OSS Index outage would
+    kill the invocation before it counts its batches as failed, and the scan
+    would never finish. The queue hides a message six timeouts long."""
+    from feedguard import ossindex
+
+    worker = FUNCTIONS["ScanWorkerFunction"]
+    (mapping,) = [m for m in TEMPLATE.sqs_mappings() if m.function == "ScanWorkerFunction"]
+    client = ossindex.Client("https://example.invalid", ossindex.Credentials(token="-"))
+    per_batch = client.max_total_seconds + client.timeout
+    assert mapping.batch_size * per_batch <= worker.timeout
+    queue = TEMPLATE.queues()[mapping.queue]
+    assert int(queue["VisibilityTimeout"]) >= 6 * worker.timeout
