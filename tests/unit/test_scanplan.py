@@ -67,4 +67,5 @@ def test_the_queue_sends_up_to_ten_messages_a_call_within_sqs_size_limit(monkeyp
     batches = [batch for purl in purls for batch in planner.add(purl, dict.fromkeys(feeds, Known()))]
     batches += planner.finish()
     assert scan_queue.enqueue(batches) == len(batches) == 30
-    assert sum(calls) == 30 and max(calls) < scan_queue.SEND_BATCH
+    assert sum(calls) == 30
+    assert max(calls) < scan_queue.SEND_BATCH
