@@ -148,6 +148,7 @@ def cpu_seconds() -> float:
 
 def forget_answers(stack: LocalStack) -> None:
     """Empties the answer cache table of the local stack."""
+    assert stack.provisioned is not None, "the stack has started"
     dynamodb = aws_client("dynamodb", stack.moto_url)
     table = stack.provisioned.table_names["AnswerCacheTable"]
     for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="source_id, purl"):
