@@ -53,20 +53,32 @@ def internal_error(error: BaseException) -> str:
     return f"Internal error: {type(error).__name__}{code}."
 
 
-def record_handler(record: SQSRecord) -> None:
-    batch = parse(record)
-    logger.append_keys(scan_id=batch.scan_id, batch=batch.number)
+def identity(record: SQSRecord) -> tuple[str, int, str | None] | None:
+    """(scan id, batch number, source id) of a message, even one whose batch
+    cannot be read; None when not even those can."""
     try:
+        message = json.loads(record.body)
+        return str(message["scan_id"]), int(message["batch"]), message.get("source_id")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def record_handler(record: SQSRecord) -> None:
+    try:
+        batch = parse(record)
+        logger.append_keys(scan_id=batch.scan_id, batch=batch.number)
         ahead = asked.pop(record.message_id, None)
         answered = ahead.result() if ahead is not None else scanner.ask(batch, redelivered=_receives(record) > 1)
         result = scanner.record(answered) if answered is not None else None
     except Exception as error:
-        if _receives(record) < LAST_TRY:
-            raise
+        known = identity(record)
+        if _receives(record) < LAST_TRY or known is None:
+            raise  # retried; a message that names no scan ends in the dead-letter queue
+        scan_id, number, source_id = known
         logger.exception("batch failed on its last delivery; counted as failed")
-        outcome = scans.BatchOutcome(failed=True, error_source=batch.source_id, error_message=internal_error(error))
-        if scans.count_batch(batch.scan_id, batch.number, outcome):
-            scanning.finish(batch.scan_id)
+        outcome = scans.BatchOutcome(failed=True, error_source=source_id, error_message=internal_error(error))
+        if scans.count_batch(scan_id, number, outcome):
+            scanning.finish(scan_id)
         return
     if result is None:
         logger.info("batch already counted; redelivery ignored")

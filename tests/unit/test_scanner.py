@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from feedguard import clock, scanner, scanning
 from feedguard.dal import history, packages, scans
@@ -265,6 +266,28 @@ def test_a_batch_sent_twice_counts_once_though_each_copy_is_a_first_delivery(
     done = Scan.get(started["scan_id"], "#scan", consistent_read=True)
     assert (done.status, done.packages_scanned, done.findings_new, done.batches_done) == ("succeeded", 2, 5, 1)
     assert [e.action for e in history.entries("demo", "CVE-2021-44228")] == ["detected"]
+
+
+def test_a_batch_that_cannot_be_read_is_counted_failed_on_its_last_delivery(
+    aws: Any, oss: tuple[FakeOssIndex, str]
+) -> None:
+    # Given a scan whose one batch message cannot be read (an older format: purls, no rows)
+    a_feed("demo", [LOG4J], [a_source(oss[1])])
+    started = scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())
+    sqs = boto3.client("sqs")
+    message = sqs.receive_message(QueueUrl=aws.queue_urls["ScanQueue"])["Messages"][0]
+    body = json.loads(message["Body"])
+    message["Body"] = json.dumps({**body, "packages": None, "purls": [LOG4J]})
+    # Then it is retried (the whole invocation fails: its only record did),
+    with pytest.raises(BatchProcessingError):
+        scan_worker.handler({"Records": [sqs_record(message, 1)]}, LambdaContext())
+    # and on its last delivery counted as failed, so the scan finishes
+    answer = scan_worker.handler({"Records": [sqs_record(message, scan_worker.LAST_TRY)]}, LambdaContext())
+    assert answer == {"batchItemFailures": []}
+    done = Scan.get(started["scan_id"], "#scan", consistent_read=True)
+    assert (done.status, done.batches_failed) == ("failed", 1)
+    assert errors(done) == ["Internal error: AttributeError."]
+    assert oss[0].stats()["requests"] == 0
 
 
 def test_a_finding_no_longer_reported_is_withdrawn_after_a_successful_scan(
