@@ -170,3 +170,41 @@ def test_an_auto_assessment_cut_short_by_a_fault_is_made_on_redelivery(aws: Any,
     ]
     done = Scan.get(scan_id, "#scan", consistent_read=True)
     assert (done.status, done.findings_new) == ("succeeded", 2)
+
+
+@contextmanager
+def conflicting(table: str, times: int) -> Iterator[list[str]]:
+    """The next `times` transactions writing to `table` are cancelled as
+    DynamoDB cancels one whose item another transaction holds."""
+    cancelled: list[str] = []
+
+    def cancel(params: dict[str, Any], **kwargs: Any) -> None:
+        if len(cancelled) < times and any(table in json.dumps(item) for item in params["TransactItems"]):
+            cancelled.append(table)
+            reasons = [{"Code": "None"}] * (len(params["TransactItems"]) - 1) + [{"Code": "TransactionConflict"}]
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                    "CancellationReasons": reasons,
+                },
+                "TransactWriteItems",
+            )
+
+    with dynamodb_hook("before-parameter-build.dynamodb.TransactWriteItems", cancel):
+        yield cancelled
+
+
+@pytest.mark.parametrize("table", ["ScansTable", "FindingsTable"])
+def test_a_transaction_conflict_is_retried_in_place_without_a_redelivery(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch, table: str
+) -> None:
+    # Workers count on one scan item, and batches may create one finding, at once
+    monkeypatch.setattr("feedguard.dal.transactions.time.sleep", lambda seconds: None)
+    a_feed("demo", [LOG4J, LODASH], [a_source(oss[1])])
+    scan_id = start_scan()
+    with conflicting(aws.table_names[table], times=2) as cancelled:
+        assert deliver_until_done(aws) == [0]
+    assert len(cancelled) == 2
+    done = Scan.get(scan_id, "#scan", consistent_read=True)
+    assert (done.status, done.batches_done, done.findings_new) == ("succeeded", 1, 5)
+    assert [e.action for e in history.entries("demo", "CVE-2021-44228")] == ["detected"]

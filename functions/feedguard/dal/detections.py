@@ -193,10 +193,15 @@ def _create(feed: str, vid: str, purls: set[str], vulnerability: Reported, at: s
         last_seen=at,
         detected_in=batch,
     )
-    try:
+
+    def create() -> None:
         with transactions.write() as transaction:
             transaction.save(finding, condition=Finding.vulnerability_id.does_not_exist())
             transaction.save(_entry(feed, vid, at, "detected", f"Reported for {', '.join(sorted(purls))}."))
+
+    try:
+        # Batches of one scan may report the same vulnerability for one feed at once.
+        transactions.retrying(create)
     except TransactWriteError as error:
         if conditions.failed_in_transaction(error, 0):
             return 0  # another batch created it first
@@ -225,12 +230,16 @@ def _update(finding: Finding, purls: set[str], vulnerability: Reported, at: str)
             *Finding.status_change(finding.feed, "unassessed"),
             Finding.withdrawn_at.remove(),
         ]
-        with transactions.write() as transaction:
-            transaction.update(finding, actions=[*actions, Finding.last_seen.set(at)])
-            transaction.save(_entry(finding.feed, finding.vulnerability_id, at, "detected", "Reported again."))
+
+        def revive() -> None:
+            with transactions.write() as transaction:
+                transaction.update(finding, actions=[*actions, Finding.last_seen.set(at)])
+                transaction.save(_entry(finding.feed, finding.vulnerability_id, at, "detected", "Reported again."))
+
+        transactions.retrying(revive)
         return
     if actions:
-        finding.update(actions=[*actions, Finding.last_seen.set(at)])
+        transactions.retrying(lambda: finding.update(actions=[*actions, Finding.last_seen.set(at)]))
 
 
 def withdraw_unreported(feed: str, now: datetime) -> int:

@@ -53,7 +53,7 @@ def mark_running(scan: Scan, covered_feeds: set[str]) -> None:
     actions: list[Action] = [Scan.status.set("running")]
     if covered_feeds:
         actions.append(Scan.covered_feeds.set(covered_feeds))
-    scan.update(actions=actions)
+    transactions.retrying(lambda: scan.update(actions=actions))
 
 
 def planned(scan: Scan) -> bool:
@@ -69,7 +69,7 @@ def mark_planned(scan: Scan, packages_total: int, batches_total: int) -> None:
         actions += [Scan.status.set("succeeded"), Scan.finished_at.set(clock.iso(clock.now()))]
     else:
         actions.append(Scan.status.set("running"))
-    scan.update(actions=actions)
+    transactions.retrying(lambda: scan.update(actions=actions))
 
 
 def _marker_sk(number: int) -> str:
@@ -108,10 +108,15 @@ def count_batch(scan_id: str, number: int, outcome: BatchOutcome) -> bool:
         error = json.dumps({"source": outcome.error_source, "message": outcome.error_message}, sort_keys=True)
         actions.append(Scan.error_set.add({error}))
     marker = ScanBatchMarker(scan_id=scan_id, sk=_marker_sk(number), done_at=clock.iso(clock.now()))
-    try:
+
+    def count() -> None:
         with transactions.write() as transaction:
             transaction.save(marker, condition=ScanBatchMarker.sk.does_not_exist())
             transaction.update(Scan(scan_id=scan_id, sk=SCAN_SK), actions=actions, condition=Scan.scan_id.exists())
+
+    try:
+        # Every worker counts on the same scan item: conflicts are retried.
+        transactions.retrying(count)
     except TransactWriteError as error:
         if conditions.failed_in_transaction(error, 0):
             return False
@@ -120,7 +125,8 @@ def count_batch(scan_id: str, number: int, outcome: BatchOutcome) -> bool:
 
 
 def stop_source(scan_id: str, source_id: str) -> None:
-    Scan(scan_id=scan_id, sk=SCAN_SK).update(actions=[Scan.stopped_sources.add({source_id})])
+    scan = Scan(scan_id=scan_id, sk=SCAN_SK)
+    transactions.retrying(lambda: scan.update(actions=[Scan.stopped_sources.add({source_id})]))
 
 
 def finish_if_complete(scan_id: str) -> Scan | None:
@@ -136,9 +142,11 @@ def finish_if_complete(scan_id: str) -> Scan | None:
     clean = failed == 0 and not scan.error_set
     status = "succeeded" if clean else ("failed" if done == 0 else "partial")
     try:
-        scan.update(
-            actions=[Scan.status.set(status), Scan.finished_at.set(clock.iso(clock.now()))],
-            condition=Scan.status == "running",
+        transactions.retrying(
+            lambda: scan.update(
+                actions=[Scan.status.set(status), Scan.finished_at.set(clock.iso(clock.now()))],
+                condition=Scan.status == "running",
+            )
         )
     except UpdateError as error:
         if conditions.failed(error):

@@ -5,11 +5,38 @@ transaction itself."""
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from pynamodb.exceptions import PynamoDBException
 from pynamodb.transactions import TransactWrite
 
+from feedguard.dal import conditions
 from feedguard.dal.models import connection
+
+T = TypeVar("T")
+
+CONFLICT_ATTEMPTS = 6
+CONFLICT_DELAY = 0.02  # seconds, doubled each attempt, full jitter
 
 
 def write() -> TransactWrite:
     """`with transactions.write() as transaction: ...` commits on exit."""
     return TransactWrite(connection=connection())
+
+
+def retrying(write: Callable[[], T]) -> T:
+    """Runs `write` (one write, or one transaction) again while DynamoDB
+    cancels it for a transaction holding one of its items. Scan workers count
+    batches on the same scan item at once, so on DynamoDB such conflicts are
+    expected, and cost a short wait instead of a redelivered message."""
+    for attempt in range(CONFLICT_ATTEMPTS):
+        try:
+            return write()
+        except PynamoDBException as error:
+            if attempt == CONFLICT_ATTEMPTS - 1 or not conditions.conflicted(error):
+                raise
+            time.sleep(random.uniform(0, CONFLICT_DELAY * 2**attempt))  # noqa: S311 - jitter, not crypto
+    raise AssertionError("unreachable")
