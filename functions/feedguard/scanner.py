@@ -82,9 +82,9 @@ class Answered:
     refused: scans.BatchOutcome | None = None
 
 
-def process(batch: Batch, client_options: dict[str, Any] | None = None) -> Result | None:
+def process(batch: Batch, client_options: dict[str, Any] | None = None, redelivered: bool = True) -> Result | None:
     """None when the batch was counted already (a redelivered message)."""
-    answered = ask(batch, client_options)
+    answered = ask(batch, client_options, redelivered)
     return record(answered) if answered is not None else None
 
 

@@ -4,12 +4,12 @@ a failed batch (the scan ends partial or failed); an unexpected error is
 reported for that message alone, so SQS redelivers it, until its last
 delivery, when it is counted as failed too, so the scan always finishes.
 
-The messages of an invocation are prepared (the scan, the answer cache) and
-asked about by two threads while the main thread records the answers of the
-one before: OSS Index is never kept waiting on DynamoDB. The request itself
-takes the worker's one request slot (scanner.request_slot), so a worker has
-one request in flight, never more, and the mapping's MaximumConcurrency of 4
-is the most a source sees."""
+Up to three messages of an invocation are worked on at once, in order: one
+batch is recorded while the next asks OSS Index and a third reads the cache,
+so OSS Index never waits on DynamoDB. The request itself takes the worker's
+one request slot (scanner.request_slot), so a worker has one request in
+flight, never more, and the mapping's MaximumConcurrency of 4 is the most a
+source sees. The main thread reports each message's outcome in order."""
 
 from __future__ import annotations
 
@@ -34,9 +34,10 @@ processor = BatchProcessor(event_type=EventType.SQS)
 # The scan queue's redrive policy moves a message to the DLQ after 5 receives.
 LAST_TRY = 4
 
-asking = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ask")
-# message id -> its batch being asked about, for the invocation under way
-asked: dict[str, Future[scanner.Answered | None]] = {}
+BATCHES_AT_ONCE = 3
+working = ThreadPoolExecutor(max_workers=BATCHES_AT_ONCE, thread_name_prefix="batch")
+# message id -> its batch being processed, for the invocation under way
+asked: dict[str, Future[scanner.Result | None]] = {}
 
 
 def parse(record: SQSRecord) -> Batch:
@@ -68,8 +69,7 @@ def record_handler(record: SQSRecord) -> None:
         batch = parse(record)
         logger.append_keys(scan_id=batch.scan_id, batch=batch.number)
         ahead = asked.pop(record.message_id, None)
-        answered = ahead.result() if ahead is not None else scanner.ask(batch, redelivered=_receives(record) > 1)
-        result = scanner.record(answered) if answered is not None else None
+        result = ahead.result() if ahead is not None else _process(record)
     except Exception as error:
         known = identity(record)
         if _receives(record) < LAST_TRY or known is None:
@@ -84,8 +84,8 @@ def record_handler(record: SQSRecord) -> None:
         logger.info("batch already counted; redelivery ignored")
 
 
-def _ask(record: SQSRecord) -> scanner.Answered | None:
-    return scanner.ask(parse(record), redelivered=_receives(record) > 1)
+def _process(record: SQSRecord) -> scanner.Result | None:
+    return scanner.process(parse(record), redelivered=_receives(record) > 1)
 
 
 def _receives(record: SQSRecord) -> int:
@@ -96,7 +96,7 @@ def _receives(record: SQSRecord) -> int:
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     for raw in event["Records"]:
         record = SQSRecord(raw)
-        asked[record.message_id] = asking.submit(_ask, record)
+        asked[record.message_id] = working.submit(_process, record)
     try:
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
