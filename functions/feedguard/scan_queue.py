@@ -4,7 +4,7 @@ batches of purls for the scan workers."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -22,9 +22,10 @@ def _sqs() -> Any:
     return boto3.client("sqs")
 
 
-def enqueue(batches: Iterable[Batch]) -> int:
+def enqueue(batches: Iterable[Batch], before_last: Callable[[int], None] = lambda total: None) -> int:
     """Puts every batch on the queue as it comes, up to ten to a call;
-    returns how many. Raises if SQS refused any of them."""
+    returns how many. Once every batch is known, `before_last(total)` runs
+    before the last call. Raises if SQS refused any of them."""
     chunk: list[tuple[Batch, str]] = []
     sent = 0
     for batch in batches:
@@ -33,6 +34,7 @@ def enqueue(batches: Iterable[Batch]) -> int:
             sent += _send(chunk)
             chunk = []
         chunk.append((batch, body))
+    before_last(sent + len(chunk))
     if chunk:
         sent += _send(chunk)
     return sent

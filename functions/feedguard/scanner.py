@@ -12,8 +12,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from feedguard import clock, ossindex, scanning
+from feedguard import clock, ossindex
 from feedguard.dal import answers, detections, scans
+from feedguard.dal import feeds as feed_store
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import Scan, Source
 from feedguard.errors import NotFound
@@ -146,7 +147,7 @@ def record(answered: Answered) -> Result:
     batch = answered.batch
     outcome = answered.refused or _record(answered)
     counted = scans.count_batch(batch.scan_id, batch.number, outcome)
-    finished = scanning.finish(batch.scan_id) if counted else None
+    finished = finish(batch.scan_id) if counted else None
     return Result(outcome, finished)
 
 
@@ -169,3 +170,24 @@ def _record(answered: Answered) -> scans.BatchOutcome:
         error_source=batch.source_id if unanswered else None,
         error_message=unanswered_error if unanswered else None,
     )
+
+
+def finish(scan_id: str) -> Scan | None:
+    """Gives the scan its final status once every batch is counted; returns
+    it to the one caller that did. After a fully successful scan of whole
+    feeds, they are stamped scanned and the findings their packages no longer
+    report are withdrawn."""
+    finished = scans.finish_if_complete(scan_id)
+    if finished is None:
+        return None
+    logger.info("scan finished", extra={"scan_id": scan_id, "status": finished.status})
+    if finished.status != "succeeded":
+        return finished
+    now = clock.now()
+    for feed in sorted(finished.covered_feeds or ()):
+        if finished.started_at:
+            feed_store.mark_scanned(feed, finished.started_at)
+        withdrawn = detections.withdraw_unreported(feed, now)
+        if withdrawn:
+            logger.info("findings withdrawn", extra={"feed": feed, "count": withdrawn})
+    return finished

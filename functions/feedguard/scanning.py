@@ -1,7 +1,5 @@
-"""Starting and finishing a scan: the scan record, its batches on the queue,
-its totals, and what a successful scan of whole feeds does at the end.
-Shared by the coordinator (schedule, POST /scans), the package import and
-the workers."""
+"""Starting a scan: the scan record, its batches on the queue, its totals.
+Shared by the coordinator (schedule, POST /scans) and the package import."""
 
 from __future__ import annotations
 
@@ -10,15 +8,11 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from operator import itemgetter
 
-from aws_lambda_powertools import Logger
-
-from feedguard import clock, scan_queue
+from feedguard import scan_queue
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import scans
 from feedguard.dal.models import Scan
 from feedguard.scanplan import Batch, Known, Planner
-
-logger = Logger(child=True)
 
 
 def attached_sources(feed: str | None) -> dict[str, set[str]]:
@@ -55,10 +49,12 @@ def plan_and_enqueue(
     covers_feeds: bool = True,
 ) -> int:
     """Puts the scan's batches on the queue as `rows` (each distinct purl
-    once, with its rows) come, marks it planned, and finishes it if its
-    workers were faster; returns the number of batches (0: the scan succeeded
-    with nothing to ask). A scan that `covers_feeds` asks about every package
-    of its feeds, so a success may withdraw their findings no longer reported."""
+    once, with its rows) come, and marks it planned; returns the number of
+    batches (0: the scan succeeded with nothing to ask). The totals are
+    written before the last batches are sent, so a worker, never the
+    planner, counts the last batch and finishes the scan. A scan that
+    `covers_feeds` asks about every package of its feeds, so a success may
+    withdraw their findings no longer reported."""
     planner = Planner(scan.scan_id, bool(scan.refresh_cache), feeds_of_source)
 
     def batches() -> Iterator[Batch]:
@@ -66,12 +62,12 @@ def plan_and_enqueue(
             yield from planner.add(purl, known)
         yield from planner.finish()
 
+    def totals(batches_total: int) -> None:
+        scans.set_totals(scan, packages_total=planner.purls, batches_total=batches_total)
+
     scans.mark_running(scan, covered_feeds=set(planner.feeds) if covers_feeds else set())
-    sent = scan_queue.enqueue(batches())
-    scans.mark_planned(scan, packages_total=planner.purls, batches_total=sent)
-    if sent:
-        # Every batch may have been counted before the totals were there to compare.
-        finish(scan.scan_id)
+    sent = scan_queue.enqueue(batches(), before_last=totals)
+    scans.mark_planned(scan)
     return sent
 
 
@@ -90,27 +86,3 @@ def scan_new_packages(scan_id: str, feed: str, source_ids: list[str], purls: lis
     rows = ((purl, {feed: Known()}) for purl in sorted(set(purls)))
     plan_and_enqueue(scan, {source: {feed} for source in source_ids}, rows, covers_feeds=False)
     return scan_id
-
-
-def finish(scan_id: str) -> Scan | None:
-    """Gives the scan its final status once every batch is counted; returns
-    it to the one caller that did. After a fully successful scan of whole
-    feeds, the findings their packages no longer report are withdrawn."""
-    finished = scans.finish_if_complete(scan_id)
-    if finished is None:
-        return None
-    logger.info("scan finished", extra={"scan_id": scan_id, "status": finished.status})
-    if finished.status != "succeeded":
-        return finished
-    from feedguard.dal import (
-        detections,
-    )  # the OSS Index types: workers have them loaded, the coordinator rarely needs them
-
-    now = clock.now()
-    for feed in sorted(finished.covered_feeds or ()):
-        if finished.started_at:
-            feed_store.mark_scanned(feed, finished.started_at)
-        withdrawn = detections.withdraw_unreported(feed, now)
-        if withdrawn:
-            logger.info("findings withdrawn", extra={"feed": feed, "count": withdrawn})
-    return finished

@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from feedguard import scanner, scanning
+from feedguard import scanner
 from feedguard.dal import scans
 from feedguard.scanplan import Batch
 
@@ -78,7 +78,7 @@ def record_handler(record: SQSRecord) -> None:
         logger.exception("batch failed on its last delivery; counted as failed")
         outcome = scans.BatchOutcome(failed=True, error_source=source_id, error_message=internal_error(error))
         if scans.count_batch(scan_id, number, outcome):
-            scanning.finish(scan_id)
+            scanner.finish(scan_id)
         return
     if result is None:
         logger.info("batch already counted; redelivery ignored")

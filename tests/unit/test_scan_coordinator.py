@@ -118,27 +118,32 @@ def test_batches_go_on_the_queue_while_the_feeds_are_still_being_read(
     assert sorted(asked) == purls
 
 
-def test_a_planning_that_died_half_way_is_planned_again(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("dies_at", [2, 3])  # before the totals are written, or after: the last send
+def test_a_planning_that_died_half_way_is_planned_again(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, dies_at: int
+) -> None:
     a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(300)], ["srcA"])
     event = load_event("scan-requested.json")
     calls = 0
     real_send = scan_queue._send
 
-    def dies_after_one_send(chunk: list[Any]) -> int:
+    def dies_on_a_send(chunk: list[Any]) -> int:
         nonlocal calls
         calls += 1
-        if calls == 2:
+        if calls == dies_at:
             raise ConnectionError("the coordinator's sandbox went away")
         return real_send(chunk)
 
-    monkeypatch.setattr(scan_queue, "_send", dies_after_one_send)
+    monkeypatch.setattr(scan_queue, "_send", dies_on_a_send)
     monkeypatch.setattr(scan_queue, "SEND_BATCH", 1)
     with pytest.raises(ConnectionError):
         scan_coordinator.handler(event, LambdaContext())
     scan = Scan.get(event["scan_id"], "#scan")
-    assert (scan.status, scan.batches_total) == ("running", 0)
+    assert (scan.status, scan.planned_at) == ("running", None)
     # The retried request plans it again, with the same batch numbers
     scan_coordinator.handler(event, LambdaContext())
     numbers = sorted(batch["batch"] for batch in queued(aws))
-    assert numbers == [0, 0, 1, 2]
-    assert Scan.get(scan.scan_id, "#scan").batches_total == 3
+    assert numbers == sorted([*range(dies_at - 1), 0, 1, 2])
+    again = Scan.get(scan.scan_id, "#scan")
+    assert again.batches_total == 3
+    assert again.planned_at is not None

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from feedguard import clock, scanner, scanning
+from feedguard import clock, scan_queue, scanner, scanning
 from feedguard.dal import history, packages, scans
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import FEED_SK, Feed, Finding, Package, Scan, Vulnerability
@@ -136,24 +136,32 @@ def test_a_purl_shared_by_feeds_is_asked_once_per_source(aws: Any, oss: tuple[Fa
     assert done.findings_new == 4  # two lodash vulnerabilities in two feeds
 
 
-def test_a_scan_whose_workers_finish_before_it_is_planned_is_finished_by_the_planner(
+def test_workers_faster_than_the_planner_leave_the_last_batch_to_finish_the_scan(
     aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a feed whose lodash finding is no longer reported
-    a_feed("demo", [CLEAN], [a_source(oss[1])])
+    # Given a feed of three batches, sent one a call, whose lodash finding is no longer reported
+    a_feed("demo", [CLEAN, *(f"pkg:npm/package-{n}@1.0.0" for n in range(300))], [a_source(oss[1])])
     a_finding("demo", "CVE-2021-23337", LODASH)
-    real_mark_planned = scans.mark_planned
+    monkeypatch.setattr(scan_queue, "SEND_BATCH", 1)
+    real_set_totals = scans.set_totals
+    counted_before_totals: list[int] = []
 
-    def workers_first(*args: Any, **kwargs: Any) -> None:
-        drain(aws)  # every batch is counted while the scan has no total yet
-        real_mark_planned(*args, **kwargs)
+    def workers_first(scan: Scan, packages_total: int, batches_total: int) -> None:
+        # every batch sent so far is counted while the scan has no totals: none finishes it
+        counted_before_totals.append(drain(aws))
+        assert Scan.get(scan.scan_id, "#scan", consistent_read=True).status == "running"
+        real_set_totals(scan, packages_total, batches_total)
 
-    monkeypatch.setattr(scans, "mark_planned", workers_first)
-    # When the scan runs
+    monkeypatch.setattr(scans, "set_totals", workers_first)
+    # When the scan is planned, then its last batch delivered
     started = scan_coordinator.handler({"trigger": "api", "feed": "demo", "refresh": False}, LambdaContext())
-    # Then the planner finished it, withdrawals included
+    assert counted_before_totals == [2]
+    assert Scan.get(started["scan_id"], "#scan", consistent_read=True).status == "running"
+    drain(aws)
+    # Then the worker that counted it finished the scan, withdrawals included
     done = Scan.get(started["scan_id"], "#scan", consistent_read=True)
-    assert (done.status, done.batches_done, done.batches_total) == ("succeeded", 1, 1)
+    assert (done.status, done.batches_done, done.batches_total) == ("succeeded", 3, 3)
+    assert done.planned_at is not None
     assert Finding.get("demo", "CVE-2021-23337").status == "withdrawn"
 
 

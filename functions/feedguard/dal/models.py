@@ -458,6 +458,8 @@ class Scan(Stored):
     # The feeds this scan covers completely; only they can have findings withdrawn.
     covered_feeds = UnicodeSetAttribute(null=True)
     started_at = UnicodeAttribute(null=True)
+    # When its last batch went on the queue: a retried request for the scan stops there.
+    planned_at = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
 
     by_entity = ScansByEntity()

@@ -57,19 +57,23 @@ def mark_running(scan: Scan, covered_feeds: set[str]) -> None:
 
 
 def planned(scan: Scan) -> bool:
-    """Whether the scan has all its batches on the queue. Only a planned scan
-    has a batch total: a scan with nothing to ask succeeds at once."""
-    return bool(scan.batches_total) or scan.status not in ("queued", "running")
+    """Whether the scan has all its batches on the queue (or has ended)."""
+    return scan.planned_at is not None or scan.status not in ("queued", "running")
 
 
-def mark_planned(scan: Scan, packages_total: int, batches_total: int) -> None:
-    """Running with all its work on the queue, or succeeded when there is none."""
+def set_totals(scan: Scan, packages_total: int, batches_total: int) -> None:
+    """Its totals, once every batch is known and before the last are sent:
+    so the worker that counts the last batch can tell, and finishes the scan.
+    A scan with nothing to ask succeeds here."""
     actions: list[Action] = [Scan.packages_total.set(packages_total), Scan.batches_total.set(batches_total)]
     if batches_total == 0:
         actions += [Scan.status.set("succeeded"), Scan.finished_at.set(clock.iso(clock.now()))]
-    else:
-        actions.append(Scan.status.set("running"))
     transactions.retrying(lambda: scan.update(actions=actions))
+
+
+def mark_planned(scan: Scan) -> None:
+    """Every batch is on the queue: a retried request for it stops here."""
+    transactions.retrying(lambda: scan.update(actions=[Scan.planned_at.set(clock.iso(clock.now()))]))
 
 
 def _marker_sk(number: int) -> str:
@@ -133,8 +137,8 @@ def finish_if_complete(scan_id: str) -> Scan | None:
     """Sets the final status once every batch is counted; returns the scan to
     the one caller that finished it, None to every other."""
     scan = get(scan_id)
-    if scan is None or scan.status != "running" or not planned(scan):
-        return None
+    if scan is None or scan.status != "running" or not scan.batches_total:
+        return None  # gone, ended, or its totals are not known yet
     done, failed = int(scan.batches_done), int(scan.batches_failed)
     if done + failed < int(scan.batches_total):
         return None
