@@ -6,7 +6,8 @@ named in the handler module and the feedguard modules it imports, lazy
 imports included.
 That over-approximates (a module imported for one function brings its
 other functions' tables), so it proves no extra grant, not that no grant is
-missing: the integration tests, and `sam local` against AWS, catch those."""
+missing. Neither moto nor the local stack enforces IAM: test_grants checks
+the DynamoDB calls of the scan, import and gate flows against the grants."""
 
 from __future__ import annotations
 
