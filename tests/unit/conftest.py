@@ -57,3 +57,26 @@ def oss() -> Iterator[tuple[FakeOssIndex, str]]:
     yield service, f"http://127.0.0.1:{port}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def grants(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Every DynamoDB call a handler makes in a test is one its function is
+    granted in template.yaml (tests/unit/grants.py): checked after the test."""
+    import importlib
+
+    from feedguard.dal import models
+    from tests.unit.grants import Recorder
+
+    recorder = Recorder()
+    for logical_id, spec in Template.load().functions().items():
+        module_name, _, attribute = spec.handler.rpartition(".")
+        recorder.wrap(monkeypatch, importlib.import_module(module_name), logical_id, attribute)
+    events = models.connection().client.meta.events
+    events.register("provide-client-params.dynamodb", recorder.hook, unique_id="feedguard-grants")
+    try:
+        yield recorder
+    finally:
+        events.unregister("provide-client-params.dynamodb", unique_id="feedguard-grants")
+    missing = {function: calls for function, calls in recorder.missing().items() if calls}
+    assert not missing, f"DynamoDB calls that template.yaml does not grant: {missing}"
