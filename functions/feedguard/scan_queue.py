@@ -51,6 +51,21 @@ def _send(chunk: list[tuple[Batch, str]]) -> int:
     return len(chunk)
 
 
+# A failed batch is visible again after RETRY_BASE seconds, doubled with each
+# receive, instead of after the queue's visibility timeout (90 minutes).
+RETRY_BASE = 30
+RETRY_MAX = 900
+
+
+def retry_soon(receipt_handle: str, receives: int) -> None:
+    """Makes a message that failed visible again soon. If SQS refuses, it
+    still comes back after the queue's visibility timeout."""
+    delay = min(RETRY_MAX, RETRY_BASE * 2 ** max(0, receives - 1))
+    _sqs().change_message_visibility(
+        QueueUrl=settings().scan_queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
+    )
+
+
 def request_scan(scan_id: str, feed: str | None, refresh: bool) -> None:
     """Asks the coordinator to plan a scan that POST /scans has recorded."""
     message = {"trigger": "api", "scan_id": scan_id, "feed": feed, "refresh": refresh}

@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from feedguard import scanner
+from feedguard import scan_queue, scanner
 from feedguard.dal import scans
 from feedguard.scanplan import Batch
 
@@ -73,6 +73,7 @@ def record_handler(record: SQSRecord) -> None:
     except Exception as error:
         known = identity(record)
         if _receives(record) < LAST_TRY or known is None:
+            _retry_soon(record)
             raise  # retried; a message that names no scan ends in the dead-letter queue
         scan_id, number, source_id = known
         logger.exception("batch failed on its last delivery; counted as failed")
@@ -86,6 +87,13 @@ def record_handler(record: SQSRecord) -> None:
 
 def _process(record: SQSRecord) -> scanner.Result | None:
     return scanner.process(parse(record), redelivered=_receives(record) > 1)
+
+
+def _retry_soon(record: SQSRecord) -> None:
+    try:
+        scan_queue.retry_soon(record.receipt_handle, _receives(record))
+    except Exception:  # the message still comes back, after the visibility timeout
+        logger.exception("could not bring the failed batch back sooner")
 
 
 def _receives(record: SQSRecord) -> int:

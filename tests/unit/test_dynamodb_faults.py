@@ -208,3 +208,29 @@ def test_a_transaction_conflict_is_retried_in_place_without_a_redelivery(
     done = Scan.get(scan_id, "#scan", consistent_read=True)
     assert (done.status, done.batches_done, done.findings_new) == ("succeeded", 1, 5)
     assert [e.action for e in history.entries("demo", "CVE-2021-44228")] == ["detected"]
+
+
+def test_a_failed_batch_comes_back_in_seconds_doubling_not_after_the_visibility_timeout(
+    aws: Any, oss: tuple[FakeOssIndex, str]
+) -> None:
+    from feedguard import scan_queue
+
+    delays: list[int] = []
+
+    def seen(params: dict[str, Any], **kwargs: Any) -> None:
+        assert params["QueueUrl"] == aws.queue_urls["ScanQueue"]
+        delays.append(params["VisibilityTimeout"])
+
+    a_feed("demo", [LOG4J], [a_source(oss[1])])
+    scan_id = start_scan()
+    events = scan_queue._sqs().meta.events
+    events.register("provide-client-params.sqs.ChangeMessageVisibility", seen, unique_id="test-visibility")
+    try:
+        with throttled("BatchGetItem", times=100):
+            rounds = deliver_until_done(aws)
+    finally:
+        events.unregister("provide-client-params.sqs.ChangeMessageVisibility", unique_id="test-visibility")
+    # three failed deliveries brought back sooner, the fourth counted as failed
+    assert delays == [30, 60, 120]
+    assert rounds == [1, 1, 1, 0]
+    assert Scan.get(scan_id, "#scan", consistent_read=True).status == "failed"
