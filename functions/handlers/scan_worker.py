@@ -37,7 +37,7 @@ LAST_TRY = 4
 BATCHES_AT_ONCE = 3
 working = ThreadPoolExecutor(max_workers=BATCHES_AT_ONCE, thread_name_prefix="batch")
 # message id -> its batch being processed, for the invocation under way
-asked: dict[str, Future[scanner.Result | None]] = {}
+underway: dict[str, Future[scanner.Result | None]] = {}
 
 
 def parse(record: SQSRecord) -> Batch:
@@ -68,7 +68,7 @@ def record_handler(record: SQSRecord) -> None:
     try:
         batch = parse(record)
         logger.append_keys(scan_id=batch.scan_id, batch=batch.number)
-        ahead = asked.pop(record.message_id, None)
+        ahead = underway.pop(record.message_id, None)
         result = ahead.result() if ahead is not None else _process(record)
     except Exception as error:
         known = identity(record)
@@ -104,12 +104,12 @@ def _receives(record: SQSRecord) -> int:
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     for raw in event["Records"]:
         record = SQSRecord(raw)
-        asked[record.message_id] = working.submit(_process, record)
+        underway[record.message_id] = working.submit(_process, record)
     try:
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
         )
     finally:
-        for ahead in asked.values():  # only if processing stopped half-way
+        for ahead in underway.values():  # only if processing stopped half-way
             ahead.cancel()
-        asked.clear()
+        underway.clear()
