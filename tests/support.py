@@ -112,16 +112,18 @@ def request(
 @contextmanager
 def dynamodb_hook(event: str, hook: Callable[..., None]) -> Iterator[None]:
     """`hook` on a botocore event (e.g. "before-call.dynamodb") of the client
-    every model shares, while the block runs. Imported late: feedguard reads
-    its table names on import, after tests/conftest.py has set them."""
+    every model shares, while the block runs; several hooks on one event
+    coexist. Imported late: feedguard reads its table names on import, after
+    tests/conftest.py has set them."""
     from feedguard.dal import models
 
     events = models.connection().client.meta.events
-    events.register(event, hook, unique_id=f"test-hook-{event}")
+    unique_id = f"test-hook-{event}-{id(hook)}"
+    events.register(event, hook, unique_id=unique_id)
     try:
         yield
     finally:
-        events.unregister(event, unique_id=f"test-hook-{event}")
+        events.unregister(event, unique_id=unique_id)
 
 
 @contextmanager

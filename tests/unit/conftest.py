@@ -15,7 +15,12 @@ from infra.fake_ossindex import FakeOssIndex
 from infra.provision import Provisioned, provision
 from infra.stack import free_port
 from infra.template import Template
-from tests.support import ADMIN_KEY, TEST_STACK
+from tests.support import ADMIN_KEY, TEST_STACK, dynamodb_hook
+
+# Read once: parsing template.yaml costs more than most unit tests.
+TEMPLATE = Template.load()
+# (logical id, handler module, handler attribute) of every function
+HANDLERS = [(logical_id, *spec.handler.rsplit(".", 1)) for logical_id, spec in TEMPLATE.functions().items()]
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +48,7 @@ def aws() -> Iterator[Provisioned]:
         parameters.clear_caches()
         scanner.sources.clear()
         settings.cache_clear()
-        provisioned = provision(Template.load(), None, TEST_STACK, secret_values={"AdminKeySecret": ADMIN_KEY})
+        provisioned = provision(TEMPLATE, None, TEST_STACK, secret_values={"AdminKeySecret": ADMIN_KEY})
         yield provisioned
     parameters.clear_caches()
 
@@ -65,18 +70,12 @@ def grants(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     granted in template.yaml (tests/unit/grants.py): checked after the test."""
     import importlib
 
-    from feedguard.dal import models
     from tests.unit.grants import Recorder
 
     recorder = Recorder()
-    for logical_id, spec in Template.load().functions().items():
-        module_name, _, attribute = spec.handler.rpartition(".")
+    for logical_id, module_name, attribute in HANDLERS:
         recorder.wrap(monkeypatch, importlib.import_module(module_name), logical_id, attribute)
-    events = models.connection().client.meta.events
-    events.register("provide-client-params.dynamodb", recorder.hook, unique_id="feedguard-grants")
-    try:
+    with dynamodb_hook("provide-client-params.dynamodb", recorder.hook):
         yield recorder
-    finally:
-        events.unregister("provide-client-params.dynamodb", unique_id="feedguard-grants")
     missing = {function: calls for function, calls in recorder.missing().items() if calls}
     assert not missing, f"DynamoDB calls that template.yaml does not grant: {missing}"

@@ -17,7 +17,8 @@ import pytest
 from infra.template import load_document
 
 ROOT = Path(__file__).resolve().parents[2]
-RESOURCES: dict[str, Any] = load_document()["Resources"]
+DOCUMENT = load_document()
+RESOURCES: dict[str, Any] = DOCUMENT["Resources"]
 
 # The actions of SAM's DynamoDB policy templates (samtranslator's
 # policy_templates.json; test_the_actions_are_sam_s checks them when the SAM
@@ -72,7 +73,7 @@ def actions_of(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, st
 
 def logical_of_table() -> dict[str, str]:
     """Physical table name -> logical id, through the *_TABLE variables the tests set."""
-    variables = load_document()["Globals"]["Function"]["Environment"]["Variables"]
+    variables = DOCUMENT["Globals"]["Function"]["Environment"]["Variables"]
     return {
         os.environ[name]: value["Ref"]
         for name, value in variables.items()
