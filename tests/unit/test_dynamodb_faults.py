@@ -8,7 +8,7 @@ and nothing recorded before is lost."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -51,18 +51,36 @@ def throttled(operation: str, times: int) -> Iterator[list[str]]:
 
 
 @contextmanager
-def first_transaction_refused(table: str) -> Iterator[list[str]]:
-    """The first TransactWriteItems that writes to `table` fails as throttled."""
+def refused_transactions(
+    table: str, error: Callable[[dict[str, Any]], ClientError], times: int = 1
+) -> Iterator[list[str]]:
+    """The next `times` TransactWriteItems that write to `table` fail with `error(params)`."""
     refused: list[str] = []
 
     def refuse(params: dict[str, Any], **kwargs: Any) -> None:
-        if not refused and any(table in json.dumps(item) for item in params["TransactItems"]):
+        if len(refused) < times and any(table in json.dumps(item) for item in params["TransactItems"]):
             refused.append(table)
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
+            raise error(params)
 
     # before-parameter-build sees the call's own parameters
     with dynamodb_hook("before-parameter-build.dynamodb.TransactWriteItems", refuse):
         yield refused
+
+
+def throttling(params: dict[str, Any]) -> ClientError:
+    return ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
+
+
+def conflict(params: dict[str, Any]) -> ClientError:
+    """As DynamoDB cancels a transaction one of whose items another transaction holds."""
+    reasons = [{"Code": "None"}] * (len(params["TransactItems"]) - 1) + [{"Code": "TransactionConflict"}]
+    return ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+            "CancellationReasons": reasons,
+        },
+        "TransactWriteItems",
+    )
 
 
 def deliver_until_done(aws: Any, max_receives: int = 5) -> list[int]:
@@ -127,7 +145,7 @@ def test_the_count_failing_after_the_findings_were_recorded_counts_once_on_redel
 ) -> None:
     a_feed("demo", [LOG4J, LODASH], [a_source(oss[1])])
     scan_id = start_scan()
-    with first_transaction_refused("ScansTable") as refused:
+    with refused_transactions("ScansTable", throttling) as refused:
         deliver_until_done(aws)
     assert refused == ["ScansTable"]
     done = Scan.get(scan_id, "#scan", consistent_read=True)
@@ -159,7 +177,7 @@ def test_an_auto_assessment_cut_short_by_a_fault_is_made_on_redelivery(aws: Any,
     type_store.create(AssessmentType("watch", "Watch", "warn", 14, auto_assess_min=5.0, auto_assess_max=6.9))
     a_feed("demo", [LODASH], [a_source(oss[1])])
     scan_id = start_scan()
-    with first_transaction_refused("AssessmentsTable") as refused:
+    with refused_transactions("AssessmentsTable", throttling) as refused:
         deliver_until_done(aws)
     assert refused == ["AssessmentsTable"]
     # The finding was created on the first delivery; the redelivery assessed it and counted it once
@@ -172,28 +190,6 @@ def test_an_auto_assessment_cut_short_by_a_fault_is_made_on_redelivery(aws: Any,
     assert (done.status, done.findings_new) == ("succeeded", 2)
 
 
-@contextmanager
-def conflicting(table: str, times: int) -> Iterator[list[str]]:
-    """The next `times` transactions writing to `table` are cancelled as
-    DynamoDB cancels one whose item another transaction holds."""
-    cancelled: list[str] = []
-
-    def cancel(params: dict[str, Any], **kwargs: Any) -> None:
-        if len(cancelled) < times and any(table in json.dumps(item) for item in params["TransactItems"]):
-            cancelled.append(table)
-            reasons = [{"Code": "None"}] * (len(params["TransactItems"]) - 1) + [{"Code": "TransactionConflict"}]
-            raise ClientError(
-                {
-                    "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
-                    "CancellationReasons": reasons,
-                },
-                "TransactWriteItems",
-            )
-
-    with dynamodb_hook("before-parameter-build.dynamodb.TransactWriteItems", cancel):
-        yield cancelled
-
-
 @pytest.mark.parametrize("table", ["ScansTable", "FindingsTable"])
 def test_a_transaction_conflict_is_retried_in_place_without_a_redelivery(
     aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch, table: str
@@ -202,7 +198,7 @@ def test_a_transaction_conflict_is_retried_in_place_without_a_redelivery(
     monkeypatch.setattr("feedguard.dal.transactions.time.sleep", lambda seconds: None)
     a_feed("demo", [LOG4J, LODASH], [a_source(oss[1])])
     scan_id = start_scan()
-    with conflicting(aws.table_names[table], times=2) as cancelled:
+    with refused_transactions(aws.table_names[table], conflict, times=2) as cancelled:
         assert deliver_until_done(aws) == [0]
     assert len(cancelled) == 2
     done = Scan.get(scan_id, "#scan", consistent_read=True)
