@@ -27,13 +27,14 @@ def enqueue(batches: Iterable[Batch], before_last: Callable[[int], None] = lambd
     returns how many. Once every batch is known, `before_last(total)` runs
     before the last call. Raises if SQS refused any of them."""
     chunk: list[tuple[Batch, str]] = []
-    sent = 0
+    size = sent = 0
     for batch in batches:
         body = json.dumps(batch.message(), separators=(",", ":"))
-        if chunk and (len(chunk) == SEND_BATCH or sum(len(b) for _, b in chunk) + len(body) > SEND_BYTES):
+        if chunk and (len(chunk) == SEND_BATCH or size + len(body) > SEND_BYTES):
             sent += _send(chunk)
-            chunk = []
+            chunk, size = [], 0
         chunk.append((batch, body))
+        size += len(body)
     before_last(sent + len(chunk))
     if chunk:
         sent += _send(chunk)

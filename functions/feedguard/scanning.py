@@ -74,8 +74,7 @@ def plan_and_enqueue(
 def scan_feeds(scan: Scan, feed: str | None) -> int:
     """Plans a scan of `feed`, or of every feed: the coordinator's work."""
     feeds_of_source = attached_sources(feed)
-    feeds = set().union(*feeds_of_source.values()) if feeds_of_source else set()
-    return plan_and_enqueue(scan, feeds_of_source, package_rows(feeds))
+    return plan_and_enqueue(scan, feeds_of_source, package_rows(set().union(*feeds_of_source.values())))
 
 
 def scan_new_packages(scan_id: str, feed: str, source_ids: list[str], purls: list[str]) -> str | None:

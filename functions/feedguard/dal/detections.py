@@ -254,16 +254,10 @@ def withdraw_unreported(feed: str, now: datetime) -> int:
     findings = [finding for finding in Finding.query(feed) if finding.status != "withdrawn"]
     listed = sorted({(feed, purl) for finding in findings for purl in finding.packages or ()})
     reports = {package.purl: package.vulnerability_ids or set() for package in batching.read(Package, listed)}
-    affected = {
-        finding.vulnerability_id: {
-            purl for purl in finding.packages or () if finding.vulnerability_id in reports.get(purl, ())
-        }
-        for finding in findings
-    }
     at = clock.iso(now)
     withdrawn = 0
     for finding in findings:
-        purls = affected.get(finding.vulnerability_id)
+        purls = {purl for purl in finding.packages or () if finding.vulnerability_id in reports.get(purl, ())}
         if purls:
             if purls != set(finding.packages or ()):
                 finding.update(actions=[Finding.packages.set(purls)])

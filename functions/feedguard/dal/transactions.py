@@ -27,14 +27,14 @@ def write() -> TransactWrite:
     return TransactWrite(connection=connection())
 
 
-def retrying(write: Callable[[], T]) -> T:
-    """Runs `write` (one write, or one transaction) again while DynamoDB
+def retrying(once: Callable[[], T]) -> T:
+    """Runs `once` (one write, or one transaction) again while DynamoDB
     cancels it for a transaction holding one of its items. Scan workers count
     batches on the same scan item at once, so on DynamoDB such conflicts are
     expected, and cost a short wait instead of a redelivered message."""
     for attempt in range(CONFLICT_ATTEMPTS):
         try:
-            return write()
+            return once()
         except PynamoDBException as error:
             if attempt == CONFLICT_ATTEMPTS - 1 or not conditions.conflicted(error):
                 raise
