@@ -87,7 +87,13 @@ def fuzz(running: RunningStack, headers: dict[str, str]) -> tuple[int, int, list
         operations += mode == GenerationMode.POSITIVE
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            derandomize=DERANDOMIZE,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case: Any) -> None:
             nonlocal cases
             cases += 1
@@ -104,7 +110,9 @@ def fuzz(running: RunningStack, headers: dict[str, str]) -> tuple[int, int, list
         except Unsatisfiable:
             assert mode == GenerationMode.NEGATIVE, operation.label  # nothing to break, e.g. GET /health
         except (Exception, BaseExceptionGroup) as error:  # noqa: BLE001 - collected, reported together
-            failures.append(f"{operation.label} ({mode.value}): {str(error)[:1500]}")
+            # Hypothesis groups distinct failures; each one's message is what says what broke.
+            found = error.exceptions if isinstance(error, BaseExceptionGroup) else (error,)
+            failures.append(f"{operation.label} ({mode.value}): " + "\n".join(str(e)[:1500] for e in found))
     return operations, cases, failures
 
 
