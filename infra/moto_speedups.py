@@ -12,16 +12,49 @@ were (tests/unit/test_moto_speedups.py holds them to that).
   compares the hash key of every item of the table and sorts its partition
   by range key, so a Query over 6,000 of 18,000 items made about 350,000 such
   comparisons; two strings now compare as the strings they are.
+- A Query of a table (not of an index) read every item of the table to find
+  those of its partition, on every page: a scan planning 18,000 package
+  rows in pages of 2,500 read the table 8 times over. It now reads the
+  partition, which moto keeps apart anyway; the rest of moto's Query
+  (order, pages, filters, projections) runs on it unchanged.
+- Transactions: moto copies every table a transaction writes to (deeply,
+  every item) before it starts, and on a cancellation puts the copies back
+  in place of the tables. That cost grew with the table (a scan's batch
+  markers), and it was wrong under the server's threads: a copy raced
+  other requests' writes ("dictionary changed size during iteration", a
+  500 the client retried), and a cancelled transaction put back a table
+  that lacked every write made meanwhile by others. Now a transaction
+  checks every condition first, then writes, one transaction at a time;
+  only the items it writes are copied, and only those are put back if a
+  write fails half-way, with their stream records. A cancelled transaction
+  wrote nothing, as on DynamoDB.
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
+import threading
 from typing import Any
 
-from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 STRING = "S"
+# moto's own, for tests/unit/test_moto_speedups.py to hold ours to.
+MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items
+MOTO_TABLE_QUERY = Table.query
 
 
 def apply() -> None:
@@ -30,6 +63,8 @@ def apply() -> None:
         return
     _remember_backends()
     _compare_strings_directly()
+    _query_reads_its_partition()
+    _transactions_copy_only_their_items()
     DomainDispatcherApplication._feedguard_quick = True  # type: ignore[attr-defined]
 
 
@@ -61,3 +96,159 @@ def _compare_strings_directly() -> None:
 
     DynamoType.__eq__ = __eq__  # type: ignore[method-assign]
     DynamoType.__lt__ = __lt__  # type: ignore[method-assign]
+
+
+def _query_reads_its_partition() -> None:
+    """moto's Table.query finds a table Query's items as every item of the
+    table whose hash key is the one asked; while it runs, "every item of the
+    table" is the partition of that key (per server thread)."""
+    query, all_items = Table.query, Table.all_items
+    signature = inspect.signature(query)
+    asked = threading.local()
+
+    def partition_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
+        if signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name") or hash_key is None:
+            return query(self, hash_key, *args, **kwargs)
+        asked.partition = (self, hash_key)
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            asked.partition = None
+
+    def items_asked(self: Table) -> list[Item]:
+        table, hash_key = getattr(asked, "partition", None) or (None, None)
+        if table is not self:
+            return all_items(self)
+        if hash_key not in self.items:  # `in`, not [], which would add an empty partition
+            return []
+        found = self.items[hash_key]
+        return list(found.values()) if self.range_key_attr else [found]
+
+    Table.query = partition_query  # type: ignore[method-assign]
+    Table.all_items = items_asked  # type: ignore[method-assign]
+
+
+OPERATIONS = {"ConditionCheck", "Put", "Delete", "Update"}
+Reason = tuple[str | None, str | None, dict[str, Any] | None]
+
+
+def _transactions_copy_only_their_items() -> None:
+    one_at_a_time = threading.Lock()
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        with one_at_a_time:
+            checked, reasons = _check(self, transact_items)
+            if any(code is not None for code, _, _ in reasons):
+                raise TransactionCanceledException(reasons)
+            _write(self, checked, reasons)
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _check(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> tuple[list[Any], list[Reason]]:
+    """Each operation's key and condition, against the tables as they are:
+    moto's own checks, in its order, with its reasons."""
+    targets: set[tuple[str, str]] = set()
+    checked: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    reasons: list[Reason] = []
+    for item in transact_items:
+        if len(item) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(item.items()))
+        try:
+            key, reason = _check_one(backend, op_type, op, targets)
+        except (MultipleTransactionsException, MockValidationException):
+            raise
+        except Exception as error:  # noqa: BLE001 - moto reports any other failure as the operation's reason
+            key, reason = {}, (type(error).__name__, str(error), None)
+        if reason[0] is None:
+            checked.append((op_type, op, key))
+        reasons.append(reason)
+    return checked, reasons
+
+
+def _check_one(
+    backend: DynamoDBBackend, op_type: str, op: dict[str, Any], targets: set[tuple[str, str]]
+) -> tuple[dict[str, Any], Reason]:
+    if op_type not in OPERATIONS:
+        raise ValueError("Unsupported transaction operation")
+    table = backend.get_table(op["TableName"])
+    if op_type == "Put":
+        key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+        if table.range_key_attr is not None:
+            key[table.range_key_attr] = op["Item"][table.range_key_attr]
+    else:
+        key = op["Key"]
+    target = (str(op["TableName"]), str(key))
+    if target in targets:
+        raise MultipleTransactionsException()
+    targets.add(target)
+    current = backend.get_item(op["TableName"], key)
+    if op.get("ConditionExpression") is not None:
+        condition = get_filter_expression(
+            op["ConditionExpression"], op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        )
+        if not condition.expr(current):
+            old = None
+            if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current is not None:
+                old = current.to_json()["Attributes"]
+            return key, ("ConditionalCheckFailed", ConditionalCheckFailed().message, old)
+    return key, (None, None, None)
+
+
+def _write(backend: DynamoDBBackend, checked: list[Any], reasons: list[Reason]) -> None:
+    """The checked operations carried out; if one fails, those before it are
+    undone (their items as they were, their stream records gone)."""
+    undo: list[tuple[Table, dict[str, Any], Item | None, int]] = []
+    try:
+        for position, (op_type, op, key) in enumerate(checked):
+            table = backend.get_table(op["TableName"])
+            before = backend.get_item(op["TableName"], key)
+            shard = table.stream_shard
+            undo.append((table, key, copy.deepcopy(before), len(shard.items) if shard is not None else 0))
+            try:
+                _apply(backend, op_type, op, key)
+            except (MultipleTransactionsException, MockValidationException):
+                raise
+            except Exception as error:
+                reasons[position] = (type(error).__name__, str(error), None)
+                raise TransactionCanceledException(reasons) from error
+    except Exception:
+        for table, key, before, records in reversed(undo):
+            _put_back(table, key, before, records)
+        raise
+
+
+def _apply(backend: DynamoDBBackend, op_type: str, op: dict[str, Any], key: dict[str, Any]) -> None:
+    conditions: dict[str, Any] = {
+        "condition_expression": op.get("ConditionExpression"),
+        "expression_attribute_names": op.get("ExpressionAttributeNames"),
+        "expression_attribute_values": op.get("ExpressionAttributeValues"),
+    }
+    if op_type == "Put":
+        backend.put_item(op["TableName"], op["Item"], **conditions)
+    elif op_type == "Delete":
+        backend.delete_item(op["TableName"], key, **conditions)
+    elif op_type == "Update":
+        backend.update_item(op["TableName"], key, update_expression=op["UpdateExpression"], **conditions)
+
+
+def _put_back(table: Table, key: dict[str, Any], before: Item | None, records: int) -> None:
+    hash_value = DynamoType(key[table.hash_key_attr])
+    keys = {table.hash_key_attr: hash_value.to_json()}
+    items: Any  # a partition (range key -> item) or the table (hash key -> item)
+    if table.range_key_attr is None:
+        items, slot = table.items, hash_value
+    else:
+        range_value = DynamoType(key[table.range_key_attr])
+        keys[table.range_key_attr] = range_value.to_json()
+        items, slot = table.items[hash_value], range_value
+    if before is None:
+        items.pop(slot, None)
+    else:
+        items[slot] = before
+    shard = table.stream_shard
+    if shard is not None:
+        shard.items[records:] = [r for r in shard.items[records:] if r.record["dynamodb"]["Keys"] != keys]

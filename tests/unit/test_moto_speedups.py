@@ -59,3 +59,229 @@ def test_every_service_of_the_stack_is_still_found_after_the_first_request() -> 
             assert aws_client("dynamodbstreams", endpoint).list_streams()["Streams"] == []
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------- transactions
+
+ACCOUNT = "123456789012"
+keys = st.sampled_from(["a", "b", "c"])
+conditions = st.sampled_from([None, "attribute_not_exists(pk)", "attribute_exists(pk)", "n = :one", "n < :two"])
+
+
+@st.composite
+def operations(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["Put", "Update", "Delete", "ConditionCheck"]))
+    table = draw(st.sampled_from(["plain", "ranged"]))
+    key = {"pk": {"S": draw(keys)}}
+    if table == "ranged":
+        key["sk"] = {"S": draw(keys)}
+    op: dict[str, Any] = {"TableName": table}
+    if kind == "Put":
+        op["Item"] = {**key, "n": {"N": str(draw(st.integers(0, 2)))}}
+    else:
+        op["Key"] = key
+    if kind == "Update":
+        op["UpdateExpression"] = "ADD n :one"
+    condition = draw(conditions) if kind != "ConditionCheck" else draw(conditions.filter(bool))
+    if condition:
+        op["ConditionExpression"] = condition
+        op["ReturnValuesOnConditionCheckFailure"] = draw(st.sampled_from(["NONE", "ALL_OLD"]))
+    values = {":one": {"N": "1"}, ":two": {"N": "2"}}
+    used = {name: value for name, value in values.items() if name in (condition or "") + op.get("UpdateExpression", "")}
+    if used:
+        op["ExpressionAttributeValues"] = used
+    return {kind: op}
+
+
+def backend_with_tables(region: str) -> Any:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    backend = DynamoDBBackend(region, ACCOUNT)
+    for name, schema in {
+        "plain": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "ranged": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    }.items():
+        backend.create_table(
+            name,
+            schema=schema,
+            throughput=None,
+            attr=[{"AttributeName": k["AttributeName"], "AttributeType": "S"} for k in schema],
+            global_indexes=None,
+            indexes=None,
+            streams={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            billing_mode="PAY_PER_REQUEST",
+            sse_specification=None,
+            tags=[],
+            deletion_protection_enabled=False,
+            warm_throughput=None,
+        )
+    return backend
+
+
+def outcome(transact: Any, backend: Any, transaction: list[dict[str, Any]]) -> Any:
+    try:
+        transact(backend, transaction)
+    except Exception as error:  # noqa: BLE001 - the error is the outcome compared
+        return type(error).__name__, getattr(error, "description", str(error))
+    return None
+
+
+def contents(backend: Any) -> dict[str, Any]:
+    tables = {}
+    for name in ("plain", "ranged"):
+        table = backend.get_table(name)
+        tables[name] = (
+            sorted(str(item.to_json()) for item in table.all_items()),
+            [(r.record["eventName"], r.record["dynamodb"]["Keys"]) for r in table.stream_shard.items],
+        )
+    return tables
+
+
+@given(st.lists(st.lists(operations(), min_size=1, max_size=4), min_size=1, max_size=6))
+def test_transactions_end_as_moto_ends_them(transactions: list[list[dict[str, Any]]]) -> None:
+    """The same transactions, one after another, through moto's own
+    transact_write_items and ours: the same errors (cancellation reasons
+    included), the same items and the same stream records after each."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    theirs, ours = backend_with_tables("us-east-1"), backend_with_tables("eu-west-1")
+    for transaction in transactions:
+        expected = outcome(moto_speedups.MOTO_TRANSACT_WRITE_ITEMS, theirs, transaction)
+        assert outcome(DynamoDBBackend.transact_write_items, ours, transaction) == expected
+        assert contents(ours) == contents(theirs)
+
+
+def test_a_transaction_copies_only_the_items_it_writes(monkeypatch: Any) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import Item
+
+    backend = backend_with_tables("us-east-1")
+    for n in range(500):
+        backend.put_item("plain", {"pk": {"S": f"item-{n}"}, "n": {"N": "0"}})
+    copies: list[Item] = []
+    copy_item = Item.__deepcopy__
+
+    def counted(item: Item, memo: dict[int, Any]) -> Item:
+        copies.append(item)
+        return copy_item(item, memo)
+
+    monkeypatch.setattr(Item, "__deepcopy__", counted)
+    DynamoDBBackend.transact_write_items(
+        backend,
+        [
+            {
+                "Update": {
+                    "TableName": "plain",
+                    "Key": {"pk": {"S": "item-1"}},
+                    "UpdateExpression": "SET n = :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+            {"Put": {"TableName": "plain", "Item": {"pk": {"S": "new"}}}},
+        ],
+    )
+    # moto's update_item copies the item it updates too; no other is copied.
+    assert {item.hash_key.value for item in copies} == {"item-1"}
+
+
+def test_a_transaction_failing_half_way_puts_back_only_what_it_wrote() -> None:
+    """The third operation fails only when written (ADD to a string): the
+    items the first two wrote are as they were (one updated, one created),
+    their stream records are gone, and every other item is untouched."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    backend = backend_with_tables("us-east-1")
+    backend.put_item("plain", {"pk": {"S": "a"}, "n": {"N": "1"}})
+    backend.put_item("plain", {"pk": {"S": "text"}, "n": {"S": "not a number"}})
+    before = contents(backend)
+    transaction = [
+        {
+            "Update": {
+                "TableName": "plain",
+                "Key": {"pk": {"S": "a"}},
+                "UpdateExpression": "ADD n :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        },
+        {"Put": {"TableName": "plain", "Item": {"pk": {"S": "b"}}}},
+        {
+            "Update": {
+                "TableName": "plain",
+                "Key": {"pk": {"S": "text"}},
+                "UpdateExpression": "ADD n :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        },
+    ]
+    failed = outcome(DynamoDBBackend.transact_write_items, backend, transaction)
+    assert failed is not None
+    assert contents(backend) == before
+    assert backend.get_item("plain", {"pk": {"S": "a"}}).attrs["n"].value == "1"
+
+
+# ---------------------------------------------------------------- queries
+
+SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+
+
+def pages(query: Any, table: Any, hash_key: str, limit: int, forward: bool, index: str | None) -> list[Any]:
+    """Every page of a Query as (items, count, last key), following the last key."""
+    found, start = [], None
+    while True:
+        items, count, last = query(
+            table,
+            DynamoType({"S": hash_key}),
+            None,
+            [],
+            limit,
+            start,
+            forward,
+            None,
+            index,
+            hash_key_conditions=[("g" if index else "pk", DynamoType({"S": hash_key}))],
+        )
+        found.append(([item.to_json() for item in items], count, last))
+        if last is None or len(found) > 50:
+            return found
+        start = last
+
+
+@given(
+    st.lists(st.tuples(keys, st.text(max_size=3), st.sampled_from(["a", "b"])), max_size=40),
+    keys,
+    st.integers(1, 7),
+    st.booleans(),
+    st.sampled_from([None, "by_g"]),
+)
+def test_queries_read_what_moto_reads(
+    rows: list[tuple[str, str, str]], hash_key: str, limit: int, forward: bool, index: str | None
+) -> None:
+    """A Query's pages, of the table or of an index, as moto's own Query
+    finds them: items, counts and last keys."""
+    backend = backend_with_tables("us-east-1")
+    backend.create_table(
+        "indexed",
+        schema=SCHEMA,
+        throughput=None,
+        attr=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "g")],
+        global_indexes=[
+            {
+                "IndexName": "by_g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        indexes=None,
+        streams=None,
+        billing_mode="PAY_PER_REQUEST",
+        sse_specification=None,
+        tags=[],
+        deletion_protection_enabled=False,
+        warm_throughput=None,
+    )
+    for pk, sk, g in rows:
+        backend.put_item("indexed", {"pk": {"S": pk}, "sk": {"S": sk}, "g": {"S": g}})
+    table = backend.get_table("indexed")
+    ours = pages(type(table).query, table, hash_key, limit, forward, index)
+    assert ours == pages(moto_speedups.MOTO_TABLE_QUERY, table, hash_key, limit, forward, index)
+    assert set(table.items) == {DynamoType({"S": pk}) for pk, _, _ in rows}  # no partition added by a Query
