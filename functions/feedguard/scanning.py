@@ -38,8 +38,7 @@ def package_rows(feeds: Iterable[str]) -> Iterator[tuple[str, dict[str, Known]]]
 
 def _rows(feed: str) -> Iterator[tuple[str, str, Known]]:
     for package in feed_store.package_states(feed):
-        known = Known(frozenset(package.vulnerability_ids or ()), scanned=bool(package.last_scanned_at))
-        yield package.purl, feed, known
+        yield package.purl, feed, Known(package.vulnerability_ids, package.scanned)
 
 
 def plan_and_enqueue(

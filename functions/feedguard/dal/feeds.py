@@ -4,7 +4,8 @@ read is a GetItem, a BatchGet or a Query."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
@@ -137,13 +138,39 @@ def mark_scanned(name: str, started_at: str) -> None:
 # Rows a page when a scan reads a feed: smaller than DynamoDB's 1 MB pages
 # (about 10,000 rows), so the first batches go on the queue sooner.
 PLAN_PAGE_SIZE = 2500
+PLANNED = ["purl", "vulnerability_ids", "last_scanned_at"]
 
 
-def package_states(name: str) -> Iterator[Package]:
-    """The feed's packages in purl order, a page of PLAN_PAGE_SIZE at a time.
-    Whole rows: a scan needs all but `added_at` of them, and a projection
-    costs the same read capacity."""
-    return iter(Package.query(name, page_size=PLAN_PAGE_SIZE))
+class PackageState(NamedTuple):
+    """What planning a scan reads of a package row."""
+
+    purl: str
+    vulnerability_ids: frozenset[str]
+    scanned: bool
+
+
+def package_states(name: str) -> Iterator[PackageState]:
+    """The feed's packages in purl order, a page of PLAN_PAGE_SIZE at a
+    time, the next page asked for while this one is used. Read straight from
+    DynamoDB's answer, only the attributes planning uses: parsing whole rows
+    and building a PynamoDB model of each took half of the planning of a
+    scan of 18,000 rows (a projection costs the same read capacity)."""
+    table = Package._get_connection()
+
+    def page(start: dict[str, Any] | None) -> dict[str, Any]:
+        return table.query(name, attributes_to_get=PLANNED, exclusive_start_key=start, limit=PLAN_PAGE_SIZE)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan-page") as ahead:
+        answer = page(None)
+        while True:
+            start = answer.get("LastEvaluatedKey")
+            following = ahead.submit(page, start) if start else None
+            for item in answer.get("Items", ()):
+                ids = item.get("vulnerability_ids", {}).get("SS", ())
+                yield PackageState(item["purl"]["S"], frozenset(ids), bool(item.get("last_scanned_at", {}).get("S")))
+            if following is None:
+                return
+            answer = following.result()
 
 
 def counts_by_status(name: str) -> dict[str, int]:
