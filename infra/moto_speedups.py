@@ -7,6 +7,9 @@ were (tests/unit/test_moto_speedups.py holds them to that).
   directory (a stat per entry) and tries its URL patterns in turn on every
   request, about a millisecond, a fifth of a GetItem. The answer for a host
   never changes, so it is remembered.
+- Answering a request: moto lists the methods of its response class (an
+  `inspect.getmembers`) on every request to find the action's; a class's
+  methods do not change, so they are listed once.
 - Comparing two strings: moto compares attribute values through
   `DynamoType.cast_value`, which dispatches on the type each time. A Query
   compares the hash key of every item of the table and sorts its partition
@@ -22,6 +25,10 @@ were (tests/unit/test_moto_speedups.py holds them to that).
   made a Query of three attributes slower than one of every attribute. An
   expression naming top-level attributes only now picks them; nested paths
   and list elements still go through moto.
+- Building an item: moto's item checks the 400 KB limit as each attribute
+  is added by summing the sizes of all attributes so far, which makes
+  every write quadratic in the item's attributes; the running total is
+  now kept, and the same error raised at the same attribute.
 - Transactions: moto copies every table a transaction writes to (deeply,
   every item) before it starts, and on a cancellation puts the copies back
   in place of the tables. That cost grew with the table (a scan's batch
@@ -38,13 +45,17 @@ were (tests/unit/test_moto_speedups.py holds them to that).
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import threading
 from typing import Any
 
+from moto.core import responses
+from moto.core import utils as core_utils
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
+    ItemSizeTooLarge,
     MockValidationException,
     MultipleTransactionsException,
     TooManyTransactionsException,
@@ -52,8 +63,9 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.utilities import bytesize
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 STRING = "S"
@@ -61,6 +73,9 @@ STRING = "S"
 MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items
 MOTO_TABLE_QUERY = Table.query
 MOTO_ITEM_PROJECT = Item.project
+MOTO_ITEM_INIT = Item.__init__
+# moto's limit on an item's size, a little above DynamoDB's 400 KB (dynamo_type.LimitedSizeDict)
+ITEM_SIZE_LIMIT = 405000
 
 
 def apply() -> None:
@@ -68,9 +83,11 @@ def apply() -> None:
     if getattr(DomainDispatcherApplication, "_feedguard_quick", False):
         return
     _remember_backends()
+    _remember_method_names()
     _compare_strings_directly()
     _query_reads_its_partition()
     _project_top_level_attributes()
+    _size_items_once()
     _transactions_copy_only_their_items()
     DomainDispatcherApplication._feedguard_quick = True  # type: ignore[attr-defined]
 
@@ -86,6 +103,11 @@ def _remember_backends() -> None:
         return known[host]
 
     DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+
+
+def _remember_method_names() -> None:
+    remembered = functools.cache(core_utils.method_names_from_class)
+    responses.method_names_from_class = remembered  # type: ignore[attr-defined]
 
 
 def _compare_strings_directly() -> None:
@@ -145,6 +167,22 @@ def _project_top_level_attributes() -> None:
         return Item(self.hash_key, self.range_key, {name: self.attrs[name] for name in names if name in self.attrs})
 
     Item.project = project_names  # type: ignore[method-assign]
+
+
+def _size_items_once() -> None:
+    def __init__(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:  # noqa: N807 - the method it replaces
+        self.hash_key = hash_key
+        self.range_key = range_key
+        self.attrs = LimitedSizeDict()
+        size = 0
+        for key, value in attrs.items():
+            converted = DynamoType(value)
+            size += bytesize(key) + converted.size()
+            if size > ITEM_SIZE_LIMIT:
+                raise ItemSizeTooLarge
+            dict.__setitem__(self.attrs, key, converted)
+
+    Item.__init__ = __init__  # type: ignore[method-assign]
 
 
 OPERATIONS = {"ConditionCheck", "Put", "Delete", "Update"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.server import ThreadedMotoServer
@@ -338,3 +338,38 @@ def test_projections_pick_what_moto_picks(attributes: dict[str, Any], expression
             return type(error).__name__
 
     assert projected(type(item).project) == projected(moto_speedups.MOTO_ITEM_PROJECT)
+
+
+# ---------------------------------------------------------------- item sizes
+
+# Small and large: three or four large attributes reach moto's limit of 405,000 bytes.
+lengths = st.one_of(st.integers(0, 100), st.integers(100_000, 140_000))
+sized_values = st.one_of(
+    lengths.map(lambda n: {"S": "x" * n}),
+    lengths.map(lambda n: {"L": [{"S": "y" * 10}] * (n // 11)}),
+    st.builds(lambda n: {"N": str(n)}, st.integers()),
+)
+
+
+@settings(max_examples=50)  # items of up to 800 KB
+@given(st.dictionaries(st.text(min_size=1, max_size=20), sized_values, max_size=6))
+def test_items_are_built_and_refused_as_moto_builds_them(attributes: dict[str, Any]) -> None:
+    """The same attributes, or the same error (too large) for the same item."""
+    from moto.dynamodb.models.dynamo_type import Item
+
+    def built(init: Any) -> Any:
+        item = Item.__new__(Item)
+        try:
+            init(item, DynamoType({"S": "h"}), None, attributes)
+        except Exception as error:  # noqa: BLE001 - the error is what is compared
+            return type(error).__name__
+        return item.to_json(), type(item.attrs).__name__
+
+    assert built(Item.__init__) == built(moto_speedups.MOTO_ITEM_INIT)
+
+
+def test_a_response_class_lists_the_methods_moto_lists() -> None:
+    from moto.core import responses, utils
+    from moto.dynamodb.responses import DynamoHandler
+
+    assert responses.method_names_from_class(DynamoHandler) == utils.method_names_from_class(DynamoHandler)
