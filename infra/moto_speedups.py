@@ -3,6 +3,15 @@ moto's server in one Python process, so its overheads are every test's and
 every benchmark's; each change here keeps moto's answers exactly as they
 were (tests/unit/test_moto_speedups.py holds them to that).
 
+- Connections: werkzeug's development server, which moto's runs on, closes
+  the connection after every answer (its comment: Python's http.server
+  cannot drain a request body before the next request line). So every
+  DynamoDB and SQS call of every function opened a connection, and the
+  server started a thread for it: half of a GetItem's time in moto's
+  process. `KeepAliveMotoServer` reads each request's body whole before the
+  application sees it, so the connection is always at the next request
+  line, and keeps it open, as DynamoDB's and SQS's endpoints do. A chunked
+  request body still closes its connection.
 - Finding a request's backend: moto's server lists its own package
   directory (a stat per entry) and tries its URL patterns in turn on every
   request, about a millisecond, a fifth of a GetItem. The answer for a host
@@ -25,6 +34,10 @@ were (tests/unit/test_moto_speedups.py holds them to that).
   made a Query of three attributes slower than one of every attribute. An
   expression naming top-level attributes only now picks them; nested paths
   and list elements still go through moto.
+- Receiving SQS messages: moto checks each message it hands out against
+  the queue's retention period by computing every attribute of the queue
+  three times (their approximate counts walk every message); it now reads
+  the retention period.
 - Building an item: moto's item checks the 400 KB limit as each attribute
   is added by summing the sizes of all attributes so far, which makes
   every write quadratic in the item's attributes; the running total is
@@ -47,11 +60,13 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import io
 import threading
 from typing import Any
 
 from moto.core import responses
 from moto.core import utils as core_utils
+from moto.core.utils import unix_time
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -66,7 +81,10 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.sqs.models import Message, SQSBackend
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 STRING = "S"
 # moto's own, for tests/unit/test_moto_speedups.py to hold ours to.
@@ -74,6 +92,7 @@ MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items
 MOTO_TABLE_QUERY = Table.query
 MOTO_ITEM_PROJECT = Item.project
 MOTO_ITEM_INIT = Item.__init__
+MOTO_RETAINED = SQSBackend.is_message_valid_based_on_retention_period
 # moto's limit on an item's size, a little above DynamoDB's 400 KB (dynamo_type.LimitedSizeDict)
 ITEM_SIZE_LIMIT = 405000
 
@@ -88,6 +107,7 @@ def apply() -> None:
     _query_reads_its_partition()
     _project_top_level_attributes()
     _size_items_once()
+    _read_retention_period()
     _transactions_copy_only_their_items()
     DomainDispatcherApplication._feedguard_quick = True  # type: ignore[attr-defined]
 
@@ -183,6 +203,14 @@ def _size_items_once() -> None:
             dict.__setitem__(self.attrs, key, converted)
 
     Item.__init__ = __init__  # type: ignore[method-assign]
+
+
+def _read_retention_period() -> None:
+    def retained(self: SQSBackend, queue_name: str, message: Message) -> bool:
+        retention_period = self.get_queue(queue_name).message_retention_period  # type: ignore[attr-defined]
+        return bool(retention_period + message.sent_timestamp / 1000 > unix_time())  # type: ignore[operator]
+
+    SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
 
 
 OPERATIONS = {"ConditionCheck", "Put", "Delete", "Update"}
@@ -309,3 +337,47 @@ def _put_back(table: Table, key: dict[str, Any], before: Item | None, records: i
     shard = table.stream_shard
     if shard is not None:
         shard.items[records:] = [r for r in shard.items[records:] if r.record["dynamodb"]["Keys"] != keys]
+
+
+# ---------------------------------------------------------------- connections
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    """werkzeug's request handler, keeping the connection for the next request."""
+
+    keep_alive = False
+    # An answer goes out as two writes (headers, then body): on a connection
+    # kept open, Nagle's algorithm held the second until the client's
+    # delayed ACK, 40 ms later.
+    disable_nagle_algorithm = True
+
+    def run_wsgi(self) -> None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            super().run_wsgi()  # werkzeug's way, and the connection closes after it
+            return
+        connection = self.rfile
+        # The body, read whole: the application reads it from here, and what
+        # werkzeug drains after the answer ("anything left unread") comes from
+        # here too, never from the connection, which is at the next request.
+        self.rfile = io.BytesIO(connection.read(int(self.headers.get("Content-Length") or 0)))
+        self.keep_alive = True
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = connection
+            self.keep_alive = False
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if self.keep_alive and keyword.lower() == "connection" and value.lower() == "close":
+            return  # werkzeug's "always close"; a client's own "Connection: close" still closes
+        super().send_header(keyword, value)
+
+
+class KeepAliveMotoServer(ThreadedMotoServer):
+    """moto's threaded server with connections kept open between requests."""
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=KeepAliveHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()

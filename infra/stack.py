@@ -106,7 +106,7 @@ class LocalStack:
         # 700 times in a 6-second scan, with pauses of up to 0.2 s that
         # stalled every server of the stack. It runs 70 times less often now.
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        self.moto = ThreadedMotoServer(ip_address=config.host, port=config.moto_port, verbose=False)
+        self.moto = moto_speedups.KeepAliveMotoServer(ip_address=config.host, port=config.moto_port, verbose=False)
         self.moto.start()
         # moto keeps its state per process, not per server: a stack started
         # after another in the same process (make bench) starts empty.

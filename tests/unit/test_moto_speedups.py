@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.server import ThreadedMotoServer
@@ -373,3 +373,97 @@ def test_a_response_class_lists_the_methods_moto_lists() -> None:
     from moto.dynamodb.responses import DynamoHandler
 
     assert responses.method_names_from_class(DynamoHandler) == utils.method_names_from_class(DynamoHandler)
+
+
+# ---------------------------------------------------------------- SQS
+
+
+@given(st.integers(60, 1_209_600), st.integers(-2_000_000, 10))
+def test_messages_are_retained_as_moto_retains_them(retention: int, sent_seconds_ago: int) -> None:
+    import time
+
+    assume(abs(sent_seconds_ago - retention) > 5)  # not at the very second both clocks are read
+
+    from moto.sqs.models import SQSBackend
+
+    backend = SQSBackend("us-east-1", ACCOUNT)
+    backend.create_queue("q", MessageRetentionPeriod=str(retention))
+    message = backend.send_message("q", "body")
+    message.sent_timestamp = int((time.time() - sent_seconds_ago) * 1000)
+    ours = SQSBackend.is_message_valid_based_on_retention_period(backend, "q", message)
+    assert ours == moto_speedups.MOTO_RETAINED(backend, "q", message)
+
+
+# ---------------------------------------------------------------- connections
+
+
+def raw_request(body: bytes, *, close: bool = False) -> bytes:
+    headers = [
+        "POST / HTTP/1.1",
+        "Host: 127.0.0.1",
+        "X-Amz-Target: DynamoDB_20120810.ListTables",
+        "Content-Type: application/x-amz-json-1.0",
+        "Authorization: AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/dynamodb/aws4_request, "
+        "SignedHeaders=host, Signature=x",
+        f"Content-Length: {len(body)}",
+    ]
+    if close:
+        headers.append("Connection: close")
+    return ("\r\n".join(headers) + "\r\n\r\n").encode() + body
+
+
+def answers(sock: Any) -> list[bytes]:
+    """Every answer read from `sock` until the server closes it or stops sending."""
+    received = b""
+    sock.settimeout(2)
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except TimeoutError:
+        pass
+    return received.split(b"HTTP/1.1 ")[1:]
+
+
+def test_the_server_keeps_a_connection_for_the_next_request() -> None:
+    """Two requests on one connection are both answered, the second even
+    when sent at once after the first (werkzeug's drain after an answer
+    must not eat it); a client's own "Connection: close" still closes."""
+    import socket
+
+    port = free_port()
+    server = moto_speedups.KeepAliveMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(raw_request(b"{}") + raw_request(b'{"Limit": 5}') + raw_request(b"{}", close=True))
+            got = answers(sock)
+        assert len(got) == 3
+        assert all(part.startswith(b"200 OK") for part in got)
+        assert all(b"Connection: close" not in part for part in got[:2])
+        assert b'"TableNames"' in got[2]
+    finally:
+        server.stop()
+
+
+def test_clients_reuse_their_connections() -> None:
+    from werkzeug.serving import WSGIRequestHandler
+
+    port = free_port()
+    server = moto_speedups.KeepAliveMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    opened: list[Any] = []
+    setup = WSGIRequestHandler.setup
+
+    def counted(handler: Any) -> None:
+        opened.append(handler)
+        setup(handler)
+
+    try:
+        moto_speedups.KeepAliveHandler.setup = counted  # type: ignore[method-assign]
+        client = aws_client("dynamodb", f"http://127.0.0.1:{port}")
+        for _ in range(20):
+            assert client.list_tables()["TableNames"] == []
+        assert len(opened) == 1
+    finally:
+        del moto_speedups.KeepAliveHandler.setup
+        server.stop()
