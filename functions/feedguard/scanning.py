@@ -31,13 +31,15 @@ def package_rows(feeds: Iterable[str]) -> Iterator[tuple[str, dict[str, Known]]]
     says. The feeds' Queries come back sorted by purl, so merging them as
     their pages arrive yields each purl complete, without reading every feed
     first."""
-    merged = heapq.merge(*(_rows(feed) for feed in sorted(feeds)), key=itemgetter(0))
+    # Every feed's first page is asked for now, at once, not as the merge reaches it.
+    states = {feed: feed_store.package_states(feed) for feed in sorted(feeds)}
+    merged = heapq.merge(*(_rows(feed, packages) for feed, packages in states.items()), key=itemgetter(0))
     for purl, rows in itertools.groupby(merged, key=itemgetter(0)):
         yield purl, {feed: known for _, feed, known in rows}
 
 
-def _rows(feed: str) -> Iterator[tuple[str, str, Known]]:
-    for package in feed_store.package_states(feed):
+def _rows(feed: str, packages: Iterable[feed_store.PackageState]) -> Iterator[tuple[str, str, Known]]:
+    for package in packages:
         yield package.purl, feed, Known(package.vulnerability_ids, package.scanned)
 
 
