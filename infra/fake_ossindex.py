@@ -14,6 +14,7 @@ import base64
 import json
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +55,11 @@ class FakeOssIndex:
     coordinates_asked: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    # time.monotonic() of the first request's arrival and the last answer, and
+    # the time requests spent in here in all: how busy a scan kept the service.
+    first_request_at: float | None = None
+    last_answer_at: float | None = None
+    request_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -63,6 +69,8 @@ class FakeOssIndex:
             self.faults.clear()
             self.latency_ms = 0
             self.requests = self.coordinates_asked = self.max_in_flight = 0
+            self.first_request_at = self.last_answer_at = None
+            self.request_seconds = 0.0
 
     def add_fault(self, fault: Fault) -> None:
         with self._lock:
@@ -76,6 +84,9 @@ class FakeOssIndex:
                 "max_in_flight": self.max_in_flight,
                 "faults_queued": len(self.faults),
                 "latency_ms": self.latency_ms,
+                "first_request_at": self.first_request_at,
+                "last_answer_at": self.last_answer_at,
+                "request_seconds": self.request_seconds,
             }
 
     def _next_fault(self) -> Fault | None:
@@ -105,15 +116,21 @@ class FakeOssIndex:
     def answer(
         self, method: str, path: str, authorization: str | None, body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
+        arrived = time.monotonic()
         with self._lock:
             self.requests += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if self.first_request_at is None:
+                self.first_request_at = arrived
         try:
             return self._answer(method, path, authorization, body)
         finally:
+            answered = time.monotonic()
             with self._lock:
                 self.in_flight -= 1
+                self.last_answer_at = answered
+                self.request_seconds += answered - arrived
 
     def _answer(
         self, method: str, path: str, authorization: str | None, body: bytes

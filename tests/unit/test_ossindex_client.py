@@ -176,3 +176,16 @@ def test_malformed_answers_are_errors_never_empty_answers(oss: tuple[FakeOssInde
 
 def test_the_user_agent_names_feedguard_and_its_version() -> None:
     assert ossindex.USER_AGENT.startswith("feedguard/0.1.0 ")
+
+
+def test_the_fake_says_how_busy_it_was_kept(oss: tuple[FakeOssIndex, str]) -> None:
+    """What the bench reads: when the first request came, when the last
+    answer left, and the time requests spent in the service in all."""
+    service, url = oss
+    service.latency_ms = 50
+    client(url).reports([f"pkg:npm/p-{n}@1.0.0" for n in range(300)])  # three requests, one after another
+    stats = service.stats()
+    span = stats["last_answer_at"] - stats["first_request_at"]
+    assert 0.15 <= stats["request_seconds"] <= span
+    service.reset()
+    assert (service.stats()["first_request_at"], service.stats()["request_seconds"]) == (None, 0.0)
