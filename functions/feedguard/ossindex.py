@@ -201,12 +201,23 @@ class Client:
         distinct = list(dict.fromkeys(purls))
         answered: dict[str, ComponentReport] = {}
         for start in range(0, len(distinct), MAX_COORDINATES):
-            answered.update(self._batch(distinct[start : start + MAX_COORDINATES]))
+            chunk = distinct[start : start + MAX_COORDINATES]
+            answered.update(self.match(chunk, self.ask(chunk)))
         return answered
 
-    def _batch(self, purls: list[str]) -> dict[str, ComponentReport]:
+    def ask(self, purls: list[str]) -> list[Any]:
+        """One request, retried as need be, for at most 128 distinct purls:
+        the entries OSS Index answered, unparsed (see `match`), so a caller
+        that rations its requests need not hold its turn while they are read."""
+        if len(purls) > MAX_COORDINATES:
+            raise ValueError(f"at most {MAX_COORDINATES} purls a request")
+        return self._post({"coordinates": purls})
+
+    @staticmethod
+    def match(purls: list[str], entries: list[Any]) -> dict[str, ComponentReport]:
+        """The entries `ask` returned for `purls`, parsed and keyed by the purl
+        as asked; MalformedAnswer if one cannot be read."""
         asked = {match_key(purl): purl for purl in purls}
-        entries = self._post({"coordinates": purls})
         answered = {}
         for entry in entries:
             report = parse_report(entry)

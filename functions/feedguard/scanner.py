@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import requests
 from aws_lambda_powertools import Logger
 
 from feedguard import clock, ossindex
@@ -52,6 +53,10 @@ sources = RecentSources()
 # refused, so a batch prepared meanwhile does not ask again.
 request_slot = threading.Lock()
 refusals: set[tuple[str, str]] = set()
+# The worker's connections to OSS Index, kept between batches and
+# invocations: on AWS a new connection is a TLS handshake with Sonatype.
+# Only the batch holding request_slot sends through it.
+session = requests.Session()
 
 
 def credentials(secret_name: str, auth: str, username: str | None) -> ossindex.Credentials:
@@ -115,30 +120,41 @@ def ask(batch: Batch, client_options: dict[str, Any] | None = None, redelivered:
     raw = {} if batch.refresh else answers.cached(source.id, list(batch.purls), now)
     cached = {purl: ossindex.parse_report(report) for purl, report in raw.items()}
     missing = [purl for purl in batch.purls if purl not in cached]
-    client = ossindex.Client(
-        source.url, credentials(source.secret_name, source.auth, source.username), **(client_options or {})
-    )
+    options: dict[str, Any] = {"session": session, **(client_options or {})}
+    client = ossindex.Client(source.url, credentials(source.secret_name, source.auth, source.username), **options)
     answered = Answered(batch, scan, now, cached, missing=len(missing), source_name=source.name)
+    entries: list[Any] = []
     with request_slot:
         if (batch.scan_id, source.id) in refusals:  # while this batch was being prepared
             answered.refused = scans.BatchOutcome(failed=True, cache_hits=len(cached))
             return answered
         try:
-            answered.fresh = client.reports(missing) if missing else {}
+            entries = client.ask(missing) if missing else []
         except ossindex.OssIndexError as error:
             if error.stops_source:
                 refusals.add((batch.scan_id, source.id))
                 scans.stop_source(batch.scan_id, source.id)
-            logger.warning("OSS Index refused a batch", extra={"source_id": source.id, "reason": error.message})
-            answered.refused = scans.BatchOutcome(
-                requests_made=client.usage.requests,
-                cache_hits=len(cached),
-                failed=True,
-                error_source=source.id,
-                error_message=f"{source.name}: {error.message}.",
-            )
+            answered.refused = _refused(error, source, client, len(cached))
+            return answered
+    try:
+        # Read after the slot is free: the worker's next batch may ask meanwhile.
+        answered.fresh = client.match(missing, entries)
+    except ossindex.OssIndexError as error:
+        answered.refused = _refused(error, source, client, len(cached))
+        return answered
     answered.requests = client.usage.requests
     return answered
+
+
+def _refused(error: ossindex.OssIndexError, source: Source, client: ossindex.Client, hits: int) -> scans.BatchOutcome:
+    logger.warning("OSS Index refused a batch", extra={"source_id": source.id, "reason": error.message})
+    return scans.BatchOutcome(
+        requests_made=client.usage.requests,
+        cache_hits=hits,
+        failed=True,
+        error_source=source.id,
+        error_message=f"{source.name}: {error.message.rstrip('.')}.",  # one sentence, one full stop
+    )
 
 
 def record(answered: Answered) -> Result:

@@ -47,6 +47,7 @@ def aws() -> Iterator[Provisioned]:
     with mock_aws():
         parameters.clear_caches()
         scanner.sources.clear()
+        scanner.session.close()  # no connection to another test's fake OSS Index, maybe on the same port
         settings.cache_clear()
         provisioned = provision(TEMPLATE, None, TEST_STACK, secret_values={"AdminKeySecret": ADMIN_KEY})
         yield provisioned

@@ -29,6 +29,13 @@ CLEAN = "pkg:npm/lodash@4.17.21"
 # A body cut off mid-way, and one that answers only for purls nobody asked about
 TRUNCATED = '[{"coordinates":"pkg:npm/lodash@4.17.20","vulnerabilities":[{"id":"CVE-2021-2'
 UNASKED = json.dumps([{"coordinates": "pkg:npm/never-asked@1.0.0", "vulnerabilities": []}])
+# Well-formed JSON whose second entry cannot be read: read after the worker's request slot is free
+NO_ID = json.dumps(
+    [
+        {"coordinates": "pkg:npm/lodash@4.17.20", "vulnerabilities": []},
+        {"coordinates": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1", "vulnerabilities": [{"title": "?"}]},
+    ]
+)
 AN_HOUR_AGO = clock.iso(clock.now() - timedelta(hours=1))
 
 
@@ -347,6 +354,7 @@ def test_a_partial_scan_never_withdraws(
         (Fault(answer_only=1), "partial", "guide: OSS Index did not answer for 1 of 2 packages."),
         (Fault(body=TRUNCATED), "failed", "guide: OSS Index answered a body that is not JSON."),
         (Fault(body=UNASKED), "partial", "guide: OSS Index did not answer for 2 of 2 packages."),
+        (Fault(body=NO_ID), "failed", "guide: OSS Index answered a vulnerability without an id."),
         (Fault(status=429, retry_after="0", times=50), "failed", "guide: OSS Index answered 429 after 5 attempts."),
         (Fault(status=429, retry_after="0", times=3), "succeeded", None),  # a storm that passes
         (Fault(status=502, times=4), "succeeded", None),  # the fifth attempt gets through
