@@ -6,20 +6,34 @@ one versionless coordinate fails the whole request with 400, and every
 answered entry names the coordinates it answers. Faults can be queued from
 the control server (or from tests) to play a rate-limited, broken or
 metered-out service.
+
+The local stack runs it in a process of its own (`FakeOssIndexProcess`): in
+the stack's process, every answer waited for the GIL behind moto, so a
+request the fake delayed 100 ms took about 135 ms while a scan kept moto
+busy. A real OSS Index is not slowed down by the caller's emulators. The
+stack controls it through `CONTROL` paths of the same server; unit tests
+serve a `FakeOssIndex` in their own process.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+import requests
 
 from infra.ossindex_data import COMPONENTS, GUIDE
 
@@ -197,6 +211,24 @@ def _error(status: int, message: str) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json"}, json.dumps({"code": status, "message": message}).encode()
 
 
+# Paths of the fake's own server that control it, for the process that started it.
+CONTROL = "/__fake__/"
+
+
+def control(fake: FakeOssIndex, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    """stats (GET), faults (POST a Fault's fields), latency (PUT {"ms": n}), reset (POST)."""
+    data = json.loads(body) if body else {}
+    if (method, path) == ("POST", "faults"):
+        fake.add_fault(Fault(**data))
+    elif (method, path) == ("PUT", "latency"):
+        fake.latency_ms = int(data["ms"])
+    elif (method, path) == ("POST", "reset"):
+        fake.reset()
+    elif (method, path) != ("GET", "stats"):
+        return 404, {"message": f"no control {method} {path}"}
+    return 200, fake.stats()
+
+
 def serve(fake: FakeOssIndex, host: str, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -207,7 +239,13 @@ def serve(fake: FakeOssIndex, host: str, port: int) -> ThreadingHTTPServer:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             try:
-                status, headers, payload = fake.answer(self.command, self.path, self.headers.get("Authorization"), body)
+                if self.path.startswith(CONTROL):
+                    status, answer = control(fake, self.command, self.path.removeprefix(CONTROL), body)
+                    headers, payload = {"Content-Type": "application/json"}, json.dumps(answer).encode()
+                else:
+                    status, headers, payload = fake.answer(
+                        self.command, self.path, self.headers.get("Authorization"), body
+                    )
             except Reset:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -231,3 +269,77 @@ def serve(fake: FakeOssIndex, host: str, port: int) -> ThreadingHTTPServer:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="fake-ossindex", daemon=True).start()
     return server
+
+
+class FakeOssIndexProcess:
+    """A FakeOssIndex served by a process of its own, controlled as if it
+    were here: `latency_ms`, `add_fault`, `reset`, `stats`."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.process: subprocess.Popen[bytes] | None = None
+        self.session = requests.Session()
+
+    def start(self, host: str, port: int) -> None:
+        root = Path(__file__).resolve().parent.parent
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        self.url = f"http://{host}:{port}"
+        self.process = subprocess.Popen([sys.executable, "-m", "infra.fake_ossindex", host, str(port)], env=env)  # noqa: S603 - our own interpreter and module
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.stats()
+                return
+            except requests.ConnectionError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the fake OSS Index did not start on {self.url}") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.session.close()
+
+    def _call(self, method: str, name: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.session.request(method, f"{self.url}{CONTROL}{name}", json=body, timeout=10)
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    @property
+    def latency_ms(self) -> int:
+        return int(self.stats()["latency_ms"])
+
+    @latency_ms.setter
+    def latency_ms(self, value: int) -> None:
+        self._call("PUT", "latency", {"ms": value})
+
+    def add_fault(self, fault: Fault) -> None:
+        self._call("POST", "faults", asdict(fault))
+
+    def reset(self) -> None:
+        self._call("POST", "reset")
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "stats")
+
+
+def main() -> None:
+    """python -m infra.fake_ossindex HOST PORT: serves until terminated, or
+    until the process that started it dies."""
+    from infra.sandbox import die_with_parent
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the stack stops us itself
+    die_with_parent()
+    server = serve(FakeOssIndex(), sys.argv[1], int(sys.argv[2]))
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    while not stopped.wait(0.5):
+        pass
+    server.shutdown()
+    server.server_close()
+
+
+if __name__ == "__main__":
+    main()

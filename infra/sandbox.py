@@ -38,7 +38,7 @@ class LocalContext:
         return max(0, int((self._deadline - time.time()) * 1000))
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Exit when the local stack dies, even in the middle of an invocation, so
     no sandbox outlives it. (PR_SET_PDEATHSIG would fire when the *thread*
     that started us ends, and the stack starts sandboxes from request threads.)"""
@@ -56,7 +56,7 @@ def main() -> None:
     handler_path, function_name, memory = sys.argv[1], sys.argv[2], int(sys.argv[3])
     # Ctrl-C reaches the whole process group; the stack stops its sandboxes itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
+    die_with_parent()
     answers = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr

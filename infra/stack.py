@@ -64,7 +64,7 @@ class LocalStack:
         self.servers: list[ThreadingHTTPServer] = []
         self.ttl_registry = TtlRegistry()
         self.ttl_sweeper: TtlSweeper | None = None
-        self.fake_ossindex = fake_ossindex.FakeOssIndex()
+        self.fake_ossindex = fake_ossindex.FakeOssIndexProcess()
         self.moto: ThreadedMotoServer | None = None
         self.provisioned: Provisioned | None = None
         self._events: list[dict[str, Any]] = []
@@ -114,7 +114,7 @@ class LocalStack:
         self.provisioned = provision(
             self.template, self.moto_url, config.stack, secret_values={"AdminKeySecret": config.admin_key}
         )
-        self.servers.append(fake_ossindex.serve(self.fake_ossindex, config.host, config.ossindex_port))
+        self.fake_ossindex.start(config.host, config.ossindex_port)
         self._start_functions()
         self._start_gateway()
         self._start_pollers()
@@ -135,6 +135,7 @@ class LocalStack:
                 poller.join(timeout=5)
         for function in self.functions.values():
             function.stop()
+        self.fake_ossindex.stop()
         if self.moto:
             self.moto.stop()
 

@@ -9,7 +9,7 @@ import pytest
 
 from feedguard import ossindex
 from feedguard.ossindex import Client, Credentials
-from infra.fake_ossindex import FakeOssIndex, Fault
+from infra.fake_ossindex import FakeOssIndex, FakeOssIndexProcess, Fault
 from infra.stack import free_port
 
 TOKEN = "local-fake-token"
@@ -189,3 +189,24 @@ def test_the_fake_says_how_busy_it_was_kept(oss: tuple[FakeOssIndex, str]) -> No
     assert 0.15 <= stats["request_seconds"] <= span
     service.reset()
     assert (service.stats()["first_request_at"], service.stats()["request_seconds"]) == (None, 0.0)
+
+
+def test_the_fake_in_a_process_of_its_own_is_controlled_as_if_it_were_here() -> None:
+    """What the local stack runs: faults, latency, reset and counters through
+    the fake's control paths; the process ends when stopped."""
+    fake = FakeOssIndexProcess()
+    fake.start("127.0.0.1", free_port())
+    try:
+        fake.latency_ms = 20
+        fake.add_fault(Fault(status=503))
+        assert fake.stats()["faults_queued"] == 1
+        sleeps = Sleeps()
+        reports = client(fake.url, sleeps).reports(["pkg:npm/lodash@4.17.21"])  # 503, then the answer
+        assert "pkg:npm/lodash@4.17.21" in reports
+        assert (fake.stats()["requests"], fake.latency_ms, len(sleeps.calls)) == (2, 20, 1)
+        fake.reset()
+        assert (fake.stats()["requests"], fake.latency_ms) == (0, 0)
+    finally:
+        fake.stop()
+    assert fake.process is not None
+    assert fake.process.returncode is not None
