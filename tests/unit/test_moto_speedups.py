@@ -137,6 +137,7 @@ def contents(backend: Any) -> dict[str, Any]:
     return tables
 
 
+@settings(deadline=None)  # up to 24 operations on two backends an example
 @given(st.lists(st.lists(operations(), min_size=1, max_size=4), min_size=1, max_size=6))
 def test_transactions_end_as_moto_ends_them(transactions: list[list[dict[str, Any]]]) -> None:
     """The same transactions, one after another, through moto's own
@@ -246,6 +247,7 @@ def pages(query: Any, table: Any, hash_key: str, limit: int, forward: bool, inde
         start = last
 
 
+@settings(deadline=None)  # a table of up to 40 items built and read twice an example
 @given(
     st.lists(st.tuples(keys, st.text(max_size=3), st.sampled_from(["a", "b"])), max_size=40),
     keys,
@@ -351,7 +353,7 @@ sized_values = st.one_of(
 )
 
 
-@settings(max_examples=50)  # items of up to 800 KB
+@settings(max_examples=50, deadline=None)  # items of up to 800 KB: seconds on a loaded machine
 @given(st.dictionaries(st.text(min_size=1, max_size=20), sized_values, max_size=6))
 def test_items_are_built_and_refused_as_moto_builds_them(attributes: dict[str, Any]) -> None:
     """The same attributes, or the same error (too large) for the same item."""
