@@ -156,9 +156,8 @@ def _query_reads_its_partition() -> None:
     asked = threading.local()
 
     def partition_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
-        if signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name") or hash_key is None:
-            return query(self, hash_key, *args, **kwargs)
-        asked.partition = (self, hash_key)
+        index = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
+        asked.partition = None if index or hash_key is None else (self, hash_key)
         try:
             return query(self, hash_key, *args, **kwargs)
         finally:

@@ -64,6 +64,7 @@ def test_every_service_of_the_stack_is_still_found_after_the_first_request() -> 
 # ---------------------------------------------------------------- transactions
 
 ACCOUNT = "123456789012"
+SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
 keys = st.sampled_from(["a", "b", "c"])
 conditions = st.sampled_from([None, "attribute_not_exists(pk)", "attribute_exists(pk)", "n = :one", "n < :two"])
 
@@ -93,29 +94,45 @@ def operations(draw: st.DrawFn) -> dict[str, Any]:
     return {kind: op}
 
 
+def create_table(backend: Any, name: str, schema: list[dict[str, str]], strings: list[str], **options: Any) -> None:
+    """A pay-per-request table of string attributes `strings` on moto's backend;
+    `options`: streams, global_indexes."""
+    backend.create_table(
+        name,
+        schema=schema,
+        throughput=None,
+        attr=[{"AttributeName": attribute, "AttributeType": "S"} for attribute in strings],
+        global_indexes=options.get("global_indexes"),
+        indexes=None,
+        streams=options.get("streams"),
+        billing_mode="PAY_PER_REQUEST",
+        sse_specification=None,
+        tags=[],
+        deletion_protection_enabled=False,
+        warm_throughput=None,
+    )
+
+
 def backend_with_tables(region: str) -> Any:
     from moto.dynamodb.models import DynamoDBBackend
 
     backend = DynamoDBBackend(region, ACCOUNT)
-    for name, schema in {
-        "plain": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "ranged": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-    }.items():
-        backend.create_table(
-            name,
-            schema=schema,
-            throughput=None,
-            attr=[{"AttributeName": k["AttributeName"], "AttributeType": "S"} for k in schema],
-            global_indexes=None,
-            indexes=None,
-            streams={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            billing_mode="PAY_PER_REQUEST",
-            sse_specification=None,
-            tags=[],
-            deletion_protection_enabled=False,
-            warm_throughput=None,
-        )
+    streams = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    create_table(backend, "plain", [{"AttributeName": "pk", "KeyType": "HASH"}], ["pk"], streams=streams)
+    create_table(backend, "ranged", SCHEMA, ["pk", "sk"], streams=streams)
     return backend
+
+
+def updating(pk: str, expression: str) -> dict[str, Any]:
+    """An Update of the plain table's item `pk`, with `:one` bound to 1."""
+    return {
+        "Update": {
+            "TableName": "plain",
+            "Key": {"pk": {"S": pk}},
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    }
 
 
 def outcome(transact: Any, backend: Any, transaction: list[dict[str, Any]]) -> Any:
@@ -170,14 +187,7 @@ def test_a_transaction_copies_only_the_items_it_writes(monkeypatch: Any) -> None
     DynamoDBBackend.transact_write_items(
         backend,
         [
-            {
-                "Update": {
-                    "TableName": "plain",
-                    "Key": {"pk": {"S": "item-1"}},
-                    "UpdateExpression": "SET n = :one",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}},
-                }
-            },
+            updating("item-1", "SET n = :one"),
             {"Put": {"TableName": "plain", "Item": {"pk": {"S": "new"}}}},
         ],
     )
@@ -196,23 +206,9 @@ def test_a_transaction_failing_half_way_puts_back_only_what_it_wrote() -> None:
     backend.put_item("plain", {"pk": {"S": "text"}, "n": {"S": "not a number"}})
     before = contents(backend)
     transaction = [
-        {
-            "Update": {
-                "TableName": "plain",
-                "Key": {"pk": {"S": "a"}},
-                "UpdateExpression": "ADD n :one",
-                "ExpressionAttributeValues": {":one": {"N": "1"}},
-            }
-        },
+        updating("a", "ADD n :one"),
         {"Put": {"TableName": "plain", "Item": {"pk": {"S": "b"}}}},
-        {
-            "Update": {
-                "TableName": "plain",
-                "Key": {"pk": {"S": "text"}},
-                "UpdateExpression": "ADD n :one",
-                "ExpressionAttributeValues": {":one": {"N": "1"}},
-            }
-        },
+        updating("text", "ADD n :one"),
     ]
     failed = outcome(DynamoDBBackend.transact_write_items, backend, transaction)
     assert failed is not None
@@ -221,8 +217,6 @@ def test_a_transaction_failing_half_way_puts_back_only_what_it_wrote() -> None:
 
 
 # ---------------------------------------------------------------- queries
-
-SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
 
 
 def pages(query: Any, table: Any, hash_key: str, limit: int, forward: bool, index: str | None) -> list[Any]:
@@ -261,11 +255,11 @@ def test_queries_read_what_moto_reads(
     """A Query's pages, of the table or of an index, as moto's own Query
     finds them: items, counts and last keys."""
     backend = backend_with_tables("us-east-1")
-    backend.create_table(
+    create_table(
+        backend,
         "indexed",
-        schema=SCHEMA,
-        throughput=None,
-        attr=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "g")],
+        SCHEMA,
+        ["pk", "sk", "g"],
         global_indexes=[
             {
                 "IndexName": "by_g",
@@ -273,13 +267,6 @@ def test_queries_read_what_moto_reads(
                 "Projection": {"ProjectionType": "ALL"},
             }
         ],
-        indexes=None,
-        streams=None,
-        billing_mode="PAY_PER_REQUEST",
-        sse_specification=None,
-        tags=[],
-        deletion_protection_enabled=False,
-        warm_throughput=None,
     )
     for pk, sk, g in rows:
         backend.put_item("indexed", {"pk": {"S": pk}, "sk": {"S": sk}, "g": {"S": g}})
