@@ -29,6 +29,13 @@ were (tests/unit/test_moto_speedups.py holds them to that).
   rows in pages of 2,500 read the table 8 times over. It now reads the
   partition, which moto keeps apart anyway; the rest of moto's Query
   (order, pages, filters, projections) runs on it unchanged.
+- Pages of a Query: moto found where a page starts by walking the
+  partition from its first item, sized every item twice, and copied each
+  whole item before picking the projected attributes. A scan plans 18,000
+  package rows in pages of 2,500, a third of moto's time in a scan. A
+  table Query whose range keys are strings, without a filter, now finds
+  its start by bisection and copies what it answers; anything else (an
+  index, a filter, a number or binary range key) is moto's Query still.
 - Projections: moto projected each item by turning it into plain Python
   values once per projected attribute and back into DynamoDB's types, which
   made a Query of three attributes slower than one of every attribute. An
@@ -57,17 +64,18 @@ were (tests/unit/test_moto_speedups.py holds them to that).
 
 from __future__ import annotations
 
+import bisect
 import copy
 import functools
 import inspect
 import io
 import threading
-from typing import Any
+from typing import Any, cast
 
 from moto.core import responses
 from moto.core import utils as core_utils
 from moto.core.utils import unix_time
-from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.comparisons import OpDefault, get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
     ItemSizeTooLarge,
@@ -79,7 +87,7 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
-from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -87,11 +95,14 @@ from moto.sqs.models import Message, SQSBackend
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 STRING = "S"
+NUMBER = "N"
+STRING_SET = "SS"
 # moto's own, for tests/unit/test_moto_speedups.py to hold ours to.
 MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items
 MOTO_TABLE_QUERY = Table.query
 MOTO_ITEM_PROJECT = Item.project
 MOTO_ITEM_INIT = Item.__init__
+MOTO_VALUE_SIZE = DynamoType.size
 MOTO_RETAINED = SQSBackend.is_message_valid_based_on_retention_period
 # moto's limit on an item's size, a little above DynamoDB's 400 KB (dynamo_type.LimitedSizeDict)
 ITEM_SIZE_LIMIT = 405000
@@ -105,8 +116,10 @@ def apply() -> None:
     _remember_method_names()
     _compare_strings_directly()
     _query_reads_its_partition()
+    _query_pages_quickly()
     _project_top_level_attributes()
     _size_items_once()
+    _size_values_directly()
     _read_retention_period()
     _transactions_copy_only_their_items()
     DomainDispatcherApplication._feedguard_quick = True  # type: ignore[attr-defined]
@@ -176,6 +189,144 @@ def _query_reads_its_partition() -> None:
     Table.all_items = items_asked  # type: ignore[method-assign]
 
 
+def _query_pages_quickly() -> None:
+    query = Table.query
+
+    def quick_query(
+        self: Table,
+        hash_key: DynamoType | None,
+        range_comparison: str | None,
+        range_objs: list[DynamoType],
+        limit: int,
+        exclusive_start_key: dict[str, Any],
+        scan_index_forward: bool,
+        projection_expressions: list[list[str]] | None,
+        index_name: str | None = None,
+        consistent_read: bool = False,
+        filter_expression: Any = None,
+        hash_key_conditions: list[tuple[str, DynamoType]] | None = None,
+        range_key_conditions: list[tuple[str, str, list[DynamoType]]] | None = None,
+        **filter_kwargs: Any,
+    ) -> Any:
+        partition = _quick_partition(
+            self, hash_key, index_name, filter_expression, hash_key_conditions, range_key_conditions, filter_kwargs
+        )
+        start = _quick_start(self, hash_key, partition, exclusive_start_key, scan_index_forward)
+        if partition is None or start is None:
+            return query(
+                self,
+                hash_key,
+                range_comparison,
+                range_objs,
+                limit,
+                exclusive_start_key,
+                scan_index_forward,
+                projection_expressions,
+                index_name,
+                consistent_read,
+                filter_expression,
+                hash_key_conditions=hash_key_conditions,
+                range_key_conditions=range_key_conditions,
+                **filter_kwargs,
+            )
+        results: list[Item] = []
+        size = 0
+        last = None
+        for item in partition[start:]:
+            item_size = item.size()
+            if len(results) == limit or size + item_size > RESULT_SIZE_LIMIT:
+                last = self._get_last_evaluated_key(results[-1], None)
+                break
+            if range_comparison and not item.range_key.compare(range_comparison, range_objs):  # type: ignore[union-attr]
+                continue
+            results.append(item)
+            size += item_size
+        return [_copy_projected(item, projection_expressions) for item in results], len(results), last
+
+    Table.query = quick_query  # type: ignore[method-assign]
+
+
+def _copy_projected(item: Item, projection_expressions: list[list[str]] | None) -> Item:
+    """A copy of the item's projected attributes (moto copies the whole item,
+    then projects the copy)."""
+    if not projection_expressions or any(len(path) != 1 or "[" in path[0] for path in projection_expressions):
+        return copy.deepcopy(item.project(projection_expressions) if projection_expressions else item)
+    copied = cast(Item, Item.__new__(Item))
+    copied.hash_key = _copy_value(item.hash_key)
+    copied.range_key = _copy_value(item.range_key)
+    copied.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+    for (name,) in projection_expressions:
+        if name in item.attrs:
+            dict.__setitem__(copied.attrs, name, _copy_value(item.attrs[name]))
+    return copied
+
+
+def _copy_value(value: DynamoType | None) -> Any:
+    """copy.deepcopy, quicker for a string, a number or a set of strings."""
+    if value is None or value.type not in (STRING, NUMBER, STRING_SET):
+        return copy.deepcopy(value)
+    copied = DynamoType.__new__(DynamoType)
+    copied.type = value.type
+    copied.value = list(value.value) if value.type == STRING_SET else value.value
+    return copied
+
+
+def _quick_partition(
+    table: Table,
+    hash_key: DynamoType | None,
+    index_name: str | None,
+    filter_expression: Any,
+    hash_key_conditions: list[tuple[str, DynamoType]] | None,
+    range_key_conditions: list[tuple[str, str, list[DynamoType]]] | None,
+    filter_kwargs: dict[str, Any],
+) -> list[Item] | None:
+    """The partition a table Query reads, in range key order; None when the
+    Query is not one this module answers (moto's then does)."""
+    if index_name or hash_key is None or filter_kwargs or not table.range_key_attr:
+        return None
+    if filter_expression is not None and not isinstance(filter_expression, OpDefault):
+        return None
+    if any(name != table.hash_key_attr or value != hash_key for name, value in hash_key_conditions or ()):
+        return None
+    if any(name != table.range_key_attr for name, _, _ in range_key_conditions or ()):
+        return None
+    if hash_key not in table.items:  # `in`, not [], which would add an empty partition
+        return []
+    partition = list(table.items[hash_key].values())
+    if any(item.range_key is None or item.range_key.type != STRING for item in partition):
+        return None
+    partition.sort(key=lambda item: item.range_key.value)
+    return partition
+
+
+def _quick_start(
+    table: Table,
+    hash_key: DynamoType | None,
+    partition: list[Item] | None,
+    exclusive_start_key: dict[str, Any] | None,
+    forward: bool,
+) -> int | None:
+    """Where the page after `exclusive_start_key` starts in `partition`
+    (reversed in place for a backward Query); None when moto should say."""
+    if partition is None:
+        return None
+    if not forward:
+        partition.reverse()
+    if exclusive_start_key is None:
+        return 0
+    start_hash = exclusive_start_key.get(table.hash_key_attr)
+    start_range = exclusive_start_key.get(table.range_key_attr)  # type: ignore[arg-type]
+    if start_hash is None or DynamoType(start_hash) != hash_key or not isinstance(start_range, dict):
+        return None
+    if list(start_range) != [STRING]:
+        return None
+    values = [item.range_key.value for item in partition]  # type: ignore[union-attr]
+    if forward:
+        return bisect.bisect_right(values, start_range[STRING])
+    # Descending: the page starts after every value at or above the start key.
+    return len(values) - bisect.bisect_left(values[::-1], start_range[STRING])
+
+
 def _project_top_level_attributes() -> None:
     project = Item.project
 
@@ -202,6 +353,22 @@ def _size_items_once() -> None:
             dict.__setitem__(self.attrs, key, converted)
 
     Item.__init__ = __init__  # type: ignore[method-assign]
+
+
+def _size_values_directly() -> None:
+    size = DynamoType.size
+
+    def value_size(self: DynamoType) -> int:
+        kind, value = self.type, self.value
+        if kind == STRING:
+            return len(value) if isinstance(value, bytes) else len(value.encode("utf-8"))
+        if kind == NUMBER:
+            return len(str(value))
+        if kind == STRING_SET:
+            return sum(len(member.encode("utf-8")) for member in value)
+        return size(self)  # lists, maps, other sets, binary, booleans, null: moto's
+
+    DynamoType.size = value_size  # type: ignore[method-assign]
 
 
 def _read_retention_period() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import requests
@@ -219,41 +220,65 @@ def test_a_transaction_failing_half_way_puts_back_only_what_it_wrote() -> None:
 # ---------------------------------------------------------------- queries
 
 
-def pages(query: Any, table: Any, hash_key: str, limit: int, forward: bool, index: str | None) -> list[Any]:
-    """Every page of a Query as (items, count, last key), following the last key."""
+def pages(query: Any, table: Any, hash_key: str, asked: dict[str, Any]) -> list[Any]:
+    """Every page of a Query as (items, count, last key), following the last key.
+    `asked`: limit, forward, index, condition (a range comparison and its
+    values), projection."""
     found, start = [], None
+    index, condition = asked["index"], asked["condition"]
+    comparison, operands = condition or (None, [])
     while True:
         items, count, last = query(
             table,
             DynamoType({"S": hash_key}),
-            None,
-            [],
-            limit,
+            comparison,
+            [DynamoType({"S": operand}) for operand in operands],
+            asked["limit"],
             start,
-            forward,
-            None,
+            asked["forward"],
+            asked["projection"],
             index,
             hash_key_conditions=[("g" if index else "pk", DynamoType({"S": hash_key}))],
+            range_key_conditions=[("sk", comparison, [DynamoType({"S": operand}) for operand in operands])]
+            if condition
+            else [],
         )
         found.append(([item.to_json() for item in items], count, last))
         if last is None or len(found) > 50:
             return found
-        start = last
+        start = {name: value.to_json() for name, value in last.items()}
+
+
+range_conditions = st.one_of(
+    st.none(),
+    st.tuples(
+        st.sampled_from(["EQ", "LT", "LE", "GT", "GE", "BEGINS_WITH"]),
+        st.lists(st.text(max_size=2), min_size=1, max_size=1),
+    ),
+    st.tuples(st.just("BETWEEN"), st.lists(st.text(max_size=2), min_size=2, max_size=2).map(sorted)),
+)
+query_projections = st.sampled_from([None, [["sk"]], [["n"], ["g"]], [["pk"], ["missing"]]])
 
 
 @settings(deadline=None)  # a table of up to 40 items built and read twice an example
 @given(
     st.lists(st.tuples(keys, st.text(max_size=3), st.sampled_from(["a", "b"])), max_size=40),
     keys,
-    st.integers(1, 7),
-    st.booleans(),
-    st.sampled_from([None, "by_g"]),
+    st.fixed_dictionaries(
+        {
+            "limit": st.integers(1, 7),
+            "forward": st.booleans(),
+            "index": st.sampled_from([None, "by_g"]),
+            "condition": range_conditions,
+            "projection": query_projections,
+        }
+    ),
 )
-def test_queries_read_what_moto_reads(
-    rows: list[tuple[str, str, str]], hash_key: str, limit: int, forward: bool, index: str | None
-) -> None:
-    """A Query's pages, of the table or of an index, as moto's own Query
-    finds them: items, counts and last keys."""
+def test_queries_read_what_moto_reads(rows: list[tuple[str, str, str]], hash_key: str, asked: dict[str, Any]) -> None:
+    """A Query's pages, of the table or of an index, with or without a range
+    condition and a projection, as moto's own Query finds them: items,
+    counts and last keys."""
+    assume(not (asked["index"] and asked["condition"]))  # the index has no range key
     backend = backend_with_tables("us-east-1")
     create_table(
         backend,
@@ -268,12 +293,30 @@ def test_queries_read_what_moto_reads(
             }
         ],
     )
-    for pk, sk, g in rows:
-        backend.put_item("indexed", {"pk": {"S": pk}, "sk": {"S": sk}, "g": {"S": g}})
+    for number, (pk, sk, g) in enumerate(rows):
+        backend.put_item("indexed", {"pk": {"S": pk}, "sk": {"S": sk}, "g": {"S": g}, "n": {"N": str(number)}})
     table = backend.get_table("indexed")
-    ours = pages(type(table).query, table, hash_key, limit, forward, index)
-    assert ours == pages(moto_speedups.MOTO_TABLE_QUERY, table, hash_key, limit, forward, index)
+    ours = pages(type(table).query, table, hash_key, asked)
+    assert ours == pages(moto_speedups.MOTO_TABLE_QUERY, table, hash_key, asked)
     assert set(table.items) == {DynamoType({"S": pk}) for pk, _, _ in rows}  # no partition added by a Query
+
+
+def test_a_page_is_a_copy_of_the_items() -> None:
+    """What a Query answers is not the stored item: a write while the answer
+    is being sent changes neither."""
+    backend = backend_with_tables("us-east-1")
+    stored = {"m": {"M": {"k": {"N": "1"}}}, "ss": {"SS": ["x"]}, "s": {"S": "x"}}
+    backend.put_item("ranged", copy.deepcopy({"pk": {"S": "a"}, "sk": {"S": "1"}, **stored}))
+    table = backend.get_table("ranged")
+    for projection in (None, [["m"], ["ss"], ["s"]]):
+        items, _, _ = table.query(DynamoType({"S": "a"}), None, [], 10, None, True, projection)
+        items[0].attrs["m"].value["k"] = DynamoType({"N": "2"})
+        items[0].attrs["ss"].value.append("y")
+        items[0].attrs["s"].value = "y"
+        items[0].range_key.value = "2"
+        item = backend.get_item("ranged", {"pk": {"S": "a"}, "sk": {"S": "1"}})
+        assert item.to_json()["Attributes"] == {"pk": {"S": "a"}, "sk": {"S": "1"}, **stored}
+        assert item.range_key.value == "1"
 
 
 # ---------------------------------------------------------------- projections
@@ -338,6 +381,11 @@ sized_values = st.one_of(
     lengths.map(lambda n: {"L": [{"S": "y" * 10}] * (n // 11)}),
     st.builds(lambda n: {"N": str(n)}, st.integers()),
 )
+
+
+@given(attribute_values)
+def test_values_are_sized_as_moto_sizes_them(value: dict[str, Any]) -> None:
+    assert DynamoType(value).size() == moto_speedups.MOTO_VALUE_SIZE(DynamoType(value))
 
 
 @settings(max_examples=50, deadline=None)  # items of up to 800 KB: seconds on a loaded machine
