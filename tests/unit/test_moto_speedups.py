@@ -482,8 +482,46 @@ def test_the_server_keeps_a_connection_for_the_next_request() -> None:
         server.stop()
 
 
+def test_the_server_reads_bodies_as_clients_send_them() -> None:
+    """A chunked body, a client waiting for "100 Continue", an HTTP/1.0
+    request (answered, then closed) and a request line that is not HTTP."""
+    import socket
+
+    port = free_port()
+    server = moto_speedups.KeepAliveMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        chunked = raw_request(b"").replace(b"Content-Length: 0", b"Transfer-Encoding: chunked")
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(chunked.replace(b"\r\n\r\n", b"\r\n\r\n2\r\n{}\r\n0\r\n\r\n"))
+            sock.sendall(raw_request(b"{}").replace(b"Content-Length", b"Expect: 100-continue\r\nContent-Length"))
+            sock.sendall(raw_request(b"{}").replace(b"HTTP/1.1", b"HTTP/1.0"))
+            got = answers(sock)
+        assert [part[:6] for part in got] == [b"200 OK", b"100 Co", b"200 OK", b"200 OK"]
+        assert b"Connection: close" in got[3]
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"hello\r\n\r\n")
+            assert answers(sock)[0].startswith(b"400")
+    finally:
+        server.stop()
+
+
+def test_stopping_the_server_closes_idle_connections() -> None:
+    import socket
+
+    port = free_port()
+    server = moto_speedups.KeepAliveMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(raw_request(b"{}"))
+        assert len(answers(sock)) == 1
+        server.stop()
+        sock.settimeout(2)
+        assert sock.recv(100) == b""  # closed by the server, not left waiting
+
+
 def test_clients_reuse_their_connections() -> None:
-    from werkzeug.serving import WSGIRequestHandler
+    from socketserver import StreamRequestHandler as WSGIRequestHandler
 
     port = free_port()
     server = moto_speedups.KeepAliveMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
