@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from feedguard import clock, scan_queue, scanner, scanning
 from feedguard.dal import history, packages, scans
 from feedguard.dal import sources as source_store
-from feedguard.dal.models import FEED_SK, Feed, Finding, Package, Scan, Vulnerability
+from feedguard.dal.models import FEED_SK, CachedAnswer, Feed, Finding, Package, Scan, Vulnerability
 from handlers import scan_coordinator, scan_worker
 from infra import ossindex_data
 from infra.fake_ossindex import FakeOssIndex, Fault
@@ -238,6 +238,19 @@ def test_a_rescan_within_a_day_is_answered_by_the_cache(aws: Any, oss: tuple[Fak
     refreshed = scan(aws, "demo", refresh=True)
     assert (refreshed.requests_made, refreshed.cache_hits) == (1, 0)
     assert service.stats()["requests"] == 2
+
+
+def test_an_answer_is_cached_per_source_and_purl_for_a_day(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
+    a_feed("demo", [LOG4J, CLEAN], [a_source(oss[1])])
+    done = scan(aws, "demo")
+    for purl, vulnerable in ((LOG4J, True), (CLEAN, False)):
+        cached = CachedAnswer.get("src-guide", purl)
+        fetched = clock.parse_iso(cached.fetched_at)
+        assert fetched >= clock.parse_iso(done.started_at or "")
+        assert cached.expires_ttl == int((fetched + timedelta(hours=24)).timestamp())
+        report = json.loads(cached.answer)
+        assert report["coordinates"] == purl
+        assert bool(report["vulnerabilities"]) is vulnerable
 
 
 def test_a_rescan_that_finds_nothing_new_rewrites_no_finding_vulnerability_or_package(

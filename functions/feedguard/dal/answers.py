@@ -23,17 +23,25 @@ def cached(source_id: str, purls: list[str], now: datetime) -> dict[str, dict[st
 
 
 def store(source_id: str, answers: dict[str, dict[str, Any]], now: datetime) -> None:
-    expires = int((now + LIFETIME).timestamp())
-    batching.write(
+    """One item per purl. Built in DynamoDB's form from one serialized item,
+    not as a model each: a batch stores 128, and models cost a scan worker
+    a sixth of its time."""
+    template = CachedAnswer(
+        source_id=source_id,
+        purl="",
+        answer="",
+        fetched_at=clock.iso(now),
+        expires_ttl=int((now + LIFETIME).timestamp()),
+    ).serialize()
+    purl, answer = CachedAnswer.purl, CachedAnswer.answer
+    batching.write_serialized(
         CachedAnswer,
-        puts=[
-            CachedAnswer(
-                source_id=source_id,
-                purl=purl,
-                answer=json.dumps(report, separators=(",", ":")),
-                fetched_at=clock.iso(now),
-                expires_ttl=expires,
-            )
-            for purl, report in answers.items()
+        [
+            {
+                **template,
+                purl.attr_name: {purl.attr_type: key},
+                answer.attr_name: {answer.attr_type: json.dumps(report, separators=(",", ":"))},
+            }
+            for key, report in answers.items()
         ],
     )

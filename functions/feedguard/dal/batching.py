@@ -53,8 +53,20 @@ def _write_chunk(model: type[Model], puts: list[dict[str, Any]], deletes: list[d
 
 def write(model: type[M], puts: Iterable[M] = (), deletes: Iterable[M] = ()) -> None:
     """Puts and deletes, 25 a call, a few calls in parallel."""
-    operations: list[tuple[str, dict[str, Any]]] = [("put", item.serialize()) for item in puts]
-    operations += [("delete", item._get_keys()) for item in deletes]  # type: ignore[no-untyped-call]
+    write_serialized(
+        model,
+        [item.serialize() for item in puts],
+        [item._get_keys() for item in deletes],  # type: ignore[no-untyped-call]
+    )
+
+
+def write_serialized(
+    model: type[Model], puts: Sequence[dict[str, Any]], deletes: Sequence[dict[str, Any]] = ()
+) -> None:
+    """`write` for items already in DynamoDB's form (a hot path that builds
+    them without a model instance each)."""
+    operations: list[tuple[str, dict[str, Any]]] = [("put", item) for item in puts]
+    operations += [("delete", key) for key in deletes]
     chunks = list(_chunks(operations, WRITE_LIMIT))
 
     def send(chunk: Sequence[tuple[str, dict[str, Any]]]) -> None:
