@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
+import pytest
 import requests
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -480,6 +482,113 @@ def test_the_server_keeps_a_connection_for_the_next_request() -> None:
         assert b'"TableNames"' in got[2]
     finally:
         server.stop()
+
+
+def signed(service: str, target: str | None, content_type: str) -> dict[str, str]:
+    headers = {
+        "Host": "127.0.0.1:5000",
+        "Content-Type": content_type,
+        "Authorization": f"AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/{service}/aws4_request, "
+        "SignedHeaders=host, Signature=x",
+    }
+    if target:
+        headers["X-Amz-Target"] = target
+    return headers
+
+
+def dynamodb(operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "method": "POST",
+        "path": "/",
+        "data": json.dumps(body),
+        "headers": signed("dynamodb", f"DynamoDB_20120810.{operation}", "application/x-amz-json-1.0"),
+    }
+
+
+def sqs(operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "method": "POST",
+        "path": "/",
+        "data": json.dumps(body),
+        "headers": signed("sqs", f"AmazonSQS.{operation}", "application/x-amz-json-1.0"),
+    }
+
+
+def test_answers_without_flask_are_flasks_answers() -> None:
+    """moto's answer got without its Flask app around the view: the same
+    status, body and headers (but a request's own id), for answers and
+    errors of DynamoDB and SQS, and a path no view serves."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.test import EnvironBuilder
+
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+
+    def through(app: Any, request: dict[str, Any]) -> tuple[str, dict[str, str], bytes]:
+        started: list[Any] = []
+        environ = EnvironBuilder(**request).get_environ()
+        body = b"".join(app(environ, lambda status, headers, exc=None: started.extend([status, headers])))
+        headers = {name.lower(): value for name, value in started[1]}
+        for varying in ("x-amzn-requestid", "x-amz-crc32", "date", "x-amz-request-id"):
+            headers.pop(varying, None)
+        return started[0], headers, body
+
+    def direct(request: dict[str, Any]) -> tuple[str, dict[str, str], bytes]:
+        environ = EnvironBuilder(**request).get_environ()
+        answer = moto_speedups._answer_without_flask(dispatcher, environ)
+        assert answer is not None, request
+        return through(lambda *_: answer(environ, _[1]), request)
+
+    table = {
+        "TableName": "flaskless",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    assert through(dispatcher, dynamodb("CreateTable", table))[0] == "200 OK"
+    try:
+        _compare_flaskless(dispatcher, direct, through)
+    finally:  # moto's state is the process's: other tests start empty
+        through(dispatcher, {"method": "POST", "path": "/moto-api/reset"})
+
+
+def _compare_flaskless(dispatcher: Any, direct: Any, through: Any) -> None:
+    from werkzeug.test import EnvironBuilder
+
+    assert direct(dynamodb("PutItem", {"TableName": "flaskless", "Item": {"pk": {"S": "a"}}})) == through(
+        dispatcher, dynamodb("PutItem", {"TableName": "flaskless", "Item": {"pk": {"S": "b"}}})
+    )
+    queue = through(dispatcher, sqs("CreateQueue", {"QueueName": "flaskless"}))
+    url = json.loads(queue[2])["QueueUrl"]
+    reads = [
+        dynamodb("GetItem", {"TableName": "flaskless", "Key": {"pk": {"S": "a"}}}),
+        dynamodb("Scan", {"TableName": "flaskless"}),
+        dynamodb(
+            "Query",
+            {
+                "TableName": "flaskless",
+                "KeyConditionExpression": "pk = :a",
+                "ExpressionAttributeValues": {":a": {"S": "b"}},
+            },
+        ),
+        dynamodb("GetItem", {"TableName": "missing", "Key": {"pk": {"S": "a"}}}),
+        dynamodb("GetItem", {"TableName": "flaskless", "Key": {"wrong": {"S": "a"}}}),
+        sqs("GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["All"]}),
+        sqs("ReceiveMessage", {"QueueUrl": url}),
+        sqs("GetQueueUrl", {"QueueName": "missing"}),
+    ]
+    for request in reads:
+        assert direct(request) == through(dispatcher, request), request
+    unknown = dynamodb("NoSuchOperation", {})
+    for answer in (direct, lambda request: through(dispatcher, request)):
+        with pytest.raises(NotImplementedError):  # a 500 from either server
+            answer(unknown)
+    nowhere = {"method": "GET", "path": "/no/such/path", "headers": signed("sqs", None, "text/plain")}
+    assert moto_speedups._answer_without_flask(dispatcher, EnvironBuilder(**nowhere).get_environ()) is None
+    browser = {**reads[0], "headers": {**reads[0]["headers"], "Origin": "http://localhost"}}
+    assert direct(browser) == through(dispatcher, browser)
+    assert "access-control-allow-origin" in direct(browser)[1]
+    preflight = {**browser, "method": "OPTIONS"}
+    assert moto_speedups._answer_without_flask(dispatcher, EnvironBuilder(**preflight).get_environ()) is None
 
 
 def test_the_server_reads_bodies_as_clients_send_them() -> None:
