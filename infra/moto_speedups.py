@@ -17,8 +17,8 @@ were (tests/unit/test_moto_speedups.py holds them to that).
   answer in pieces.
 - Answering without Flask: moto's server wraps each service in a Flask
   app whose view calls moto's response class; Flask's request context,
-  routing and hooks were half of a GetItem's time in moto (0.40 of 0.19 +
-  0.21 ms). The server calls the view itself, with the request Flask would
+  routing and hooks were half of a GetItem's time in moto (0.21 of 0.40
+  ms). The server calls the view itself, with the request Flask would
   build and the CORS headers the app's hook would add; anything else (a
   preflight, a compressed body, a view or hook moto did not make) still
   goes through Flask.
