@@ -569,10 +569,14 @@ class KeepAliveHandler(socketserver.StreamRequestHandler):
         wanted = {name.lower(): value for name, value in headers}
         if wanted.get("expect", "").lower() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if "chunked" in wanted.get("transfer-encoding", "").lower():
-            body = self.read_chunked()
-        else:
-            body = self.rfile.read(int(wanted.get("content-length") or 0))
+        try:
+            if "chunked" in wanted.get("transfer-encoding", "").lower():
+                body = self.read_chunked()
+            else:
+                body = self.rfile.read(int(wanted.get("content-length") or 0))
+        except ValueError:  # a length or chunk size that is not a number
+            self.answer("400 Bad Request", [], b"", close=True)
+            return False
         close = version == "HTTP/1.0" or wanted.get("connection", "").lower() == "close"
         status, answer_headers, content = self.respond(method, target, version, headers, body)
         self.answer(status, answer_headers, b"" if method == "HEAD" else content, close)

@@ -611,6 +611,9 @@ def test_the_server_reads_bodies_as_clients_send_them() -> None:
         with socket.create_connection(("127.0.0.1", port)) as sock:
             sock.sendall(b"hello\r\n\r\n")
             assert answers(sock)[0].startswith(b"400")
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(raw_request(b"").replace(b"Content-Length: 0", b"Content-Length: many"))
+            assert answers(sock)[0].startswith(b"400")
     finally:
         server.stop()
 

@@ -25,7 +25,7 @@ def cached(source_id: str, purls: list[str], now: datetime) -> dict[str, dict[st
 def store(source_id: str, answers: dict[str, dict[str, Any]], now: datetime) -> None:
     """One item per purl. Built in DynamoDB's form from one serialized item,
     not as a model each: a batch stores 128, and models cost a scan worker
-    a sixth of its time."""
+    about 5 of its 35 ms of CPU a batch."""
     template = CachedAnswer(
         source_id=source_id,
         purl="",
