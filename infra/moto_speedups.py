@@ -274,13 +274,14 @@ def _query_pages_quickly() -> None:
 def _copy_projected(item: Item, projection_expressions: list[list[str]] | None) -> Item:
     """A copy of the item's projected attributes (moto copies the whole item,
     then projects the copy)."""
-    if not projection_expressions or any(len(path) != 1 or "[" in path[0] for path in projection_expressions):
+    names = _top_level_names(projection_expressions) if projection_expressions else None
+    if names is None:
         return copy.deepcopy(item.project(projection_expressions) if projection_expressions else item)
     copied = cast(Item, Item.__new__(Item))
     copied.hash_key = _copy_value(item.hash_key)
     copied.range_key = _copy_value(item.range_key)
     copied.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
-    for (name,) in projection_expressions:
+    for name in names:
         if name in item.attrs:
             dict.__setitem__(copied.attrs, name, _copy_value(item.attrs[name]))
     return copied
@@ -352,13 +353,21 @@ def _quick_start(
     return len(values) - bisect.bisect_left(values[::-1], start_range[STRING])
 
 
+def _top_level_names(projection_expressions: list[list[str]]) -> list[str] | None:
+    """The attributes a projection names, when each is a top-level one (no
+    nested path, no list element); None otherwise."""
+    if any(len(path) != 1 or "[" in path[0] for path in projection_expressions):
+        return None
+    return [path[0] for path in projection_expressions]
+
+
 def _project_top_level_attributes() -> None:
     project = Item.project
 
     def project_names(self: Item, projection_expressions: list[list[str]]) -> Item:
-        if any(len(path) != 1 or "[" in path[0] for path in projection_expressions):
+        names = _top_level_names(projection_expressions)
+        if names is None:
             return project(self, projection_expressions)
-        names = [path[0] for path in projection_expressions]
         return Item(self.hash_key, self.range_key, {name: self.attrs[name] for name in names if name in self.attrs})
 
     Item.project = project_names  # type: ignore[method-assign]

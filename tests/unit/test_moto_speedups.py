@@ -436,19 +436,25 @@ def test_messages_are_retained_as_moto_retains_them(retention: int, sent_seconds
 # ---------------------------------------------------------------- connections
 
 
-def raw_request(body: bytes, *, close: bool = False) -> bytes:
-    headers = [
-        "POST / HTTP/1.1",
-        "Host: 127.0.0.1",
-        "X-Amz-Target: DynamoDB_20120810.ListTables",
-        "Content-Type: application/x-amz-json-1.0",
-        "Authorization: AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/dynamodb/aws4_request, "
+def signed(service: str, target: str | None, content_type: str) -> dict[str, str]:
+    headers = {
+        "Host": "127.0.0.1:5000",
+        "Content-Type": content_type,
+        "Authorization": f"AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/{service}/aws4_request, "
         "SignedHeaders=host, Signature=x",
-        f"Content-Length: {len(body)}",
-    ]
+    }
+    if target:
+        headers["X-Amz-Target"] = target
+    return headers
+
+
+def raw_request(body: bytes, *, close: bool = False) -> bytes:
+    headers = signed("dynamodb", "DynamoDB_20120810.ListTables", "application/x-amz-json-1.0")
+    headers["Content-Length"] = str(len(body))
     if close:
-        headers.append("Connection: close")
-    return ("\r\n".join(headers) + "\r\n\r\n").encode() + body
+        headers["Connection"] = "close"
+    lines = ["POST / HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 def answers(sock: Any) -> list[bytes]:
@@ -484,34 +490,22 @@ def test_the_server_keeps_a_connection_for_the_next_request() -> None:
         server.stop()
 
 
-def signed(service: str, target: str | None, content_type: str) -> dict[str, str]:
-    headers = {
-        "Host": "127.0.0.1:5000",
-        "Content-Type": content_type,
-        "Authorization": f"AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/{service}/aws4_request, "
-        "SignedHeaders=host, Signature=x",
+def json_request(service: str, target: str, body: dict[str, Any]) -> dict[str, Any]:
+    """An AWS JSON-protocol request, as werkzeug's EnvironBuilder takes it."""
+    return {
+        "method": "POST",
+        "path": "/",
+        "data": json.dumps(body),
+        "headers": signed(service, target, "application/x-amz-json-1.0"),
     }
-    if target:
-        headers["X-Amz-Target"] = target
-    return headers
 
 
 def dynamodb(operation: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "method": "POST",
-        "path": "/",
-        "data": json.dumps(body),
-        "headers": signed("dynamodb", f"DynamoDB_20120810.{operation}", "application/x-amz-json-1.0"),
-    }
+    return json_request("dynamodb", f"DynamoDB_20120810.{operation}", body)
 
 
 def sqs(operation: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "method": "POST",
-        "path": "/",
-        "data": json.dumps(body),
-        "headers": signed("sqs", f"AmazonSQS.{operation}", "application/x-amz-json-1.0"),
-    }
+    return json_request("sqs", f"AmazonSQS.{operation}", body)
 
 
 def test_answers_without_flask_are_flasks_answers() -> None:
@@ -633,13 +627,13 @@ def test_stopping_the_server_closes_idle_connections() -> None:
 
 
 def test_clients_reuse_their_connections() -> None:
-    from socketserver import StreamRequestHandler as WSGIRequestHandler
+    from socketserver import StreamRequestHandler
 
     port = free_port()
     server = moto_speedups.KeepAliveMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     opened: list[Any] = []
-    setup = WSGIRequestHandler.setup
+    setup = StreamRequestHandler.setup
 
     def counted(handler: Any) -> None:
         opened.append(handler)
