@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -88,22 +89,49 @@ class Answered:
     refused: scans.BatchOutcome | None = None
 
 
-def process(batch: Batch, client_options: dict[str, Any] | None = None, redelivered: bool = True) -> Result | None:
+def process(
+    batch: Batch,
+    client_options: dict[str, Any] | None = None,
+    redelivered: bool = True,
+    asking: Callable[[], None] = lambda: None,
+    read_scan: Callable[[str], Scan | None] | None = None,
+) -> Result | None:
     """None when the batch was counted already (a redelivered message)."""
-    answered = ask(batch, client_options, redelivered)
+    answered = ask(batch, client_options, redelivered, asking, read_scan)
     return record(answered) if answered is not None else None
 
 
-def ask(batch: Batch, client_options: dict[str, Any] | None = None, redelivered: bool = True) -> Answered | None:
+def ask(
+    batch: Batch,
+    client_options: dict[str, Any] | None = None,
+    redelivered: bool = True,
+    asking: Callable[[], None] = lambda: None,
+    read_scan: Callable[[str], Scan | None] | None = None,
+) -> Answered | None:
     """The first half of a batch: the cache, then OSS Index for the rest.
     It writes nothing but a source's refusal, so the worker can ask for its
     next batch while it records this one. None when the batch was counted
     already: a message delivered the first time cannot have been, and the
     count itself is conditional, so only a redelivery is checked first (to
-    spare OSS Index the question)."""
+    spare OSS Index the question). `asking` is called once the batch holds
+    the request slot, or needs it no more; `read_scan` reads the scan
+    record (a worker reads it once an invocation)."""
+    try:
+        return _ask(batch, client_options, redelivered, asking, read_scan)
+    finally:
+        asking()
+
+
+def _ask(
+    batch: Batch,
+    client_options: dict[str, Any] | None,
+    redelivered: bool,
+    asking: Callable[[], None],
+    read_scan: Callable[[str], Scan | None] | None,
+) -> Answered | None:
     if redelivered and scans.batch_counted(batch.scan_id, batch.number):
         return None
-    scan = scans.get(batch.scan_id)
+    scan = (read_scan or scans.get)(batch.scan_id)
     if scan is None:
         raise NotFound(f"scan {batch.scan_id} does not exist")
     now = clock.now()
@@ -125,6 +153,7 @@ def ask(batch: Batch, client_options: dict[str, Any] | None = None, redelivered:
     answered = Answered(batch, scan, now, cached, missing=len(missing), source_name=source.name)
     entries: list[Any] = []
     with request_slot:
+        asking()
         if (batch.scan_id, source.id) in refusals:  # while this batch was being prepared
             answered.refused = scans.BatchOutcome(failed=True, cache_hits=len(cached))
             return answered

@@ -6,14 +6,19 @@ delivery, when it is counted as failed too, so the scan always finishes.
 
 Up to three messages of an invocation are worked on at once, in order: one
 batch is recorded while the next asks OSS Index and a third reads the cache,
-so OSS Index never waits on DynamoDB. The request itself takes the worker's
-one request slot (scanner.request_slot), so a worker has one request in
-flight, never more, and the mapping's MaximumConcurrency of 4 is the most a
-source sees. The main thread reports each message's outcome in order."""
+so OSS Index never waits on DynamoDB. The first message goes alone until it
+asks (the others' reads would only delay the invocation's first request),
+and the scan record is read once an invocation. The request itself takes
+the worker's one request slot (scanner.request_slot), so a worker has one
+request in flight, never more, and the mapping's MaximumConcurrency of 4 is
+the most a source sees. The main thread reports each message's outcome in
+order."""
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -26,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from feedguard import scan_queue, scanner
 from feedguard.dal import scans
+from feedguard.dal.models import Scan
 from feedguard.scanplan import Batch
 
 logger = Logger()
@@ -85,8 +91,45 @@ def record_handler(record: SQSRecord) -> None:
         logger.info("batch already counted; redelivery ignored")
 
 
-def _process(record: SQSRecord) -> scanner.Result | None:
-    return scanner.process(parse(record), redelivered=_receives(record) > 1)
+def _process(
+    record: SQSRecord,
+    after: threading.Event | None = None,
+    turn: threading.Event | None = None,
+    read_scan: Callable[[str], Scan | None] | None = None,
+) -> scanner.Result | None:
+    """`after`: set once the invocation's first message holds the request
+    slot (or needs it no more); only then does this one read the scan and
+    the cache, so the first request leaves without those reads in its way.
+    `turn`: set in the same way by this one."""
+    try:
+        if after is not None:
+            after.wait()
+        return scanner.process(
+            parse(record),
+            redelivered=_receives(record) > 1,
+            asking=turn.set if turn else lambda: None,
+            read_scan=read_scan,
+        )
+    finally:
+        if turn is not None:
+            turn.set()
+
+
+class ScanReads:
+    """The scan records an invocation reads, each once: its messages are
+    mostly of one scan. A source that another worker's batch stopped
+    meanwhile is seen by the next invocation; a batch of this one that the
+    source refuses stops this worker's others at once (scanner.refusals)."""
+
+    def __init__(self) -> None:
+        self.read: dict[str, Scan | None] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, scan_id: str) -> Scan | None:
+        with self.lock:
+            if scan_id not in self.read:
+                self.read[scan_id] = scans.get(scan_id)
+            return self.read[scan_id]
 
 
 def _retry_soon(record: SQSRecord) -> None:
@@ -102,9 +145,13 @@ def _receives(record: SQSRecord) -> int:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    for raw in event["Records"]:
+    # The invocation's first request leaves first: the other messages read
+    # the scan and the cache once it holds the request slot.
+    first, read_scan = threading.Event(), ScanReads()
+    for n, raw in enumerate(event["Records"]):
         record = SQSRecord(raw)
-        underway[record.message_id] = working.submit(_process, record)
+        after, turn = (None, first) if n == 0 else (first, None)
+        underway[record.message_id] = working.submit(_process, record, after, turn, read_scan)
     try:
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
@@ -112,4 +159,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     finally:
         for ahead in underway.values():  # only if processing stopped half-way
             ahead.cancel()
+        first.set()  # so none of them waits for one cancelled
         underway.clear()

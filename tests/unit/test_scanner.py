@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -13,8 +14,8 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from feedguard import clock, scan_queue, scanner, scanning
-from feedguard.dal import history, packages, scans
+from feedguard import clock, ossindex, scan_queue, scanner, scanning
+from feedguard.dal import answers, history, packages, scans
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import FEED_SK, CachedAnswer, Feed, Finding, Package, Scan, Vulnerability
 from handlers import scan_coordinator, scan_worker
@@ -227,6 +228,53 @@ def test_a_worker_asks_for_its_next_batch_while_it_records_one_with_one_request_
     done = scan(aws, "demo")
     assert (done.status, done.batches_done) == ("succeeded", 3)
     assert service.stats()["max_in_flight"] == 1
+
+
+def test_an_invocations_first_request_leaves_before_its_other_batches_read_the_cache(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
+    events: list[str] = []
+    real_cached, real_ask = answers.cached, ossindex.Client.ask
+
+    def cached(source_id: str, purls: list[str], now: Any) -> Any:
+        first = not events
+        events.append("cache")
+        if first:
+            time.sleep(0.05)  # the others would read meanwhile, were they not held back
+        return real_cached(source_id, purls, now)
+
+    def ask(client: ossindex.Client, purls: list[str]) -> Any:
+        events.append("ask")
+        return real_ask(client, purls)
+
+    monkeypatch.setattr(answers, "cached", cached)
+    monkeypatch.setattr(ossindex.Client, "ask", ask)
+    # When one invocation is given the scan's three batches
+    done = scan(aws, "demo")
+    # Then the first asked before the second and third read the cache
+    assert done.status == "succeeded"
+    assert events[:3] == ["cache", "ask", "cache"]
+    assert events.count("ask") == 3
+
+
+def test_an_invocation_reads_its_scan_record_once(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
+    reads: list[str] = []
+    real_get = scans.get
+
+    def get(scan_id: str) -> Any:
+        if threading.current_thread().name.startswith("batch"):
+            reads.append(scan_id)
+        return real_get(scan_id)
+
+    monkeypatch.setattr(scans, "get", get)
+    done = scan(aws, "demo")
+    assert (done.status, done.batches_done) == ("succeeded", 3)
+    # Once for asking, then once a batch counted, to see whether it was the last
+    assert reads == [done.scan_id] * (1 + 3)
 
 
 def test_a_rescan_within_a_day_is_answered_by_the_cache(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
