@@ -13,6 +13,9 @@ from feedguard.settings import settings
 
 SEND_BATCH = 10  # SQS SendMessageBatch's limits: ten messages, 256 KiB in all
 SEND_BYTES = 256 * 1024
+# The first call carries one worker invocation's worth (the scan queue
+# mapping's BatchSize), so the first worker starts before ten are planned.
+FIRST_SEND = 5
 
 
 @lru_cache(maxsize=1)
@@ -28,11 +31,12 @@ def enqueue(batches: Iterable[Batch], before_last: Callable[[int], None] = lambd
     before the last call. Raises if SQS refused any of them."""
     chunk: list[tuple[Batch, str]] = []
     size = sent = 0
+    limit = min(FIRST_SEND, SEND_BATCH)
     for batch in batches:
         body = json.dumps(batch.message(), separators=(",", ":"))
-        if chunk and (len(chunk) == SEND_BATCH or size + len(body) > SEND_BYTES):
+        if chunk and (len(chunk) == limit or size + len(body) > SEND_BYTES):
             sent += _send(chunk)
-            chunk, size = [], 0
+            chunk, size, limit = [], 0, SEND_BATCH
         chunk.append((batch, body))
         size += len(body)
     before_last(sent + len(chunk))

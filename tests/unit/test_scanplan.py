@@ -50,6 +50,23 @@ def test_a_purl_in_very_many_feeds_cuts_its_batch_early_to_fit_an_sqs_message() 
     assert [purl for batch in batches for purl in batch.packages] == purls
 
 
+def test_the_first_call_carries_one_invocation_of_batches_so_a_worker_starts_sooner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+
+    def send(chunk: list[tuple[Batch, str]]) -> int:
+        calls.append(len(chunk))
+        return len(chunk)
+
+    monkeypatch.setattr(scan_queue, "_send", send)
+    planner = Planner("s1", False, {"src-1": {"demo"}})
+    purls = [f"pkg:npm/package-{n}@1.0.0" for n in range(30 * 128)]
+    batches = [batch for purl in purls for batch in planner.add(purl, {"demo": Known()})] + planner.finish()
+    assert scan_queue.enqueue(batches) == 30
+    assert calls == [scan_queue.FIRST_SEND, 10, 10, 5]
+
+
 def test_the_queue_sends_up_to_ten_messages_a_call_within_sqs_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
 
