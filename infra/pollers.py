@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -340,6 +341,7 @@ class SqsPoller(_Loop):
         self.queue_url = provisioned.queue_urls[mapping.queue]
         self.queue_arn = provisioned.queue_arns[mapping.queue]
         self.sqs = aws_client("sqs", endpoint)
+        self.settling = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-settle")
 
     def tick(self) -> None:
         messages = self.sqs.receive_message(
@@ -355,22 +357,44 @@ class SqsPoller(_Loop):
         try:
             result = self.function.invoke({"Records": records}, trigger="sqs")
         except InvocationError:
-            self._retry_later(messages)
+            self._settle([], messages)
             return
         failed_ids = set()
         if self.mapping.report_failures and isinstance(result, dict):
             failed_ids = {failure.get("itemIdentifier") for failure in result.get("batchItemFailures") or []}
         known_ids = {message["MessageId"] for message in messages}
         if not failed_ids <= known_ids:
-            self._retry_later(messages)  # an unknown identifier fails the whole batch
+            self._settle([], messages)  # an unknown identifier fails the whole batch
             return
         done = [message for message in messages if message["MessageId"] not in failed_ids]
-        if done:
-            self.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
-            )
-        self._retry_later([message for message in messages if message["MessageId"] in failed_ids])
+        self._settle(done, [message for message in messages if message["MessageId"] in failed_ids])
+
+    def _settle(self, done: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
+        """Deletes the messages done and makes the failed ones visible again
+        later, while this poller already receives its next batch (one
+        settlement at a time, in order)."""
+        self.settling.submit(self._delete_and_retry, done, failed)
+
+    def _delete_and_retry(self, done: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
+        try:
+            if done:
+                self.sqs.delete_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
+                )
+            self._retry_later(failed)
+        except Exception:
+            log.exception("%s could not settle a batch; its messages come back after the visibility timeout", self.name)
+
+    def settled(self) -> None:
+        """Returns once every batch received so far is settled."""
+        self.settling.submit(lambda: None).result()
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self.settling.shutdown(wait=True)
 
     def _retry_later(self, messages: list[dict[str, Any]]) -> None:
         if messages:

@@ -155,9 +155,45 @@ def test_sqs_partial_failures_delete_only_the_successes(aws: Any) -> None:
     mapping = SqsMapping("ScanWorkerFunction", "ScanQueue", batch_size=5, report_failures=True, max_concurrency=1)
     poller = SqsPoller(mapping, FakeFunction(behaviour), aws, None, number=0, retry_delay=0)
     poller.tick()
+    poller.settled()
     left = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"]) for m in left] == [{"n": 1}]
     assert failed_bodies == [json.dumps({"n": 1})]
+
+
+def test_an_sqs_poller_receives_its_next_batch_while_the_last_one_is_deleted(aws: Any) -> None:
+    sqs = boto3.client("sqs")
+    url = aws.queue_urls["ScanQueue"]
+    for n in range(2):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": n}))
+    mapping = SqsMapping("ScanWorkerFunction", "ScanQueue", batch_size=1, report_failures=True, max_concurrency=1)
+    function = FakeFunction(lambda batch: {"batchItemFailures": []})
+    poller = SqsPoller(mapping, function, aws, None, number=0, retry_delay=0)
+    # Given a delete that SQS is slow to answer
+    slow = threading.Event()
+    real_delete = poller.sqs.delete_message_batch
+
+    def delete_message_batch(**kwargs: Any) -> Any:
+        assert slow.wait(timeout=10)
+        return real_delete(**kwargs)
+
+    poller.sqs.delete_message_batch = delete_message_batch
+    # When the poller has invoked the function with each message
+    poller.tick()
+    poller.tick()
+    # Then the second was received and handled while the first was being deleted
+    assert len(function.batches) == 2
+    slow.set()
+    poller.settled()
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    assert (
+        int(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"][
+                "ApproximateNumberOfMessagesNotVisible"
+            ]
+        )
+        == 0
+    )
 
 
 def test_rate_expressions() -> None:
