@@ -148,6 +148,18 @@ def cpu_seconds() -> float:
     return total
 
 
+def finished(stack: LocalStack, since: float) -> float:
+    """When the last scan worker invocation since `since` returned: the one
+    that finished the scan (its status is set before it returns). A client
+    polling GET /scans/{id} every 0.1 s sees it up to a poll and a request
+    later, about 60 ms on average, which the scan did not take."""
+    return max(
+        invocation.started_at + invocation.duration_ms / 1000
+        for invocation in stack.functions["ScanWorkerFunction"].log
+        if invocation.started_at >= since
+    )
+
+
 def forget_answers(stack: LocalStack) -> None:
     """Empties the answer cache table of the local stack."""
     assert stack.provisioned is not None, "the stack has started"
@@ -202,10 +214,11 @@ def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, 
             the stack meanwhile."""
             stack.fake_ossindex.reset()
             stack.fake_ossindex.latency_ms = latency_ms
-            cpu, started = cpu_seconds(), time.monotonic()
+            cpu, started, posted = cpu_seconds(), time.monotonic(), time.time()
             scan_id = requests.post(f"{api}/scans", json={}, headers=headers, timeout=30).json()["id"]
             scan = wait_for_scan(api, headers, scan_id)
-            seconds = time.monotonic() - started
+            polled = time.monotonic() - started
+            seconds = finished(stack, posted) - posted
             fake = stack.fake_ossindex.stats()
             asking = {}
             if fake["first_request_at"] is not None:
@@ -218,6 +231,7 @@ def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, 
                 }
             return {
                 "seconds": round(seconds, 2),
+                "seconds_polled": round(polled, 2),
                 "over_sequential": round(seconds / sequential, 2),
                 "cpu_s": round(cpu_seconds() - cpu, 2),
                 "status": scan["status"],
