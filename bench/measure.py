@@ -19,12 +19,15 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def wait_for_scan(api: str, headers: dict[str, str], scan_id: str, timeout: float = 600) -> dict[str, object]:
-    """The scan once it has finished; TimeoutError if it does not in time."""
+def wait_for_scan(
+    api: str, headers: dict[str, str], scan_id: str, timeout: float = 600, every: float = 0.1
+) -> dict[str, object]:
+    """The scan once it has finished, asked for every `every` seconds;
+    TimeoutError if it does not finish in time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         scan: dict[str, object] = requests.get(f"{api}/scans/{scan_id}", headers=headers, timeout=30).json()
         if scan["status"] in ("succeeded", "partial", "failed"):
             return scan
-        time.sleep(0.1)
+        time.sleep(every)
     raise TimeoutError(f"scan {scan_id} did not finish in {timeout}s")
