@@ -84,7 +84,7 @@ def record_handler(record: SQSRecord) -> None:
         scan_id, number, source_id = known
         logger.exception("batch failed on its last delivery; counted as failed")
         outcome = scans.BatchOutcome(failed=True, error_source=source_id, error_message=internal_error(error))
-        if scans.count_batch(scan_id, number, outcome):
+        if scans.count_batch(scan_id, number, outcome) is scans.Counted.PERHAPS_LAST:
             scanner.finish(scan_id)
         return
     if result is None:

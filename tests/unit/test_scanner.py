@@ -258,7 +258,7 @@ def test_an_invocations_first_request_leaves_before_its_other_batches_read_the_c
     assert events.count("ask") == 3
 
 
-def test_an_invocation_reads_its_scan_record_once(
+def test_an_invocation_reads_its_scan_record_once_and_only_the_last_batch_reads_it_back(
     aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
@@ -273,8 +273,35 @@ def test_an_invocation_reads_its_scan_record_once(
     monkeypatch.setattr(scans, "get", get)
     done = scan(aws, "demo")
     assert (done.status, done.batches_done) == ("succeeded", 3)
-    # Once for asking, then once a batch counted, to see whether it was the last
-    assert reads == [done.scan_id] * (1 + 3)
+    # Once for asking, then once more to finish it: the first two counts knew
+    # from their own transaction that batches remained
+    assert reads == [done.scan_id] * 2
+
+
+def test_a_count_tells_by_its_own_transaction_whether_batches_remain(aws: Any) -> None:
+    scan = scans.create("s-counted", None, "api", refresh=False)
+    scans.set_totals(scan, packages_total=300, batches_total=3)
+    read = scans.get("s-counted")  # as a worker read it, before any count
+    outcome = scans.BatchOutcome(packages_scanned=100)
+    assert [scans.count_batch("s-counted", n, outcome, read) for n in (0, 1)] == [scans.Counted.REMAINING] * 2
+    assert scans.count_batch("s-counted", 1, outcome, read) is scans.Counted.ALREADY
+    assert scans.count_batch("s-counted", 2, outcome, read) is scans.Counted.PERHAPS_LAST
+    assert scans.count_batch("s-counted", 2, outcome, read) is scans.Counted.ALREADY
+    done = Scan.get("s-counted", "#scan", consistent_read=True)
+    assert (done.batches_done, done.batches_counted, done.packages_scanned) == (3, 3, 300)
+
+
+def test_a_scan_recorded_before_batches_counted_existed_still_finishes_and_never_gains_it(
+    aws: Any, oss: tuple[FakeOssIndex, str]
+) -> None:
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
+    started = scan_coordinator.handler({"trigger": "api", "feed": "demo", "refresh": False}, LambdaContext())
+    # Given a scan record as the code before wrote it (batches counted by then are not in it)
+    Scan(started["scan_id"], "#scan").update(actions=[Scan.batches_counted.remove()])
+    drain(aws)
+    done = Scan.get(started["scan_id"], "#scan", consistent_read=True)
+    assert (done.status, done.batches_done) == ("succeeded", 3)
+    assert done.batches_counted is None  # a count it lacked from the start would be wrong
 
 
 def test_a_rescan_within_a_day_is_answered_by_the_cache(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:

@@ -451,6 +451,10 @@ class Scan(Stored):
     batches_total = NumberAttribute(default=0)
     batches_done = NumberAttribute(default=0)
     batches_failed = NumberAttribute(default=0)
+    # batches_done + batches_failed, kept since the scan was created (absent
+    # on scans created before it was): a count can then tell, by a condition,
+    # that it was not the last without reading the scan back.
+    batches_counted = NumberAttribute(null=True)
     # {"source", "message"} as JSON: a set, so the same error from many batches is one
     error_set = UnicodeSetAttribute(null=True)
     # Sources that refused this scan (401/403/402): their other batches skip the call.

@@ -1,11 +1,14 @@
 """Scan records: created by the coordinator, counted by the workers, finished
 once. A batch counts once: its `batch#<n>` marker and the counters move in
-one transaction, so a redelivered message never counts twice."""
+one transaction, so a redelivered message never counts twice. A count that
+knows the scan's total learns from the same transaction whether batches
+remain, so only the last batch reads the scan back to finish it."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import Enum
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
@@ -27,6 +30,7 @@ def create(scan_id: str, feed: str | None, trigger: str, refresh: bool) -> Scan:
         refresh_cache=refresh,
         status="queued",
         started_at=clock.iso(clock.now()),
+        batches_counted=0,
     )
     scan.save(condition=Scan.scan_id.does_not_exist())
     return scan
@@ -99,8 +103,22 @@ class BatchOutcome:
     error_message: str | None = None
 
 
-def count_batch(scan_id: str, number: int, outcome: BatchOutcome) -> bool:
-    """Adds the batch to the scan's counters once; False when it was counted already."""
+class Counted(Enum):
+    ALREADY = "already"  # counted before: a redelivered message
+    REMAINING = "remaining"  # counted, and other batches of the scan are not yet
+    PERHAPS_LAST = "perhaps last"  # counted; finish_if_complete tells
+
+
+def count_batch(scan_id: str, number: int, outcome: BatchOutcome, scan: Scan | None = None) -> Counted:
+    """Adds the batch to the scan's counters once. `scan`, as read before
+    (read here if not given), says whether the scan keeps `batches_counted`
+    and what its total is; when both are known, the count is made on
+    condition that other batches remain, and only a count that finds none
+    left (the last batch) is made again without it, to be finished."""
+    if scan is None:
+        scan = get(scan_id)
+    keeps_count = scan is not None and scan.batches_counted is not None
+    total = int(scan.batches_total or 0) if scan is not None and keeps_count else 0
     actions: list[Action] = [
         Scan.packages_scanned.add(outcome.packages_scanned),
         Scan.requests_made.add(outcome.requests_made),
@@ -108,24 +126,38 @@ def count_batch(scan_id: str, number: int, outcome: BatchOutcome) -> bool:
         Scan.findings_new.add(outcome.findings_new),
         (Scan.batches_failed if outcome.failed else Scan.batches_done).add(1),
     ]
+    if keeps_count:
+        actions.append(Scan.batches_counted.add(1))
     if outcome.error_message:
         error = json.dumps({"source": outcome.error_source, "message": outcome.error_message}, sort_keys=True)
         actions.append(Scan.error_set.add({error}))
     marker = ScanBatchMarker(scan_id=scan_id, sk=_marker_sk(number), done_at=clock.iso(clock.now()))
 
-    def count() -> None:
+    def count(remaining: bool) -> None:
+        condition = Scan.scan_id.exists()
+        if remaining:
+            condition = condition & (Scan.batches_counted < total - 1)
         with transactions.write() as transaction:
             transaction.save(marker, condition=ScanBatchMarker.sk.does_not_exist())
-            transaction.update(Scan(scan_id=scan_id, sk=SCAN_SK), actions=actions, condition=Scan.scan_id.exists())
+            transaction.update(Scan(scan_id=scan_id, sk=SCAN_SK), actions=actions, condition=condition)
 
+    # Every worker counts on the same scan item: conflicts are retried.
+    if total:
+        try:
+            transactions.retrying(lambda: count(remaining=True))
+            return Counted.REMAINING
+        except TransactWriteError as error:
+            if conditions.failed_in_transaction(error, 0):
+                return Counted.ALREADY
+            if not conditions.failed_in_transaction(error, 1):
+                raise
     try:
-        # Every worker counts on the same scan item: conflicts are retried.
-        transactions.retrying(count)
+        transactions.retrying(lambda: count(remaining=False))
     except TransactWriteError as error:
         if conditions.failed_in_transaction(error, 0):
-            return False
+            return Counted.ALREADY
         raise
-    return True
+    return Counted.PERHAPS_LAST
 
 
 def stop_source(scan_id: str, source_id: str) -> None:
