@@ -151,8 +151,8 @@ def cpu_seconds() -> float:
 def finished(stack: LocalStack, since: float) -> float:
     """When the last scan worker invocation since `since` returned: the one
     that finished the scan (its status is set before it returns). A client
-    polling GET /scans/{id} every 0.1 s sees it up to a poll and a request
-    later, about 60 ms on average, which the scan did not take."""
+    polling GET /scans/{id} sees it up to a poll and a request later, time
+    the scan did not take."""
     return max(
         invocation.started_at + invocation.duration_ms / 1000
         for invocation in stack.functions["ScanWorkerFunction"].log

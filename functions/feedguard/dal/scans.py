@@ -105,8 +105,8 @@ class BatchOutcome:
 
 class Counted(Enum):
     ALREADY = "already"  # counted before: a redelivered message
-    REMAINING = "remaining"  # counted, and other batches of the scan are not yet
-    PERHAPS_LAST = "perhaps last"  # counted; finish_if_complete tells
+    REMAINING = "remaining"  # counted, and some batch of the scan is not yet
+    PERHAPS_LAST = "perhaps last"  # counted; finish_if_complete tells whether it was
 
 
 def count_batch(scan_id: str, number: int, outcome: BatchOutcome, scan: Scan | None = None) -> Counted:
@@ -118,7 +118,7 @@ def count_batch(scan_id: str, number: int, outcome: BatchOutcome, scan: Scan | N
     if scan is None:
         scan = get(scan_id)
     keeps_count = scan is not None and scan.batches_counted is not None
-    total = int(scan.batches_total or 0) if scan is not None and keeps_count else 0
+    total = int(scan.batches_total or 0) if keeps_count and scan is not None else 0
     actions: list[Action] = [
         Scan.packages_scanned.add(outcome.packages_scanned),
         Scan.requests_made.add(outcome.requests_made),
