@@ -4,7 +4,9 @@ runs it) over HTTP, exactly as a client would."""
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -18,7 +20,6 @@ import boto3
 import pytest
 import requests
 
-from infra.stack import free_port
 from tests.support import ROOT
 
 ADMIN_KEY = "integration-admin-key-0123456789"
@@ -50,8 +51,34 @@ class RunningStack:
         return list(answer.json()["items"])
 
 
+def ports_for_a_stack() -> tuple[int, int]:
+    """Two free ports for a stack's gateway and control server, chosen below
+    the kernel's ephemeral range and in a share of it of this test worker's
+    own. A port probed free and handed to the stack is bound a second or
+    two later: in the ephemeral range, any bind to port 0 meanwhile (the
+    stack's own moto or fake OSS Index, another worker's stack) could take
+    it first, and once did (the control port answered as moto)."""
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    share = (low - 20000) // workers
+    first = 20000 + worker * share
+    chosen: list[int] = []
+    for port in random.sample(range(first, first + share), share):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        chosen.append(port)
+        if len(chosen) == 2:
+            return chosen[0], chosen[1]
+    raise RuntimeError(f"no two free ports in {first}-{first + share - 1}")
+
+
 def start_stack(**environment: str) -> RunningStack:
-    port, control = free_port(), free_port()
+    port, control = ports_for_a_stack()
     log = Path(tempfile.mkstemp(prefix="feedguard-stack-", suffix=".log")[1])
     env = {
         **os.environ,
@@ -95,6 +122,9 @@ def stop_stack(stack: RunningStack) -> int:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[RunningStack]:
     running = start_stack()
+    # The demo data goes in through the API once the stack answers; a test
+    # that counts handler invocations must not count the seed's.
+    assert wait_for(lambda: "\nseed " in running.log.read_text(), timeout=90), running.log.read_text()[-3000:]
     yield running
     assert stop_stack(running) == 0, running.log.read_text()[-3000:]
 
