@@ -91,19 +91,17 @@ class Answered:
 
 def process(
     batch: Batch,
-    client_options: dict[str, Any] | None = None,
     redelivered: bool = True,
     asking: Callable[[], None] = lambda: None,
     read_scan: Callable[[str], Scan | None] | None = None,
 ) -> Result | None:
     """None when the batch was counted already (a redelivered message)."""
-    answered = ask(batch, client_options, redelivered, asking, read_scan)
+    answered = ask(batch, redelivered, asking, read_scan)
     return record(answered) if answered is not None else None
 
 
 def ask(
     batch: Batch,
-    client_options: dict[str, Any] | None = None,
     redelivered: bool = True,
     asking: Callable[[], None] = lambda: None,
     read_scan: Callable[[str], Scan | None] | None = None,
@@ -117,14 +115,13 @@ def ask(
     the request slot, or needs it no more; `read_scan` reads the scan
     record (a worker reads it once an invocation)."""
     try:
-        return _ask(batch, client_options, redelivered, asking, read_scan)
+        return _ask(batch, redelivered, asking, read_scan)
     finally:
         asking()
 
 
 def _ask(
     batch: Batch,
-    client_options: dict[str, Any] | None,
     redelivered: bool,
     asking: Callable[[], None],
     read_scan: Callable[[str], Scan | None] | None,
@@ -148,8 +145,7 @@ def _ask(
     raw = {} if batch.refresh else answers.cached(source.id, list(batch.purls), now)
     cached = {purl: ossindex.parse_report(report) for purl, report in raw.items()}
     missing = [purl for purl in batch.purls if purl not in cached]
-    options: dict[str, Any] = {"session": session, **(client_options or {})}
-    client = ossindex.Client(source.url, credentials(source.secret_name, source.auth, source.username), **options)
+    client = ossindex.Client(source.url, credentials(source.secret_name, source.auth, source.username), session=session)
     answered = Answered(batch, scan, now, cached, missing=len(missing), source_name=source.name)
     entries: list[Any] = []
     with request_slot:
