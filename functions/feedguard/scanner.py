@@ -187,7 +187,7 @@ def record(answered: Answered) -> Result:
     batch counted once; the scan finished when this was its last batch."""
     batch = answered.batch
     outcome = answered.refused or _record(answered)
-    counted = scans.count_batch(batch.scan_id, batch.number, outcome, answered.scan)
+    counted = scans.count_batch(batch.scan_id, batch.number, outcome)
     finished = finish(batch.scan_id) if counted is scans.Counted.PERHAPS_LAST else None
     return Result(outcome, finished)
 

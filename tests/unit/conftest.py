@@ -1,5 +1,8 @@
 """Unit tests run under moto's mock_aws, with every resource created from
-template.yaml, and with the network off."""
+template.yaml, and with the network off. moto runs as the local stack runs
+it (infra/moto_speedups.py): among other things, its transactions are then
+serializable, as DynamoDB's are; moto's own let two concurrent counts of
+one scan both see the same counter."""
 
 from __future__ import annotations
 
@@ -10,13 +13,14 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from infra import fake_ossindex
+from infra import fake_ossindex, moto_speedups
 from infra.fake_ossindex import FakeOssIndex
 from infra.provision import Provisioned, provision
 from infra.stack import free_port
 from infra.template import Template
 from tests.support import ADMIN_KEY, TEST_STACK, dynamodb_hook
 
+moto_speedups.apply()
 # Read once: parsing template.yaml costs more than most unit tests.
 TEMPLATE = Template.load()
 # (logical id, handler module, handler attribute) of every function

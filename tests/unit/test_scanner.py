@@ -278,30 +278,61 @@ def test_an_invocation_reads_its_scan_record_once_and_only_the_last_batch_reads_
     assert reads == [done.scan_id] * 2
 
 
+def test_batches_counted_before_the_total_is_known_do_not_read_the_scan_back(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers start on the first batches while the coordinator still plans
+    the rest: their counts know from their transaction that batches remain."""
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(7 * 128)], [a_source(oss[1])])
+    checked: list[str] = []
+    finish_if_complete, set_totals = scans.finish_if_complete, scans.set_totals
+
+    def checking(scan_id: str) -> Any:
+        checked.append(scan_id)
+        return finish_if_complete(scan_id)
+
+    def totals_after_a_drain(scan: Scan, packages_total: int, batches_total: int) -> None:
+        # the batches sent so far are asked and counted before the total is written
+        assert drain(aws) == scan_queue.FIRST_SEND
+        set_totals(scan, packages_total=packages_total, batches_total=batches_total)
+
+    monkeypatch.setattr(scans, "finish_if_complete", checking)
+    monkeypatch.setattr(scans, "set_totals", totals_after_a_drain)
+    done = scan(aws, "demo")
+    assert (done.status, done.batches_done) == ("succeeded", 7)
+    assert checked == [done.scan_id]  # by the last batch only
+
+
 def test_a_count_tells_by_its_own_transaction_whether_batches_remain(aws: Any) -> None:
     scan = scans.create("s-counted", None, "api", refresh=False)
-    scans.set_totals(scan, packages_total=300, batches_total=3)
-    read = scans.get("s-counted")  # as a worker read it, before any count
     outcome = scans.BatchOutcome(packages_scanned=100)
-    assert [scans.count_batch("s-counted", n, outcome, read) for n in (0, 1)] == [scans.Counted.REMAINING] * 2
-    assert scans.count_batch("s-counted", 1, outcome, read) is scans.Counted.ALREADY
-    assert scans.count_batch("s-counted", 2, outcome, read) is scans.Counted.PERHAPS_LAST
-    assert scans.count_batch("s-counted", 2, outcome, read) is scans.Counted.ALREADY
+    # Counted before the coordinator knows the total: its last batches are not sent yet
+    assert scans.count_batch("s-counted", 0, outcome) is scans.Counted.REMAINING
+    scans.set_totals(scan, packages_total=300, batches_total=3)
+    assert scans.count_batch("s-counted", 1, outcome) is scans.Counted.REMAINING
+    assert scans.count_batch("s-counted", 1, outcome) is scans.Counted.ALREADY
+    assert scans.count_batch("s-counted", 2, outcome) is scans.Counted.PERHAPS_LAST
+    assert scans.count_batch("s-counted", 2, outcome) is scans.Counted.ALREADY
     done = Scan.get("s-counted", "#scan", consistent_read=True)
-    assert (done.batches_done, done.batches_counted, done.packages_scanned) == (3, 3, 300)
+    assert (done.batches_done, done.packages_scanned) == (3, 300)
+    assert (done.batches_counted, done.batches_before_last) == (2, 2)  # the last count leaves it alone
 
 
-def test_a_scan_recorded_before_batches_counted_existed_still_finishes_and_never_gains_it(
-    aws: Any, oss: tuple[FakeOssIndex, str]
+@pytest.mark.parametrize("lacking", ["batches_counted", "batches_before_last"])
+def test_a_scan_recorded_before_the_count_condition_existed_still_finishes(
+    aws: Any, oss: tuple[FakeOssIndex, str], lacking: str
 ) -> None:
     a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
     started = scan_coordinator.handler({"trigger": "api", "feed": "demo", "refresh": False}, LambdaContext())
-    # Given a scan record as the code before wrote it (batches counted by then are not in it)
-    Scan(started["scan_id"], "#scan").update(actions=[Scan.batches_counted.remove()])
+    # Given a scan record as the code before wrote it: created without the
+    # counter (so counts made by then are not in it), or planned without
+    # the number of batches before the last
+    Scan(started["scan_id"], "#scan").update(actions=[getattr(Scan, lacking).remove()])
     drain(aws)
     done = Scan.get(started["scan_id"], "#scan", consistent_read=True)
     assert (done.status, done.batches_done) == ("succeeded", 3)
-    assert done.batches_counted is None  # a count it lacked from the start would be wrong
+    if lacking == "batches_counted":
+        assert done.batches_counted is None  # a count it lacked from the start would be wrong
 
 
 def test_a_rescan_within_a_day_is_answered_by_the_cache(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:

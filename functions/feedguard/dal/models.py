@@ -451,10 +451,14 @@ class Scan(Stored):
     batches_total = NumberAttribute(default=0)
     batches_done = NumberAttribute(default=0)
     batches_failed = NumberAttribute(default=0)
-    # batches_done + batches_failed, kept since the scan was created (absent
-    # on scans created before it was): a count can then tell, by a condition,
-    # that it was not the last without reading the scan back.
+    # Batches counted, kept since the scan was created (absent on scans
+    # created before it was), and batches_total - 1, written with the total
+    # (absent on scans planned before it was): a count can then tell, by a
+    # condition, that it was not the last, without reading the scan back.
+    # The last batch's count, made without that condition, leaves the counter
+    # one short; it is read by that condition only.
     batches_counted = NumberAttribute(null=True)
+    batches_before_last = NumberAttribute(null=True)
     # {"source", "message"} as JSON: a set, so the same error from many batches is one
     error_set = UnicodeSetAttribute(null=True)
     # Sources that refused this scan (401/403/402): their other batches skip the call.

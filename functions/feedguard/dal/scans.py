@@ -1,8 +1,8 @@
 """Scan records: created by the coordinator, counted by the workers, finished
 once. A batch counts once: its `batch#<n>` marker and the counters move in
-one transaction, so a redelivered message never counts twice. A count that
-knows the scan's total learns from the same transaction whether batches
-remain, so only the last batch reads the scan back to finish it."""
+one transaction, so a redelivered message never counts twice. The same
+transaction tells whether batches remain, so only the last batch reads the
+scan back to finish it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from feedguard import clock
@@ -70,6 +71,8 @@ def set_totals(scan: Scan, packages_total: int, batches_total: int) -> None:
     so the worker that counts the last batch can tell, and finishes the scan.
     A scan with nothing to ask succeeds here."""
     actions: list[Action] = [Scan.packages_total.set(packages_total), Scan.batches_total.set(batches_total)]
+    if batches_total > 0:
+        actions.append(Scan.batches_before_last.set(batches_total - 1))
     if batches_total == 0:
         actions += [Scan.status.set("succeeded"), Scan.finished_at.set(clock.iso(clock.now()))]
     transactions.retrying(lambda: scan.update(actions=actions))
@@ -109,16 +112,16 @@ class Counted(Enum):
     PERHAPS_LAST = "perhaps last"  # counted; finish_if_complete tells whether it was
 
 
-def count_batch(scan_id: str, number: int, outcome: BatchOutcome, scan: Scan | None = None) -> Counted:
-    """Adds the batch to the scan's counters once. `scan`, as read before
-    (read here if not given), says whether the scan keeps `batches_counted`
-    and what its total is; when both are known, the count is made on
-    condition that other batches remain, and only a count that finds none
-    left (the last batch) is made again without it, to be finished."""
-    if scan is None:
-        scan = get(scan_id)
-    keeps_count = scan is not None and scan.batches_counted is not None
-    total = int(scan.batches_total or 0) if keeps_count and scan is not None else 0
+def count_batch(scan_id: str, number: int, outcome: BatchOutcome) -> Counted:
+    """Adds the batch to the scan's counters once, on condition that other
+    batches remain: so without reading the scan. They do while the total is
+    unknown (the coordinator writes it before it sends the last batches), and
+    then while fewer than `batches_before_last` are counted. Only a count
+    that finds none left (the last batch, or a scan recorded before the
+    counter was) is made again without that condition, and may finish the
+    scan. That count leaves the counter alone: a counter that a scan lacked
+    from its start would miss the counts before, and say batches remain
+    after the last."""
     actions: list[Action] = [
         Scan.packages_scanned.add(outcome.packages_scanned),
         Scan.requests_made.add(outcome.requests_made),
@@ -126,33 +129,31 @@ def count_batch(scan_id: str, number: int, outcome: BatchOutcome, scan: Scan | N
         Scan.findings_new.add(outcome.findings_new),
         (Scan.batches_failed if outcome.failed else Scan.batches_done).add(1),
     ]
-    if keeps_count:
-        actions.append(Scan.batches_counted.add(1))
     if outcome.error_message:
         error = json.dumps({"source": outcome.error_source, "message": outcome.error_message}, sort_keys=True)
         actions.append(Scan.error_set.add({error}))
     marker = ScanBatchMarker(scan_id=scan_id, sk=_marker_sk(number), done_at=clock.iso(clock.now()))
+    exists = Scan.scan_id.exists()
+    remaining = Scan.batches_counted.exists() & (
+        (Scan.batches_total == 0) | (Scan.batches_counted < Scan.batches_before_last)
+    )
 
-    def count(remaining: bool) -> None:
-        condition = Scan.scan_id.exists()
-        if remaining:
-            condition = condition & (Scan.batches_counted < total - 1)
+    def count(counted: list[Action], condition: Condition) -> None:
         with transactions.write() as transaction:
             transaction.save(marker, condition=ScanBatchMarker.sk.does_not_exist())
-            transaction.update(Scan(scan_id=scan_id, sk=SCAN_SK), actions=actions, condition=condition)
+            transaction.update(Scan(scan_id=scan_id, sk=SCAN_SK), actions=counted, condition=condition)
 
     # Every worker counts on the same scan item: conflicts are retried.
-    if total:
-        try:
-            transactions.retrying(lambda: count(remaining=True))
-            return Counted.REMAINING
-        except TransactWriteError as error:
-            if conditions.failed_in_transaction(error, 0):
-                return Counted.ALREADY
-            if not conditions.failed_in_transaction(error, 1):
-                raise
     try:
-        transactions.retrying(lambda: count(remaining=False))
+        transactions.retrying(lambda: count([*actions, Scan.batches_counted.add(1)], exists & remaining))
+        return Counted.REMAINING
+    except TransactWriteError as error:
+        if conditions.failed_in_transaction(error, 0):
+            return Counted.ALREADY
+        if not conditions.failed_in_transaction(error, 1):
+            raise
+    try:
+        transactions.retrying(lambda: count(actions, exists))
     except TransactWriteError as error:
         if conditions.failed_in_transaction(error, 0):
             return Counted.ALREADY
