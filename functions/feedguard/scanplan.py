@@ -76,8 +76,15 @@ def _encode(known: Known) -> list[str] | None:
     return sorted(known.vulnerabilities) if known.scanned else None
 
 
+# The rows most messages carry: one Known each, not one per row of 128 purls.
+NEVER_SCANNED = Known()
+SCANNED_CLEAN = Known(frozenset(), scanned=True)
+
+
 def _decode(ids: list[str] | None) -> Known:
-    return Known(frozenset(map(str, ids)), scanned=True) if ids is not None else Known()
+    if ids is None:
+        return NEVER_SCANNED
+    return Known(frozenset(map(str, ids)), scanned=True) if ids else SCANNED_CLEAN
 
 
 def _size(purl: str, rows: Mapping[str, Known]) -> int:

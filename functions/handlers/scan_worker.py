@@ -43,7 +43,7 @@ LAST_TRY = 4
 BATCHES_AT_ONCE = 3
 working = ThreadPoolExecutor(max_workers=BATCHES_AT_ONCE, thread_name_prefix="batch")
 # message id -> its batch being processed, for the invocation under way
-underway: dict[str, Future[scanner.Result | None]] = {}
+underway: dict[str, Future[tuple[Batch, scanner.Result | None]]] = {}
 
 
 def parse(record: SQSRecord) -> Batch:
@@ -72,22 +72,22 @@ def identity(record: SQSRecord) -> tuple[str, int, str | None] | None:
 
 def record_handler(record: SQSRecord) -> None:
     try:
-        batch = parse(record)
-        logger.append_keys(scan_id=batch.scan_id, batch=batch.number)
         ahead = underway.pop(record.message_id, None)
-        result = ahead.result() if ahead is not None else _process(record)
+        batch, result = ahead.result() if ahead is not None else _process(record)
     except Exception as error:
         known = identity(record)
         if _receives(record) < LAST_TRY or known is None:
             _retry_soon(record)
             raise  # retried; a message that names no scan ends in the dead-letter queue
         scan_id, number, source_id = known
+        logger.append_keys(scan_id=scan_id, batch=number)
         logger.exception("batch failed on its last delivery; counted as failed")
         outcome = scans.BatchOutcome(failed=True, error_source=source_id, error_message=internal_error(error))
         if scans.count_batch(scan_id, number, outcome) is scans.Counted.PERHAPS_LAST:
             scanner.finish(scan_id)
         return
     if result is None:
+        logger.append_keys(scan_id=batch.scan_id, batch=batch.number)
         logger.info("batch already counted; redelivery ignored")
 
 
@@ -96,20 +96,23 @@ def _process(
     after: threading.Event | None = None,
     turn: threading.Event | None = None,
     read_scan: Callable[[str], Scan | None] | None = None,
-) -> scanner.Result | None:
-    """`after`: set once the invocation's first message holds the request
+) -> tuple[Batch, scanner.Result | None]:
+    """The message's batch, parsed once, and what processing it came to.
+    `after`: set once the invocation's first message holds the request
     slot (or needs it no more); only then does this one read the scan and
     the cache, so the first request leaves without those reads in its way.
     `turn`: set in the same way by this one."""
     try:
+        batch = parse(record)
         if after is not None:
             after.wait()
-        return scanner.process(
-            parse(record),
+        result = scanner.process(
+            batch,
             redelivered=_receives(record) > 1,
             asking=turn.set if turn else lambda: None,
             read_scan=read_scan,
         )
+        return batch, result
     finally:
         if turn is not None:
             turn.set()

@@ -18,6 +18,7 @@ from feedguard import clock, ossindex, scan_queue, scanner, scanning
 from feedguard.dal import answers, history, packages, scans
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import FEED_SK, CachedAnswer, Feed, Finding, Package, Scan, Vulnerability
+from feedguard.scanplan import Batch
 from handlers import scan_coordinator, scan_worker
 from infra import ossindex_data
 from infra.fake_ossindex import FakeOssIndex, Fault
@@ -276,6 +277,22 @@ def test_an_invocation_reads_its_scan_record_once_and_only_the_last_batch_reads_
     # Once for asking, then once more to finish it: the first two counts knew
     # from their own transaction that batches remained
     assert reads == [done.scan_id] * 2
+
+
+def test_an_invocation_parses_each_message_once(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
+    parsed: list[int] = []
+    from_message = Batch.from_message
+
+    def parsing(message: dict[str, Any]) -> Batch:
+        parsed.append(message["batch"])
+        return from_message(message)
+
+    monkeypatch.setattr(Batch, "from_message", parsing)
+    done = scan(aws, "demo")
+    assert (done.status, sorted(parsed)) == ("succeeded", [0, 1, 2])
 
 
 def test_batches_counted_before_the_total_is_known_do_not_read_the_scan_back(
