@@ -29,6 +29,12 @@ were (tests/unit/test_moto_speedups.py holds them to that).
 - Answering a request: moto lists the methods of its response class (an
   `inspect.getmembers`) on every request to find the action's; a class's
   methods do not change, so they are listed once.
+- Making an attribute value: moto lists the one key of `{"S": "x"}` and
+  its one value, then asks whether it is a list and whether a map; an item
+  of five attributes makes nine values when it is put (its keys twice
+  more), and a string hashes through the same dispatch as it is stored.
+  A string, number, binary, boolean, null or set is now kept as it comes;
+  lists and maps still go through moto.
 - Comparing two strings: moto compares attribute values through
   `DynamoType.cast_value`, which dispatches on the type each time. A Query
   compares the hash key of every item of the table and sorts its partition
@@ -125,6 +131,8 @@ MOTO_TABLE_QUERY = Table.query
 MOTO_ITEM_PROJECT = Item.project
 MOTO_ITEM_INIT = Item.__init__
 MOTO_VALUE_SIZE = DynamoType.size
+MOTO_VALUE_INIT = DynamoType.__init__
+MOTO_VALUE_HASH = DynamoType.__hash__
 MOTO_RETAINED = SQSBackend.is_message_valid_based_on_retention_period
 # The longest request line or header line, and the most header lines, a request may have
 MAX_LINE = 65536
@@ -140,6 +148,7 @@ def apply() -> None:
     _remember_backends()
     _remember_method_names()
     _compare_strings_directly()
+    _make_scalars_directly()
     _query_reads_its_partition()
     _query_pages_quickly()
     _project_top_level_attributes()
@@ -183,6 +192,28 @@ def _compare_strings_directly() -> None:
 
     DynamoType.__eq__ = __eq__  # type: ignore[method-assign]
     DynamoType.__lt__ = __lt__  # type: ignore[method-assign]
+
+
+# Attribute value types whose value moto keeps as it is given (not lists or maps of values)
+SCALAR_TYPES = frozenset({"S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS"})
+
+
+def _make_scalars_directly() -> None:
+    def __init__(self: DynamoType, type_as_dict: Any) -> None:  # noqa: N807 - the method it replaces
+        if type(type_as_dict) is dict and len(type_as_dict) == 1:
+            for kind, value in type_as_dict.items():
+                if kind in SCALAR_TYPES:
+                    self.type, self.value = kind, value
+                    return
+        MOTO_VALUE_INIT(self, type_as_dict)
+
+    def __hash__(self: DynamoType) -> int:  # noqa: N807 - the method it replaces
+        if self.type == STRING:
+            return hash((STRING, self.value))
+        return MOTO_VALUE_HASH(self)
+
+    DynamoType.__init__ = __init__  # type: ignore[method-assign]
+    DynamoType.__hash__ = __hash__  # type: ignore[method-assign]
 
 
 def _query_reads_its_partition() -> None:

@@ -385,6 +385,19 @@ sized_values = st.one_of(
 )
 
 
+@given(st.one_of(attribute_values, st.builds(lambda v: {"B": v}, st.binary(max_size=4)), st.just({"X": "y"})))
+def test_attribute_values_are_made_and_hashed_as_moto_makes_them(value: dict[str, Any]) -> None:
+    ours, theirs = DynamoType.__new__(DynamoType), DynamoType.__new__(DynamoType)
+    type(ours).__init__(ours, value)
+    moto_speedups.MOTO_VALUE_INIT(theirs, value)
+    assert (ours.type, ours.to_json()) == (theirs.type, theirs.to_json())
+    assert type(ours.value) is type(theirs.value)
+    if value.keys() & {"S", "N", "B"}:  # lists, maps and sets are not hashable, in moto either
+        assert hash(ours) == moto_speedups.MOTO_VALUE_HASH(theirs)
+    copied = DynamoType(ours)  # a value made from a value, as moto's put does with its keys
+    assert (copied.type, copied.to_json()) == (ours.type, ours.to_json())
+
+
 @given(attribute_values)
 def test_values_are_sized_as_moto_sizes_them(value: dict[str, Any]) -> None:
     assert DynamoType(value).size() == moto_speedups.MOTO_VALUE_SIZE(DynamoType(value))
