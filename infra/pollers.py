@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -114,16 +115,17 @@ class TtlSweeper(_Loop):
         self._quiet_due = time.monotonic() + quiet_interval
 
     def tick(self) -> None:
-        quiet_due = time.monotonic() >= self._quiet_due
-        if quiet_due:
-            self._quiet_due = time.monotonic() + self.quiet_interval
-        for logical_id, attribute in self.provisioned.ttl_attributes.items():
-            if quiet_due or logical_id in self.provisioned.stream_arns:
-                self.sweep(self.provisioned.table_names[logical_id], attribute)
+        if time.monotonic() < self._quiet_due:
+            self.sweep_all(only=self.provisioned.stream_arns.keys())
+            return
+        self._quiet_due = time.monotonic() + self.quiet_interval
+        self.sweep_all()
 
-    def sweep_all(self) -> None:
+    def sweep_all(self, only: Collection[str] | None = None) -> None:
+        """Every table with a TTL attribute, or those of `only` (logical ids)."""
         for logical_id, attribute in self.provisioned.ttl_attributes.items():
-            self.sweep(self.provisioned.table_names[logical_id], attribute)
+            if only is None or logical_id in only:
+                self.sweep(self.provisioned.table_names[logical_id], attribute)
 
     def sweep(self, table: str, attribute: str) -> None:
         key_names = [
