@@ -104,6 +104,8 @@ def _process(
     `turn`: set in the same way by this one."""
     try:
         batch = parse(record)
+        # What this thread logs names its batch, whichever message the main thread is on.
+        logger.thread_safe_append_keys(scan_id=batch.scan_id, batch=batch.number)
         if after is not None:
             after.wait()
         result = scanner.process(

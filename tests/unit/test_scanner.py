@@ -3,6 +3,7 @@ the fake OSS Index on loopback."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import threading
@@ -293,6 +294,22 @@ def test_an_invocation_parses_each_message_once(
     monkeypatch.setattr(Batch, "from_message", parsing)
     done = scan(aws, "demo")
     assert (done.status, sorted(parsed)) == ("succeeded", [0, 1, 2])
+
+
+def test_a_batchs_log_lines_name_its_scan_and_batch(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches are worked on in threads of their own: each names itself in
+    what it logs, whichever message the invocation's main thread is on."""
+    service, url = oss
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(url)])
+    service.add_fault(Fault(status=402, times=10))
+    logged = io.StringIO()
+    monkeypatch.setattr(scan_worker.logger.registered_handler, "stream", logged)
+    done = scan(aws, "demo")
+    lines = [json.loads(line) for line in logged.getvalue().splitlines()]
+    refused = [line for line in lines if line["message"] == "OSS Index refused a batch"]
+    assert [(line.get("scan_id"), line.get("batch")) for line in refused] == [(done.scan_id, 0)]
 
 
 def test_batches_counted_before_the_total_is_known_do_not_read_the_scan_back(
