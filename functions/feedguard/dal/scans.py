@@ -73,7 +73,7 @@ def set_totals(scan: Scan, packages_total: int, batches_total: int) -> None:
     actions: list[Action] = [Scan.packages_total.set(packages_total), Scan.batches_total.set(batches_total)]
     if batches_total > 0:
         actions.append(Scan.batches_before_last.set(batches_total - 1))
-    if batches_total == 0:
+    else:
         actions += [Scan.status.set("succeeded"), Scan.finished_at.set(clock.iso(clock.now()))]
     transactions.retrying(lambda: scan.update(actions=actions))
 
