@@ -420,6 +420,217 @@ def test_items_are_built_and_refused_as_moto_builds_them(attributes: dict[str, A
     assert built(Item.__init__) == built(moto_speedups.MOTO_ITEM_INIT)
 
 
+# ---------------------------------------------------------------- batch writes
+
+TABLES = ["plain", "ranged", "indexed", "numbered"]
+plain_values = st.one_of(
+    st.builds(lambda s: {"S": s}, st.text(max_size=3)),
+    st.builds(lambda n: {"N": n}, numbers),
+    st.builds(lambda b: {"BOOL": b}, st.booleans()),
+    st.just({"NULL": True}),
+    st.builds(lambda s: {"SS": sorted(s)}, st.sets(st.text(max_size=2), min_size=1, max_size=2)),
+    st.builds(lambda s: {"NS": sorted(s)}, st.sets(numbers, min_size=1, max_size=2)),
+)
+# What moto's put checks further, refuses, or stores otherwise
+ODD_VALUES: list[Any] = [
+    *({"N": n} for n in ["", "x", " 1", "1e200", "1e-200", "NaN", "Infinity"]),
+    {"N": 1},  # a number that is no string
+    {"S": 1},
+    {"NULL": False},
+    {"SS": []},
+    {"NS": [1]},
+    {"SS": {"N": 1}},
+    {"B": ""},
+    {"B": "eA=="},
+    {"L": [{"S": "x"}]},
+    {"M": {"a": {"S": "x"}}},
+    {"S": "x", "N": "1"},
+    {},
+    "x",
+]
+odd_values = st.sampled_from(ODD_VALUES)
+odd_keys = st.one_of(
+    st.just({"S": ""}),
+    st.just({"S": "k" * 2100}),
+    st.just({"N": "1"}),
+    st.just({"S": "a", "N": "1"}),
+    st.just({"B": "eA=="}),
+    st.just(None),  # missing
+)
+
+
+@st.composite
+def write_requests(draw: st.DrawFn, table: str) -> dict[str, Any]:
+    """A put, now and then with one thing moto's put checks further or
+    refuses; sometimes a delete or a request that is neither."""
+    rare = draw(st.integers(0, 29))
+    if rare == 0:
+        return {"DeleteRequest": {"Key": {"pk": {"S": draw(keys)}}}}
+    if rare == 1:
+        return {"UpdateRequest": {}}
+    item = draw(st.dictionaries(st.sampled_from(["n", "v", "gk"]), plain_values, max_size=3))
+    if rare in (2, 3, 4):
+        item[draw(st.sampled_from(["n", "gk"]))] = draw(odd_values)
+    if table == "numbered":
+        item["pk"] = {"N": draw(st.sampled_from(["1", "1.0", "2"]))}
+    else:
+        item["pk"] = {"S": draw(keys)}
+    if table == "ranged":
+        item["sk"] = {"S": draw(keys)}
+    if rare == 5:
+        key = draw(st.sampled_from(["pk", "sk"] if table == "ranged" else ["pk"]))
+        odd = draw(odd_keys)
+        if odd is None:
+            del item[key]
+        else:
+            item[key] = odd
+    if rare == 6 and table == "indexed":
+        item["gk"] = {"S": ""}
+    return {"PutRequest": {"Item": item}}
+
+
+@st.composite
+def batch_writes(draw: st.DrawFn) -> dict[str, Any]:
+    """RequestItems: mostly one table's puts; sometimes a request repeated,
+    several tables, or an unknown one."""
+    table = draw(st.sampled_from(TABLES))
+    requests = draw(st.lists(write_requests(table), min_size=1, max_size=5))
+    if draw(st.integers(0, 9)) == 0:
+        requests.append(copy.deepcopy(draw(st.sampled_from(requests))))
+    batch = {table: requests}
+    if draw(st.integers(0, 19)) == 0:
+        other = draw(st.sampled_from(TABLES).filter(lambda name: name != table))
+        batch[other] = draw(st.lists(write_requests(other), min_size=1, max_size=2))
+    if draw(st.integers(0, 29)) == 0:
+        batch["missing"] = [{"PutRequest": {"Item": {"pk": {"S": "a"}}}}]
+    return batch
+
+
+def backend_for_batches(region: str) -> Any:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    backend = DynamoDBBackend(region, ACCOUNT)
+    streams = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    create_table(backend, "plain", [{"AttributeName": "pk", "KeyType": "HASH"}], ["pk"], streams=streams)
+    create_table(backend, "ranged", SCHEMA, ["pk", "sk"])
+    index = {
+        "IndexName": "by-gk",
+        "KeySchema": [{"AttributeName": "gk", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    create_table(backend, "indexed", [{"AttributeName": "pk", "KeyType": "HASH"}], ["pk", "gk"], global_indexes=[index])
+    backend.create_table(
+        "numbered",
+        schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        throughput=None,
+        attr=[{"AttributeName": "pk", "AttributeType": "N"}],
+        global_indexes=None,
+        indexes=None,
+        streams=None,
+        billing_mode="PAY_PER_REQUEST",
+        sse_specification=None,
+        tags=[],
+        deletion_protection_enabled=False,
+        warm_throughput=None,
+    )
+    return backend
+
+
+def batch_outcome(write: Any, backend: Any, request_items: dict[str, Any]) -> Any:
+    from moto.dynamodb.responses import DynamoHandler
+
+    class Handler(DynamoHandler):
+        @property
+        def dynamodb_backend(self) -> Any:
+            return backend
+
+    handler = Handler()
+    handler.body = {"RequestItems": copy.deepcopy(request_items)}
+    try:
+        return json.loads(write(handler))
+    except Exception as error:  # noqa: BLE001 - the error is the outcome compared
+        return type(error).__name__, getattr(error, "description", str(error))
+
+
+def batch_contents(backend: Any) -> dict[str, Any]:
+    tables = {}
+    for name in TABLES:
+        table = backend.get_table(name)
+        records = table.stream_shard.items if table.stream_shard is not None else []
+        tables[name] = (
+            sorted(str(comparable(item)) for item in table.all_items()),
+            [(r.record["eventName"], r.record["dynamodb"]["Keys"]) for r in records],
+        )
+    return tables
+
+
+@settings(deadline=None, max_examples=300)  # up to 6 small batches on two backends an example
+@given(st.lists(batch_writes(), min_size=1, max_size=6))
+def test_batch_writes_end_as_moto_ends_them(batches: list[dict[str, Any]]) -> None:
+    """The same batches, one after another, through moto's own batch write
+    and ours: the same answers and errors, the same items and the same
+    stream records after each."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    theirs, ours = backend_for_batches("us-east-1"), backend_for_batches("eu-west-1")
+    for request_items in batches:
+        expected = batch_outcome(moto_speedups.MOTO_BATCH_WRITE_ITEM, theirs, request_items)
+        assert batch_outcome(DynamoHandler.batch_write_item, ours, request_items) == expected
+        assert batch_contents(ours) == batch_contents(theirs)
+
+
+ODD_PUTS = [
+    ("plain", {"pk": {"S": ""}}),
+    ("plain", {"pk": {"S": "k" * 2100}}),
+    ("ranged", {"pk": {"S": "a"}, "sk": {"S": "k" * 1100}}),
+    ("ranged", {"pk": {"S": "a"}, "sk": {"S": ""}}),
+    ("ranged", {"pk": {"S": "a"}}),
+    ("plain", {}),
+    ("plain", {"pk": {"N": "1"}}),
+    ("plain", {"pk": {"S": "a", "N": "1"}}),
+    ("plain", {"pk": {"B": "eA=="}}),
+    ("numbered", {"pk": {"N": ""}}),
+    ("numbered", {"pk": {"S": "1"}}),
+    ("indexed", {"pk": {"S": "a"}, "gk": {"S": ""}}),
+    ("plain", {"pk": {"S": "a"}, "n": {"S": "x" * 410_000}}),
+    ("plain", {"pk": {"S": "b"}, "n": {"NULL": True}}),  # and the same again
+] + [("plain", {"pk": {"S": "a"}, "n": value}) for value in ODD_VALUES]
+
+
+@pytest.mark.parametrize(("table", "item"), ODD_PUTS, ids=lambda value: str(value)[:40])
+def test_each_odd_put_is_answered_as_moto_answers_it(table: str, item: Any) -> None:
+    """One put moto checks further, refuses or stores otherwise, between two
+    plain ones: the same answer or error, and the same items written."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    plain = [{"pk": {"S": key}, "sk": {"S": "s"}} if table == "ranged" else {"pk": {"S": key}} for key in "bc"]
+    if table == "numbered":
+        plain = [{"pk": {"N": "7"}}, {"pk": {"N": "8"}}]
+    batch = {table: [{"PutRequest": {"Item": put}} for put in (plain[0], item, plain[1])]}
+    theirs, ours = backend_for_batches("us-east-1"), backend_for_batches("eu-west-1")
+    expected = batch_outcome(moto_speedups.MOTO_BATCH_WRITE_ITEM, theirs, batch)
+    assert batch_outcome(DynamoHandler.batch_write_item, ours, batch) == expected
+    assert batch_contents(ours) == batch_contents(theirs)
+
+
+def test_a_batch_of_plain_puts_is_stored_without_moto_s_put(monkeypatch: Any) -> None:
+    """The quick way is the one taken for the answer cache's writes."""
+    from moto.dynamodb.models.table import Table
+
+    def no_put(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("moto's put was used")
+
+    monkeypatch.setattr(Table, "put_item", no_put)
+    backend = backend_for_batches("us-west-2")
+    # As the cache's: one source, a purl each
+    items = [{"pk": {"S": "source"}, "sk": {"S": f"p{n}"}, "answer": {"S": "{}"}, "ttl": {"N": "1"}} for n in range(25)]
+    answer = batch_outcome(
+        moto_speedups.DynamoHandler.batch_write_item, backend, {"ranged": [{"PutRequest": {"Item": i}} for i in items]}
+    )
+    assert answer["UnprocessedItems"] == {}
+    assert len(backend.get_table("ranged").all_items()) == 25
+
+
 def test_a_response_class_lists_the_methods_moto_lists() -> None:
     from moto.core import responses, utils
     from moto.dynamodb.responses import DynamoHandler
