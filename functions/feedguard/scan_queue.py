@@ -4,12 +4,16 @@ batches of purls for the scan workers."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from feedguard.scanplan import Batch
 from feedguard.settings import settings
+
+logger = Logger(child=True)
 
 SEND_BATCH = 10  # SQS SendMessageBatch's limits: ten messages, 256 KiB in all
 SEND_BYTES = 256 * 1024
@@ -54,6 +58,48 @@ def _send(chunk: list[tuple[Batch, str]]) -> int:
         failed = ", ".join(f"{entry['Id']}: {entry.get('Message')}" for entry in answer["Failed"])
         raise RuntimeError(f"SQS refused scan batches {failed}")
     return len(chunk)
+
+
+def take(count: int) -> list[dict[str, Any]]:
+    """Up to `count` (at most ten) batches off the queue, as the worker's
+    event source mapping hands them over (the record's fields the worker
+    reads); none when the queue looks empty. A short poll: one that misses
+    a message leaves it to the mapping."""
+    answer = _sqs().receive_message(
+        QueueUrl=settings().scan_queue_url,
+        MaxNumberOfMessages=max(1, min(count, 10)),
+        WaitTimeSeconds=0,
+        MessageSystemAttributeNames=["ApproximateReceiveCount"],
+    )
+    return [
+        {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {},
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+        }
+        for message in answer.get("Messages", [])
+    ]
+
+
+def delete(receipt_handles: Sequence[str]) -> None:
+    """Deletes batches taken off the queue and done with. One SQS does not
+    delete comes back after the queue's visibility timeout, and is then
+    known as counted already."""
+    for start in range(0, len(receipt_handles), SEND_BATCH):
+        chunk = receipt_handles[start : start + SEND_BATCH]
+        answer = _sqs().delete_message_batch(
+            QueueUrl=settings().scan_queue_url,
+            Entries=[{"Id": str(n), "ReceiptHandle": handle} for n, handle in enumerate(chunk)],
+        )
+        if answer.get("Failed"):
+            logger.warning(
+                "SQS did not delete done batches; they come back, counted already",
+                extra={"failed": len(answer["Failed"])},
+            )
 
 
 # A failed batch is visible again after RETRY_BASE seconds, doubled with each

@@ -7,17 +7,24 @@ delivery, when it is counted as failed too, so the scan always finishes.
 Up to three messages of an invocation are worked on at once, in order: one
 batch is recorded while the next asks OSS Index and a third reads the cache,
 so OSS Index never waits on DynamoDB. The first message goes alone until it
-asks (the others' reads would only delay the invocation's first request),
-and the scan record is read once an invocation. The request itself takes
-the worker's one request slot (scanner.request_slot), so a worker has one
-request in flight, never more, and the mapping's MaximumConcurrency of 4 is
-the most a source sees. The main thread reports each message's outcome in
-order."""
+asks (the others' reads would only delay the invocation's first request).
+The request itself takes the worker's one request slot
+(scanner.request_slot), so a worker has one request in flight, never more,
+and the mapping's MaximumConcurrency of 4 is the most a source sees.
+
+An invocation does not end while the queue holds batches it has time for:
+as its batches finish it takes more off the queue itself (`Intake`), and
+deletes them once done. Between two invocations a worker's request slot
+stood idle while the last batch was recorded, the invocation returned and
+the next one read its scan and cache: a fifth of a scan's request time,
+twelve times over for 79 batches on four workers. The main thread reports
+each message's outcome in order."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -41,6 +48,16 @@ processor = BatchProcessor(event_type=EventType.SQS)
 LAST_TRY = 4
 
 BATCHES_AT_ONCE = 3
+# Batches an invocation holds, worked on or waiting: one more than it works
+# on at once, so a thread that finishes one finds the next.
+AHEAD = BATCHES_AT_ONCE + 1
+# The longest a batch may take: the OSS Index client gives up after 60 s of
+# retrying plus one request's 10 s; then its record. An invocation takes
+# batches off the queue only while it has this long for each it would hold.
+WORST_BATCH_SECONDS = 75
+# How long an invocation's read of a scan serves its batches: a source
+# another worker's batch stopped is seen within it.
+SCAN_MAX_AGE = 5.0
 working = ThreadPoolExecutor(max_workers=BATCHES_AT_ONCE, thread_name_prefix="batch")
 # message id -> its batch being processed, for the invocation under way
 underway: dict[str, Future[tuple[Batch, scanner.Result | None]]] = {}
@@ -121,20 +138,93 @@ def _process(
 
 
 class ScanReads:
-    """The scan records an invocation reads, each once: its messages are
-    mostly of one scan. A source that another worker's batch stopped
-    meanwhile is seen by the next invocation; a batch of this one that the
-    source refuses stops this worker's others at once (scanner.refusals)."""
+    """The scan records an invocation reads, each at most once every
+    SCAN_MAX_AGE seconds: its messages are mostly of one scan. A source that
+    another worker's batch stopped meanwhile is seen once it is read again;
+    a batch of this worker that the source refuses stops its others at once
+    (scanner.refusals)."""
 
     def __init__(self) -> None:
-        self.read: dict[str, Scan | None] = {}
+        self.read: dict[str, tuple[float, Scan | None]] = {}
         self.lock = threading.Lock()
 
     def __call__(self, scan_id: str) -> Scan | None:
         with self.lock:
-            if scan_id not in self.read:
-                self.read[scan_id] = scans.get(scan_id)
-            return self.read[scan_id]
+            read_at, scan = self.read.get(scan_id, (0.0, None))
+            if not read_at or time.monotonic() - read_at > SCAN_MAX_AGE:
+                scan = scans.get(scan_id)
+                self.read[scan_id] = (time.monotonic(), scan)
+            return scan
+
+
+class Intake:
+    """An invocation's messages: the event's, then more taken off the queue
+    as its batches finish, so that it holds AHEAD of them, while it has
+    WORST_BATCH_SECONDS for each and the queue has any. Each is submitted to
+    the working threads as it comes; `taken` lists those taken here, in
+    order, for the main thread to report and delete."""
+
+    def __init__(self, context: LambdaContext, submit: Callable[[SQSRecord], Future[Any]]) -> None:
+        self.context = context
+        self.submit = submit
+        self.changed = threading.Condition()
+        self.held = 0
+        self.taken: list[SQSRecord] = []
+        self.taking = True
+        self.stopping = False
+        self.thread = threading.Thread(target=self._take, name="intake", daemon=True)
+
+    def add(self, record: SQSRecord) -> None:
+        with self.changed:
+            self.held += 1
+        self.submit(record).add_done_callback(self._finished)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        with self.changed:
+            self.stopping = True
+            self.changed.notify_all()
+        self.thread.join()
+
+    def next_taken(self, position: int) -> SQSRecord | None:
+        """The message taken `position`-th, once it is; None once no more will be."""
+        with self.changed:
+            self.changed.wait_for(lambda: position < len(self.taken) or not self.taking)
+            return self.taken[position] if position < len(self.taken) else None
+
+    def _finished(self, _: Future[Any]) -> None:
+        with self.changed:
+            self.held -= 1
+            self.changed.notify_all()
+
+    def _room(self) -> int:
+        """How many more to take now; 0 when no more will be."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.held < AHEAD or self.stopping)
+            if self.stopping:
+                return 0
+            seconds = self.context.get_remaining_time_in_millis() / 1000
+            return max(0, min(AHEAD, int(seconds // WORST_BATCH_SECONDS)) - self.held)
+
+    def _take(self) -> None:
+        try:
+            while wanted := self._room():
+                records = [SQSRecord(raw) for raw in scan_queue.take(wanted)]
+                if not records:
+                    break
+                for record in records:
+                    with self.changed:
+                        self.taken.append(record)
+                        self.changed.notify_all()
+                    self.add(record)
+        except Exception:  # the mapping delivers what is left
+            logger.exception("could not take more batches off the queue")
+        finally:
+            with self.changed:
+                self.taking = False
+                self.changed.notify_all()
 
 
 def _retry_soon(record: SQSRecord) -> None:
@@ -153,16 +243,49 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     # The invocation's first request leaves first: the other messages read
     # the scan and the cache once it holds the request slot.
     first, read_scan = threading.Event(), ScanReads()
-    for n, raw in enumerate(event["Records"]):
-        record = SQSRecord(raw)
-        after, turn = (None, first) if n == 0 else (first, None)
+
+    def submit(record: SQSRecord) -> Future[tuple[Batch, scanner.Result | None]]:
+        after, turn = (first, None) if underway or first.is_set() else (None, first)
         underway[record.message_id] = working.submit(_process, record, after, turn, read_scan)
+        return underway[record.message_id]
+
+    intake = Intake(context, submit)
+    for raw in event["Records"]:
+        intake.add(SQSRecord(raw))
+    intake.start()
     try:
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
+        try:
+            return process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+        except Exception:
+            intake.stop()  # takes no more; those it took are still reported
+            raise
+        finally:
+            _report_taken(intake)
     finally:
+        intake.stop()
         for ahead in underway.values():  # only if processing stopped half-way
             ahead.cancel()
         first.set()  # so none of them waits for one cancelled
         underway.clear()
+
+
+def _report_taken(intake: Intake) -> None:
+    """The outcome of each message the invocation took off the queue itself,
+    in order, as record_handler reports the event's: one done is deleted;
+    one failed is left to come back, as the mapping leaves it."""
+    done: list[str] = []
+    position = 0
+    while (record := intake.next_taken(position)) is not None:
+        position += 1
+        try:
+            record_handler(record)
+        except Exception:  # record_handler made it visible again soon
+            logger.exception("batch failed; it comes back")
+            continue
+        done.append(record.receipt_handle)
+        if len(done) == scan_queue.SEND_BATCH:
+            scan_queue.delete(done)
+            done = []
+    scan_queue.delete(done)

@@ -458,6 +458,132 @@ def test_a_batch_that_cannot_be_read_is_counted_failed_on_its_last_delivery(
     assert oss[0].stats()["requests"] == 0
 
 
+class LongContext(LambdaContext):
+    """An invocation with the worker's whole timeout ahead."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def queue_counts(aws: Any) -> tuple[int, int]:
+    """Messages of the scan queue visible, and in flight."""
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=aws.queue_urls["ScanQueue"],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def one_delivered(aws: Any, feed: str, purls: int, context: Any) -> tuple[str, dict[str, Any], Any]:
+    """A scan of `feed` with `purls` packages started, and its first message
+    handed to one worker invocation as the mapping would: (scan id, the
+    message, what the invocation answered)."""
+    started = scan_coordinator.handler({"trigger": "api", "feed": feed}, LambdaContext())
+    message = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls["ScanQueue"])["Messages"][0]
+    return started["scan_id"], message, scan_worker.handler({"Records": [sqs_record(message, 1)]}, context)
+
+
+def test_an_invocation_with_time_takes_the_queues_other_batches_and_deletes_them_once_done(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(8 * 128)], [a_source(oss[1])])
+    held: list[int] = []
+    take = scan_queue.take
+
+    def taking(count: int) -> list[dict[str, Any]]:
+        held.append(sum(1 for ahead in scan_worker.underway.values() if not ahead.done()) + count)
+        return take(count)
+
+    monkeypatch.setattr(scan_queue, "take", taking)
+    # When one invocation is handed the first of a scan's eight batches
+    scan_id, _, answer = one_delivered(aws, "demo", 8 * 128, LongContext())
+    # Then it does all eight, one request at a time, holding at most AHEAD batches
+    done = Scan.get(scan_id, "#scan", consistent_read=True)
+    assert answer == {"batchItemFailures": []}
+    assert (done.status, done.batches_done, done.requests_made) == ("succeeded", 8, 8)
+    assert oss[0].stats()["max_in_flight"] == 1
+    assert held
+    assert max(held) <= scan_worker.AHEAD
+    # and deletes the seven it took; the one it was handed is the mapping's to delete
+    assert queue_counts(aws) == (0, 1)
+
+
+def test_an_invocation_short_of_time_takes_nothing(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
+
+    class Short(LambdaContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return 2 * scan_worker.WORST_BATCH_SECONDS * 1000 - 1  # not the worst of a second batch
+
+    scan_id, _, answer = one_delivered(aws, "demo", 3 * 128, Short())
+    done = Scan.get(scan_id, "#scan", consistent_read=True)
+    assert answer == {"batchItemFailures": []}
+    assert (done.status, done.batches_done) == ("running", 1)
+    assert queue_counts(aws) == (2, 1)
+
+
+def test_a_taken_batch_that_fails_is_left_on_the_queue_to_come_back(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(4 * 128)], [a_source(oss[1])])
+    monkeypatch.setattr(scan_queue, "RETRY_BASE", 0)  # back at once
+    failed: list[int] = []
+    process = scanner.process
+
+    def failing(batch: Batch, *args: Any, **kwargs: Any) -> Any:
+        if batch.number == 2 and not failed:
+            failed.append(batch.number)
+            raise RuntimeError("DynamoDB went away")
+        return process(batch, *args, **kwargs)
+
+    monkeypatch.setattr(scanner, "process", failing)
+    scan_id, _, answer = one_delivered(aws, "demo", 4 * 128, LongContext())
+    # The failed one is not deleted: it is back on the queue
+    assert (failed, answer) == ([2], {"batchItemFailures": []})
+    assert Scan.get(scan_id, "#scan", consistent_read=True).batches_done == 3
+    assert queue_counts(aws) == (1, 1)
+    # and done when delivered again
+    assert drain(aws) == 1
+    done = Scan.get(scan_id, "#scan", consistent_read=True)
+    assert (done.status, done.batches_done, done.batches_failed) == ("succeeded", 4, 0)
+
+
+def test_an_invocation_whose_own_batches_all_fail_still_reports_those_it_took(
+    aws: Any, oss: tuple[FakeOssIndex, str]
+) -> None:
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(4 * 128)], [a_source(oss[1])])
+    started = scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())
+    message = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls["ScanQueue"])["Messages"][0]
+    unreadable = {**message, "Body": json.dumps({**json.loads(message["Body"]), "packages": None})}
+    # The one it was handed fails, so the whole invocation does (the mapping retries it)
+    with pytest.raises(BatchProcessingError):
+        scan_worker.handler({"Records": [sqs_record(unreadable, 1)]}, LongContext())
+    # and the three it took are done and deleted; the failed one waits to come back
+    done = Scan.get(started["scan_id"], "#scan", consistent_read=True)
+    assert (done.status, done.batches_done) == ("running", 3)
+    assert queue_counts(aws) == (0, 1)
+
+
+def test_an_invocation_reads_its_scan_again_once_its_read_is_old(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A source another worker stopped is seen within SCAN_MAX_AGE, however long the invocation
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
+    monkeypatch.setattr(scan_worker, "SCAN_MAX_AGE", 0.0)
+    reads: list[str] = []
+    real_get = scans.get
+
+    def get(scan_id: str) -> Any:
+        if threading.current_thread().name.startswith("batch"):
+            reads.append(scan_id)
+        return real_get(scan_id)
+
+    monkeypatch.setattr(scans, "get", get)
+    done = scan(aws, "demo")
+    assert (done.status, done.batches_done) == ("succeeded", 3)
+    assert reads == [done.scan_id] * 4  # each batch's, then the last one's to finish
+
+
 def test_a_finding_no_longer_reported_is_withdrawn_after_a_successful_scan(
     aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
