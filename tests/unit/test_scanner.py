@@ -352,6 +352,22 @@ def test_a_count_tells_by_its_own_transaction_whether_batches_remain(aws: Any) -
     assert (done.batches_counted, done.batches_before_last) == (2, 2)  # the last count leaves it alone
 
 
+def test_a_count_adds_only_the_counters_its_batch_moved(aws: Any) -> None:
+    scans.create("s-moved", None, "api", refresh=False)
+    updates: list[str] = []
+
+    def seen(params: dict[str, Any], **kwargs: Any) -> None:
+        updates.extend(item["Update"]["UpdateExpression"] for item in params["TransactItems"] if "Update" in item)
+
+    with dynamodb_hook("provide-client-params.dynamodb.TransactWriteItems", seen):
+        scans.count_batch("s-moved", 0, scans.BatchOutcome(packages_scanned=128, requests_made=1))
+    done = Scan.get("s-moved", "#scan", consistent_read=True)
+    assert (done.packages_scanned, done.requests_made, done.cache_hits, done.findings_new) == (128, 1, 0, 0)
+    # Four counters moved (the batch's two, batches done and counted); none for the zeros
+    assert len(updates) == 1
+    assert updates[0].count(",") == 3
+
+
 @pytest.mark.parametrize("lacking", ["batches_counted", "batches_before_last"])
 def test_a_scan_recorded_before_the_count_condition_existed_still_finishes(
     aws: Any, oss: tuple[FakeOssIndex, str], lacking: str
@@ -391,6 +407,32 @@ def test_an_answer_is_cached_per_source_and_purl_for_a_day(aws: Any, oss: tuple[
         report = json.loads(cached.answer)
         assert report["coordinates"] == purl
         assert bool(report["vulnerabilities"]) is vulnerable
+
+
+def test_the_cache_is_read_whole_though_dynamodb_leaves_its_keys_unprocessed(aws: Any) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    purls = [f"pkg:npm/package-{n}@1.0.0" for n in range(150)]  # two calls' worth
+    now = clock.now()
+    answers.store("src", {purl: {"coordinates": purl, "vulnerabilities": []} for purl in purls}, now)
+    refused: list[int] = []
+    seen: set[str] = set()
+
+    def refuse_once(params: dict[str, Any], **kwargs: Any) -> Any:
+        ((table, request),) = json.loads(params["body"])["RequestItems"].items()
+        if json.dumps(request["Keys"][0]) in seen:
+            return None  # asked again: answered
+        seen.add(json.dumps(request["Keys"][0]))
+        refused.append(len(request["Keys"]))
+        return AWSResponse("", 200, {}, None), {"Responses": {table: []}, "UnprocessedKeys": {table: request}}
+
+    with dynamodb_hook("before-call.dynamodb.BatchGetItem", refuse_once):
+        found = answers.cached("src", purls, now)
+    # Both calls (100 keys and 50) were left unprocessed whole, then asked again
+    assert sorted(refused) == [50, 100]
+    assert sorted(found) == sorted(purls)
+    assert found[purls[0]] == {"coordinates": purls[0], "vulnerabilities": []}
+    assert answers.cached("src", purls, now + timedelta(hours=24, seconds=1)) == {}
 
 
 def test_a_rescan_that_finds_nothing_new_rewrites_no_finding_vulnerability_or_package(
