@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import GetError
 from pynamodb.models import Model
 
 M = TypeVar("M", bound=Model)
@@ -99,7 +101,10 @@ def read_serialized(model: type[Model], keys: Sequence[dict[str, Any]]) -> list[
         found: list[dict[str, Any]] = []
         pending = list(chunk)
         for attempt in range(MAX_ATTEMPTS):
-            answer = connection.dispatch("BatchGetItem", {"RequestItems": {table: {"Keys": pending}}})
+            try:
+                answer = connection.dispatch("BatchGetItem", {"RequestItems": {table: {"Keys": pending}}})
+            except (BotoCoreError, ClientError) as error:  # as PynamoDB's own batch read says it
+                raise GetError(f"Failed to batch get items: {error}", error) from error
             found += answer.get("Responses", {}).get(table, [])
             pending = answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys") or []
             if not pending:
