@@ -474,7 +474,7 @@ def _put_batches_quickly() -> None:
             "ItemCollectionMetrics": {},
             "UnprocessedItems": {},
         }
-        return cast(str, dynamo_json_dump(answer))
+        return dynamo_json_dump(answer)
 
     DynamoHandler.batch_write_item = batch_write_item  # type: ignore[method-assign]
 
