@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ from pynamodb.exceptions import GetError
 from pynamodb.models import Model
 
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
 
 WRITE_LIMIT = 25
 READ_LIMIT = 100
@@ -112,20 +113,23 @@ def read_serialized(model: type[Model], keys: Sequence[dict[str, Any]]) -> list[
             _backoff(attempt)
         raise UnprocessedItems(f"{len(pending)} reads of {table} stayed unprocessed after {MAX_ATTEMPTS} tries")
 
-    chunks = list(_chunks(list(keys), READ_LIMIT))
-    if len(chunks) <= 1:
-        return [item for chunk in chunks for item in fetch(chunk)]
-    return [item for found in _calls.map(fetch, chunks) for item in found]
+    return _fetched(fetch, keys)
 
 
 def read(model: type[M], keys: Sequence[Any], attributes: Sequence[str] | None = None) -> list[M]:
     """BatchGet, 100 keys a call, calls in parallel (PynamoDB retries
     unprocessed keys of each call)."""
-    chunks = list(_chunks(list(keys), READ_LIMIT))
 
     def fetch(chunk: Sequence[Any]) -> list[M]:
         return list(model.batch_get(chunk, attributes_to_get=attributes))
 
+    return _fetched(fetch, keys)
+
+
+def _fetched(fetch: Callable[[Sequence[Any]], list[T]], keys: Sequence[Any]) -> list[T]:
+    """What `fetch` finds for each READ_LIMIT keys, the calls in parallel
+    when there are several."""
+    chunks = list(_chunks(list(keys), READ_LIMIT))
     if len(chunks) <= 1:
         return [item for chunk in chunks for item in fetch(chunk)]
     return [item for found in _calls.map(fetch, chunks) for item in found]
