@@ -260,10 +260,8 @@ def test_an_invocations_first_request_leaves_before_its_other_batches_read_the_c
     assert events.count("ask") == 3
 
 
-def test_an_invocation_reads_its_scan_record_once_and_only_the_last_batch_reads_it_back(
-    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
+def scan_reads_of_batches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The scan ids the worker's batch threads read, as they read them."""
     reads: list[str] = []
     real_get = scans.get
 
@@ -273,6 +271,14 @@ def test_an_invocation_reads_its_scan_record_once_and_only_the_last_batch_reads_
         return real_get(scan_id)
 
     monkeypatch.setattr(scans, "get", get)
+    return reads
+
+
+def test_an_invocation_reads_its_scan_record_once_and_only_the_last_batch_reads_it_back(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
+    reads = scan_reads_of_batches(monkeypatch)
     done = scan(aws, "demo")
     assert (done.status, done.batches_done) == ("succeeded", 3)
     # Once for asking, then once more to finish it: the first two counts knew
@@ -612,15 +618,7 @@ def test_an_invocation_reads_its_scan_again_once_its_read_is_old(
     # A source another worker stopped is seen within SCAN_MAX_AGE, however long the invocation
     a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
     monkeypatch.setattr(scan_worker, "SCAN_MAX_AGE", 0.0)
-    reads: list[str] = []
-    real_get = scans.get
-
-    def get(scan_id: str) -> Any:
-        if threading.current_thread().name.startswith("batch"):
-            reads.append(scan_id)
-        return real_get(scan_id)
-
-    monkeypatch.setattr(scans, "get", get)
+    reads = scan_reads_of_batches(monkeypatch)
     done = scan(aws, "demo")
     assert (done.status, done.batches_done) == ("succeeded", 3)
     assert reads == [done.scan_id] * 4  # each batch's, then the last one's to finish
