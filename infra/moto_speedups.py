@@ -61,6 +61,17 @@ were (tests/unit/test_moto_speedups.py holds them to that).
   the queue's retention period by computing every attribute of the queue
   three times (their approximate counts walk every message); it now reads
   the retention period.
+- SQS under the server's threads: moto hands out, deletes and changes the
+  visibility of a queue's messages without a lock, while the server
+  answers each connection on a thread of its own. Two receives at once
+  could both hand out one message, a receive could fail ("set changed
+  size during iteration", a 500), and a delete, which rebuilds the list
+  of messages, could drop one sent meanwhile. The stack's pollers
+  long-poll while scan workers take batches with short polls, so this
+  could happen in any scan. A receive's look at the queue, a delete and a
+  change of visibility now hold the queue's own lock (the one moto's
+  sends already take); a long poll waits for messages without it. On SQS
+  a message in flight is not handed out again, and none sent is lost.
 - Building an item: moto's item checks the 400 KB limit as each attribute
   is added by summing the sizes of all attributes so far, which makes
   every write quadratic in the item's attributes; the running total is
@@ -130,7 +141,7 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.moto_api import recorder
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from moto.sqs.models import Message, SQSBackend
+from moto.sqs.models import Message, Queue, SQSBackend
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("feedguard.local")
@@ -168,6 +179,7 @@ def apply() -> None:
     _size_items_once()
     _size_values_directly()
     _read_retention_period()
+    _hand_out_messages_once()
     _transactions_copy_only_their_items()
     _put_batches_quickly()
     DomainDispatcherApplication._feedguard_quick = True  # type: ignore[attr-defined]
@@ -456,6 +468,45 @@ def _read_retention_period() -> None:
         return bool(retention_period + message.sent_timestamp / 1000 > unix_time())  # type: ignore[operator]
 
     SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
+
+
+def _hand_out_messages_once() -> None:
+    receive, delete = SQSBackend.receive_message, Queue.delete_message
+    change_visibility = SQSBackend.change_message_visibility
+
+    def receive_message(
+        self: SQSBackend,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> list[Message]:
+        queue = self.get_queue(queue_name)
+        polling_end = unix_time() + wait_seconds_timeout
+        while True:
+            with queue._messages_lock:
+                # moto's receive looking once, as it does for a short poll
+                found: list[Message] = receive(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+            waiting = polling_end - unix_time()
+            if found or not wait_seconds_timeout or waiting <= 0:
+                return found
+            queue.wait_for_messages(min(1, waiting))  # type: ignore[arg-type]
+
+    def delete_message(self: Queue, receipt_handle: str) -> None:
+        with self._messages_lock:
+            delete(self, receipt_handle)
+
+    def change_message_visibility(
+        self: SQSBackend, queue_name: str, receipt_handle: str, visibility_timeout: int
+    ) -> None:
+        # It takes a message out of the in-flight set a receive walks.
+        with self.get_queue(queue_name)._messages_lock:
+            change_visibility(self, queue_name, receipt_handle, visibility_timeout)
+
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+    Queue.delete_message = delete_message  # type: ignore[method-assign]
+    SQSBackend.change_message_visibility = change_message_visibility  # type: ignore[method-assign]
 
 
 def _put_batches_quickly() -> None:

@@ -657,6 +657,83 @@ def test_messages_are_retained_as_moto_retains_them(retention: int, sent_seconds
     assert ours == moto_speedups.MOTO_RETAINED(backend, "q", message)
 
 
+def test_messages_are_handed_out_once_and_none_is_lost_under_threads() -> None:
+    """Senders, and receivers deleting what they got (or giving every other
+    message back once), all at once with a thread switch at nearly every
+    bytecode: moto's own handed one message to two receivers, failed a
+    receive, or lost a message sent during a delete."""
+    import sys
+    import threading
+    from collections import Counter
+
+    from moto.sqs.models import SQSBackend
+
+    backend = SQSBackend("us-east-1", ACCOUNT)
+    backend.create_queue("busy")
+    sent = [f"m{n}" for n in range(600)]
+    received: Counter[str] = Counter()
+    failures: list[Exception] = []
+    senders_done = threading.Event()
+
+    def send(bodies: list[str]) -> None:
+        for body in bodies:
+            backend.send_message("busy", body)
+
+    def receive() -> None:
+        try:
+            while True:
+                messages = backend.receive_message("busy", 2, 0, 30)
+                if not messages and senders_done.is_set() and not backend.get_queue("busy").messages:
+                    return
+                for message in messages:
+                    received[message.body] += 1
+                    if received[message.body] == 1 and int(message.body[1:]) % 2:
+                        backend.change_message_visibility("busy", message.receipt_handle, 0)  # comes back
+                    else:
+                        backend.delete_message("busy", message.receipt_handle)
+        except Exception as error:  # noqa: BLE001 - every failure is the finding
+            failures.append(error)
+
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        senders = [threading.Thread(target=send, args=(sent[n::3],)) for n in range(3)]
+        receivers = [threading.Thread(target=receive) for _ in range(6)]
+        for thread in senders + receivers:
+            thread.start()
+        for thread in senders:
+            thread.join()
+        senders_done.set()
+        for thread in receivers:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(switching)
+    assert failures == []
+    expected = {body: 1 + int(body[1:]) % 2 for body in sent}
+    assert {body: count for body, count in received.items() if count != expected[body]} == {}
+    assert sorted(received) == sorted(sent)
+    assert backend.get_queue("busy")._messages == []
+
+
+def test_a_long_poll_waits_for_a_message_and_ends_empty_at_its_time() -> None:
+    import threading
+    import time
+
+    from moto.sqs.models import SQSBackend
+
+    backend = SQSBackend("us-east-1", ACCOUNT)
+    backend.create_queue("waiting")
+    started = time.monotonic()
+    assert backend.receive_message("waiting", 1, 1, 30) == []
+    assert 0.9 < time.monotonic() - started < 3
+
+    threading.Timer(0.2, backend.send_message, ("waiting", "late")).start()
+    started = time.monotonic()
+    [message] = backend.receive_message("waiting", 1, 10, 30)
+    assert message.body == "late"
+    assert time.monotonic() - started < 5
+
+
 # ---------------------------------------------------------------- connections
 
 
