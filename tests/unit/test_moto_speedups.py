@@ -670,7 +670,7 @@ def test_messages_are_handed_out_once_and_none_is_lost_under_threads() -> None:
 
     backend = SQSBackend("us-east-1", ACCOUNT)
     backend.create_queue("busy")
-    sent = [f"m{n}" for n in range(600)]
+    sent = [f"m{n}" for n in range(2400)]
     received: Counter[str] = Counter()
     failures: list[Exception] = []
     senders_done = threading.Event()
