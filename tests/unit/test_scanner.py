@@ -333,7 +333,7 @@ def test_batches_counted_before_the_total_is_known_do_not_read_the_scan_back(
 
     def totals_after_a_drain(scan: Scan, packages_total: int, batches_total: int) -> None:
         # the batches sent so far are asked and counted before the total is written
-        assert drain(aws) == scan_queue.FIRST_SEND
+        assert drain(aws) == scan_queue.STARTING_SENDS
         set_totals(scan, packages_total=packages_total, batches_total=batches_total)
 
     monkeypatch.setattr(scans, "finish_if_complete", checking)

@@ -50,7 +50,7 @@ def test_a_purl_in_very_many_feeds_cuts_its_batch_early_to_fit_an_sqs_message() 
     assert [purl for batch in batches for purl in batch.packages] == purls
 
 
-def test_the_first_call_carries_one_invocation_of_batches_so_a_worker_starts_sooner(
+def test_the_first_calls_carry_a_batch_each_so_every_worker_starts_on_the_first_batches(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[int] = []
@@ -64,7 +64,7 @@ def test_the_first_call_carries_one_invocation_of_batches_so_a_worker_starts_soo
     purls = [f"pkg:npm/package-{n}@1.0.0" for n in range(30 * 128)]
     batches = [batch for purl in purls for batch in planner.add(purl, {"demo": Known()})] + planner.finish()
     assert scan_queue.enqueue(batches) == 30
-    assert calls == [scan_queue.FIRST_SEND, 10, 10, 5]
+    assert calls == [1] * scan_queue.STARTING_SENDS + [10, 10, 30 - 20 - scan_queue.STARTING_SENDS]
 
 
 def test_the_queue_sends_up_to_ten_messages_a_call_within_sqs_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:

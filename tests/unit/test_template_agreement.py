@@ -163,3 +163,10 @@ def test_a_scan_worker_invocation_outlasts_its_batches_and_the_queue_outlasts_it
     assert mapping.batch_size * per_batch <= worker.timeout
     queue = TEMPLATE.queues()[mapping.queue]
     assert int(queue["VisibilityTimeout"]) >= 6 * worker.timeout
+
+
+def test_a_scan_starts_with_a_call_for_each_worker_the_scan_queue_runs_at_once() -> None:
+    from feedguard import scan_queue
+
+    (mapping,) = [m for m in TEMPLATE.sqs_mappings() if m.function == "ScanWorkerFunction"]
+    assert mapping.max_concurrency == scan_queue.STARTING_SENDS
