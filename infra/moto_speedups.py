@@ -97,6 +97,14 @@ were (tests/unit/test_moto_speedups.py holds them to that).
   only the items it writes are copied, and only those are put back if a
   write fails half-way, with their stream records. A cancelled transaction
   wrote nothing, as on DynamoDB.
+- Writing an item whole: moto updates an item in place, one attribute at
+  a time, and a transaction's checks ran while other threads' single
+  writes did. A scan's count, conditioned on two attributes the
+  coordinator sets in one UpdateItem, saw one set and not the other, and
+  the scan never finished (one bench scan in about a hundred). Every write
+  of an item (put, update, delete, a batch's puts) and every transaction
+  now holds one lock while it writes (ITEM_WRITES), as DynamoDB writes an
+  item whole.
 """
 
 from __future__ import annotations
@@ -181,6 +189,7 @@ def apply() -> None:
     _read_retention_period()
     _hand_out_messages_once()
     _transactions_copy_only_their_items()
+    _write_items_whole()
     _put_batches_quickly()
     DomainDispatcherApplication._feedguard_quick = True  # type: ignore[attr-defined]
 
@@ -514,8 +523,9 @@ def _put_batches_quickly() -> None:
         puts = _quick_puts(self.dynamodb_backend, self.body.get("RequestItems"))
         if puts is None:
             return MOTO_BATCH_WRITE_ITEM(self)
-        for table, item in puts:
-            _store(table, item)
+        with ITEM_WRITES:
+            for table, item in puts:
+                _store(table, item)
         # moto's answer, whatever was asked of it
         answer = {
             "ConsumedCapacity": [
@@ -623,13 +633,32 @@ OPERATIONS = {"ConditionCheck", "Put", "Delete", "Update"}
 Reason = tuple[str | None, str | None, dict[str, Any] | None]
 
 
-def _transactions_copy_only_their_items() -> None:
-    one_at_a_time = threading.Lock()
+# Held while an item is written, and while a transaction checks and writes its
+# items: DynamoDB writes an item whole, so neither a transaction's condition
+# nor another write sees one half updated. moto updates an item in place, an
+# attribute at a time, on whichever server thread; a scan's count (a
+# transaction on condition of two attributes) saw the coordinator's totals
+# half written, took itself for not the last, and the scan never finished.
+# Re-entrant: a transaction writes through the backend's own methods.
+ITEM_WRITES = threading.RLock()
 
+
+def _write_items_whole() -> None:
+    for name in ("put_item", "update_item", "delete_item"):
+        write = getattr(DynamoDBBackend, name)
+
+        def whole(self: DynamoDBBackend, *args: Any, _write: Any = write, **kwargs: Any) -> Any:
+            with ITEM_WRITES:
+                return _write(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, whole)
+
+
+def _transactions_copy_only_their_items() -> None:
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
         if len(transact_items) > 100:
             raise TooManyTransactionsException()
-        with one_at_a_time:
+        with ITEM_WRITES:
             checked, reasons = _check(self, transact_items)
             if any(code is not None for code, _, _ in reasons):
                 raise TransactionCanceledException(reasons)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
+import threading
 from typing import Any
 
 import pytest
@@ -217,6 +219,51 @@ def test_a_transaction_failing_half_way_puts_back_only_what_it_wrote() -> None:
     assert failed is not None
     assert contents(backend) == before
     assert backend.get_item("plain", {"pk": {"S": "a"}}).attrs["n"].value == "1"
+
+
+def test_a_transaction_never_sees_an_item_half_updated() -> None:
+    """An UpdateItem setting two attributes at once, against transactions on
+    condition that both are equal, under threads switching at nearly every
+    bytecode: DynamoDB writes an item whole, so no condition fails. (moto
+    sets the attributes one at a time, and without ITEM_WRITES a condition
+    checked in between failed.)"""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    backend = backend_with_tables("us-east-1")
+    backend.put_item("plain", {"pk": {"S": "pair"}, "a": {"N": "0"}, "b": {"N": "0"}})
+    failed: list[Any] = []
+    done = threading.Event()
+
+    def update() -> None:
+        for n in range(1, 400):
+            backend.update_item(
+                "plain",
+                {"pk": {"S": "pair"}},
+                update_expression="SET a = :n, b = :n",
+                expression_attribute_names=None,
+                expression_attribute_values={":n": {"N": str(n)}},
+                expected=None,
+                condition_expression=None,
+            )
+        done.set()
+
+    def check() -> None:
+        equal = {"ConditionCheck": {"TableName": "plain", "Key": {"pk": {"S": "pair"}}, "ConditionExpression": "a = b"}}
+        while not done.is_set():
+            if (answer := outcome(DynamoDBBackend.transact_write_items, backend, [equal])) is not None:
+                failed.append(answer)
+
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=update), *(threading.Thread(target=check) for _ in range(2))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(switching)
+    assert failed == []
 
 
 # ---------------------------------------------------------------- queries
@@ -662,8 +709,6 @@ def test_messages_are_handed_out_once_and_none_is_lost_under_threads() -> None:
     message back once), all at once with a thread switch at nearly every
     bytecode: moto's own handed one message to two receivers, failed a
     receive, or lost a message sent during a delete."""
-    import sys
-    import threading
     from collections import Counter
 
     from moto.sqs.models import SQSBackend
@@ -719,7 +764,6 @@ def test_messages_are_handed_out_once_and_none_is_lost_under_threads() -> None:
 
 
 def test_a_long_poll_waits_for_a_message_and_ends_empty_at_its_time() -> None:
-    import threading
     import time
 
     from moto.sqs.models import SQSBackend
