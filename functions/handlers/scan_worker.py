@@ -18,7 +18,10 @@ deletes them once done. Nor while a scan of its batches is still being
 planned: a queue that looks empty then only means the coordinator has not
 sent the next batches yet, so it waits for them (a long poll) instead of
 ending. Invocations that started on a scan's first batches ended after one
-or two, and each new one cost its worker's request slot 150-400 ms. Between two invocations a worker's request slot
+or two, and each new one cost its worker's request slot 150-400 ms. It
+takes none before its first request leaves: at a scan's start that would
+delay the request, and take the batches sent one a call to start the
+other workers. Between two invocations a worker's request slot
 stood idle while the last batch was recorded, the invocation returned and
 the next one read its scan and cache: about 190 ms, twelve times in a scan
 of 79 batches on four workers, a fifth of the slots' time. The main thread
@@ -177,19 +180,22 @@ class Intake:
     """An invocation's messages: the event's, then more taken off the queue
     as its batches finish, so that it holds AHEAD of them, while it has
     WORST_BATCH_SECONDS for each and the queue has any, or will soon
-    (`planning` tells, given every message so far). Each is submitted to
-    the working threads as it comes; `taken` lists those taken here, in
-    order, for the main thread to report and delete."""
+    (`planning` tells, given every message so far); none before `after` is
+    set. Each is submitted to the working threads as it comes; `taken`
+    lists those taken here, in order, for the main thread to report and
+    delete."""
 
     def __init__(
         self,
         context: LambdaContext,
         submit: Callable[[SQSRecord], Future[Any]],
         planning: Callable[[list[SQSRecord]], bool] = being_planned,
+        after: threading.Event | None = None,
     ) -> None:
         self.context = context
         self.submit = submit
         self.planning = planning
+        self.after = after
         self.changed = threading.Condition()
         self.held = 0
         self.seen: list[SQSRecord] = []
@@ -235,6 +241,10 @@ class Intake:
 
     def _take(self) -> None:
         try:
+            while self.after is not None and not self.after.wait(0.1):
+                with self.changed:
+                    if self.stopping:
+                        return
             while wanted := self._room():
                 records = self._receive(wanted)
                 if not records:
@@ -286,7 +296,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         underway[record.message_id] = working.submit(_process, record, after, turn, read_scan)
         return underway[record.message_id]
 
-    intake = Intake(context, submit)
+    intake = Intake(context, submit, after=first)
     for raw in event["Records"]:
         intake.add(SQSRecord(raw))
     intake.start()

@@ -592,6 +592,33 @@ def test_an_invocation_waits_for_the_batches_of_a_scan_still_being_planned(
     assert queue_counts(aws) == (0, 1)
 
 
+def test_an_invocation_takes_no_batch_off_the_queue_before_its_first_request_leaves(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At a scan's start, batches taken then would hold up that request, and be
+    # the ones sent one a call to start the other workers.
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
+    events: list[str] = []
+    real_cached, real_take = answers.cached, scan_queue.take
+
+    def cached(source_id: str, purls: list[str], now: Any) -> Any:
+        if not events:
+            threading.Event().wait(0.05)  # the intake would take meanwhile (time.sleep is off here)
+        events.append("cache")
+        return real_cached(source_id, purls, now)
+
+    def take(count: int, wait_seconds: int = 0) -> list[dict[str, Any]]:
+        events.append("take")
+        return real_take(count, wait_seconds)
+
+    monkeypatch.setattr(answers, "cached", cached)
+    monkeypatch.setattr(scan_queue, "take", take)
+    scan_id, _, answer = one_delivered(aws, "demo", 3 * 128, LongContext())
+    assert answer == {"batchItemFailures": []}
+    assert events[:2] == ["cache", "take"]
+    assert Scan.get(scan_id, "#scan", consistent_read=True).batches_done == 3
+
+
 def test_an_invocation_short_of_time_takes_nothing(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
     a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
 
