@@ -65,16 +65,15 @@ def _send(chunk: list[tuple[Batch, str]]) -> int:
     return len(chunk)
 
 
-def take(count: int, wait_seconds: int = 0) -> list[dict[str, Any]]:
+def take(count: int) -> list[dict[str, Any]]:
     """Up to `count` (at most ten) batches off the queue, as the worker's
     event source mapping hands them over (the record's fields the worker
-    reads); none when the queue looks empty. A short poll by default: one
-    that misses a message leaves it to the mapping. With `wait_seconds`, a
-    long poll: it answers as soon as one arrives, or empty after that long."""
+    reads); none when the queue looks empty. A short poll: one that misses
+    a message leaves it to the mapping."""
     answer = _sqs().receive_message(
         QueueUrl=settings().scan_queue_url,
         MaxNumberOfMessages=max(1, min(count, 10)),
-        WaitTimeSeconds=wait_seconds,
+        WaitTimeSeconds=0,
         MessageSystemAttributeNames=["ApproximateReceiveCount"],
     )
     return [
