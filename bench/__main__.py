@@ -149,14 +149,15 @@ def cpu_seconds() -> float:
 
 
 def finished(stack: LocalStack, since: float) -> float:
-    """When the last scan worker invocation since `since` returned: the one
-    that finished the scan (its status is set before it returns). A client
-    polling GET /scans/{id} sees it up to a poll and a request later, time
-    the scan did not take."""
+    """When the last scan worker invocation to return since `since` did: the
+    one that finished the scan (its status is set before it returns). It may
+    have started before: an invocation lasts while the queue has batches, of
+    whichever scan. A client polling GET /scans/{id} sees it up to a poll and
+    a request later, time the scan did not take."""
     return max(
-        invocation.started_at + invocation.duration_ms / 1000
+        ended
         for invocation in stack.functions["ScanWorkerFunction"].log
-        if invocation.started_at >= since
+        if (ended := invocation.started_at + invocation.duration_ms / 1000) >= since
     )
 
 
