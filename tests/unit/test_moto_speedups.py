@@ -6,6 +6,8 @@ import copy
 import json
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -221,6 +223,17 @@ def test_a_transaction_failing_half_way_puts_back_only_what_it_wrote() -> None:
     assert backend.get_item("plain", {"pk": {"S": "a"}}).attrs["n"].value == "1"
 
 
+@contextmanager
+def switching_at_nearly_every_bytecode() -> Iterator[None]:
+    """Threads switch as often as Python lets them, so a race shows."""
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(switching)
+
+
 def test_a_transaction_never_sees_an_item_half_updated() -> None:
     """An UpdateItem setting two attributes at once, against transactions on
     condition that both are equal, under threads switching at nearly every
@@ -253,16 +266,12 @@ def test_a_transaction_never_sees_an_item_half_updated() -> None:
             if (answer := outcome(DynamoDBBackend.transact_write_items, backend, [equal])) is not None:
                 failed.append(answer)
 
-    switching = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
+    with switching_at_nearly_every_bytecode():
         threads = [threading.Thread(target=update), *(threading.Thread(target=check) for _ in range(2))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
-    finally:
-        sys.setswitchinterval(switching)
     assert failed == []
 
 
@@ -742,9 +751,7 @@ def test_messages_are_handed_out_once_and_none_is_lost_under_threads() -> None:
         except Exception as error:  # noqa: BLE001 - every failure is the finding
             failures.append(error)
 
-    switching = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
+    with switching_at_nearly_every_bytecode():
         senders = [threading.Thread(target=send, args=(sent[n::3],)) for n in range(3)]
         receivers = [threading.Thread(target=receive) for _ in range(6)]
         for thread in senders + receivers:
@@ -754,8 +761,6 @@ def test_messages_are_handed_out_once_and_none_is_lost_under_threads() -> None:
         senders_done.set()
         for thread in receivers:
             thread.join(timeout=60)
-    finally:
-        sys.setswitchinterval(switching)
     assert failures == []
     expected = {body: 2 if given_back(body) else 1 for body in sent}
     assert {body: count for body, count in received.items() if count != expected[body]} == {}

@@ -13,7 +13,7 @@ import pytest
 from feedguard.dal.models import ALL_MODELS
 from handlers import meta
 from infra.filters import matches_any
-from infra.template import Template
+from infra.template import SqsMapping, Template
 from tests.support import TEST_STACK, load_event
 
 TEMPLATE = Template.load()
@@ -148,6 +148,11 @@ def test_expiry_handler_checks_what_the_stream_filter_lets_through(identity: dic
     )
 
 
+def _scan_worker_mapping() -> SqsMapping:
+    (mapping,) = [m for m in TEMPLATE.sqs_mappings() if m.function == "ScanWorkerFunction"]
+    return mapping
+
+
 def test_a_scan_worker_invocation_outlasts_its_batches_and_the_queue_outlasts_it() -> None:
     """Every batch of an invocation may take as long as the OSS Index client
     allows before it gives up (its total retry time plus one request); the
@@ -157,7 +162,7 @@ def test_a_scan_worker_invocation_outlasts_its_batches_and_the_queue_outlasts_it
     from feedguard import ossindex
 
     worker = FUNCTIONS["ScanWorkerFunction"]
-    (mapping,) = [m for m in TEMPLATE.sqs_mappings() if m.function == "ScanWorkerFunction"]
+    mapping = _scan_worker_mapping()
     client = ossindex.Client("https://example.invalid", ossindex.Credentials(token="-"))
     per_batch = client.max_total_seconds + client.timeout
     assert mapping.batch_size * per_batch <= worker.timeout
@@ -168,5 +173,5 @@ def test_a_scan_worker_invocation_outlasts_its_batches_and_the_queue_outlasts_it
 def test_a_scan_starts_with_a_call_for_each_worker_the_scan_queue_runs_at_once() -> None:
     from feedguard import scan_queue
 
-    (mapping,) = [m for m in TEMPLATE.sqs_mappings() if m.function == "ScanWorkerFunction"]
+    mapping = _scan_worker_mapping()
     assert mapping.max_concurrency == scan_queue.STARTING_SENDS
