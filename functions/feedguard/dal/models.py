@@ -27,6 +27,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
+from feedguard.dal import wire
 from feedguard.settings import table_name
 
 REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -42,13 +43,16 @@ class _Meta:
 
 @cache
 def connection() -> Connection:
-    """The one DynamoDB connection of this process, for models and transactions."""
-    return Connection(
+    """The one DynamoDB connection of this process, for models and
+    transactions, its items' JSON sent and read as it is (dal.wire)."""
+    made = Connection(
         region=REGION,
         max_retry_attempts=_Meta.max_retry_attempts,
         connect_timeout_seconds=_Meta.connect_timeout_seconds,
         read_timeout_seconds=_Meta.read_timeout_seconds,
     )
+    wire.install(made.client)
+    return made
 
 
 class Stored(Model):
