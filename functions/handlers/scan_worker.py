@@ -14,7 +14,14 @@ and the mapping's MaximumConcurrency of 4 is the most a source sees.
 
 An invocation does not end while the queue holds batches it has time for:
 as its batches finish it takes more off the queue itself (`Intake`), and
-deletes them once done. Between two invocations a worker's request slot
+deletes them once done. Nor while a scan of its batches is still being
+planned: a queue that looks empty then only means the coordinator has not
+sent the next batches yet, so it looks again every tenth of a second,
+for up to a second, instead of ending. Invocations that started on a scan's first batches ended after one
+or two, and each new one cost its worker's request slot 150-400 ms. It
+takes none before its first request leaves: at a scan's start that would
+delay the request, and take the batches sent one a call to start the
+other workers. Between two invocations a worker's request slot
 stood idle while the last batch was recorded, the invocation returned and
 the next one read its scan and cache: about 190 ms, twelve times in a scan
 of 79 batches on four workers, a fifth of the slots' time. The main thread
@@ -58,6 +65,14 @@ WORST_BATCH_SECONDS = 75
 # How long an invocation's read of a scan serves its batches: a source
 # another worker's batch stopped is seen within it.
 SCAN_MAX_AGE = 5.0
+# How long an invocation waits for a batch of a scan still being planned
+# when the queue looks empty (the coordinator sends every few hundred
+# milliseconds while it plans), looking again every PLANNING_POLL_SECONDS
+# with the scan read again: short polls, not one long poll, so that an
+# invocation ends within one of them once its scans are planned, not up to
+# a second later, perhaps with the next scan's batches.
+PLANNING_WAIT_SECONDS = 1.0
+PLANNING_POLL_SECONDS = 0.1
 working = ThreadPoolExecutor(max_workers=BATCHES_AT_ONCE, thread_name_prefix="batch")
 # message id -> its batch being processed, for the invocation under way
 underway: dict[str, Future[tuple[Batch, scanner.Result | None]]] = {}
@@ -157,18 +172,37 @@ class ScanReads:
             return scan
 
 
+def being_planned(records: list[SQSRecord]) -> bool:
+    """Whether a scan of these messages is still being planned (the
+    coordinator has more of its batches to send), read afresh: asked only
+    when the queue looks empty."""
+    scan_ids = {known[0] for record in records if (known := identity(record)) is not None}
+    return any(scan is not None and not scans.planned(scan) for scan in map(scans.get, sorted(scan_ids)))
+
+
 class Intake:
     """An invocation's messages: the event's, then more taken off the queue
     as its batches finish, so that it holds AHEAD of them, while it has
-    WORST_BATCH_SECONDS for each and the queue has any. Each is submitted to
-    the working threads as it comes; `taken` lists those taken here, in
-    order, for the main thread to report and delete."""
+    WORST_BATCH_SECONDS for each and the queue has any, or will soon
+    (`planning` tells, given every message so far); none before `after` is
+    set. Each is submitted to the working threads as it comes; `taken`
+    lists those taken here, in order, for the main thread to report and
+    delete."""
 
-    def __init__(self, context: LambdaContext, submit: Callable[[SQSRecord], Future[Any]]) -> None:
+    def __init__(
+        self,
+        context: LambdaContext,
+        submit: Callable[[SQSRecord], Future[Any]],
+        planning: Callable[[list[SQSRecord]], bool] = being_planned,
+        after: threading.Event | None = None,
+    ) -> None:
         self.context = context
         self.submit = submit
+        self.planning = planning
+        self.after = after
         self.changed = threading.Condition()
         self.held = 0
+        self.seen: list[SQSRecord] = []
         self.taken: list[SQSRecord] = []
         self.taking = True
         self.stopping = False
@@ -177,6 +211,7 @@ class Intake:
     def add(self, record: SQSRecord) -> None:
         with self.changed:
             self.held += 1
+            self.seen.append(record)
         self.submit(record).add_done_callback(self._finished)
 
     def start(self) -> None:
@@ -210,8 +245,12 @@ class Intake:
 
     def _take(self) -> None:
         try:
+            while self.after is not None and not self.after.wait(0.1):
+                with self.changed:
+                    if self.stopping:
+                        return
             while wanted := self._room():
-                records = [SQSRecord(raw) for raw in scan_queue.take(wanted)]
+                records = self._receive(wanted)
                 if not records:
                     break
                 for record in records:
@@ -225,6 +264,21 @@ class Intake:
             with self.changed:
                 self.taking = False
                 self.changed.notify_all()
+
+    def _receive(self, wanted: int) -> list[SQSRecord]:
+        """Up to `wanted` off the queue; when it looks empty while a scan of
+        ours is still being planned, the first of its next batches to come
+        within PLANNING_WAIT_SECONDS. Empty: no more will be taken."""
+        waited_until = time.monotonic() + PLANNING_WAIT_SECONDS
+        while not (raw := scan_queue.take(wanted)):
+            with self.changed:
+                seen = list(self.seen)
+            if time.monotonic() >= waited_until or not self.planning(seen):
+                return []
+            with self.changed:
+                if self.changed.wait_for(lambda: self.stopping, PLANNING_POLL_SECONDS):
+                    return []
+        return [SQSRecord(message) for message in raw]
 
 
 def _retry_soon(record: SQSRecord) -> None:
@@ -249,7 +303,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         underway[record.message_id] = working.submit(_process, record, after, turn, read_scan)
         return underway[record.message_id]
 
-    intake = Intake(context, submit)
+    intake = Intake(context, submit, after=first)
     for raw in event["Records"]:
         intake.add(SQSRecord(raw))
     intake.start()

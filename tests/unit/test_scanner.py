@@ -536,11 +536,15 @@ def test_an_invocation_with_time_takes_the_queues_other_batches_and_deletes_them
 ) -> None:
     a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(8 * 128)], [a_source(oss[1])])
     held: list[int] = []
+    empty = 0
     take = scan_queue.take
 
     def taking(count: int) -> list[dict[str, Any]]:
+        nonlocal empty
         held.append(sum(1 for ahead in scan_worker.underway.values() if not ahead.done()) + count)
-        return take(count)
+        taken = take(count)
+        empty += not taken
+        return taken
 
     monkeypatch.setattr(scan_queue, "take", taking)
     # When one invocation is handed the first of a scan's eight batches
@@ -552,8 +556,98 @@ def test_an_invocation_with_time_takes_the_queues_other_batches_and_deletes_them
     assert oss[0].stats()["max_in_flight"] == 1
     assert held
     assert max(held) <= scan_worker.AHEAD
+    # and, the scan being planned whole, ends once the queue looks empty, without looking again
+    assert empty == 1
     # and deletes the seven it took; the one it was handed is the mapping's to delete
     assert queue_counts(aws) == (0, 1)
+
+
+def test_an_invocation_waits_for_the_batches_of_a_scan_still_being_planned(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a scan of four batches whose coordinator has sent the first only, so far
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(4 * 128)], [a_source(oss[1])])
+    mark_planned = scans.mark_planned
+    monkeypatch.setattr(scans, "mark_planned", lambda scan: None)  # still planning
+    scan_id = scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())["scan_id"]
+    sqs, url = boto3.client("sqs"), aws.queue_urls["ScanQueue"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    first, *rest = sorted(messages, key=lambda message: int(json.loads(message["Body"])["batch"]))
+    for message in rest:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def send_the_rest() -> None:
+        for message in rest:
+            threading.Event().wait(0.2)  # the queue looks empty meanwhile (time.sleep is off here)
+            sqs.send_message(QueueUrl=url, MessageBody=message["Body"])
+        mark_planned(Scan.get(scan_id, "#scan", consistent_read=True))
+
+    coordinator = threading.Thread(target=send_the_rest)
+    coordinator.start()
+    # When one invocation is handed the first batch meanwhile
+    answer = scan_worker.handler({"Records": [sqs_record(first, 1)]}, LongContext())
+    coordinator.join()
+    # Then it waited for the other three and did them: the scan is done when it returns
+    done = Scan.get(scan_id, "#scan", consistent_read=True)
+    assert (len(rest), answer) == (3, {"batchItemFailures": []})
+    assert (done.status, done.batches_done) == ("succeeded", 4)
+    assert queue_counts(aws) == (0, 1)
+
+
+def test_an_invocation_ends_within_a_poll_once_its_scan_is_planned(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An invocation that waited a whole PLANNING_WAIT_SECONDS after its scan's
+    # planning ended would outlive its scan and take the next scan's batches.
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(2 * 128)], [a_source(oss[1])])
+    mark_planned = scans.mark_planned
+    monkeypatch.setattr(scans, "mark_planned", lambda scan: None)  # still planning
+    scan_id = scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())["scan_id"]
+    sqs, url = boto3.client("sqs"), aws.queue_urls["ScanQueue"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    first, second = sorted(messages, key=lambda message: int(json.loads(message["Body"])["batch"]))
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=second["ReceiptHandle"])  # delivered elsewhere, say
+    planned_at: list[float] = []
+
+    def plan_the_rest() -> None:
+        threading.Event().wait(0.3)  # the invocation is waiting meanwhile (time.sleep is off here)
+        mark_planned(Scan.get(scan_id, "#scan", consistent_read=True))
+        planned_at.append(time.monotonic())
+
+    coordinator = threading.Thread(target=plan_the_rest)
+    coordinator.start()
+    answer = scan_worker.handler({"Records": [sqs_record(first, 1)]}, LongContext())
+    returned_at = time.monotonic()
+    coordinator.join()
+    assert answer == {"batchItemFailures": []}
+    assert returned_at - planned_at[0] < scan_worker.PLANNING_WAIT_SECONDS / 2
+
+
+def test_an_invocation_takes_no_batch_off_the_queue_before_its_first_request_leaves(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At a scan's start, batches taken then would hold up that request, and be
+    # the ones sent one a call to start the other workers.
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
+    events: list[str] = []
+    real_cached, real_take = answers.cached, scan_queue.take
+
+    def cached(source_id: str, purls: list[str], now: Any) -> Any:
+        if not events:
+            threading.Event().wait(0.05)  # the intake would take meanwhile (time.sleep is off here)
+        events.append("cache")
+        return real_cached(source_id, purls, now)
+
+    def take(count: int) -> list[dict[str, Any]]:
+        events.append("take")
+        return real_take(count)
+
+    monkeypatch.setattr(answers, "cached", cached)
+    monkeypatch.setattr(scan_queue, "take", take)
+    scan_id, _, answer = one_delivered(aws, "demo", 3 * 128, LongContext())
+    assert answer == {"batchItemFailures": []}
+    assert events[:2] == ["cache", "take"]
+    assert Scan.get(scan_id, "#scan", consistent_read=True).batches_done == 3
 
 
 def test_an_invocation_short_of_time_takes_nothing(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
