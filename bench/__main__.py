@@ -148,15 +148,23 @@ def cpu_seconds() -> float:
     return total
 
 
-def finished(stack: LocalStack, since: float) -> float:
+def finished(stack: LocalStack, since: float, patience: float = 10.0) -> float:
     """When the last scan worker invocation to return since `since` did: the
-    one that finished the scan (its status is set before it returns). It may
-    have started before: an invocation lasts while the queue has batches, of
-    whichever scan. A client polling GET /scans/{id} sees it up to a poll and
-    a request later, time the scan did not take."""
+    one that finished the scan. Its status is set before it returns, so a
+    client may see the status first: every invocation under way is waited
+    for (up to `patience` seconds), the finishing one among them. One may
+    have started before `since`: an invocation lasts while the queue has
+    batches, of whichever scan, or one of its scans is still being planned
+    (it ends within a tenth of a second of the scan's planning). A client
+    polling GET /scans/{id} sees the status up to a poll and a request
+    later, time the scan did not take."""
+    worker = stack.functions["ScanWorkerFunction"]
+    waited_until = time.monotonic() + patience
+    while worker.in_flight and time.monotonic() < waited_until:
+        time.sleep(0.02)
     return max(
         ended
-        for invocation in stack.functions["ScanWorkerFunction"].log
+        for invocation in list(worker.log)
         if (ended := invocation.started_at + invocation.duration_ms / 1000) >= since
     )
 

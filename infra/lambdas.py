@@ -106,9 +106,25 @@ class LocalFunction:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.max_concurrency)
         self._stopped = False
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Invocations begun and not yet in the log."""
+        with self._lock:
+            return self._in_flight
 
     def invoke(self, event: Any, trigger: str, record_event: bool = True) -> Any:
         """Invokes synchronously, like RequestResponse; raises InvocationError."""
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return self._invoke(event, trigger, record_event)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _invoke(self, event: Any, trigger: str, record_event: bool) -> Any:
         event_json = json.dumps(event)
         started = time.time()
         with self._slots:
