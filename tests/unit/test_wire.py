@@ -218,6 +218,19 @@ def test_binary_values_go_botocores_way_whole() -> None:
     assert direct[0]["Item"]["blob"] == {"B": b"\x00\xff"}
 
 
+def test_an_answer_that_is_not_a_json_object_is_left_to_botocore() -> None:
+    for garbled in (b"<html>502 Bad Gateway</html>", b'["not", "an", "object"]'):
+        answers = []
+        for direct in (True, False):
+            answered = client(direct)
+            answered.status, answered.body = 200, garbled
+            try:
+                answers.append(strip(answered.client._make_api_call("GetItem", {"TableName": "t", "Key": {}})))
+            except Exception as error:  # noqa: BLE001 - botocore's own, whichever it is
+                answers.append(type(error))
+        assert answers[0] == answers[1]
+
+
 def test_other_operations_are_botocores() -> None:
     described = {"Table": {"TableName": "t", "CreationDateTime": 1764190800.0, "ItemCount": 3}}
     direct, botocores = both("DescribeTable", {"TableName": "t"}, answer=described)

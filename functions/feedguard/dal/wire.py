@@ -101,7 +101,8 @@ def _parse(
     operation_model: Any, response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
 ) -> None:
     """A successful answer's body, read by json.loads; botocore's parser
-    then sees an empty one and adds only the response's metadata."""
+    then sees an empty one and adds only the response's metadata. A body
+    that is not JSON is left to botocore's parser, to refuse as it does."""
     body = response_dict.get("body")
     if (
         response_dict.get("status_code", 500) >= 300
@@ -110,5 +111,10 @@ def _parse(
         or any(marker in body for marker in BINARY)
     ):
         return
-    customized_response_dict.update(json.loads(body))
-    response_dict["body"] = b"{}"
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return
+    if isinstance(answer, dict):
+        customized_response_dict.update(answer)
+        response_dict["body"] = b"{}"
