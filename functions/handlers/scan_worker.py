@@ -16,16 +16,17 @@ An invocation does not end while the queue holds batches it has time for:
 as its batches finish it takes more off the queue itself (`Intake`), and
 deletes them once done. Nor while a scan of its batches is still being
 planned: a queue that looks empty then only means the coordinator has not
-sent the next batches yet, so it looks again every tenth of a second,
-for up to a second, instead of ending. Invocations that started on a scan's first batches ended after one
-or two, and each new one cost its worker's request slot 150-400 ms. It
-takes none before its first request leaves: at a scan's start that would
-delay the request, and take the batches sent one a call to start the
-other workers. Between two invocations a worker's request slot
-stood idle while the last batch was recorded, the invocation returned and
-the next one read its scan and cache: about 190 ms, twelve times in a scan
-of 79 batches on four workers, a fifth of the slots' time. The main thread
-reports each message's outcome in order, the event's first."""
+sent the next batches yet, so it looks again every tenth of a second, for
+up to a second, instead of ending (invocations that started on a scan's
+first batches ended after one or two, and each new one cost its worker's
+request slot 150-400 ms). It takes none before its first request leaves:
+at a scan's start that would delay the request, and take the batches sent
+one a call to start the other workers. Between two invocations a worker's
+request slot stood idle while the last batch was recorded, the invocation
+returned and the next one read its scan and cache: about 190 ms, twelve
+times in a scan of 79 batches on four workers, a fifth of the slots' time.
+The main thread reports each message's outcome in order, the event's
+first."""
 
 from __future__ import annotations
 
