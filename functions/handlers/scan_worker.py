@@ -173,19 +173,18 @@ class ScanReads:
             return scan
 
 
-def being_planned(records: list[SQSRecord]) -> bool:
-    """Whether a scan of these messages is still being planned (the
-    coordinator has more of its batches to send), read afresh: asked only
-    when the queue looks empty."""
-    scan_ids = {known[0] for record in records if (known := identity(record)) is not None}
+def being_planned(scan_ids: set[str]) -> bool:
+    """Whether one of these scans is still being planned (the coordinator
+    has more of its batches to send), read afresh: asked only when the
+    queue looks empty."""
     return any(scan is not None and not scans.planned(scan) for scan in map(scans.get, sorted(scan_ids)))
 
 
 class Intake:
     """An invocation's messages: the event's, then more taken off the queue
     as its batches finish, so that it holds AHEAD of them, while it has
-    WORST_BATCH_SECONDS for each and the queue has any, or will soon
-    (`planning` tells, given every message so far); none before `after` is
+    WORST_BATCH_SECONDS for each and the queue has any, or will soon (a
+    scan of its messages is still being planned); none before `after` is
     set. Each is submitted to the working threads as it comes; `taken`
     lists those taken here, in order, for the main thread to report and
     delete."""
@@ -194,25 +193,26 @@ class Intake:
         self,
         context: LambdaContext,
         submit: Callable[[SQSRecord], Future[Any]],
-        planning: Callable[[list[SQSRecord]], bool] = being_planned,
         after: threading.Event | None = None,
     ) -> None:
         self.context = context
         self.submit = submit
-        self.planning = planning
         self.after = after
         self.changed = threading.Condition()
         self.held = 0
-        self.seen: list[SQSRecord] = []
+        # the scans of its messages, each message read once for them
+        self.scan_ids: set[str] = set()
         self.taken: list[SQSRecord] = []
         self.taking = True
         self.stopping = False
         self.thread = threading.Thread(target=self._take, name="intake", daemon=True)
 
     def add(self, record: SQSRecord) -> None:
+        known = identity(record)
         with self.changed:
             self.held += 1
-            self.seen.append(record)
+            if known is not None:
+                self.scan_ids.add(known[0])
         self.submit(record).add_done_callback(self._finished)
 
     def start(self) -> None:
@@ -273,8 +273,8 @@ class Intake:
         waited_until = time.monotonic() + PLANNING_WAIT_SECONDS
         while not (raw := scan_queue.take(wanted)):
             with self.changed:
-                seen = list(self.seen)
-            if time.monotonic() >= waited_until or not self.planning(seen):
+                scan_ids = set(self.scan_ids)
+            if time.monotonic() >= waited_until or not being_planned(scan_ids):
                 return []
             with self.changed:
                 if self.changed.wait_for(lambda: self.stopping, PLANNING_POLL_SECONDS):
