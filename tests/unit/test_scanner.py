@@ -8,6 +8,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -562,25 +563,37 @@ def test_an_invocation_with_time_takes_the_queues_other_batches_and_deletes_them
     assert queue_counts(aws) == (0, 1)
 
 
-def test_an_invocation_waits_for_the_batches_of_a_scan_still_being_planned(
-    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a scan of four batches whose coordinator has sent the first only, so far
-    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(4 * 128)], [a_source(oss[1])])
+def a_scan_still_being_planned(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, batches: int
+) -> tuple[str, dict[str, Any], list[dict[str, Any]], Callable[[], None]]:
+    """A scan of the demo feed (`batches` batches) whose coordinator has so
+    far sent only its first: (scan id, that message, the others, taken off
+    the queue for a test to send, and what marks the scan planned)."""
     mark_planned = scans.mark_planned
     monkeypatch.setattr(scans, "mark_planned", lambda scan: None)  # still planning
     scan_id = scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())["scan_id"]
     sqs, url = boto3.client("sqs"), aws.queue_urls["ScanQueue"]
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     first, *rest = sorted(messages, key=lambda message: int(json.loads(message["Body"])["batch"]))
+    assert len(rest) == batches - 1
     for message in rest:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return scan_id, first, rest, lambda: mark_planned(Scan.get(scan_id, "#scan", consistent_read=True))
+
+
+def test_an_invocation_waits_for_the_batches_of_a_scan_still_being_planned(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a scan of four batches whose coordinator has sent the first only, so far
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(4 * 128)], [a_source(oss[1])])
+    scan_id, first, rest, mark_planned = a_scan_still_being_planned(aws, monkeypatch, 4)
+    sqs, url = boto3.client("sqs"), aws.queue_urls["ScanQueue"]
 
     def send_the_rest() -> None:
         for message in rest:
             threading.Event().wait(0.2)  # the queue looks empty meanwhile (time.sleep is off here)
             sqs.send_message(QueueUrl=url, MessageBody=message["Body"])
-        mark_planned(Scan.get(scan_id, "#scan", consistent_read=True))
+        mark_planned()
 
     coordinator = threading.Thread(target=send_the_rest)
     coordinator.start()
@@ -600,18 +613,12 @@ def test_an_invocation_ends_within_a_poll_once_its_scan_is_planned(
     # An invocation that waited a whole PLANNING_WAIT_SECONDS after its scan's
     # planning ended would outlive its scan and take the next scan's batches.
     a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(2 * 128)], [a_source(oss[1])])
-    mark_planned = scans.mark_planned
-    monkeypatch.setattr(scans, "mark_planned", lambda scan: None)  # still planning
-    scan_id = scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())["scan_id"]
-    sqs, url = boto3.client("sqs"), aws.queue_urls["ScanQueue"]
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-    first, second = sorted(messages, key=lambda message: int(json.loads(message["Body"])["batch"]))
-    sqs.delete_message(QueueUrl=url, ReceiptHandle=second["ReceiptHandle"])  # delivered elsewhere, say
+    _, first, _, mark_planned = a_scan_still_being_planned(aws, monkeypatch, 2)  # the second delivered elsewhere, say
     planned_at: list[float] = []
 
     def plan_the_rest() -> None:
         threading.Event().wait(0.3)  # the invocation is waiting meanwhile (time.sleep is off here)
-        mark_planned(Scan.get(scan_id, "#scan", consistent_read=True))
+        mark_planned()
         planned_at.append(time.monotonic())
 
     coordinator = threading.Thread(target=plan_the_rest)
