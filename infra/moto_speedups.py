@@ -105,6 +105,16 @@ were (tests/unit/test_moto_speedups.py holds them to that).
   that is not one assignment (an update, a put or delete on a condition)
   and every transaction now holds one lock while it writes (ITEM_WRITES),
   as DynamoDB writes an item whole.
+- Forgetting what is gone: moto keeps every instance of its models in a
+  list on the model's class, for its dashboard (`/moto-api/data.json`),
+  until the server is reset. So every DynamoDB item it ever made (each
+  put, and each copy a Query, a read or a transaction answers with), every
+  SQS message and every stream shard iterator stayed in memory for the
+  stack's life: a scan of 10,000 purls left 48,600 items behind, about
+  315,000 objects, and the collector's full passes over them, which hold
+  the GIL and so stop every server of the stack, grew from 0.16 to 0.32 s
+  in three scans. Those three are no longer listed; tables, queues and
+  the rest still are.
 """
 
 from __future__ import annotations
@@ -146,6 +156,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 from moto.dynamodb.models.utilities import bytesize, dynamo_json_dump
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.models import ShardIterator
 from moto.moto_api import recorder
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -191,7 +202,21 @@ def apply() -> None:
     _transactions_copy_only_their_items()
     _write_items_whole()
     _put_batches_quickly()
+    _forget_what_is_gone()
     DomainDispatcherApplication._feedguard_quick = True  # type: ignore[attr-defined]
+
+
+# Made and dropped by the thousand as the stack serves requests.
+UNLISTED_MODELS = (Item, Message, ShardIterator)
+
+
+def _forget_what_is_gone() -> None:
+    def unlisted(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)
+
+    for model in UNLISTED_MODELS:
+        model.__new__ = staticmethod(unlisted)  # type: ignore[method-assign]
+        model.instances_tracked.clear()  # type: ignore[union-attr]
 
 
 def _remember_backends() -> None:

@@ -713,6 +713,29 @@ def test_messages_are_retained_as_moto_retains_them(retention: int, sent_seconds
     assert ours == moto_speedups.MOTO_RETAINED(backend, "q", message)
 
 
+def test_items_and_messages_are_freed_once_nothing_holds_them() -> None:
+    """moto lists every instance of its models for its dashboard until it is
+    reset, so every item put, copied or deleted and every message sent
+    stayed in memory for the stack's life: 48,600 items a bench scan."""
+    import gc
+    import weakref
+
+    from moto.sqs.models import SQSBackend
+
+    dynamodb = backend_with_tables("us-east-1")
+    dynamodb.put_item("plain", {"pk": {"S": "a"}, "v": {"S": "x"}})
+    read = dynamodb.get_item("plain", {"pk": {"S": "a"}}, projection_expressions=[["v"]])
+    items = [weakref.ref(dynamodb.get_table("plain").items[DynamoType({"S": "a"})]), weakref.ref(read)]
+    dynamodb.delete_item("plain", {"pk": {"S": "a"}})
+    sqs = SQSBackend("us-east-1", ACCOUNT)
+    sqs.create_queue("q")
+    messages = [weakref.ref(sqs.send_message("q", "body"))]
+    sqs.purge_queue("q")
+    del read
+    gc.collect()
+    assert [ref() for ref in items + messages] == [None, None, None]
+
+
 def test_messages_are_handed_out_once_and_none_is_lost_under_threads() -> None:
     """Senders, and receivers deleting what they got (or giving every other
     message back once), all at once with a thread switch at nearly every
