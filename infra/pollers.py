@@ -209,6 +209,8 @@ class StreamPoller(_Loop):
         self.streams = aws_client("dynamodbstreams", endpoint)
         self.sqs = aws_client("sqs", endpoint)
         self.iterators: dict[str, str | None] = {}
+        # shard -> the sequence number of the last record read from it
+        self.positions: dict[str, str] = {}
         self.pending: deque[dict[str, Any]] = deque()
         self.filtered_out = 0
 
@@ -222,17 +224,20 @@ class StreamPoller(_Loop):
         if not self.iterators:
             shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
             for shard in shards:
-                self.iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn,
-                    ShardId=shard["ShardId"],
-                    ShardIteratorType=self.mapping.starting_position,
-                )["ShardIterator"]
+                self.iterators[shard["ShardId"]] = self._iterator(shard["ShardId"])
         for shard_id, iterator in list(self.iterators.items()):
             if iterator is None:
                 continue
-            answer = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+            try:
+                answer = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ExpiredIteratorException":
+                    raise
+                # Held over 15 minutes (a delivery retried that long): on from the last record read.
+                answer = self.streams.get_records(ShardIterator=self._iterator(shard_id), Limit=1000)
             self.iterators[shard_id] = answer.get("NextShardIterator")
             for raw in answer.get("Records", []):
+                self.positions[shard_id] = raw["dynamodb"]["SequenceNumber"]
                 record = _lambda_record(raw, self.stream_arn)
                 if record["eventName"] == "REMOVE" and self.registry.claim(self.table_name, record["dynamodb"]["Keys"]):
                     record["userIdentity"] = dict(TTL_SERVICE_IDENTITY)
@@ -240,6 +245,18 @@ class StreamPoller(_Loop):
                     self.pending.append(record)
                 else:
                     self.filtered_out += 1
+
+    def _iterator(self, shard_id: str) -> str:
+        """Where to read the shard from: after its last record read, or at
+        the mapping's starting position when none has been."""
+        position = self.positions.get(shard_id)
+        where = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": position}
+            if position
+            else {"ShardIteratorType": self.mapping.starting_position}
+        )
+        answer = self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **where)
+        return str(answer["ShardIterator"])
 
     def _deliver(self, batch: list[dict[str, Any]], attempts: int = 0) -> None:
         while batch and not self.stopping.is_set():

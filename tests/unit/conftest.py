@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from moto import mock_aws
 
 from infra import fake_ossindex, moto_speedups
@@ -56,6 +57,23 @@ def aws() -> Iterator[Provisioned]:
         provisioned = provision(TEMPLATE, None, TEST_STACK, secret_values={"AdminKeySecret": ADMIN_KEY})
         yield provisioned
     parameters.clear_caches()
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[Provisioned, str]]:
+    """The template's resources on a moto server of the local stack's kind:
+    (what was made, the server's URL). For DynamoDB Streams, which moto's
+    in-process mock does not answer for this botocore ("Not yet
+    implemented"). moto's state is the process's, so it starts empty."""
+    port = free_port()
+    server = moto_speedups.KeepAliveMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        requests.post(f"{url}/moto-api/reset", timeout=30).raise_for_status()
+        yield provision(TEMPLATE, url, TEST_STACK, secret_values={"AdminKeySecret": ADMIN_KEY}), url
+    finally:
+        server.stop()
 
 
 @pytest.fixture

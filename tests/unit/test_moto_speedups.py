@@ -18,7 +18,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.server import ThreadedMotoServer
 
 from infra import moto_speedups
-from infra.provision import aws_client
+from infra.provision import Provisioned, aws_client
 from infra.stack import free_port
 
 moto_speedups.apply()
@@ -734,6 +734,39 @@ def test_items_and_messages_are_freed_once_nothing_holds_them() -> None:
     del read
     gc.collect()
     assert [ref() for ref in items + messages] == [None, None, None]
+
+
+def test_shard_iterators_expire_and_are_forgotten(
+    served: tuple[Provisioned, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On DynamoDB Streams an iterator serves for 15 minutes, then GetRecords
+    refuses it; moto's were kept for ever (four a second of the stack's
+    pollers) and an unknown one failed with a 500."""
+    import time
+
+    from botocore.exceptions import ClientError
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    monkeypatch.setattr(moto_speedups, "SHARD_ITERATOR_LIFETIME", 0.5)
+    made, url = served
+    streams, arn = aws_client("dynamodbstreams", url), made.stream_arns["AssessmentsTable"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
+    def handed_out() -> str:
+        answer = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        return str(answer["ShardIterator"])
+
+    first = handed_out()
+    for _ in range(2):  # as often as wanted while it lives
+        assert streams.get_records(ShardIterator=first)["Records"] == []
+    time.sleep(0.6)
+    with pytest.raises(ClientError) as refused:
+        streams.get_records(ShardIterator=first)
+    assert refused.value.response["Error"]["Code"] == "ExpiredIteratorException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    streams.get_records(ShardIterator=handed_out())
+    # the one just handed out and the one its read answered with
+    assert len(dynamodbstreams_backends[ACCOUNT]["us-east-1"].shard_iterators) == 2
 
 
 def test_messages_are_handed_out_once_and_none_is_lost_under_threads() -> None:

@@ -13,6 +13,7 @@ import boto3
 
 from infra.lambdas import InvocationError
 from infra.pollers import SqsPoller, StreamPoller, TtlRegistry, TtlSweeper, rate_seconds
+from infra.provision import aws_client
 from infra.template import SqsMapping, StreamMapping
 
 
@@ -125,6 +126,31 @@ def test_records_older_than_the_maximum_age_are_not_retried(aws: Any) -> None:
     stream_poller(aws, function, max_record_age_seconds=60)._deliver(old)
     assert function.batches == []
     assert failure_messages(aws)[0]["requestContext"]["condition"] == "RecordAgeExceeded"
+
+
+def test_a_stream_poller_whose_iterator_expired_reads_on_after_its_last_record(served: tuple[Any, str]) -> None:
+    """An iterator held over 15 minutes (a delivery retried that long) is
+    refused; the poller goes on from the record after the last it read."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    made, url = served
+    function = FakeFunction(lambda batch: {"batchItemFailures": []})
+    poller = StreamPoller(stream_mapping(), function, made, url, TtlRegistry())
+    table = aws_client("dynamodb", url)
+    name = made.table_names["AssessmentsTable"]
+
+    def assess(feed: str) -> None:
+        table.put_item(TableName=name, Item={"feed": {"S": feed}, "vulnerability_id": {"S": "CVE-1"}})
+
+    assess("a")
+    assess("b")
+    poller.tick()
+    for iterator in dynamodbstreams_backends["123456789012"]["us-east-1"].shard_iterators.values():
+        iterator.expires_at = 0.0  # type: ignore[attr-defined]
+    assess("c")
+    poller.tick()
+    (first, second), (third,) = function.batches
+    assert int(first) < int(second) < int(third)
 
 
 def test_ttl_registry_claims_only_deletions_the_sweeper_made() -> None:
