@@ -122,6 +122,13 @@ were (tests/unit/test_moto_speedups.py holds them to that).
   handed out; here too (SHARD_ITERATOR_LIFETIME): it is forgotten then,
   and GetRecords with it is refused with ExpiredIteratorException, as on
   AWS (moto's own failed with a 500 on an iterator it did not know).
+- Sending an SQS message: moto computes every attribute of the queue to
+  read ContentBasedDeduplication, which only a FIFO queue has, and three
+  of those attributes walk every message in the queue: a send took 2.7 ms
+  into a queue of 100 messages and 38 ms into one of 2,000, so a scan
+  planning thousands of batches sent them in quadratic time. A send to a
+  standard queue now does what moto's does without that; a FIFO queue's
+  is moto's own.
 """
 
 from __future__ import annotations
@@ -135,6 +142,7 @@ import io
 import logging
 import socket
 import socketserver
+import string
 import sys
 import threading
 import time
@@ -167,9 +175,11 @@ from moto.dynamodb.models.utilities import bytesize, dynamo_json_dump
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 from moto.moto_api import recorder
+from moto.moto_api._internal import mock_random
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from moto.sqs.models import Message, Queue, SQSBackend
+from moto.sqs.exceptions import InvalidParameterValue
+from moto.sqs.models import MAXIMUM_MESSAGE_DELAY, Message, Queue, SQSBackend
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("feedguard.local")
@@ -186,6 +196,7 @@ MOTO_VALUE_INIT = DynamoType.__init__
 MOTO_VALUE_HASH = DynamoType.__hash__
 MOTO_RETAINED = SQSBackend.is_message_valid_based_on_retention_period
 MOTO_BATCH_WRITE_ITEM = DynamoHandler.batch_write_item
+MOTO_SEND_MESSAGE = SQSBackend.send_message
 # The longest request line or header line, and the most header lines, a request may have
 MAX_LINE = 65536
 MAX_HEADERS = 100
@@ -208,6 +219,7 @@ def apply() -> None:
     _size_values_directly()
     _read_retention_period()
     _hand_out_messages_once()
+    _send_without_every_attribute()
     _transactions_copy_only_their_items()
     _write_items_whole()
     _put_batches_quickly()
@@ -585,6 +597,60 @@ def _hand_out_messages_once() -> None:
     SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
     Queue.delete_message = delete_message  # type: ignore[method-assign]
     SQSBackend.change_message_visibility = change_message_visibility  # type: ignore[method-assign]
+
+
+def _send_without_every_attribute() -> None:
+    def send_message(
+        self: SQSBackend,
+        queue_name: str,
+        message_body: str,
+        message_attributes: dict[str, Any] | None = None,
+        delay_seconds: int | None = None,
+        deduplication_id: str | None = None,
+        group_id: str | None = None,
+        system_attributes: dict[str, Any] | None = None,
+        validate_group_id: bool = True,
+    ) -> Message:
+        queue = self.get_queue(queue_name)
+        if queue.fifo_queue:
+            return MOTO_SEND_MESSAGE(
+                self,
+                queue_name,
+                message_body,
+                message_attributes,
+                delay_seconds,
+                deduplication_id,
+                group_id,
+                system_attributes,
+                validate_group_id,
+            )
+        # moto's send, but for reading ContentBasedDeduplication (None: a standard queue has none)
+        self._validate_message(
+            queue,
+            message_body=message_body,
+            delay_seconds=int(delay_seconds or 0),
+            deduplication_id=deduplication_id,
+            group_id=group_id,
+            validate_group_id=validate_group_id,
+        )
+        delay = int(delay_seconds) if delay_seconds is not None else int(queue.delay_seconds)  # type: ignore[attr-defined]
+        message = Message(str(mock_random.uuid4()), message_body, system_attributes)
+        if deduplication_id is not None:
+            message.deduplication_id = deduplication_id
+            message.sequence_number = "".join(mock_random.choice(string.digits) for _ in range(20))
+        if group_id is not None:
+            message.group_id = group_id
+        if message_attributes:
+            message.message_attributes = message_attributes
+        if delay > MAXIMUM_MESSAGE_DELAY:
+            raise InvalidParameterValue(
+                f"Value {delay} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."
+            )
+        message.mark_sent(delay_seconds=delay)
+        queue.add_message(message)
+        return message
+
+    SQSBackend.send_message = send_message  # type: ignore[method-assign]
 
 
 def _put_batches_quickly() -> None:
