@@ -716,8 +716,8 @@ def test_messages_are_retained_as_moto_retains_them(retention: int, sent_seconds
 def sent(send: Any, kind: str, queue_delay: int, call: dict[str, Any]) -> Any:
     """What `send` made of one SendMessage on a fresh queue of `kind`
     (standard, fifo, or fifo deduplicating by content): the message's fields
-    (not its random id, sequence number or clock) and the queue's length,
-    or the error it raised."""
+    (not its random id, sequence number or clock; its delay in seconds) and
+    the queue's length, or the error it raised."""
     from moto.core.exceptions import ServiceException
     from moto.sqs.models import SQSBackend
 
@@ -732,7 +732,10 @@ def sent(send: Any, kind: str, queue_delay: int, call: dict[str, Any]) -> Any:
     except ServiceException as error:  # moto's own errors, compared by kind and text
         return type(error).__name__, str(error)
     fields = dict(vars(message))
-    fields["delay_ms"] = round(fields.pop("delayed_until") - fields.pop("sent_timestamp"), -2)
+    # In whole seconds, None when not delayed (delayed_until is 0 then):
+    # the two clocks are read apart, further under a loaded run.
+    delayed_until, sent_at = fields.pop("delayed_until"), fields.pop("sent_timestamp")
+    fields["delay_s"] = round((delayed_until - sent_at) / 1000) if delayed_until else None
     fields["sequence_number"] = len(fields["sequence_number"] or "")
     del fields["id"]
     return fields, len(backend.get_queue(name)._messages)
@@ -791,12 +794,13 @@ def test_shard_iterators_expire_and_are_forgotten(
     """On DynamoDB Streams an iterator serves for 15 minutes, then GetRecords
     refuses it; moto's were kept for ever (four a second of the stack's
     pollers) and an unknown one failed with a 500."""
-    import time
+    from types import SimpleNamespace
 
     from botocore.exceptions import ClientError
     from moto.dynamodbstreams.models import dynamodbstreams_backends
 
-    monkeypatch.setattr(moto_speedups, "SHARD_ITERATOR_LIFETIME", 0.5)
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(moto_speedups, "time", SimpleNamespace(monotonic=lambda: clock.now))
     made, url = served
     streams, arn = aws_client("dynamodbstreams", url), made.stream_arns["AssessmentsTable"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
@@ -808,14 +812,17 @@ def test_shard_iterators_expire_and_are_forgotten(
     first = handed_out()
     for _ in range(2):  # as often as wanted while it lives
         assert streams.get_records(ShardIterator=first)["Records"] == []
-    time.sleep(0.6)
+    clock.now += 15 * 60 - 1
+    assert streams.get_records(ShardIterator=first)["Records"] == []  # a second short of 15 minutes
+    clock.now += 1
     with pytest.raises(ClientError) as refused:
         streams.get_records(ShardIterator=first)
     assert refused.value.response["Error"]["Code"] == "ExpiredIteratorException"
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     streams.get_records(ShardIterator=handed_out())
-    # the one just handed out and the one its read answered with
-    assert len(dynamodbstreams_backends[ACCOUNT]["us-east-1"].shard_iterators) == 2
+    # the one the read a second short of 15 minutes answered with, the one
+    # just handed out and the one its read answered with
+    assert len(dynamodbstreams_backends[ACCOUNT]["us-east-1"].shard_iterators) == 3
 
 
 def test_messages_are_handed_out_once_and_none_is_lost_under_threads() -> None:
