@@ -56,8 +56,9 @@ def records(*sequence_numbers: str) -> list[dict[str, Any]]:
     ]
 
 
-def stream_poller(aws: Any, function: FakeFunction, **overrides: Any) -> StreamPoller:
-    poller = StreamPoller(stream_mapping(**overrides), function, aws, None, TtlRegistry(), retry_delay=0.0)
+def stream_poller(aws: Any, function: FakeFunction, endpoint: str | None = None, **overrides: Any) -> StreamPoller:
+    """`endpoint`: a moto server's, for a poller that reads the stream."""
+    poller = StreamPoller(stream_mapping(**overrides), function, aws, endpoint, TtlRegistry(), retry_delay=0.0)
     return poller
 
 
@@ -135,7 +136,7 @@ def test_a_stream_poller_whose_iterator_expired_reads_on_after_its_last_record(s
 
     made, url = served
     function = FakeFunction(lambda batch: {"batchItemFailures": []})
-    poller = StreamPoller(stream_mapping(), function, made, url, TtlRegistry())
+    poller = stream_poller(made, function, endpoint=url)
     table = aws_client("dynamodb", url)
     name = made.table_names["AssessmentsTable"]
 
