@@ -48,10 +48,18 @@ were (tests/unit/test_moto_speedups.py holds them to that).
 - Pages of a Query: moto found where a page starts by walking the
   partition from its first item, sized every item twice, and copied each
   whole item before picking the projected attributes. A scan plans 18,000
-  package rows in pages of 2,500, a third of moto's time in a scan. A
+  package rows in pages of 1,000, a third of moto's time in a scan. A
   table Query whose range keys are strings, without a filter, now finds
   its start by bisection and copies what it answers; anything else (an
   index, a filter, a number or binary range key) is moto's Query still.
+  The partition's order is kept for its next page while it holds the same
+  keys (SortedPartition): sorting a feed of 6,666 rows for each of its
+  seven pages, and reading the projection's names once per item, was
+  four tenths of such a Query.
+- Duplicate keys: moto finds them by looking each key of a BatchGetItem
+  up in a list of those before it, 0.3 ms for 100 keys; keys whose values
+  are strings are now told apart by hashing (0.07 ms), anything else by
+  moto.
 - Projections: moto projected each item by turning it into plain Python
   values once per projected attribute and back into DynamoDB's types, which
   made a Query of three attributes slower than one of every attribute. An
@@ -139,13 +147,16 @@ import copy
 import functools
 import inspect
 import io
+import itertools
 import logging
+import operator
 import socket
 import socketserver
 import string
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -196,6 +207,7 @@ MOTO_VALUE_INIT = DynamoType.__init__
 MOTO_VALUE_HASH = DynamoType.__hash__
 MOTO_RETAINED = SQSBackend.is_message_valid_based_on_retention_period
 MOTO_BATCH_WRITE_ITEM = DynamoHandler.batch_write_item
+MOTO_CONTAINS_DUPLICATES = DynamoHandler._contains_duplicates
 MOTO_SEND_MESSAGE = SQSBackend.send_message
 # The longest request line or header line, and the most header lines, a request may have
 MAX_LINE = 65536
@@ -223,6 +235,7 @@ def apply() -> None:
     _transactions_copy_only_their_items()
     _write_items_whole()
     _put_batches_quickly()
+    _find_duplicate_keys_by_hashing()
     _forget_what_is_gone()
     _expire_shard_iterators()
     DomainDispatcherApplication._feedguard_quick = True  # type: ignore[attr-defined]
@@ -404,7 +417,7 @@ def _query_pages_quickly() -> None:
         results: list[Item] = []
         size = 0
         last = None
-        for item in partition[start:]:
+        for item in partition.read(start, scan_index_forward):
             item_size = item.size()
             if len(results) == limit or size + item_size > RESULT_SIZE_LIMIT:
                 last = self._get_last_evaluated_key(results[-1], None)
@@ -413,15 +426,16 @@ def _query_pages_quickly() -> None:
                 continue
             results.append(item)
             size += item_size
-        return [_copy_projected(item, projection_expressions) for item in results], len(results), last
+        names = _top_level_names(projection_expressions) if projection_expressions else None
+        return [_copy_projected(item, projection_expressions, names) for item in results], len(results), last
 
     Table.query = quick_query  # type: ignore[method-assign]
 
 
-def _copy_projected(item: Item, projection_expressions: list[list[str]] | None) -> Item:
+def _copy_projected(item: Item, projection_expressions: list[list[str]] | None, names: list[str] | None) -> Item:
     """A copy of the item's projected attributes (moto copies the whole item,
-    then projects the copy)."""
-    names = _top_level_names(projection_expressions) if projection_expressions else None
+    then projects the copy). `names`: the projection's top-level attributes,
+    as _top_level_names reads them once for a page."""
     if names is None:
         return copy.deepcopy(item.project(projection_expressions) if projection_expressions else item)
     copied = cast(Item, Item.__new__(Item))
@@ -452,7 +466,7 @@ def _quick_partition(
     hash_key_conditions: list[tuple[str, DynamoType]] | None,
     range_key_conditions: list[tuple[str, str, list[DynamoType]]] | None,
     filter_kwargs: dict[str, Any],
-) -> list[Item] | None:
+) -> PartitionPage | None:
     """The partition a table Query reads, in range key order; None when the
     Query is not one this module answers (moto's then does)."""
     if index_name or hash_key is None or filter_kwargs or not table.range_key_attr:
@@ -463,28 +477,76 @@ def _quick_partition(
         return None
     if any(name != table.range_key_attr for name, _, _ in range_key_conditions or ()):
         return None
-    if hash_key not in table.items:  # `in`, not [], which would add an empty partition
-        return []
-    partition = list(table.items[hash_key].values())
-    if any(item.range_key is None or item.range_key.type != STRING for item in partition):
-        return None
-    partition.sort(key=lambda item: item.range_key.value)
-    return partition
+    # One look at the partition, each list made at once (under the GIL):
+    # other server threads write to it meanwhile.
+    stored = table.items.get(hash_key, {})  # get, not [], which would add an empty partition
+    keys, items = list(stored), list(stored.values())
+    if len(keys) != len(items):
+        return None  # written between the two looks
+    with SORTED_PARTITIONS_LOCK:
+        partitions = table.__dict__.setdefault(SORTED_PARTITIONS, {})
+        known = partitions.pop(hash_key, None)
+    if known is None or not known.holds(keys):
+        if any(key.type != STRING for key in keys):
+            return None
+        known = SortedPartition(keys)
+    with SORTED_PARTITIONS_LOCK:
+        partitions[hash_key] = known  # the most recently read last
+        while len(partitions) > SORTED_PARTITIONS_KEPT:
+            del partitions[next(iter(partitions))]
+    return PartitionPage(known, items)
+
+
+# Where a table keeps the order of its partitions last read by a Query, and
+# how many it keeps (the most recently sorted).
+SORTED_PARTITIONS = "_feedguard_sorted_partitions"
+SORTED_PARTITIONS_KEPT = 16
+SORTED_PARTITIONS_LOCK = threading.Lock()
+
+
+class SortedPartition:
+    """The range key order of a partition's items, as long as it holds the
+    very same keys in the same order: a scan plans 18,000 package rows in
+    pages of 1,000, and sorting the feed's partition for each page was a
+    tenth of moto's time in a scan. A key added or deleted makes it stale;
+    an item put over another or updated in place keeps its key and its
+    place. It holds the keys, not the items, so an item deleted is freed."""
+
+    def __init__(self, keys: list[DynamoType]) -> None:
+        self.keys = keys
+        self.order = sorted(range(len(keys)), key=lambda position: keys[position].value)
+        self.values = [keys[position].value for position in self.order]
+
+    def holds(self, keys: list[DynamoType]) -> bool:
+        return len(keys) == len(self.keys) and all(map(operator.is_, keys, self.keys))
+
+
+class PartitionPage:
+    """A partition's items as one Query found them, in range key order."""
+
+    def __init__(self, sorted_keys: SortedPartition, items: list[Item]) -> None:
+        self.values = sorted_keys.values
+        self.order = sorted_keys.order
+        self.items = items
+
+    def read(self, start: int, forward: bool) -> Iterator[Item]:
+        """The items from `start` on, in the Query's order."""
+        order = self.order if forward else self.order[::-1]
+        return map(self.items.__getitem__, itertools.islice(order, start, None))
 
 
 def _quick_start(
     table: Table,
     hash_key: DynamoType | None,
-    partition: list[Item] | None,
+    partition: PartitionPage | None,
     exclusive_start_key: dict[str, Any] | None,
     forward: bool,
 ) -> int | None:
-    """Where the page after `exclusive_start_key` starts in `partition`
-    (reversed in place for a backward Query); None when moto should say."""
+    """Where the page after `exclusive_start_key` starts in `partition`, in
+    the Query's order (descending for a backward Query); None when moto
+    should say."""
     if partition is None:
         return None
-    if not forward:
-        partition.reverse()
     if exclusive_start_key is None:
         return 0
     start_hash = exclusive_start_key.get(table.hash_key_attr)
@@ -493,11 +555,10 @@ def _quick_start(
         return None
     if list(start_range) != [STRING]:
         return None
-    values = [item.range_key.value for item in partition]  # type: ignore[union-attr]
     if forward:
-        return bisect.bisect_right(values, start_range[STRING])
+        return bisect.bisect_right(partition.values, start_range[STRING])
     # Descending: the page starts after every value at or above the start key.
-    return len(values) - bisect.bisect_left(values[::-1], start_range[STRING])
+    return len(partition.values) - bisect.bisect_left(partition.values, start_range[STRING])
 
 
 def _top_level_names(projection_expressions: list[list[str]]) -> list[str] | None:
@@ -672,6 +733,35 @@ def _put_batches_quickly() -> None:
         return dynamo_json_dump(answer)
 
     DynamoHandler.batch_write_item = batch_write_item  # type: ignore[method-assign]
+
+
+def _find_duplicate_keys_by_hashing() -> None:
+    def contains_duplicates(self: DynamoHandler, keys: list[Any]) -> bool:
+        markers = [key if type(key) is str else _key_marker(key) for key in keys]
+        if any(marker is None for marker in markers):
+            return bool(MOTO_CONTAINS_DUPLICATES(self, keys))
+        return len(set(markers)) < len(markers)
+
+    DynamoHandler._contains_duplicates = contains_duplicates  # type: ignore[method-assign]
+
+
+def _key_marker(key: Any) -> frozenset[tuple[str, str, str]] | None:
+    """What tells a key of a BatchGetItem from another, hashable: moto finds
+    duplicates by looking each key up in a list of those before it, a
+    tenth of a millisecond for 100 keys, about 3 % of its time in a scan.
+    Two keys whose values are all strings (as DynamoDB's keys are) are
+    equal when their markers are; None for anything else."""
+    if type(key) is not dict:
+        return None
+    marker = []
+    for name, typed in key.items():
+        if type(typed) is not dict or not typed:
+            return None
+        for kind, value in typed.items():
+            if type(value) is not str:
+                return None
+            marker.append((name, kind, value))
+    return frozenset(marker)
 
 
 def _quick_puts(backend: DynamoDBBackend, request_items: Any) -> list[tuple[Table, Item]] | None:

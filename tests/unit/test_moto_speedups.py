@@ -377,6 +377,96 @@ def test_a_page_is_a_copy_of_the_items() -> None:
         assert item.range_key.value == "1"
 
 
+range_keys = st.sampled_from(["a", "b", "c", "d"])
+writes = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), range_keys, st.integers(0, 9)),  # a new item, or one put over another
+        st.tuples(st.just("update"), range_keys, st.integers(0, 9)),  # in place, as moto updates
+        st.tuples(st.just("delete"), range_keys, st.just(0)),
+        st.tuples(st.just("query"), range_keys, st.just(0)),  # pages, and the page after this range key
+    ),
+    max_size=25,
+)
+
+
+@settings(deadline=None, max_examples=300)
+@given(writes)
+def test_a_query_reads_the_partition_as_it_is_after_every_write(steps: list[tuple[str, str, Any]]) -> None:
+    """A partition's order is kept between Queries: one put over another,
+    added, deleted or updated in place since is seen as moto sees it, and
+    pages start where moto's do, forward and backward."""
+    backend = backend_with_tables("us-east-1")
+    table = backend.get_table("ranged")
+    every = {"limit": 3, "index": None, "condition": None, "projection": [["sk"], ["n"]]}
+    for step, sk, value in steps:
+        key = {"pk": {"S": "a"}, "sk": {"S": sk}}
+        if step == "put":
+            backend.put_item("ranged", {**key, "n": {"N": str(value)}})
+        elif step == "update" and backend.get_item("ranged", key) is not None:
+            backend.update_item("ranged", key, "SET n = :n", {}, {":n": {"N": str(value)}})
+        elif step == "delete":
+            backend.delete_item("ranged", key)
+        elif step == "query":
+            for forward in (True, False):
+                asked = {**every, "forward": forward}
+                assert page_after(type(table).query, table, sk, asked) == page_after(
+                    moto_speedups.MOTO_TABLE_QUERY, table, sk, asked
+                )
+                assert pages(type(table).query, table, "a", asked) == pages(
+                    moto_speedups.MOTO_TABLE_QUERY, table, "a", asked
+                )
+
+
+def page_after(query: Any, table: Any, sk: str, asked: dict[str, Any]) -> Any:
+    """The page of partition `a` after range key `sk`, which may be no item's."""
+    start = {"pk": {"S": "a"}, "sk": {"S": sk}}
+    forward, projection = asked["forward"], asked["projection"]
+    items, count, last = query(table, DynamoType({"S": "a"}), None, [], asked["limit"], start, forward, projection)
+    return [item.to_json() for item in items], count, last
+
+
+def test_a_partition_is_sorted_once_for_its_pages(monkeypatch: Any) -> None:
+    """Pages of a partition whose keys are unchanged reuse its order, and
+    read its items as they are; a key added sorts it again."""
+    backend = backend_with_tables("us-east-1")
+    for sk in "dbeac":
+        backend.put_item("ranged", {"pk": {"S": "a"}, "sk": {"S": sk}})
+    table = backend.get_table("ranged")
+    sorts = []
+    sort = moto_speedups.SortedPartition.__init__
+
+    def counted(self: Any, stored: Any) -> None:
+        sorts.append(len(stored))
+        sort(self, stored)
+
+    monkeypatch.setattr(moto_speedups.SortedPartition, "__init__", counted)
+    asked = {"limit": 2, "forward": True, "index": None, "condition": None, "projection": None}
+    assert len(pages(type(table).query, table, "a", asked)) == 3
+    assert sorts == [5]
+    backend.put_item("ranged", {"pk": {"S": "a"}, "sk": {"S": "c"}, "n": {"N": "1"}})  # put over another
+    found = pages(type(table).query, table, "a", asked)
+    assert found[1][0][0]["Attributes"] == {"pk": {"S": "a"}, "sk": {"S": "c"}, "n": {"N": "1"}}
+    assert sorts == [5]
+    backend.put_item("ranged", {"pk": {"S": "a"}, "sk": {"S": "f"}})
+    assert len(pages(type(table).query, table, "a", asked)) == 3
+    assert sorts == [5, 6]
+
+
+key_values = st.fixed_dictionaries({"S": st.sampled_from(["a", "b"])})
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(["pk", "sk"]), key_values, max_size=2), max_size=6))
+def test_duplicate_keys_are_found_as_moto_finds_them(asked: list[dict[str, Any]]) -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    handler = DynamoHandler.__new__(DynamoHandler)
+    assert handler._contains_duplicates(asked) == moto_speedups.MOTO_CONTAINS_DUPLICATES(handler, asked)
+    odd = [*asked, {"pk": {"N": 1}}, {"pk": {"N": 1}}]  # not a string: moto's own check
+    assert handler._contains_duplicates(odd) == moto_speedups.MOTO_CONTAINS_DUPLICATES(handler, odd)
+    serialized = [json.dumps(key) for key in asked]  # a BatchWriteItem's items, as moto serializes them
+    assert handler._contains_duplicates(serialized) == moto_speedups.MOTO_CONTAINS_DUPLICATES(handler, serialized)
+
+
 # ---------------------------------------------------------------- projections
 
 names = st.sampled_from(["a", "b", "c", "d"])
@@ -779,13 +869,19 @@ def test_items_and_messages_are_freed_once_nothing_holds_them() -> None:
     read = dynamodb.get_item("plain", {"pk": {"S": "a"}}, projection_expressions=[["v"]])
     items = [weakref.ref(dynamodb.get_table("plain").items[DynamoType({"S": "a"})]), weakref.ref(read)]
     dynamodb.delete_item("plain", {"pk": {"S": "a"}})
+    # An item a Query read, whose partition's order is kept for the next page
+    dynamodb.put_item("ranged", {"pk": {"S": "a"}, "sk": {"S": "1"}})
+    ranged = dynamodb.get_table("ranged")
+    assert len(ranged.query(DynamoType({"S": "a"}), None, [], 10, None, True, None)[0]) == 1
+    items.append(weakref.ref(ranged.items[DynamoType({"S": "a"})][DynamoType({"S": "1"})]))
+    dynamodb.delete_item("ranged", {"pk": {"S": "a"}, "sk": {"S": "1"}})
     sqs = SQSBackend("us-east-1", ACCOUNT)
     sqs.create_queue("q")
     messages = [weakref.ref(sqs.send_message("q", "body"))]
     sqs.purge_queue("q")
     del read
     gc.collect()
-    assert [ref() for ref in items + messages] == [None, None, None]
+    assert [ref() for ref in items + messages] == [None, None, None, None]
 
 
 def test_shard_iterators_expire_and_are_forgotten(
