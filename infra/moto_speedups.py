@@ -56,6 +56,10 @@ were (tests/unit/test_moto_speedups.py holds them to that).
   keys (SortedPartition): sorting a feed of 6,666 rows for each of its
   seven pages, and reading the projection's names once per item, was
   four tenths of such a Query.
+- Consumed capacity: moto's item reads and writes parse their own answer
+  and serialize it again to add the capacity a request may ask for, and
+  do so when none is asked (a Query page of 1,000 rows: 2.3 ms); they now
+  do so only when it is asked.
 - Duplicate keys: moto finds them by looking each key of a BatchGetItem
   up in a list of those before it, 0.3 ms for 100 keys; keys whose values
   are strings are now told apart by hashing (0.07 ms), anything else by
@@ -208,6 +212,14 @@ MOTO_VALUE_HASH = DynamoType.__hash__
 MOTO_RETAINED = SQSBackend.is_message_valid_based_on_retention_period
 MOTO_BATCH_WRITE_ITEM = DynamoHandler.batch_write_item
 MOTO_CONTAINS_DUPLICATES = DynamoHandler._contains_duplicates
+# moto's actions that report consumed capacity, each as moto wraps it
+CAPACITY_WRAPPER = "include_consumed_capacity.<locals>._inner.<locals>._wrapper"
+MOTO_CAPACITY_ACTIONS = {
+    name: action
+    for name, action in vars(DynamoHandler).items()
+    if getattr(getattr(action, "__code__", None), "co_qualname", "") == CAPACITY_WRAPPER
+    and hasattr(action, "__wrapped__")
+}
 MOTO_SEND_MESSAGE = SQSBackend.send_message
 # The longest request line or header line, and the most header lines, a request may have
 MAX_LINE = 65536
@@ -236,6 +248,7 @@ def apply() -> None:
     _write_items_whole()
     _put_batches_quickly()
     _find_duplicate_keys_by_hashing()
+    _count_capacity_only_when_asked()
     _forget_what_is_gone()
     _expire_shard_iterators()
     DomainDispatcherApplication._feedguard_quick = True  # type: ignore[attr-defined]
@@ -743,6 +756,28 @@ def _find_duplicate_keys_by_hashing() -> None:
         return len(set(markers)) < len(markers)
 
     DynamoHandler._contains_duplicates = contains_duplicates  # type: ignore[method-assign]
+
+
+def _count_capacity_only_when_asked() -> None:
+    for name, action in MOTO_CAPACITY_ACTIONS.items():
+        setattr(DynamoHandler, name, _capacity_when_asked(action))
+
+
+def _capacity_when_asked(wrapped: Any) -> Any:
+    """moto's GetItem, PutItem, DeleteItem, Query and Scan parse their own
+    answer and serialize it again to add the consumed capacity, and do so
+    when none is asked too, which changes nothing: 2.3 ms for a Query page
+    of 1,000 rows. Without ReturnConsumedCapacity (or with NONE), the
+    answer is now the action's own."""
+    action = wrapped.__wrapped__
+
+    @functools.wraps(wrapped)
+    def answer(self: DynamoHandler) -> Any:
+        if isinstance(self.body, dict) and self.body.get("ReturnConsumedCapacity", "NONE") == "NONE":
+            return action(self)
+        return wrapped(self)
+
+    return answer
 
 
 def _key_marker(key: Any) -> frozenset[tuple[str, str, str]] | None:

@@ -1146,6 +1146,56 @@ def _compare_flaskless(dispatcher: Any, direct: Any, through: Any) -> None:
     assert moto_speedups._answer_without_flask(dispatcher, EnvironBuilder(**preflight).get_environ()) is None
 
 
+def test_answers_are_moto_s_whether_or_not_capacity_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads and writes that may report consumed capacity answer what moto's
+    answer, byte for byte, with ReturnConsumedCapacity absent, NONE, TOTAL,
+    INDEXES or not one of those."""
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.test import EnvironBuilder
+
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+
+    def answer(request: dict[str, Any]) -> tuple[str, bytes]:
+        started: list[Any] = []
+        environ = EnvironBuilder(**request).get_environ()
+        body = b"".join(dispatcher(environ, lambda status, headers, exc=None: started.extend([status, headers])))
+        return started[0], body
+
+    table = {
+        "TableName": "capacity",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    item = {"pk": {"S": "a"}, "text": {"S": 'ünïcødé \u2028 "quoted"'}, "n": {"N": "1.50"}, "set": {"SS": ["x", "y"]}}
+    assert answer(dynamodb("CreateTable", table))[0] == "200 OK"
+    assert answer(dynamodb("PutItem", {"TableName": "capacity", "Item": item}))[0] == "200 OK"
+    query = {"KeyConditionExpression": "pk = :a", "ExpressionAttributeValues": {":a": {"S": "a"}}}
+    asked = [
+        ("GetItem", {"Key": {"pk": {"S": "a"}}}),
+        ("GetItem", {"Key": {"pk": {"S": "none"}}}),
+        ("Query", query),
+        ("Scan", {}),
+        ("PutItem", {"Item": item, "ReturnValues": "ALL_OLD"}),
+        ("DeleteItem", {"Key": {"pk": {"S": "none"}}}),
+    ]
+    try:
+        for operation, body in asked:
+            for capacity in (None, "NONE", "TOTAL", "INDEXES", "SOME"):
+                request = dynamodb(
+                    operation,
+                    {"TableName": "capacity", **body, **({"ReturnConsumedCapacity": capacity} if capacity else {})},
+                )
+                ours = answer(request)
+                with monkeypatch.context() as moto_s:
+                    for name, action in moto_speedups.MOTO_CAPACITY_ACTIONS.items():
+                        moto_s.setattr(DynamoHandler, name, action)
+                    assert ours == answer(request), (operation, capacity)
+    finally:  # moto's state is the process's: other tests start empty
+        answer({"method": "POST", "path": "/moto-api/reset"})
+
+
 def test_the_server_reads_bodies_as_clients_send_them() -> None:
     """A chunked body, a client waiting for "100 Continue", an HTTP/1.0
     request (answered, then closed) and a request line that is not HTTP."""
