@@ -275,6 +275,48 @@ def test_a_transaction_never_sees_an_item_half_updated() -> None:
     assert failed == []
 
 
+condition_texts = st.sampled_from(
+    ["n = :v", "n < :v OR #m = :w", "attribute_exists(#m) AND NOT n = :v", "n BETWEEN :v AND :w", "begins_with(s, :s)"]
+)
+numbers_as_strings = st.integers(0, 3).map(lambda n: {"N": str(n)})
+conditions_asked = st.tuples(
+    condition_texts, numbers_as_strings, numbers_as_strings, st.sampled_from(["a", "ab"]), st.sampled_from(["m", "n"])
+)
+
+
+@given(
+    st.lists(conditions_asked, max_size=6),
+    st.fixed_dictionaries({"n": numbers_as_strings, "m": numbers_as_strings, "s": st.just({"S": "abc"})}),
+)
+def test_conditions_are_parsed_once_and_hold_as_moto_s_do(
+    asked: list[tuple[str, dict[str, str], dict[str, str], str, str]], attributes: dict[str, Any]
+) -> None:
+    """A condition parsed again (the same text, names and values) or anew
+    holds of an item as moto's own parse of it does, and records the same
+    names and values found."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.models.dynamo_type import Item
+
+    item = Item(DynamoType({"S": "h"}), None, {"pk": {"S": "h"}, **attributes})
+    for text, v, w, prefix, named in asked * 2:  # each a second time, from what was kept
+        names = {"#m": named} if "#m" in text else None
+        values = {name: value for name, value in {":v": v, ":w": w, ":s": {"S": prefix}}.items() if name in text}
+        ours, moto_s = (ConditionExpressionParser(text, names, values) for _ in range(2))
+        assert ours.parse().expr(item) == moto_speedups.MOTO_PARSE_CONDITION(moto_s).expr(item)
+        assert (ours.expr_attr_names_found, ours.expr_attr_values_found) == (
+            moto_s.expr_attr_names_found,
+            moto_s.expr_attr_values_found,
+        )
+
+
+def test_a_condition_moto_refuses_is_refused_every_time() -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    for _ in range(2):
+        with pytest.raises(KeyError):  # a value it names is not given
+            ConditionExpressionParser("n = :missing", None, {":v": {"N": "1"}}).parse()
+
+
 # ---------------------------------------------------------------- queries
 
 
