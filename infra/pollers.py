@@ -17,9 +17,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from infra import moto_speedups
 from infra.filters import matches_any
 from infra.lambdas import InvocationError, LocalFunction
-from infra.provision import REGION, Provisioned, aws_client
+from infra.provision import ACCOUNT, REGION, Provisioned, aws_client
 from infra.template import Schedule, SqsMapping, StreamMapping
 
 log = logging.getLogger("feedguard.local")
@@ -95,8 +96,11 @@ class TtlSweeper(_Loop):
     """Deletes items whose TTL attribute has passed, as DynamoDB does in the
     background (there, within days; here, within `interval` seconds for a
     table with a stream, whose REMOVE records something reacts to, and within
-    `quiet_interval` for one without: a Scan of a large table every couple
-    of seconds, such as the answer cache's, costs the emulator a core)."""
+    `quiet_interval` for one without). It finds them in the stack's moto
+    directly: a Scan filtered on the attribute, moto evaluating the filter
+    item by item, took 0.64 s of the stack's CPU for 10,000 cached answers.
+    Each is deleted through the API, on condition that it is still expired,
+    so its REMOVE record is DynamoDB's."""
 
     def __init__(
         self,
@@ -128,20 +132,28 @@ class TtlSweeper(_Loop):
                 self.sweep(self.provisioned.table_names[logical_id], attribute)
 
     def sweep(self, table: str, attribute: str) -> None:
+        now = int(time.time())
+        for keys in self.expired(table, attribute, now):
+            self._expire(table, attribute, keys, now)
+
+    def expired(self, table: str, attribute: str, now: int) -> list[dict[str, Any]]:
+        """The keys of the items whose TTL has passed (within DynamoDB's
+        five-year horizon): read from the stack's own moto, in this process,
+        or found by a Scan when the table is not there."""
+        horizon = now - TTL_HORIZON_SECONDS
+        found = moto_speedups.expired_keys(ACCOUNT, REGION, table, attribute, now, horizon)
+        if found is not None:
+            return found
         key_names = [
             key["AttributeName"] for key in self.dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
         ]
-        now = int(time.time())
-        paginator = self.dynamodb.get_paginator("scan")
-        pages = paginator.paginate(
+        pages = self.dynamodb.get_paginator("scan").paginate(
             TableName=table,
             FilterExpression="#ttl <= :now AND #ttl >= :horizon",
             ExpressionAttributeNames={"#ttl": attribute},
-            ExpressionAttributeValues={":now": {"N": str(now)}, ":horizon": {"N": str(now - TTL_HORIZON_SECONDS)}},
+            ExpressionAttributeValues={":now": {"N": str(now)}, ":horizon": {"N": str(horizon)}},
         )
-        for page in pages:
-            for item in page.get("Items", []):
-                self._expire(table, attribute, {name: item[name] for name in key_names}, now)
+        return [{name: item[name] for name in key_names} for page in pages for item in page.get("Items", [])]
 
     def _expire(self, table: str, attribute: str, keys: dict[str, Any], now: int) -> None:
         self.registry.begin(table, keys)

@@ -3,17 +3,23 @@ failures, bisection, bounded retries and the on-failure destination."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 import boto3
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from infra import moto_speedups
 from infra.lambdas import InvocationError
-from infra.pollers import SqsPoller, StreamPoller, TtlRegistry, TtlSweeper, rate_seconds
-from infra.provision import aws_client
+from infra.pollers import TTL_HORIZON_SECONDS, SqsPoller, StreamPoller, TtlRegistry, TtlSweeper, rate_seconds
+from infra.provision import ACCOUNT, REGION, aws_client
 from infra.template import SqsMapping, StreamMapping
 
 
@@ -250,3 +256,53 @@ def test_ttl_sweeps_tables_with_a_stream_every_tick_and_the_others_rarely(aws: A
     sweeper.sweep_all()
     assert left("AnswerCacheTable") == 0
     assert sweeper.deleted == 2
+
+
+NOW = 1_800_000_000
+ttl_values = st.one_of(
+    st.none(),
+    st.integers(-3, 3).map(lambda seconds: {"N": str(NOW + seconds)}),  # just expired, expiring, not yet
+    st.just({"N": str(NOW - TTL_HORIZON_SECONDS - 1)}),  # beyond DynamoDB's horizon
+    st.just({"N": f"{NOW - 5}.5"}),  # not whole
+    st.just({"S": str(NOW - 10)}),  # a string: never TTL's (moto's Scan fails on it, a 500)
+)
+ttl_tables = itertools.count()
+
+
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(ttl_values, max_size=8), st.booleans())
+def test_ttl_finds_in_the_stack_s_moto_what_a_filtered_scan_finds(
+    aws: Any, values: list[dict[str, str] | None], ranged: bool
+) -> None:
+    """Numbers from DynamoDB's five-year horizon to now, on tables with and
+    without a range key, and nothing for a table that moto does not have."""
+    dynamodb = boto3.client("dynamodb")
+    table = f"ttl-{next(ttl_tables)}"
+    keys = [{"AttributeName": "pk", "KeyType": "HASH"}]
+    if ranged:
+        keys.append({"AttributeName": "sk", "KeyType": "RANGE"})
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=keys,
+        AttributeDefinitions=[{"AttributeName": key["AttributeName"], "AttributeType": "S"} for key in keys],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    stored = []
+    for number, value in enumerate(values):
+        key = {"pk": {"S": f"p{number % 2}"}, "sk": {"S": f"s{number}"}} if ranged else {"pk": {"S": f"p{number}"}}
+        dynamodb.put_item(TableName=table, Item={**key, **({"expires_ttl": value} if value else {})})
+        stored.append((key, value))
+    expected = [
+        key
+        for key, value in stored
+        if value and "N" in value and NOW - TTL_HORIZON_SECONDS <= Decimal(value["N"]) <= NOW
+    ]
+    sweeper = TtlSweeper(aws, None, TtlRegistry(), interval=2)
+    found = moto_speedups.expired_keys(ACCOUNT, REGION, table, "expires_ttl", NOW, NOW - TTL_HORIZON_SECONDS)
+    assert found is not None
+    assert sorted(map(json.dumps, found)) == sorted(map(json.dumps, expected))
+    assert moto_speedups.expired_keys(ACCOUNT, REGION, "no-such-table", "expires_ttl", NOW, 0) is None
+    if not any(value and "S" in value for value in values):
+        with mock.patch.object(moto_speedups, "expired_keys", return_value=None):  # the Scan, as for a moto elsewhere
+            scanned = sweeper.expired(table, "expires_ttl", NOW)
+        assert sorted(map(json.dumps, scanned)) == sorted(map(json.dumps, expected))
