@@ -972,46 +972,33 @@ def _write_items_whole() -> None:
         setattr(DynamoDBBackend, name, whole)
 
 
-# Conditions parsed, by expression, names and values, with the names and
-# values each parse found; the most recently parsed last.
-PARSED_CONDITIONS: dict[tuple[str | None, str, str], tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
+# How many parsed conditions are kept, the most recently used.
 PARSED_CONDITIONS_KEPT = 256
-PARSED_CONDITIONS_LOCK = threading.Lock()
 
 
 def _parse_each_condition_once() -> None:
     def parse(self: ConditionExpressionParser) -> Any:
         try:
-            key = (
-                self.condition_expression,
-                json.dumps(self.expression_attribute_names, sort_keys=True),
-                json.dumps(self.expression_attribute_values, sort_keys=True),
-            )
+            names = json.dumps(self.expression_attribute_names, sort_keys=True)
+            values = json.dumps(self.expression_attribute_values, sort_keys=True)
         except (TypeError, ValueError):  # not JSON: moto's parse says what it is
             return MOTO_PARSE_CONDITION(self)
-        with PARSED_CONDITIONS_LOCK:
-            parsed = PARSED_CONDITIONS.pop(key, None)
-            if parsed is not None:
-                PARSED_CONDITIONS[key] = parsed
-        if parsed is None:
-            names, values = len(self.expr_attr_names_found), len(self.expr_attr_values_found)
-            condition = MOTO_PARSE_CONDITION(self)  # raises for a condition moto refuses: not kept
-            parsed = (
-                condition,
-                tuple(self.expr_attr_names_found[names:]),
-                tuple(self.expr_attr_values_found[values:]),
-            )
-            with PARSED_CONDITIONS_LOCK:
-                PARSED_CONDITIONS[key] = parsed
-                while len(PARSED_CONDITIONS) > PARSED_CONDITIONS_KEPT:
-                    del PARSED_CONDITIONS[next(iter(PARSED_CONDITIONS))]
-            return condition
-        condition, names_found, values_found = parsed
+        condition, names_found, values_found = _parsed(self.condition_expression, names, values)
         self.expr_attr_names_found.extend(names_found)
         self.expr_attr_values_found.extend(values_found)
         return condition
 
     ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
+
+
+@functools.lru_cache(maxsize=PARSED_CONDITIONS_KEPT)
+def _parsed(expression: str | None, names: str, values: str) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
+    """moto's parse of a condition, with the names and values it found
+    (the handlers check those for unused ones). A condition moto refuses
+    raises, and is not kept."""
+    parser = ConditionExpressionParser(expression, json.loads(names), json.loads(values))
+    condition = MOTO_PARSE_CONDITION(parser)
+    return condition, tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found)
 
 
 def _transactions_copy_only_their_items() -> None:
