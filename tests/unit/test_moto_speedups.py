@@ -865,46 +865,6 @@ def test_a_queue_lists_the_messages_moto_lists(times: list[tuple[float, float]])
         assert queue.messages == moto_speedups.MOTO_QUEUE_MESSAGES.fget(queue)
 
 
-def deleted(delete: Any, receives: list[int], deletes: list[str]) -> Any:
-    """A queue of messages each received `receives[n]` times (a new receipt
-    handle each time), then `deletes` (`n/k`: message n's k-th handle, `x`:
-    one never handed out) in turn: what each delete did and what is left."""
-    from moto.sqs.models import SQSBackend
-
-    moto_speedups.mock_random.seed(7)  # the same receipt handles for ours and moto's
-    backend = SQSBackend("us-east-1", ACCOUNT)
-    queue = backend.create_queue("q")
-    handles: dict[str, str] = {}
-    for number, count in enumerate(receives):
-        message = backend.send_message("q", f"body {number}")
-        for receipt in range(count):
-            message.mark_received(visibility_timeout=0)
-            handles[f"{number}/{receipt}"] = message.receipt_handle
-            queue.pending_messages.add(message)
-    outcomes = []
-    for handle in deletes:
-        try:
-            delete(queue, handles.get(handle, "never handed out"))
-            outcomes.append("deleted")
-        except Exception as error:  # noqa: BLE001 - which error is the outcome
-            outcomes.append(type(error).__name__)
-    left = [message.body for message in queue._messages]
-    return outcomes, left, sorted(message.body for message in queue.pending_messages), len(queue.deleted_messages)
-
-
-@given(
-    st.lists(st.integers(0, 3), max_size=5),
-    st.lists(st.sampled_from(["0/0", "0/1", "1/0", "1/2", "2/0", "3/1", "x"]), max_size=6),
-)
-def test_messages_are_deleted_as_moto_deletes_them(receives: list[int], deletes: list[str]) -> None:
-    """By a message's latest receipt handle or an older one, again, or by one
-    the queue never handed out."""
-    from moto.sqs.models import Queue
-
-    ours = deleted(Queue.delete_message, receives, deletes)
-    assert ours == deleted(moto_speedups.MOTO_QUEUE_DELETE, receives, deletes)
-
-
 def sent(send: Any, kind: str, queue_delay: int, call: dict[str, Any]) -> Any:
     """What `send` made of one SendMessage on a fresh queue of `kind`
     (standard, fifo, or fifo deduplicating by content): the message's fields
