@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 import botocore.session
+import jmespath
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
@@ -239,13 +240,18 @@ def test_other_operations_are_botocores() -> None:
 
 
 def test_the_stand_in_names_the_tables_the_call_does() -> None:
-    # all endpoint resolution reads of DynamoDB's parameters (ResourceArn, ResourceArnList)
-    for operation, params, _ in CALLS:
+    # all endpoint resolution reads of DynamoDB's parameters: ResourceArn (the
+    # TableName) and ResourceArnList, of which its rules read the first
+    service = connection().client.meta.service_model
+    many = {"TransactItems": [{"Put": {"TableName": "cache", "Item": ITEM}}] * 100 + CALLS[-1][1]["TransactItems"]}
+    for operation, params, _ in [*CALLS, ("TransactWriteItems", many, None)]:
         stand_in = wire._naming_tables(params)
         assert stand_in.get("TableName") == params.get("TableName"), operation
-        assert list(stand_in.get("RequestItems", {})) == list(params.get("RequestItems", {})), operation
-        named = [next(iter(item.values()))["TableName"] for item in params.get("TransactItems", [])]
-        assert [next(iter(item.values()))["TableName"] for item in stand_in.get("TransactItems", [])] == named
+        for context in dict(service.operation_model(operation).operation_context_parameters or {}).values():
+            named, stand_in_names = jmespath.search(context["path"], params), jmespath.search(context["path"], stand_in)
+            assert named[0] == stand_in_names[0], operation
+            assert list(dict.fromkeys(named)) == list(dict.fromkeys(stand_in_names)), operation
+    assert len(wire._naming_tables(many)["TransactItems"]) == 5  # one an action and table
 
 
 def test_the_services_connection_speaks_directly() -> None:
