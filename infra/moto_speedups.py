@@ -97,7 +97,13 @@ were (tests/unit/test_moto_speedups.py holds them to that).
   whose values are strings, numbers, string or number sets, booleans or
   null, is now checked in one pass and stored as moto stores it; anything
   else, or anything moto would refuse, is moto's batch write still, from
-  the start, so it answers and refuses as it did.
+  the start, so it answers and refuses as it did. The cache now writes a
+  batch's answers in transactions of up to 100 unconditional puts, and
+  moto's transaction checks each put's condition (none), empty keys and
+  names, then puts it through its general put: 15-18 ms of the stack's
+  CPU for 128 answers, against 13-16 ms as batches of 25, in one sitting.
+  Such a transaction is now checked and stored the same way (10-12 ms);
+  any other is moto's.
 - Conditions: moto parses a condition expression every time it is used,
   and a transaction's twice or more (its check, then the write's own
   check, and the request's validation); a batch's count, a transaction
@@ -105,7 +111,9 @@ were (tests/unit/test_moto_speedups.py holds them to that).
   parsing them. A condition is now parsed once for the same expression,
   names and values (the 256 last parsed are kept), and the tree, which
   evaluating it does not change, is reused with the names and values the
-  parse found.
+  parse found. A write without a condition (moto asks for one for each
+  put of a transaction) gets moto's answer at once: serializing its empty
+  names and values to look it up cost more than that.
 - Transactions: moto copies every table a transaction writes to (deeply,
   every item) before it starts, and on a cancellation puts the copies back
   in place of the tables. That cost grew with the table (a scan's batch
@@ -228,6 +236,7 @@ MOTO_VALUE_INIT = DynamoType.__init__
 MOTO_VALUE_HASH = DynamoType.__hash__
 MOTO_RETAINED = SQSBackend.is_message_valid_based_on_retention_period
 MOTO_BATCH_WRITE_ITEM = DynamoHandler.batch_write_item
+MOTO_HANDLE_TRANSACT_WRITE_ITEMS = DynamoHandler.transact_write_items
 MOTO_CONTAINS_DUPLICATES = DynamoHandler._contains_duplicates
 # moto's actions that report consumed capacity, each as moto wraps it
 CAPACITY_WRAPPER = "include_consumed_capacity.<locals>._inner.<locals>._wrapper"
@@ -268,6 +277,7 @@ def apply() -> None:
     _transactions_copy_only_their_items()
     _write_items_whole()
     _put_batches_quickly()
+    _put_transactions_quickly()
     _find_duplicate_keys_by_hashing()
     _count_capacity_only_when_asked()
     _forget_what_is_gone()
@@ -836,14 +846,27 @@ def _quick_puts(backend: DynamoDBBackend, request_items: Any) -> list[tuple[Tabl
     if type(request_items) is not dict or len(request_items) != 1:
         return None
     ((table_name, requests),) = request_items.items()
-    table = backend.tables.get(table_name)
-    if table is None or table.global_indexes or type(requests) is not list:
+    if type(requests) is not list:
+        return None
+    attributes = []
+    for request in requests:
+        put = request.get("PutRequest") if type(request) is dict and len(request) == 1 else None
+        if type(put) is not dict:
+            return None
+        attributes.append(put.get("Item"))
+    return _quick_items(backend, table_name, attributes)
+
+
+def _quick_items(backend: DynamoDBBackend, table_name: Any, attributes: list[Any]) -> list[tuple[Table, Item]] | None:
+    """Items to put into one table, as moto builds them, if it would store
+    every one without a further check; None otherwise."""
+    table = backend.tables.get(table_name) if type(table_name) is str else None
+    if table is None or table.global_indexes:
         return None
     puts: list[tuple[Table, Item]] = []
     keys = set()
-    for request in requests:
-        put = request.get("PutRequest") if type(request) is dict and len(request) == 1 else None
-        item = _quick_item(table, put.get("Item")) if type(put) is dict else None
+    for each in attributes:
+        item = _quick_item(table, each)
         if item is None:
             return None
         key = (item.hash_key.value, item.range_key.value if item.range_key is not None else None)
@@ -951,6 +974,8 @@ PARSED_CONDITIONS_KEPT = 256
 
 def _parse_each_condition_once() -> None:
     def parse(self: ConditionExpressionParser) -> Any:
+        if not self.condition_expression:  # moto's parse finds nothing in none
+            return MOTO_PARSE_CONDITION(self)
         try:
             names = json.dumps(self.expression_attribute_names, sort_keys=True)
             values = json.dumps(self.expression_attribute_values, sort_keys=True)
@@ -985,6 +1010,42 @@ def _transactions_copy_only_their_items() -> None:
             _write(self, checked, reasons)
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _put_transactions_quickly() -> None:
+    def transact_write_items(self: DynamoHandler) -> str:
+        body = self.body if isinstance(self.body, dict) else {}
+        with ITEM_WRITES:
+            puts = _quick_transaction_puts(self.dynamodb_backend, body.get("TransactItems"))
+            if puts is not None:
+                for table, item in puts:
+                    _store(table, item)
+                return dynamo_json_dump({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})  # moto's answer
+        return MOTO_HANDLE_TRANSACT_WRITE_ITEMS(self)
+
+    DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _quick_transaction_puts(backend: DynamoDBBackend, transact_items: Any) -> list[tuple[Table, Item]] | None:
+    """The items of a transaction of unconditional puts, built as moto
+    builds them, when it would store every one (as `_quick_puts` finds
+    them for a batch); None for any other transaction, for moto's checks,
+    reasons and writes. Nothing can cancel such a transaction half-way."""
+    if type(transact_items) is not list or not 0 < len(transact_items) <= 100:
+        return None
+    by_table: dict[Any, list[Any]] = {}
+    for entry in transact_items:
+        put = entry.get("Put") if type(entry) is dict and len(entry) == 1 else None
+        if type(put) is not dict or put.keys() != {"TableName", "Item"}:
+            return None
+        by_table.setdefault(put["TableName"], []).append(put["Item"])
+    puts: list[tuple[Table, Item]] = []
+    for table_name, attributes in by_table.items():
+        found = _quick_items(backend, table_name, attributes)
+        if found is None:
+            return None
+        puts += found
+    return puts
 
 
 def _check(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> tuple[list[Any], list[Reason]]:

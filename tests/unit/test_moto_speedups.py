@@ -819,6 +819,116 @@ def test_a_batch_of_plain_puts_is_stored_without_moto_s_put(monkeypatch: Any) ->
     assert len(backend.get_table("ranged").all_items()) == 25
 
 
+# ---------------------------------------------------------------- transactions of puts
+
+
+def transaction_entry(table: str, request: dict[str, Any]) -> dict[str, Any]:
+    """A batch's write request as a transaction's; one that is neither a
+    put nor a delete, a put without an item."""
+    if "PutRequest" in request:
+        return {"Put": {"TableName": table, "Item": request["PutRequest"]["Item"]}}
+    if "DeleteRequest" in request:
+        return {"Delete": {"TableName": table, "Key": request["DeleteRequest"]["Key"]}}
+    return {"Put": {"TableName": table}}
+
+
+@st.composite
+def transactions_of_puts(draw: st.DrawFn) -> list[Any]:
+    """TransactItems: mostly one table's puts, as the answer cache writes
+    them; now and then a put moto checks further, a condition, a delete, a
+    second table, an unknown one, a key twice, none, or too many."""
+    table = draw(st.sampled_from(TABLES))
+    entries = [transaction_entry(table, r) for r in draw(st.lists(write_requests(table), min_size=1, max_size=5))]
+    rare = draw(st.integers(0, 39))
+    if rare == 0:
+        entries.append(copy.deepcopy(draw(st.sampled_from(entries))))
+    elif rare == 1:
+        other = draw(st.sampled_from(TABLES).filter(lambda name: name != table))
+        entries.append(transaction_entry(other, draw(write_requests(other))))
+    elif rare == 2:
+        entries.append({"Put": {"TableName": "missing", "Item": {"pk": {"S": "a"}}}})
+    elif rare in (3, 4) and "Put" in entries[0] and "Item" in entries[0]["Put"]:
+        entries[0]["Put"]["ConditionExpression"] = draw(
+            st.sampled_from(["attribute_not_exists(pk)", "attribute_exists(pk)"])
+        )
+    elif rare == 5 and "Put" in entries[0]:
+        entries[0]["Put"]["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    elif rare == 6:
+        entries = []
+    elif rare == 7:
+        entries = [{"Put": {"TableName": "plain", "Item": {"pk": {"S": f"k{n}"}}}} for n in range(101)]
+    elif rare == 8:
+        entries.append({"Put": {"TableName": table, "Item": {"pk": {"S": "x"}}}, "Delete": {"TableName": table}})
+    return entries
+
+
+def transaction_outcome(write: Any, backend: Any, entries: list[Any]) -> Any:
+    from moto.dynamodb.responses import DynamoHandler
+
+    class Handler(DynamoHandler):
+        @property
+        def dynamodb_backend(self) -> Any:
+            return backend
+
+    handler = Handler()
+    handler.body = {"TransactItems": copy.deepcopy(entries)}
+    try:
+        return json.loads(write(handler))
+    except Exception as error:  # noqa: BLE001 - the error is the outcome compared
+        return type(error).__name__, getattr(error, "description", str(error))
+
+
+@settings(deadline=None, max_examples=300)  # up to 6 small transactions on two backends an example
+@given(st.lists(transactions_of_puts(), min_size=1, max_size=6))
+def test_transactions_of_puts_end_as_moto_ends_them(transactions: list[list[Any]]) -> None:
+    """The same transactions, one after another, through moto's handler and
+    through ours: the same answers and errors, the same items and stream
+    records after each. (Both write through this module's transactions,
+    which test_transactions_end_as_moto_ends_them holds to moto's.)"""
+    from moto.dynamodb.responses import DynamoHandler
+
+    theirs, ours = backend_for_batches("us-east-1"), backend_for_batches("eu-west-1")
+    for entries in transactions:
+        expected = transaction_outcome(moto_speedups.MOTO_HANDLE_TRANSACT_WRITE_ITEMS, theirs, entries)
+        assert transaction_outcome(DynamoHandler.transact_write_items, ours, entries) == expected
+        assert batch_contents(ours) == batch_contents(theirs)
+
+
+@pytest.mark.parametrize(("table", "item"), ODD_PUTS, ids=lambda value: str(value)[:40])
+def test_each_odd_put_of_a_transaction_is_answered_as_moto_answers_it(table: str, item: Any) -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    plain = [{"pk": {"S": key}, "sk": {"S": "s"}} if table == "ranged" else {"pk": {"S": key}} for key in "bc"]
+    if table == "numbered":
+        plain = [{"pk": {"N": "7"}}, {"pk": {"N": "8"}}]
+    entries = [{"Put": {"TableName": table, "Item": put}} for put in (plain[0], item, plain[1])]
+    theirs, ours = backend_for_batches("us-east-1"), backend_for_batches("eu-west-1")
+    expected = transaction_outcome(moto_speedups.MOTO_HANDLE_TRANSACT_WRITE_ITEMS, theirs, entries)
+    assert transaction_outcome(DynamoHandler.transact_write_items, ours, entries) == expected
+    assert batch_contents(ours) == batch_contents(theirs)
+
+
+def test_a_transaction_of_plain_puts_is_stored_without_moto_s_put(monkeypatch: Any) -> None:
+    """The quick way is the one taken for the answer cache's writes."""
+    from moto.dynamodb.models.table import Table
+
+    def no_put(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("moto's put was used")
+
+    monkeypatch.setattr(Table, "put_item", no_put)
+    backend = backend_for_batches("us-west-2")
+    # As the cache's: one source, a purl each
+    items = [
+        {"pk": {"S": "source"}, "sk": {"S": f"p{n}"}, "answer": {"S": "{}"}, "ttl": {"N": "1"}} for n in range(100)
+    ]
+    entries = [{"Put": {"TableName": "ranged", "Item": item}} for item in items]
+    assert transaction_outcome(moto_speedups.DynamoHandler.transact_write_items, backend, entries) == {
+        "ConsumedCapacity": [],
+        "ItemCollectionMetrics": {},
+    }
+    assert len(backend.get_table("ranged").all_items()) == 100
+
+
 def test_a_response_class_lists_the_methods_moto_lists() -> None:
     from moto.core import responses, utils
     from moto.dynamodb.responses import DynamoHandler
