@@ -118,9 +118,9 @@ def start_scan() -> str:
 @pytest.mark.parametrize(
     ("operation", "times"),
     [
-        ("BatchWriteItem", 1),  # the answer cache or the package rows
+        ("BatchWriteItem", 1),  # the package rows
         ("BatchGetItem", 2),  # the cache lookup, then the packages
-        ("TransactWriteItems", 1),  # a new finding with its `detected` entry
+        ("TransactWriteItems", 1),  # the answer cache, first of the batch's transactions
         ("GetItem", 1),  # the scan record
     ],
 )
@@ -190,7 +190,7 @@ def test_an_auto_assessment_cut_short_by_a_fault_is_made_on_redelivery(aws: Any,
     assert (done.status, done.findings_new) == ("succeeded", 2)
 
 
-@pytest.mark.parametrize("table", ["ScansTable", "FindingsTable"])
+@pytest.mark.parametrize("table", ["ScansTable", "FindingsTable", "AnswerCacheTable"])
 def test_a_transaction_conflict_is_retried_in_place_without_a_redelivery(
     aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch, table: str
 ) -> None:

@@ -45,7 +45,7 @@ def store(source_id: str, answers: dict[str, dict[str, Any]], now: datetime) -> 
         expires_ttl=int((now + LIFETIME).timestamp()),
     ).serialize()
     purl, answer = CachedAnswer.purl, CachedAnswer.answer
-    batching.write_serialized(
+    batching.put_together(
         CachedAnswer,
         [
             {

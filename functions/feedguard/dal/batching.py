@@ -4,6 +4,7 @@ backoff and jitter (PynamoDB's own BatchWrite retries at once)."""
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -14,11 +15,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import GetError
 from pynamodb.models import Model
 
+from feedguard.dal import transactions
+
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
 WRITE_LIMIT = 25
 READ_LIMIT = 100
+TRANSACTION_ITEMS = 100
+TRANSACTION_BYTES = 4_000_000  # DynamoDB's limit is 4 MB of items together
 MAX_ATTEMPTS = 8
 BASE_DELAY = 0.05
 MAX_DELAY = 2.0
@@ -88,6 +93,61 @@ def write_serialized(
             send(chunk)
         return
     list(_calls.map(send, chunks))
+
+
+def put_together(model: type[Model], items: Sequence[dict[str, Any]]) -> None:
+    """Puts of items in DynamoDB's form (their keys distinct), in
+    transactions of up to 100 items and 4 MB, several in parallel, each
+    retried while another transaction holds one of its items. A call costs
+    the caller's botocore 1.5-2 ms of CPU whatever it carries: a scan
+    batch's 128 answers take two calls instead of six BatchWriteItem calls
+    of 25. The price is twice the write units (docs/data-model.md)."""
+    table = model.Meta.table_name
+    connection = model._get_connection().connection
+
+    def send(chunk: Sequence[dict[str, Any]]) -> None:
+        puts = [{"TableName": table, "Item": item} for item in chunk]
+        transactions.retrying(
+            lambda: connection.transact_write_items(
+                condition_check_items=(), delete_items=(), put_items=puts, update_items=()
+            )
+        )
+
+    chunks = list(_transactions(items))
+    if len(chunks) <= 1:
+        for chunk in chunks:
+            send(chunk)
+        return
+    list(_calls.map(send, chunks))
+
+
+def _transactions(items: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
+    """Runs of items of even length, at most TRANSACTION_ITEMS and
+    TRANSACTION_BYTES each."""
+    count = -(-len(items) // TRANSACTION_ITEMS)
+    longest = -(-len(items) // count) if count else 0
+    chunk: list[dict[str, Any]] = []
+    used = 0
+    for item in items:
+        size = _item_bytes(item)
+        if chunk and (len(chunk) == longest or used + size > TRANSACTION_BYTES):
+            yield chunk
+            chunk, used = [], 0
+        chunk.append(item)
+        used += size
+    if chunk:
+        yield chunk
+
+
+def _item_bytes(item: dict[str, Any]) -> int:
+    """At least the size DynamoDB counts for an item (UTF-8 names and
+    values): exact for strings and numbers, their JSON for the rest."""
+    size = 0
+    for name, typed in item.items():
+        size += len(name.encode())
+        for kind, value in typed.items():
+            size += len(value.encode()) if kind in ("S", "N") else len(json.dumps(typed))
+    return size
 
 
 def read_serialized(model: type[Model], keys: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
