@@ -1015,21 +1015,21 @@ def _transactions_copy_only_their_items() -> None:
 def _put_transactions_quickly() -> None:
     def transact_write_items(self: DynamoHandler) -> str:
         body = self.body if isinstance(self.body, dict) else {}
-        with ITEM_WRITES:
-            puts = _quick_transaction_puts(self.dynamodb_backend, body.get("TransactItems"))
-            if puts is not None:
-                for table, item in puts:
-                    _store(table, item)
-                return dynamo_json_dump({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})  # moto's answer
-        return MOTO_HANDLE_TRANSACT_WRITE_ITEMS(self)
+        puts = _quick_transaction_puts(self.dynamodb_backend, body.get("TransactItems"))
+        if puts is None:
+            return MOTO_HANDLE_TRANSACT_WRITE_ITEMS(self)
+        with ITEM_WRITES:  # built from the request alone; written together
+            for table, item in puts:
+                _store(table, item)
+        return dynamo_json_dump({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})  # moto's answer
 
     DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def _quick_transaction_puts(backend: DynamoDBBackend, transact_items: Any) -> list[tuple[Table, Item]] | None:
     """The items of a transaction of unconditional puts, built as moto
-    builds them, when it would store every one (as `_quick_puts` finds
-    them for a batch); None for any other transaction, for moto's checks,
+    builds them, when it would store every one (`_quick_items`, as for a
+    batch of puts); None for any other transaction, for moto's checks,
     reasons and writes. Nothing can cancel such a transaction half-way."""
     if type(transact_items) is not list or not 0 < len(transact_items) <= 100:
         return None

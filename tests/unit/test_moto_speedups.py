@@ -908,6 +908,53 @@ def test_each_odd_put_of_a_transaction_is_answered_as_moto_answers_it(table: str
     assert batch_contents(ours) == batch_contents(theirs)
 
 
+def test_a_transaction_of_puts_is_seen_whole() -> None:
+    """Two items put together, flipping between "a" and "b", against
+    transactions checking that both are "a", under threads switching at
+    nearly every bytecode: each check finds both or neither, never one
+    (without ITEM_WRITES around the quick path's writes, some found one)."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
+
+    backend = backend_with_tables("us-east-1")
+    torn: list[Any] = []
+    done = threading.Event()
+
+    def put_both() -> None:
+        for n in range(300):
+            value = {"S": "ab"[n % 2]}
+            entries = [{"Put": {"TableName": "plain", "Item": {"pk": {"S": pk}, "v": value}}} for pk in ("x", "y")]
+            transaction_outcome(DynamoHandler.transact_write_items, backend, entries)
+        done.set()
+
+    def check() -> None:
+        both = [
+            {
+                "ConditionCheck": {
+                    "TableName": "plain",
+                    "Key": {"pk": {"S": pk}},
+                    "ConditionExpression": "v = :a",
+                    "ExpressionAttributeValues": {":a": {"S": "a"}},
+                }
+            }
+            for pk in ("x", "y")
+        ]
+        while not done.is_set():
+            answer = outcome(DynamoDBBackend.transact_write_items, backend, both)
+            if answer is not None and "None" in answer[1] and "ConditionalCheckFailed" in answer[1]:
+                torn.append(answer)
+
+    backend.put_item("plain", {"pk": {"S": "x"}, "v": {"S": "b"}})
+    backend.put_item("plain", {"pk": {"S": "y"}, "v": {"S": "b"}})
+    with switching_at_nearly_every_bytecode():
+        threads = [threading.Thread(target=put_both), *(threading.Thread(target=check) for _ in range(2))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert torn == []
+
+
 def test_a_transaction_of_plain_puts_is_stored_without_moto_s_put(monkeypatch: Any) -> None:
     """The quick way is the one taken for the answer cache's writes."""
     from moto.dynamodb.models.table import Table
