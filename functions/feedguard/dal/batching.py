@@ -88,6 +88,11 @@ def write_serialized(
             [item for action, item in chunk if action == "delete"],
         )
 
+    _send_all(send, chunks)
+
+
+def _send_all(send: Callable[[T], None], chunks: list[T]) -> None:
+    """`send` for each chunk: in parallel when there are several."""
     if len(chunks) <= 1:
         for chunk in chunks:
             send(chunk)
@@ -113,12 +118,7 @@ def put_together(model: type[Model], items: Sequence[dict[str, Any]]) -> None:
             )
         )
 
-    chunks = list(_transactions(items))
-    if len(chunks) <= 1:
-        for chunk in chunks:
-            send(chunk)
-        return
-    list(_calls.map(send, chunks))
+    _send_all(send, list(_transactions(items)))
 
 
 def _transactions(items: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
