@@ -249,6 +249,8 @@ MOTO_CAPACITY_ACTIONS = {
 MOTO_SEND_MESSAGE = SQSBackend.send_message
 MOTO_QUEUE_MESSAGES = Queue.messages
 MOTO_PARSE_CONDITION = ConditionExpressionParser.parse
+# The most operations moto (as DynamoDB) takes in a transaction
+TRANSACTION_LIMIT = 100
 # The longest request line or header line, and the most header lines, a request may have
 MAX_LINE = 65536
 MAX_HEADERS = 100
@@ -1001,7 +1003,7 @@ def _parsed(expression: str | None, names: str, values: str) -> tuple[Any, tuple
 
 def _transactions_copy_only_their_items() -> None:
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-        if len(transact_items) > 100:
+        if len(transact_items) > TRANSACTION_LIMIT:
             raise TooManyTransactionsException()
         with ITEM_WRITES:
             checked, reasons = _check(self, transact_items)
@@ -1031,7 +1033,7 @@ def _quick_transaction_puts(backend: DynamoDBBackend, transact_items: Any) -> li
     builds them, when it would store every one (`_quick_items`, as for a
     batch of puts); None for any other transaction, for moto's checks,
     reasons and writes. Nothing can cancel such a transaction half-way."""
-    if type(transact_items) is not list or not 0 < len(transact_items) <= 100:
+    if type(transact_items) is not list or not 0 < len(transact_items) <= TRANSACTION_LIMIT:
         return None
     by_table: dict[Any, list[Any]] = {}
     for entry in transact_items:
