@@ -724,7 +724,9 @@ def backend_for_batches(region: str) -> Any:
     return backend
 
 
-def batch_outcome(write: Any, backend: Any, request_items: dict[str, Any]) -> Any:
+def handler_outcome(write: Any, backend: Any, body: dict[str, Any]) -> Any:
+    """What `write`, a DynamoHandler action, answers to `body` on `backend`:
+    its JSON answer, or its error's name and description."""
     from moto.dynamodb.responses import DynamoHandler
 
     class Handler(DynamoHandler):
@@ -733,11 +735,15 @@ def batch_outcome(write: Any, backend: Any, request_items: dict[str, Any]) -> An
             return backend
 
     handler = Handler()
-    handler.body = {"RequestItems": copy.deepcopy(request_items)}
+    handler.body = copy.deepcopy(body)
     try:
         return json.loads(write(handler))
     except Exception as error:  # noqa: BLE001 - the error is the outcome compared
         return type(error).__name__, getattr(error, "description", str(error))
+
+
+def batch_outcome(write: Any, backend: Any, request_items: dict[str, Any]) -> Any:
+    return handler_outcome(write, backend, {"RequestItems": request_items})
 
 
 def batch_contents(backend: Any) -> dict[str, Any]:
@@ -785,16 +791,21 @@ ODD_PUTS = [
 ] + [("plain", {"pk": {"S": "a"}, "n": value}) for value in ODD_VALUES]
 
 
+def between_plain_puts(table: str, item: Any) -> list[Any]:
+    """`item` between two items of `table` that moto stores as they are."""
+    plain = [{"pk": {"S": key}, "sk": {"S": "s"}} if table == "ranged" else {"pk": {"S": key}} for key in "bc"]
+    if table == "numbered":
+        plain = [{"pk": {"N": "7"}}, {"pk": {"N": "8"}}]
+    return [plain[0], item, plain[1]]
+
+
 @pytest.mark.parametrize(("table", "item"), ODD_PUTS, ids=lambda value: str(value)[:40])
 def test_each_odd_put_is_answered_as_moto_answers_it(table: str, item: Any) -> None:
     """One put moto checks further, refuses or stores otherwise, between two
     plain ones: the same answer or error, and the same items written."""
     from moto.dynamodb.responses import DynamoHandler
 
-    plain = [{"pk": {"S": key}, "sk": {"S": "s"}} if table == "ranged" else {"pk": {"S": key}} for key in "bc"]
-    if table == "numbered":
-        plain = [{"pk": {"N": "7"}}, {"pk": {"N": "8"}}]
-    batch = {table: [{"PutRequest": {"Item": put}} for put in (plain[0], item, plain[1])]}
+    batch = {table: [{"PutRequest": {"Item": put}} for put in between_plain_puts(table, item)]}
     theirs, ours = backend_for_batches("us-east-1"), backend_for_batches("eu-west-1")
     expected = batch_outcome(moto_speedups.MOTO_BATCH_WRITE_ITEM, theirs, batch)
     assert batch_outcome(DynamoHandler.batch_write_item, ours, batch) == expected
@@ -863,19 +874,7 @@ def transactions_of_puts(draw: st.DrawFn) -> list[Any]:
 
 
 def transaction_outcome(write: Any, backend: Any, entries: list[Any]) -> Any:
-    from moto.dynamodb.responses import DynamoHandler
-
-    class Handler(DynamoHandler):
-        @property
-        def dynamodb_backend(self) -> Any:
-            return backend
-
-    handler = Handler()
-    handler.body = {"TransactItems": copy.deepcopy(entries)}
-    try:
-        return json.loads(write(handler))
-    except Exception as error:  # noqa: BLE001 - the error is the outcome compared
-        return type(error).__name__, getattr(error, "description", str(error))
+    return handler_outcome(write, backend, {"TransactItems": entries})
 
 
 @settings(deadline=None, max_examples=300)  # up to 6 small transactions on two backends an example
@@ -898,10 +897,7 @@ def test_transactions_of_puts_end_as_moto_ends_them(transactions: list[list[Any]
 def test_each_odd_put_of_a_transaction_is_answered_as_moto_answers_it(table: str, item: Any) -> None:
     from moto.dynamodb.responses import DynamoHandler
 
-    plain = [{"pk": {"S": key}, "sk": {"S": "s"}} if table == "ranged" else {"pk": {"S": key}} for key in "bc"]
-    if table == "numbered":
-        plain = [{"pk": {"N": "7"}}, {"pk": {"N": "8"}}]
-    entries = [{"Put": {"TableName": table, "Item": put}} for put in (plain[0], item, plain[1])]
+    entries = [{"Put": {"TableName": table, "Item": put}} for put in between_plain_puts(table, item)]
     theirs, ours = backend_for_batches("us-east-1"), backend_for_batches("eu-west-1")
     expected = transaction_outcome(moto_speedups.MOTO_HANDLE_TRANSACT_WRITE_ITEMS, theirs, entries)
     assert transaction_outcome(DynamoHandler.transact_write_items, ours, entries) == expected
