@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -561,6 +562,14 @@ def test_an_invocation_with_time_takes_the_queues_other_batches_and_deletes_them
     assert empty == 1
     # and deletes the seven it took; the one it was handed is the mapping's to delete
     assert queue_counts(aws) == (0, 1)
+
+
+def test_a_worker_lets_a_waiting_thread_have_the_gil_within_a_millisecond() -> None:
+    # The thread whose OSS Index answer came in, and the next batch waiting
+    # for the request slot, wait for the GIL behind a batch being recorded:
+    # Python's default lets them wait 5 ms, with OSS Index idle meanwhile.
+    assert scan_worker.SWITCH_INTERVAL_SECONDS == 0.001
+    assert sys.getswitchinterval() == pytest.approx(scan_worker.SWITCH_INTERVAL_SECONDS)
 
 
 def a_scan_still_being_planned(
