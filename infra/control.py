@@ -9,6 +9,8 @@ GET  /events                     the events published on the template's buses
 GET  /ossindex                   the fake OSS Index's counters
 POST /ossindex/faults            queue a fault (infra.fake_ossindex.Fault fields)
 PUT  /ossindex/latency           {"ms": n}
+PUT  /ossindex/vulnerable        {"share": x}: that share of packages the fake
+                                 does not know is reported with made-up vulnerabilities
 POST /ossindex/reset             clear faults, latency and counters
 """
 
@@ -65,6 +67,12 @@ def _route(stack: LocalStack, method: str, path: str, query: dict[str, list[str]
         return 200, stack.fake_ossindex.stats()
     if method == "PUT" and parts == ["ossindex", "latency"]:
         stack.fake_ossindex.latency_ms = int((body or {}).get("ms", 0))
+        return 200, stack.fake_ossindex.stats()
+    if method == "PUT" and parts == ["ossindex", "vulnerable"]:
+        share = (body or {}).get("share")
+        if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 <= share <= 1:
+            return 400, {"message": "share is a number from 0 to 1"}
+        stack.fake_ossindex.vulnerable_share = float(share)
         return 200, stack.fake_ossindex.stats()
     if method == "POST" and parts == ["ossindex", "reset"]:
         stack.fake_ossindex.reset()

@@ -18,6 +18,7 @@ serve a `FakeOssIndex` in their own process.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import signal
@@ -35,7 +36,7 @@ from urllib.parse import quote
 
 import requests
 
-from infra.ossindex_data import COMPONENTS, GUIDE
+from infra.ossindex_data import COMPONENTS, GUIDE, made_up_vulnerabilities
 
 MAX_COORDINATES = 128
 PATHS = ("/api/v3/component-report", "/api/v3/authorized/component-report")
@@ -64,6 +65,11 @@ class Reset(Exception):
 class FakeOssIndex:
     tokens: set[str] = field(default_factory=lambda: {"local-fake-token"})
     latency_ms: int = 0
+    # The share of packages it does not know that it reports vulnerable, with
+    # made-up vulnerabilities (ossindex_data.made_up_vulnerabilities): 0 by
+    # default, so a package not in ossindex_data is clean, as it is in the
+    # demo; benchmarks set it so a scan of made-up packages finds something.
+    vulnerable_share: float = 0.0
     faults: deque[Fault] = field(default_factory=deque)
     requests: int = 0
     coordinates_asked: int = 0
@@ -82,6 +88,7 @@ class FakeOssIndex:
         with self._lock:
             self.faults.clear()
             self.latency_ms = 0
+            self.vulnerable_share = 0.0
             self.requests = self.coordinates_asked = self.max_in_flight = 0
             self.first_request_at = self.last_answer_at = None
             self.request_seconds = 0.0
@@ -98,6 +105,7 @@ class FakeOssIndex:
                 "max_in_flight": self.max_in_flight,
                 "faults_queued": len(self.faults),
                 "latency_ms": self.latency_ms,
+                "vulnerable_share": self.vulnerable_share,
                 "first_request_at": self.first_request_at,
                 "last_answer_at": self.last_answer_at,
                 "request_seconds": self.request_seconds,
@@ -180,7 +188,7 @@ class FakeOssIndex:
             return _error(400, "Missing coordinates version")
         with self._lock:
             self.coordinates_asked += len(coordinates)
-        entries = [_report(coordinate) for coordinate in dict.fromkeys(normalized)]
+        entries = [_report(coordinate, self.vulnerable_share) for coordinate in dict.fromkeys(normalized)]
         if fault and fault.answer_only is not None:
             entries = entries[: fault.answer_only]
         payload = (fault.body if fault and fault.body is not None else json.dumps(entries)).encode()
@@ -196,9 +204,14 @@ def _normalize(coordinate: str) -> str:
     return f"pkg:{kind.lower()}/{rest}"
 
 
-def _report(coordinates: str) -> dict[str, Any]:
+def _report(coordinates: str, vulnerable_share: float = 0.0) -> dict[str, Any]:
     known = COMPONENTS.get(coordinates) or COMPONENTS.get(coordinates.lower())
     description, vulnerabilities = known if known else (None, [])
+    if known is None and vulnerable_share > 0:
+        # The same answer for the same package every time, whoever asks.
+        draw = int.from_bytes(hashlib.sha256(coordinates.encode()).digest()[:8], "big") / 2**64
+        if draw < vulnerable_share:
+            vulnerabilities = made_up_vulnerabilities(coordinates)
     entry: dict[str, Any] = {"coordinates": coordinates}
     if description is not None:
         entry["description"] = description
@@ -211,21 +224,34 @@ def _error(status: int, message: str) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json"}, json.dumps({"code": status, "message": message}).encode()
 
 
+def _share(value: Any) -> float:
+    share = float(value)
+    if not 0 <= share <= 1:
+        raise ValueError(f"a share is between 0 and 1, not {share}")
+    return share
+
+
 # Paths of the fake's own server that control it, for the process that started it.
 CONTROL = "/__fake__/"
 
 
 def control(fake: FakeOssIndex, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
-    """stats (GET), faults (POST a Fault's fields), latency (PUT {"ms": n}), reset (POST)."""
-    data = json.loads(body) if body else {}
-    if (method, path) == ("POST", "faults"):
-        fake.add_fault(Fault(**data))
-    elif (method, path) == ("PUT", "latency"):
-        fake.latency_ms = int(data["ms"])
-    elif (method, path) == ("POST", "reset"):
-        fake.reset()
-    elif (method, path) != ("GET", "stats"):
-        return 404, {"message": f"no control {method} {path}"}
+    """stats (GET), faults (POST a Fault's fields), latency (PUT {"ms": n}),
+    vulnerable (PUT {"share": x}), reset (POST)."""
+    try:
+        data = json.loads(body) if body else {}
+        if (method, path) == ("POST", "faults"):
+            fake.add_fault(Fault(**data))
+        elif (method, path) == ("PUT", "latency"):
+            fake.latency_ms = int(data["ms"])
+        elif (method, path) == ("PUT", "vulnerable"):
+            fake.vulnerable_share = _share(data["share"])
+        elif (method, path) == ("POST", "reset"):
+            fake.reset()
+        elif (method, path) != ("GET", "stats"):
+            return 404, {"message": f"no control {method} {path}"}
+    except (ValueError, KeyError, TypeError) as error:
+        return 400, {"message": f"bad control {method} {path}: {error}"}
     return 200, fake.stats()
 
 
@@ -314,6 +340,14 @@ class FakeOssIndexProcess:
     @latency_ms.setter
     def latency_ms(self, value: int) -> None:
         self._call("PUT", "latency", {"ms": value})
+
+    @property
+    def vulnerable_share(self) -> float:
+        return float(self.stats()["vulnerable_share"])
+
+    @vulnerable_share.setter
+    def vulnerable_share(self, value: float) -> None:
+        self._call("PUT", "vulnerable", {"share": value})
 
     def add_fault(self, fault: Fault) -> None:
         self._call("POST", "faults", asdict(fault))

@@ -7,6 +7,7 @@ reports: optional fields are absent rather than null (`cve` on sonatype ids,
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 GUIDE = "https://guide.sonatype.com"
@@ -275,3 +276,49 @@ DEMO_PURLS = (
     "pkg:npm/axios@0.21.0",
     "pkg:pypi/requests@2.31.0",
 )
+
+# Made-up weaknesses for made-up packages: what a benchmark's packages report
+# when the fake is told a share of them are vulnerable.
+MADE_UP_WEAKNESSES = (
+    ("CWE-79", "Improper Neutralization of Input During Web Page Generation", "AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"),
+    ("CWE-400", "Uncontrolled Resource Consumption", "AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"),
+    ("CWE-502", "Deserialization of Untrusted Data", "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+    ("CWE-22", "Improper Limitation of a Pathname to a Restricted Directory", "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"),
+    (
+        "CWE-1321",
+        "Improperly Controlled Modification of Object Prototype Attributes",
+        "AV:N/AC:H/PR:N/UI:N/S:U/C:L/I:L/A:L",
+    ),
+)
+
+
+def made_up_vulnerabilities(coordinates: str) -> list[dict[str, Any]]:
+    """One to three vulnerabilities for a package the fake does not know, the
+    same for every version of it (as a real one affects a range of versions)
+    and every time: ids (`FAKE-…`) and scores are drawn from a hash of its
+    name. Shaped and sized as real answers are: most have a CVE, a third
+    only the vendor's id; scores spread over every severity band."""
+    name = coordinates.rsplit("@", 1)[0]
+    digest = hashlib.sha256(name.encode()).digest()
+    made_up = []
+    for k in range(1 + digest[0] % 3):
+        draw = int.from_bytes(digest[1 + 4 * k : 5 + 4 * k], "big")
+        vulnerability_id = f"FAKE-{digest[13:19].hex()}-{k + 1}"
+        cwe, weakness, vector = MADE_UP_WEAKNESSES[draw % len(MADE_UP_WEAKNESSES)]
+        score = round(1.0 + (draw // 7 % 91) / 10, 1)  # 1.0 to 10.0
+        cve = f"CVE-2026-{9_000_000 + draw % 1_000_000}" if draw % 3 else None
+        made_up.append(
+            _vulnerability(
+                vulnerability_id,
+                f"[{cve or vulnerability_id}] {cwe}: {weakness}",
+                score,
+                f"CVSS:3.1/{vector}",
+                description=f"{name.split('/')[-1]} before a later release has a weakness of this kind, "
+                "which a remote attacker can reach through input the package reads.",
+                cwe=cwe,
+                cve=cve,
+                display_name=cve,
+                references=(_nvd(cve),) if cve else (),
+            )
+        )
+    return made_up

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from feedguard import ossindex
+from feedguard.effects import severity
 from feedguard.ossindex import Client, Credentials
+from infra import control
 from infra.fake_ossindex import FakeOssIndex, FakeOssIndexProcess, Fault
 from infra.stack import free_port
 
@@ -204,9 +207,48 @@ def test_the_fake_in_a_process_of_its_own_is_controlled_as_if_it_were_here() -> 
         reports = client(fake.url, sleeps).reports(["pkg:npm/lodash@4.17.21"])  # 503, then the answer
         assert "pkg:npm/lodash@4.17.21" in reports
         assert (fake.stats()["requests"], fake.latency_ms, len(sleeps.calls)) == (2, 20, 1)
+        fake.vulnerable_share = 0.5
+        assert fake.vulnerable_share == 0.5
+        bad = fake.session.put(f"{fake.url}/__fake__/vulnerable", json={"share": 2}, timeout=10)
+        assert (bad.status_code, fake.vulnerable_share) == (400, 0.5)
         fake.reset()
-        assert (fake.stats()["requests"], fake.latency_ms) == (0, 0)
+        assert (fake.stats()["requests"], fake.latency_ms, fake.vulnerable_share) == (0, 0, 0)
     finally:
         fake.stop()
     assert fake.process is not None
     assert fake.process.returncode is not None
+
+
+def test_a_share_of_packages_it_does_not_know_is_reported_vulnerable_the_same_way_every_time(
+    oss: tuple[FakeOssIndex, str],
+) -> None:
+    service, url = oss
+    made_up = [f"pkg:npm/made-up-{n}@1.0.0" for n in range(1000)]
+    assert not any(report.vulnerabilities for report in client(url).reports(made_up).values())  # by default
+    service.vulnerable_share = 0.1
+    first, again = client(url).reports(made_up), client(url).reports(made_up)
+    vulnerable = {purl for purl, report in first.items() if report.vulnerabilities}
+    assert 70 <= len(vulnerable) <= 130
+    assert first == again
+    reported = [v for purl in vulnerable for v in first[purl].vulnerabilities]
+    assert all(1 <= len(first[purl].vulnerabilities) <= 3 for purl in vulnerable)
+    assert len({v.id for v in reported}) == len(reported)  # each package's own
+    assert {severity(v.cvss_score) for v in reported} >= {"low", "medium", "high", "critical"}
+    assert any(v.cve is None for v in reported)
+    assert any(v.cve for v in reported)
+    # the versions of a package drawn vulnerable report the same; a package the fake knows keeps its answer
+    name = next(iter(vulnerable)).rsplit("@", 1)[0]
+    versions = client(url).reports([f"{name}@{n}.0.0" for n in range(2, 60)] + ["pkg:npm/lodash@4.17.21"])
+    drawn = [report.vulnerabilities for report in versions.values() if report.vulnerabilities]
+    assert drawn
+    assert all(found == first[f"{name}@1.0.0"].vulnerabilities for found in drawn)
+    assert versions["pkg:npm/lodash@4.17.21"].vulnerabilities == ()
+
+
+def test_the_control_server_sets_the_share_and_refuses_one_that_is_not() -> None:
+    stack: Any = SimpleNamespace(fake_ossindex=FakeOssIndex())
+    assert control._route(stack, "PUT", "/ossindex/vulnerable", {}, {"share": 0.25})[0] == 200
+    for bad in ({"share": 1.5}, {"share": "0.1"}, {"share": True}, {}, None):
+        status, answer = control._route(stack, "PUT", "/ossindex/vulnerable", {}, bad)
+        assert (status, answer["message"]) == (400, "share is a number from 0 to 1")
+    assert stack.fake_ossindex.vulnerable_share == 0.25
