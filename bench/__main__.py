@@ -29,6 +29,10 @@ from infra.template import Template
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 SCANS = int(os.environ.get("BENCH_SCANS", "5"))  # cold-cache scans with warm functions
+# The share of the scan benchmark's packages the fake reports vulnerable in
+# its second part, and how many daily scans (cold cache, findings recorded) it times.
+VULNERABLE_SHARE = float(os.environ.get("BENCH_VULNERABLE_SHARE", "0.1"))
+DAILY_SCANS = int(os.environ.get("BENCH_DAILY_SCANS", "3"))
 
 
 def _import_once(statement: str) -> float:
@@ -180,6 +184,34 @@ def forget_answers(stack: LocalStack) -> None:
             dynamodb.batch_write_item(RequestItems={table: [{"DeleteRequest": {"Key": key}} for key in chunk]})
 
 
+def settle(stack: LocalStack, quiet_cpu_s: float = 0.1, longest_s: float = 300.0) -> float:
+    """Waits until the stack is idle (under `quiet_cpu_s` of CPU in a second:
+    its pollers alone use about 0.05), so what a scan left to do (the
+    findings events it published through the history stream) is not timed
+    with the next one; returns how long that took."""
+    started = time.monotonic()
+    while time.monotonic() - started < longest_s:
+        before = cpu_seconds()
+        time.sleep(1.0)
+        if cpu_seconds() - before < quiet_cpu_s:
+            break
+    return time.monotonic() - started
+
+
+def table_contents(stack: LocalStack, logical_id: str) -> dict[str, object]:
+    """Every item of a table of the local stack, by its JSON: a write by a
+    scan carries the time it was made (`last_seen`, `updated_at`,
+    `last_scanned_at`), so an item rewritten seconds later differs."""
+    assert stack.provisioned is not None, "the stack has started"
+    dynamodb = aws_client("dynamodb", stack.moto_url)
+    table = stack.provisioned.table_names[logical_id]
+    return {
+        json.dumps(item, sort_keys=True): None
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table)
+        for item in page["Items"]
+    }
+
+
 def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, object]:
     """A cold scan of `distinct` purls spread over 3 overlapping feeds, with the
     fake OSS Index answering in `latency_ms`, next to a sequential batched
@@ -210,19 +242,23 @@ def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, 
             requests.put(f"{api}/feeds/{name}/sources/{source}", headers=headers, timeout=30)
         stack.fake_ossindex.latency_ms = latency_ms
 
-        stack.fake_ossindex.reset()
-        stack.fake_ossindex.latency_ms = latency_ms
-        started = time.perf_counter()
-        Client(stack.ossindex_url, Credentials(token=LOCAL_TOKEN)).reports(purls)
-        sequential = time.perf_counter() - started
-        sequential_requests = stack.fake_ossindex.stats()["requests"]
+        def sequential_client(share: float) -> tuple[float, int]:
+            stack.fake_ossindex.reset()
+            stack.fake_ossindex.latency_ms = latency_ms
+            stack.fake_ossindex.vulnerable_share = share
+            started = time.perf_counter()
+            Client(stack.ossindex_url, Credentials(token=LOCAL_TOKEN)).reports(purls)
+            return time.perf_counter() - started, stack.fake_ossindex.stats()["requests"]
 
-        def timed_scan() -> dict[str, object]:
+        sequential, sequential_requests = sequential_client(0.0)
+
+        def timed_scan(share: float = 0.0) -> dict[str, object]:
             """One scan of every feed through POST /scans: wall time from the
             request to the finished status, and what it did, with the CPU of
             the stack meanwhile."""
             stack.fake_ossindex.reset()
             stack.fake_ossindex.latency_ms = latency_ms
+            stack.fake_ossindex.vulnerable_share = share
             loop_ms = machine_loop_ms()
             cpu, started, posted = cpu_seconds(), time.monotonic(), time.time()
             scan_id = requests.post(f"{api}/scans", json={}, headers=headers, timeout=30).json()["id"]
@@ -249,6 +285,7 @@ def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, 
                 "status": scan["status"],
                 "requests_made": scan["requests_made"],
                 "cache_hits": scan["cache_hits"],
+                "findings_new": scan["findings_new"],
                 "max_in_flight": fake["max_in_flight"],
                 **asking,
                 "machine_loop_ms": loop_ms,
@@ -271,6 +308,7 @@ def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, 
             "runs_machine_loop_ms": [run["machine_loop_ms"] for run in colds],
         }
         warm = timed_scan()
+        vulnerable = _vulnerable_scans(stack, timed_scan, sequential_client)
         return {
             "distinct_purls": distinct,
             "package_rows_over_3_feeds": sum(len(members) for members in feeds.values()),
@@ -282,9 +320,55 @@ def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, 
             "cold_cache_cold_functions": first,
             "cold_cache_warm_functions": cold,
             "warm_rescan": warm,
+            **vulnerable,
         }
     finally:
         stack.stop()
+
+
+def _vulnerable_scans(
+    stack: LocalStack,
+    timed_scan: Callable[[float], dict[str, object]],
+    sequential_client: Callable[[float], tuple[float, int]],
+) -> dict[str, object]:
+    """The same feeds when VULNERABLE_SHARE of their packages are reported
+    vulnerable, as a real feed's are: the scan that first finds them
+    (creating the findings, each publishing an event), then the daily scan
+    (the cached answers expired, the findings there), which should rewrite
+    nothing. The sequential client asks for the same answers."""
+    sequential, _ = sequential_client(VULNERABLE_SHARE)
+    forget_answers(stack)
+    settle(stack)
+    detecting = timed_scan(VULNERABLE_SHARE)
+    detecting["over_sequential"] = round(cast(float, detecting["seconds"]) / sequential, 2)
+    detecting["events_settled_after_s"] = round(settle(stack), 1)
+    detecting["finding_detected_events"] = sum(
+        1 for event in stack.recorded_events() if event.get("detail-type") == "Finding Detected"
+    )
+    tables = ("FindingsTable", "VulnerabilitiesTable", "PackagesTable")
+    before = {logical_id: table_contents(stack, logical_id) for logical_id in tables}
+    dailies = []
+    for _ in range(DAILY_SCANS):
+        forget_answers(stack)
+        run = timed_scan(VULNERABLE_SHARE)
+        run["over_sequential"] = round(cast(float, run["seconds"]) / sequential, 2)
+        dailies.append(run)
+        settle(stack)
+    after = {logical_id: table_contents(stack, logical_id) for logical_id in tables}
+    dailies.sort(key=lambda run: cast(float, run["seconds"]))
+    return {
+        "vulnerable_share": VULNERABLE_SHARE,
+        "sequential_batched_client_vulnerable_s": round(sequential, 2),
+        "first_scan_finding_them": detecting,
+        "daily_scan_findings_recorded": {
+            **dailies[len(dailies) // 2],
+            "runs_s": [run["seconds"] for run in dailies],
+            "items_rewritten": {
+                logical_id: len(after[logical_id].keys() - before[logical_id].keys()) for logical_id in tables
+            },
+            "items": {logical_id: len(after[logical_id]) for logical_id in tables},
+        },
+    }
 
 
 def gate_latency(packages: int = 10_000, findings: int = 5_000, requests_per_route: int = 300) -> dict[str, object]:
