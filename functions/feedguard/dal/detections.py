@@ -25,6 +25,10 @@ from feedguard.ossindex import ComponentReport
 from feedguard.ossindex import Vulnerability as Reported
 from feedguard.scanplan import Rows
 
+# Findings a transaction creates, each with its `detected` entry: 100 items,
+# DynamoDB's most.
+CREATED_TOGETHER = 50
+
 
 def fingerprint(vulnerability: Reported) -> str:
     payload = json.dumps(asdict(vulnerability), sort_keys=True, separators=(",", ":"))
@@ -105,8 +109,8 @@ def record_findings(
     packages: Iterable[tuple[str, str]], reports: dict[str, ComponentReport], now: datetime, batch: str | None = None
 ) -> int:
     """Creates each finding seen for the first time (status unassessed, with a
-    `detected` entry, in one transaction), revives withdrawn ones, adds newly
-    affected packages. Returns how many findings are new.
+    `detected` entry in the same transaction), revives withdrawn ones, adds
+    newly affected packages. Returns how many findings are new.
 
     `batch` ("<scan id>#<number>") makes a redelivered batch idempotent in
     what it reports too: the findings it created on an earlier delivery count
@@ -123,17 +127,20 @@ def record_findings(
     existing = {(f.feed, f.vulnerability_id): f for f in batching.read(Finding, list(wanted))}
     assessed = [key for key, f in existing.items() if f.status == "assessed"]
     assessments = {(a.feed, a.vulnerability_id): a for a in batching.read(Assessment, assessed)} if assessed else {}
-    autos: list[AssessmentType] | None = None
     at = clock.iso(now)
+    unseen = [(feed, vid) for feed, vid in sorted(wanted) if (feed, vid) not in existing]
+    created, lost = _create_all([(feed, vid, wanted[(feed, vid)], reported[vid]) for feed, vid in unseen], at, batch)
+    for feed, vid in lost:  # another batch created it first: this one's packages go on it
+        _add_packages(feed, vid, wanted[(feed, vid)], at)
+    autos: list[AssessmentType] | None = None
     new = 0
     for (feed, vid), purls in sorted(wanted.items()):
         vulnerability = reported[vid]
         finding = existing.get((feed, vid))
         redelivered = finding is not None and batch is not None and finding.detected_in == batch
-        if finding is None or redelivered:
-            created = 1 if redelivered else _create(feed, vid, purls, vulnerability, at, batch)
-            new += created
-            if created and (finding is None or finding.status == "unassessed"):
+        if (feed, vid) in created or redelivered:
+            new += 1
+            if finding is None or finding.status == "unassessed":
                 autos = type_store.auto_assessing() if autos is None else autos
                 _auto_assess(feed, vid, vulnerability, autos, now)
         if finding is not None:
@@ -176,8 +183,51 @@ def _auto_assess(feed: str, vid: str, vulnerability: Reported, autos: list[Asses
     )
 
 
-def _create(feed: str, vid: str, purls: set[str], vulnerability: Reported, at: str, batch: str | None) -> int:
-    finding = Finding(
+def _create_all(
+    unseen: list[tuple[str, str, set[str], Reported]], at: str, batch: str | None
+) -> tuple[set[tuple[str, str]], list[tuple[str, str]]]:
+    """Creates each finding (status unassessed) with its `detected` entry,
+    CREATED_TOGETHER a transaction: a first scan of a feed creates thousands,
+    and a transaction each was most of its time. Returns the (feed,
+    vulnerability) of those created, and of those another batch of the scan
+    created first (a finding's condition failed: it and its entry are left
+    out, and the others are written again)."""
+    created: set[tuple[str, str]] = set()
+    lost: list[tuple[str, str]] = []
+    for start in range(0, len(unseen), CREATED_TOGETHER):
+        pending = unseen[start : start + CREATED_TOGETHER]
+        while pending:
+            try:
+                _create_together(pending, at, batch)
+            except TransactWriteError as error:
+                # Finding i is the transaction's action 2i; anything else is raised.
+                refused = [i for i in range(len(pending)) if conditions.failed_in_transaction(error, 2 * i)]
+                if not refused:
+                    raise
+                lost += [(pending[i][0], pending[i][1]) for i in refused]
+                pending = [creation for i, creation in enumerate(pending) if i not in refused]
+                continue
+            created.update((feed, vid) for feed, vid, _, _ in pending)
+            break
+    return created, lost
+
+
+def _create_together(unseen: list[tuple[str, str, set[str], Reported]], at: str, batch: str | None) -> None:
+    def create() -> None:
+        with transactions.write() as transaction:
+            for feed, vid, purls, vulnerability in unseen:
+                transaction.save(
+                    _new_finding(feed, vid, purls, vulnerability, at, batch),
+                    condition=Finding.vulnerability_id.does_not_exist(),
+                )
+                transaction.save(_entry(feed, vid, at, "detected", f"Reported for {', '.join(sorted(purls))}."))
+
+    # Batches of one scan may report the same vulnerability for one feed at once.
+    transactions.retrying(create)
+
+
+def _new_finding(feed: str, vid: str, purls: set[str], vulnerability: Reported, at: str, batch: str | None) -> Finding:
+    return Finding(
         feed=feed,
         vulnerability_id=vid,
         packages=purls,
@@ -194,19 +244,18 @@ def _create(feed: str, vid: str, purls: set[str], vulnerability: Reported, at: s
         detected_in=batch,
     )
 
-    def create() -> None:
-        with transactions.write() as transaction:
-            transaction.save(finding, condition=Finding.vulnerability_id.does_not_exist())
-            transaction.save(_entry(feed, vid, at, "detected", f"Reported for {', '.join(sorted(purls))}."))
 
-    try:
-        # Batches of one scan may report the same vulnerability for one feed at once.
-        transactions.retrying(create)
-    except TransactWriteError as error:
-        if conditions.failed_in_transaction(error, 0):
-            return 0  # another batch created it first
-        raise
-    return 1
+def _add_packages(feed: str, vid: str, purls: set[str], at: str) -> None:
+    """Puts a batch's packages on a finding another batch created meanwhile:
+    without them a scan that reported a vulnerability for two packages in two
+    batches at once listed only one, and kept it so."""
+    finding = Finding(feed=feed, vulnerability_id=vid)
+    transactions.retrying(
+        lambda: finding.update(
+            actions=[Finding.packages.add(purls), Finding.last_seen.set(at)],
+            condition=Finding.vulnerability_id.exists(),
+        )
+    )
 
 
 def _update(finding: Finding, purls: set[str], vulnerability: Reported, at: str) -> None:
