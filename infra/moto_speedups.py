@@ -188,6 +188,8 @@ from collections.abc import Iterator
 from typing import Any, cast
 from urllib.parse import unquote
 
+import jsonpath_ng.ext
+import jsonpath_ng.ext.parser
 from botocore.exceptions import ClientError
 from flask import Request as FlaskRequest
 from flask import Response as FlaskResponse
@@ -284,7 +286,22 @@ def apply() -> None:
     _count_capacity_only_when_asked()
     _forget_what_is_gone()
     _expire_shard_iterators()
+    _parse_each_json_path_once()
     DomainDispatcherApplication._feedguard_quick = True  # type: ignore[attr-defined]
+
+
+MOTO_PARSE_JSON_PATH = jsonpath_ng.ext.parser.parse
+
+
+def _parse_each_json_path_once() -> None:
+    """EventBridge: moto delivers an event to each target of each matching
+    rule through its input template, parsing eight JSONPaths for it, and a
+    parse builds the JSONPath grammar's tables anew. That was a fifth of the
+    stack's CPU while a scan published its findings events (the history
+    stream: one event each); a parsed path is kept for the next event (it
+    is not changed by finding what it points to). moto imports `parse` when
+    it delivers, so it finds this one."""
+    jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(MOTO_PARSE_JSON_PATH)  # type: ignore[attr-defined]
 
 
 # Made and dropped by the thousand as the stack serves requests.

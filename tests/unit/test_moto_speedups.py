@@ -1474,3 +1474,46 @@ def test_clients_reuse_their_connections() -> None:
     finally:
         del moto_speedups.KeepAliveHandler.setup
         server.stop()
+
+
+def test_an_event_goes_through_a_target_input_as_moto_sends_it_each_path_parsed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import jsonpath_ng.ext
+    from jsonpath_ng.ext.parser import ExtendedJsonPathParser
+    from moto.events.utils import EventTemplateParser
+
+    event = {
+        "id": "e-1",
+        "time": 1795676400.0,  # moto formats it after the template
+        "detail-type": "Finding Detected",
+        "source": "feedguard",
+        "region": "us-east-1",
+        "account": "123456789012",
+        "resources": [],
+        "detail": {"feed": "demo", "vulnerability": {"id": "CVE-2021-44228"}},
+        "ingestion-time": 1.5,
+    }
+    inputs = [
+        {"input_template": None, "input_paths_map": {}},  # what a target without a transformer gets
+        {
+            "input_template": '{"feed": "<feed>", "id": "<id>"}',
+            "input_paths_map": {"feed": "$.detail.feed", "id": "$.id"},
+        },
+    ]
+    built = 0
+    build = ExtendedJsonPathParser.__init__
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> None:
+        nonlocal built
+        built += 1
+        build(self, *args, **kwargs)
+
+    monkeypatch.setattr(ExtendedJsonPathParser, "__init__", counted)
+    ours = [EventTemplateParser.parse(event=event, **given) for given in inputs]
+    first = built
+    assert [EventTemplateParser.parse(event=event, **given) for given in inputs] == ours
+    assert built == first  # every path was parsed already
+    monkeypatch.setattr(jsonpath_ng.ext, "parse", moto_speedups.MOTO_PARSE_JSON_PATH)
+    assert [EventTemplateParser.parse(event=event, **given) for given in inputs] == ours
+    assert built > first
