@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from feedguard.dal import batching
 from feedguard.dal.models import Finding
 from feedguard.effects import severity
 from feedguard.settings import settings
@@ -28,6 +29,8 @@ logger = Logger()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 SOURCE = "feedguard"
+# PutEvents takes at most 10 entries a call.
+ENTRIES_A_CALL = 10
 DETAIL_TYPES = {
     "detected": "Finding Detected",
     "expired": "Assessment Expired",
@@ -41,16 +44,14 @@ def _events() -> Any:
     return boto3.client("events")
 
 
-def detail_of(entry: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """The event a history entry announces, or None for entries that announce nothing."""
+def detail_of(entry: dict[str, Any], finding: Finding | None) -> tuple[str, dict[str, Any]] | None:
+    """The event a history entry announces, with its finding as it is now
+    (None: its feed was deleted since, and the event still says what
+    happened); None for entries that announce nothing."""
     detail_type = DETAIL_TYPES.get(str(entry.get("action")))
     if detail_type is None:
         return None
-    feed, _, vulnerability_id = str(entry["finding"]).partition("#")
-    try:
-        finding = Finding.get(feed, vulnerability_id)
-    except Finding.DoesNotExist:
-        finding = None  # its feed was deleted since: the event still says what happened
+    feed, vulnerability_id = _finding_key(entry)
     score = float(finding.cvss_score) if finding and finding.cvss_score is not None else None
     return detail_type, {
         "feed": feed,
@@ -70,27 +71,67 @@ def detail_of(entry: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     }
 
 
-def record_handler(record: DynamoDBRecord) -> None:
-    entry = record.dynamodb.new_image if record.dynamodb else None
-    event = detail_of(dict(entry or {}))
-    if event is None:
-        return
-    detail_type, detail = event
-    answer = _events().put_events(
-        Entries=[
-            {
-                "Source": SOURCE,
-                "DetailType": detail_type,
-                "Detail": json.dumps(detail, default=str),
-                "EventBusName": settings().event_bus_name,
-            }
-        ]
-    )
-    if answer.get("FailedEntryCount"):
-        raise RuntimeError(f"EventBridge refused {detail_type}: {answer['Entries'][0].get('ErrorMessage')}")
-    logger.info("event published", extra={"detail_type": detail_type, "feed": detail["feed"]})
+def _finding_key(entry: dict[str, Any]) -> tuple[str, str]:
+    feed, _, vulnerability_id = str(entry["finding"]).partition("#")
+    return feed, vulnerability_id
+
+
+def publish(records: list[DynamoDBRecord]) -> dict[str, str]:
+    """Publishes the events the records announce, their findings read
+    together and ENTRIES_A_CALL events a call (a first scan writes a
+    `detected` entry for each of thousands of findings: a read and a call
+    each was most of this function's time). Returns why each record whose
+    event was not published failed, by sequence number: a refused event
+    alone; once a call fails, it and every record after it, as the stream
+    is read again from the first failed record."""
+    entries = [(record, dict(record.dynamodb.new_image or {}) if record.dynamodb else {}) for record in records]
+    announcing = [(record, entry) for record, entry in entries if str(entry.get("action")) in DETAIL_TYPES]
+    keys = sorted({_finding_key(entry) for _, entry in announcing})
+    findings = {(f.feed, f.vulnerability_id): f for f in batching.read(Finding, keys)} if keys else {}
+    events = []
+    for record, entry in announcing:
+        announced = detail_of(entry, findings.get(_finding_key(entry)))
+        if announced is not None:
+            events.append((record, *announced))
+    failed: dict[str, str] = {}
+    for start in range(0, len(events), ENTRIES_A_CALL):
+        chunk = events[start : start + ENTRIES_A_CALL]
+        try:
+            answer = _events().put_events(
+                Entries=[
+                    {
+                        "Source": SOURCE,
+                        "DetailType": detail_type,
+                        "Detail": json.dumps(detail, default=str),
+                        "EventBusName": settings().event_bus_name,
+                    }
+                    for _, detail_type, detail in chunk
+                ]
+            )
+        except Exception as error:
+            logger.exception("publishing events failed")
+            reason = f"publishing failed: {type(error).__name__}: {error}"
+            failed.update((_sequence(record), reason) for record, _, _ in events[start:])
+            break
+        for (record, detail_type, detail), result in zip(chunk, answer.get("Entries") or [], strict=False):
+            if result.get("ErrorCode"):
+                failed[_sequence(record)] = f"EventBridge refused {detail_type}: {result.get('ErrorMessage')}"
+            else:
+                logger.info("event published", extra={"detail_type": detail_type, "feed": detail["feed"]})
+    return failed
+
+
+def _sequence(record: DynamoDBRecord) -> str:
+    return str(record.dynamodb.sequence_number if record.dynamodb else "")
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    failed = publish([DynamoDBRecord(raw) for raw in event["Records"]])
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        reason = failed.get(_sequence(record))
+        if reason is not None:
+            raise RuntimeError(reason)
+
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

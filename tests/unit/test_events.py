@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
 import pytest
 
 from handlers import events
-from tests.support import LambdaContext
+from tests.support import LambdaContext, counted_dynamodb_calls
 from tests.unit.builders import a_finding
 
 
@@ -37,6 +39,24 @@ def published(aws: Any) -> list[dict[str, Any]]:
     (url,) = aws.recorded_events_queues.values()
     messages = boto3.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
     return [json.loads(message["Body"]) for message in messages]
+
+
+@contextmanager
+def counted_calls(client: Any, operation: str) -> Iterator[list[int]]:
+    """The number of entries of each `operation` call of a boto3 client while the block runs."""
+    sizes: list[int] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        sizes.append(len(params.get("Entries", ())))
+
+    event = (
+        f"provide-client-params.{client.meta.service_model.service_name}.{client.meta.method_to_api_mapping[operation]}"
+    )
+    client.meta.events.register(event, count, unique_id="counted-calls")
+    try:
+        yield sizes
+    finally:
+        client.meta.events.unregister(event, unique_id="counted-calls")
 
 
 @pytest.fixture(autouse=True)
@@ -80,17 +100,65 @@ def test_a_refused_publish_is_reported_alone_so_it_is_retried(aws: Any, monkeypa
     real = events._events()
 
     class Refusing:
+        calls = 0
+
         def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 - boto3's name
-            if "CVE-B" in Entries[0]["Detail"]:
-                return {
-                    "FailedEntryCount": 1,
-                    "Entries": [{"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"}],
-                }
-            return dict(real.put_events(Entries=Entries))
+            self.calls += 1
+            answers = []
+            for entry in Entries:  # as EventBridge answers: one result an entry, in order
+                if "CVE-B" in entry["Detail"]:
+                    answers.append({"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"})
+                else:
+                    answers.append(real.put_events(Entries=[entry])["Entries"][0])
+            return {"FailedEntryCount": sum("ErrorCode" in answer for answer in answers), "Entries": answers}
 
     refusing = Refusing()
     monkeypatch.setattr(events, "_events", lambda: refusing)
-    records = [history_record("1", "detected", "CVE-A"), history_record("2", "detected", "CVE-B")]
+    a_finding("demo", "CVE-C")
+    records = [history_record(str(n), "detected", f"CVE-{letter}") for n, letter in enumerate("ABC", start=1)]
     answer = events.handler({"Records": records}, LambdaContext())
     assert answer == {"batchItemFailures": [{"itemIdentifier": "2"}]}
-    assert [event["detail"]["vulnerability"]["id"] for event in published(aws)] == ["CVE-A"]
+    assert sorted(event["detail"]["vulnerability"]["id"] for event in published(aws)) == ["CVE-A", "CVE-C"]
+    assert refusing.calls == 1
+
+
+def test_events_go_ten_a_call_with_their_findings_read_together(aws: Any) -> None:
+    ids = [f"CVE-2026-{n:04d}" for n in range(25)]
+    for vulnerability_id in ids:
+        a_finding("demo", vulnerability_id, cvss=7.5)
+    records = [history_record(str(n), "detected", vulnerability_id) for n, vulnerability_id in enumerate(ids)]
+    records.insert(3, history_record("99", "assessed"))  # announces nothing
+    with counted_dynamodb_calls() as calls, counted_calls(events._events(), "put_events") as publishes:
+        answer = events.handler({"Records": records}, LambdaContext())
+    assert answer == {"batchItemFailures": []}
+    assert (publishes, dict(calls)) == ([10, 10, 5], {"BatchGetItem": 1})
+    delivered = [event for _ in range(3) for event in published(aws)]
+    assert sorted(event["detail"]["vulnerability"]["id"] for event in delivered) == ids
+    assert {event["detail"]["severity"] for event in delivered} == {"high"}
+
+
+def test_once_a_publish_fails_it_and_every_later_record_are_reported_failed(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [f"CVE-2026-{n:04d}" for n in range(25)]
+    for vulnerability_id in ids:
+        a_finding("demo", vulnerability_id)
+    real = events._events()
+
+    class Breaking:
+        calls = 0
+
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 - boto3's name
+            self.calls += 1
+            if self.calls == 2:
+                raise ConnectionError("the bus could not be reached")
+            return dict(real.put_events(Entries=Entries))
+
+    breaking = Breaking()
+    monkeypatch.setattr(events, "_events", lambda: breaking)
+    records = [history_record(str(n), "detected", vulnerability_id) for n, vulnerability_id in enumerate(ids)]
+    answer = events.handler({"Records": records}, LambdaContext())
+    # The first ten are published; the stream is read again from the eleventh, none published after it
+    assert answer == {"batchItemFailures": [{"itemIdentifier": str(n)} for n in range(10, 25)]}
+    assert breaking.calls == 2
+    assert sorted(event["detail"]["vulnerability"]["id"] for event in published(aws)) == ids[:10]
