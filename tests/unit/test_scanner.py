@@ -771,6 +771,35 @@ def test_a_partial_scan_never_withdraws(
     assert Finding.get("demo", "CVE-2021-23337").status == "unassessed"
     # Nor does it count as a scan of the whole feed
     assert Feed.get("demo", FEED_SK).scanned_at == first_started
+    # The next successful scan withdraws it, though the partial one already wrote the package's row
+    service.reset()
+    done = scan(aws, "demo", refresh=True)
+    assert done.status == "succeeded"
+    assert Finding.get("demo", "CVE-2021-23337").status == "withdrawn"
+
+
+def test_a_scan_that_finds_nothing_new_reads_no_finding_to_withdraw(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_feed("demo", [LODASH, LOG4J, CLEAN], [a_source(oss[1])])
+    scan(aws, "demo")
+    queried: list[str] = []
+    query = Finding.query
+    monkeypatch.setattr(
+        Finding, "query", lambda feed, *args, **kwargs: (queried.append(feed), query(feed, *args, **kwargs))[1]
+    )
+    # Nothing changed: the end of the scan reads none of the feed's findings
+    assert scan(aws, "demo", refresh=True).status == "succeeded"
+    assert queried == []
+    # A package removed: the next scan checks the findings, and withdraws those it left without a package
+    packages.remove("demo", LODASH)
+    assert scan(aws, "demo", refresh=True).status == "succeeded"
+    assert queried == ["demo"]
+    assert {Finding.get("demo", vid).status for vid in ("CVE-2021-23337", "CVE-2020-28500")} == {"withdrawn"}
+    assert Finding.get("demo", "CVE-2021-44228").status == "unassessed"
+    # and once checked, not again until something changes
+    assert scan(aws, "demo", refresh=True).status == "succeeded"
+    assert queried == ["demo"]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -19,6 +19,7 @@ from feedguard import clock
 from feedguard.dal import assessment_types as type_store
 from feedguard.dal import assessments as assessments_store
 from feedguard.dal import batching, conditions, history, transactions
+from feedguard.dal import feeds as feed_store
 from feedguard.dal.models import Assessment, Finding, HistoryEntry, Package, Vulnerability
 from feedguard.effects import AssessmentType, auto_type, band_rank, score_key, severity
 from feedguard.ossindex import ComponentReport
@@ -101,7 +102,12 @@ def record_packages(
     for package in changed:
         package.vulnerability_ids = stale[(package.feed, package.purl)] or None
         package.last_scanned_at = at
+    reporting = Counter(feed for (feed, purl), ids in stale.items() if ids != rows[purl][feed].vulnerabilities)
+    for feed, count in sorted(reporting.items()):
+        feed_store.note_package_changes(feed, count)
     batching.write(Package, puts=changed)
+    for feed, count in sorted(reporting.items()):
+        feed_store.note_package_changes(feed, count)
     return answered
 
 
@@ -299,7 +305,12 @@ def withdraw_unreported(feed: str, now: datetime) -> int:
     Only the packages a finding lists are read: a scan adds every package
     that reports a vulnerability to its finding, so a package that reports it
     and is not listed cannot exist. The cost follows the findings, not the
-    feed's size."""
+    feed's size, and is paid only when a package changed what it reports, or
+    was removed, since the findings were last checked (feeds.findings_to_check):
+    a daily scan that finds nothing new reads no finding."""
+    changes = feed_store.findings_to_check(feed)
+    if changes is None:
+        return 0  # no package changed what it reports, and none was removed, since the findings were checked
     findings = [finding for finding in Finding.query(feed) if finding.status != "withdrawn"]
     listed = sorted({(feed, purl) for finding in findings for purl in finding.packages or ()})
     reports = {package.purl: package.vulnerability_ids or set() for package in batching.read(Package, listed)}
@@ -330,4 +341,5 @@ def withdraw_unreported(feed: str, now: datetime) -> int:
                 )
             )
         withdrawn += 1
+    feed_store.findings_checked(feed, changes)
     return withdrawn

@@ -135,6 +135,46 @@ def mark_scanned(name: str, started_at: str) -> None:
             raise
 
 
+def note_package_changes(name: str, count: int) -> None:
+    """`count` of the feed's package rows changed what they report, or were
+    removed: its findings need checking against its packages again. Called
+    before the change is written (so a change cut short is still counted) and
+    after it (so a check that read the count in between, and perhaps the rows
+    as they were, does not pass for one that saw the change)."""
+    try:
+        Feed(feed=name).update(actions=[Feed.package_changes.add(count)], condition=Feed.feed.exists())
+    except UpdateError as error:
+        if not conditions.failed(error):  # the feed is gone: nothing to check
+            raise
+
+
+def findings_to_check(name: str) -> int | None:
+    """The feed's count of package changes when its findings need checking
+    against its packages; None when no package changed since they last were
+    (or the feed is gone)."""
+    try:
+        feed = Feed.get(name, FEED_SK, consistent_read=True)
+    except DoesNotExist:
+        return None
+    changes = int(feed.package_changes or 0)
+    if feed.findings_checked is not None and int(feed.findings_checked) >= changes:
+        return None
+    return changes
+
+
+def findings_checked(name: str, changes: int) -> None:
+    """The findings were checked against the packages as they were after
+    `changes` changes; a later count stays to be checked."""
+    try:
+        Feed(feed=name).update(
+            actions=[Feed.findings_checked.set(changes)],
+            condition=Feed.feed.exists() & (Feed.findings_checked.does_not_exist() | (Feed.findings_checked < changes)),
+        )
+    except UpdateError as error:
+        if not conditions.failed(error):
+            raise
+
+
 # Rows a page when a scan reads a feed: far smaller than DynamoDB's 1 MB
 # pages (about 10,000 rows), so the first batches go on the queue sooner,
 # and a page read ahead holds up the sends less. The first five batches of

@@ -199,6 +199,12 @@ class Feed(Stored):
     # When the last fully successful scan of every package of the feed started:
     # packages present then count as scanned at that time without a write each.
     scanned_at = UnicodeAttribute(null=True)
+    # Package rows whose reported vulnerabilities changed, and packages
+    # removed, counted as they happen; and that count when the findings were
+    # last checked against the packages (detections.withdraw_unreported).
+    # Equal: no finding can need withdrawing or a package taken off.
+    package_changes = NumberAttribute(null=True)
+    findings_checked = NumberAttribute(null=True)
 
     by_entity = FeedsByEntity()
 

@@ -8,6 +8,7 @@ from pynamodb.exceptions import UpdateError
 
 from feedguard import clock
 from feedguard.dal import batching, conditions
+from feedguard.dal.feeds import note_package_changes
 from feedguard.dal.models import Feed, Finding, Package
 from feedguard.dal.pages import Page, collect
 from feedguard.errors import NotFound
@@ -54,6 +55,7 @@ def remove(feed: str, purl: str) -> None:
         package = Package.get(feed, purl, consistent_read=True)
     except Package.DoesNotExist:
         raise NotFound(f"Feed {feed} has no package {purl}.") from None
+    note_package_changes(feed, 1)
     package.delete(condition=Package.purl.exists())
     for vulnerability_id in package.vulnerability_ids or ():
         try:
@@ -63,3 +65,4 @@ def remove(feed: str, purl: str) -> None:
         except UpdateError as error:
             if not conditions.failed(error):
                 raise
+    note_package_changes(feed, 1)
