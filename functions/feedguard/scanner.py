@@ -18,7 +18,7 @@ from feedguard import clock, ossindex
 from feedguard.dal import answers, detections, scans
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import sources as source_store
-from feedguard.dal.models import Scan, Source
+from feedguard.dal.models import ALL_FEEDS_SCOPE, Scan, Source
 from feedguard.errors import NotFound
 from feedguard.scanplan import Batch
 
@@ -223,6 +223,10 @@ def finish(scan_id: str) -> Scan | None:
         return None
     logger.info("scan finished", extra={"scan_id": scan_id, "status": finished.status})
     if finished.status != "succeeded":
+        # A batch that failed may have written package rows it did not count.
+        touched = set(finished.covered_feeds or ()) | ({finished.scope} if finished.scope != ALL_FEEDS_SCOPE else set())
+        for feed in sorted(touched):
+            feed_store.note_package_changes(feed, 1)
         return finished
     now = clock.now()
     for feed in sorted(finished.covered_feeds or ()):

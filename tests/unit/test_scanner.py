@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -18,7 +19,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from feedguard import clock, ossindex, scan_queue, scanner, scanning
-from feedguard.dal import answers, history, packages, scans
+from feedguard.dal import answers, detections, history, packages, scans
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import FEED_SK, CachedAnswer, Feed, Finding, Package, Scan, Vulnerability
 from feedguard.scanplan import Batch
@@ -776,6 +777,33 @@ def test_a_partial_scan_never_withdraws(
     done = scan(aws, "demo", refresh=True)
     assert done.status == "succeeded"
     assert Finding.get("demo", "CVE-2021-23337").status == "withdrawn"
+
+
+def test_rows_a_failed_batch_wrote_without_counting_them_are_checked_by_the_next_successful_scan(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_feed("demo", [LODASH], [a_source(oss[1])])
+    scan(aws, "demo")
+    description, _ = ossindex_data.COMPONENTS[LODASH]
+    monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, []))
+
+    # Given a batch that writes the package's row, then fails before counting it, on its last delivery
+    def cut_short(feed: str, count: int) -> None:
+        raise ConnectionError("the worker's Lambda ended here")
+
+    monkeypatch.setattr(detections, "feed_store", SimpleNamespace(note_package_changes=cut_short))
+    scan_coordinator.handler({"trigger": "api", "feed": "demo", "refresh": True}, LambdaContext())
+    sqs = boto3.client("sqs")
+    (message,) = sqs.receive_message(QueueUrl=aws.queue_urls["ScanQueue"]).get("Messages", [])
+    scan_worker.handler({"Records": [sqs_record(message, receives=scan_worker.LAST_TRY)]}, LambdaContext())
+    assert Package.get("demo", LODASH).vulnerability_ids is None  # written
+    sqs.delete_message(QueueUrl=aws.queue_urls["ScanQueue"], ReceiptHandle=message["ReceiptHandle"])
+    monkeypatch.undo()
+    monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, []))
+    # When the next scan succeeds, the row already as the answer says
+    assert scan(aws, "demo", refresh=True).status == "succeeded"
+    # Then it withdraws what the row no longer reports: the failed scan counted its feed
+    assert {f.status for f in Finding.query("demo")} == {"withdrawn"}
 
 
 def test_a_scan_that_finds_nothing_new_reads_no_finding_to_withdraw(

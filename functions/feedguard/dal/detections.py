@@ -102,10 +102,10 @@ def record_packages(
     for package in changed:
         package.vulnerability_ids = stale[(package.feed, package.purl)] or None
         package.last_scanned_at = at
-    reporting = Counter(feed for (feed, purl), ids in stale.items() if ids != rows[purl][feed].vulnerabilities)
-    for feed, count in sorted(reporting.items()):
-        feed_store.note_package_changes(feed, count)
     batching.write(Package, puts=changed)
+    # Counted once written: a batch cut short in between is delivered again,
+    # and on its last delivery its scan does not succeed (scanner.finish).
+    reporting = Counter(feed for (feed, purl), ids in stale.items() if ids != rows[purl][feed].vulnerabilities)
     for feed, count in sorted(reporting.items()):
         feed_store.note_package_changes(feed, count)
     return answered

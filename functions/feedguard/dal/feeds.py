@@ -138,9 +138,11 @@ def mark_scanned(name: str, started_at: str) -> None:
 def note_package_changes(name: str, count: int) -> None:
     """`count` of the feed's package rows changed what they report, or were
     removed: its findings need checking against its packages again. Called
-    before the change is written (so a change cut short is still counted) and
-    after it (so a check that read the count in between, and perhaps the rows
-    as they were, does not pass for one that saw the change)."""
+    once the change is written: a check that read the count before then
+    does not pass for one that saw the change. A change cut short before it
+    is counted must be counted some other way: a removal counts before it
+    deletes too, and a scan whose batch failed counts its feeds once
+    (scanner.finish)."""
     try:
         Feed(feed=name).update(actions=[Feed.package_changes.add(count)], condition=Feed.feed.exists())
     except UpdateError as error:
