@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from infra.fake_ossindex import Fault
+from infra.fake_ossindex import Fault, vulnerable_share
 
 if TYPE_CHECKING:
     from infra.stack import LocalStack
@@ -69,10 +69,10 @@ def _route(stack: LocalStack, method: str, path: str, query: dict[str, list[str]
         stack.fake_ossindex.latency_ms = int((body or {}).get("ms", 0))
         return 200, stack.fake_ossindex.stats()
     if method == "PUT" and parts == ["ossindex", "vulnerable"]:
-        share = (body or {}).get("share")
-        if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 <= share <= 1:
-            return 400, {"message": "share is a number from 0 to 1"}
-        stack.fake_ossindex.vulnerable_share = float(share)
+        try:
+            stack.fake_ossindex.vulnerable_share = vulnerable_share((body or {}).get("share"))
+        except ValueError as error:
+            return 400, {"message": str(error)}
         return 200, stack.fake_ossindex.stats()
     if method == "POST" and parts == ["ossindex", "reset"]:
         stack.fake_ossindex.reset()

@@ -224,11 +224,12 @@ def _error(status: int, message: str) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json"}, json.dumps({"code": status, "message": message}).encode()
 
 
-def _share(value: Any) -> float:
-    share = float(value)
-    if not 0 <= share <= 1:
-        raise ValueError(f"a share is between 0 and 1, not {share}")
-    return share
+def vulnerable_share(value: Any) -> float:
+    """A share of packages to report vulnerable, as the control servers take
+    it; ValueError for anything but a number from 0 to 1."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+        raise ValueError("share is a number from 0 to 1")
+    return float(value)
 
 
 # Paths of the fake's own server that control it, for the process that started it.
@@ -245,7 +246,7 @@ def control(fake: FakeOssIndex, method: str, path: str, body: bytes) -> tuple[in
         elif (method, path) == ("PUT", "latency"):
             fake.latency_ms = int(data["ms"])
         elif (method, path) == ("PUT", "vulnerable"):
-            fake.vulnerable_share = _share(data["share"])
+            fake.vulnerable_share = vulnerable_share(data.get("share"))
         elif (method, path) == ("POST", "reset"):
             fake.reset()
         elif (method, path) != ("GET", "stats"):
