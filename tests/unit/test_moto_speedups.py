@@ -6,7 +6,7 @@ import copy
 import json
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -234,6 +234,17 @@ def switching_at_nearly_every_bytecode() -> Iterator[None]:
         sys.setswitchinterval(switching)
 
 
+def racing(writer: Callable[[], None], checker: Callable[[], None], checkers: int = 2) -> None:
+    """`writer` in a thread against `checkers` threads of `checker`, switching
+    at nearly every bytecode, until they are done."""
+    with switching_at_nearly_every_bytecode():
+        threads = [threading.Thread(target=writer), *(threading.Thread(target=checker) for _ in range(checkers))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+
 def test_a_transaction_never_sees_an_item_half_updated() -> None:
     """An UpdateItem setting two attributes at once, against transactions on
     condition that both are equal, under threads switching at nearly every
@@ -266,12 +277,7 @@ def test_a_transaction_never_sees_an_item_half_updated() -> None:
             if (answer := outcome(DynamoDBBackend.transact_write_items, backend, [equal])) is not None:
                 failed.append(answer)
 
-    with switching_at_nearly_every_bytecode():
-        threads = [threading.Thread(target=update), *(threading.Thread(target=check) for _ in range(2))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+    racing(update, check)
     assert failed == []
 
 
@@ -942,12 +948,7 @@ def test_a_transaction_of_puts_is_seen_whole() -> None:
 
     backend.put_item("plain", {"pk": {"S": "x"}, "v": {"S": "b"}})
     backend.put_item("plain", {"pk": {"S": "y"}, "v": {"S": "b"}})
-    with switching_at_nearly_every_bytecode():
-        threads = [threading.Thread(target=put_both), *(threading.Thread(target=check) for _ in range(2))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+    racing(put_both, check)
     assert torn == []
 
 
