@@ -516,9 +516,10 @@ class LongContext(LambdaContext):
         return 900_000
 
 
-def queue_counts(aws: Any) -> tuple[int, int]:
-    """Messages of the scan queue visible, and in flight."""
-    attributes = boto3.client("sqs").get_queue_attributes(
+def queue_counts(aws: Any, sqs: Any = None) -> tuple[int, int]:
+    """Messages of the scan queue visible, and in flight (`sqs`: a client
+    made beforehand, for a worker's thread)."""
+    attributes = (sqs or boto3.client("sqs")).get_queue_attributes(
         QueueUrl=aws.queue_urls["ScanQueue"],
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
@@ -708,15 +709,29 @@ def test_a_taken_batch_that_fails_is_left_on_the_queue_to_come_back(
 
 
 def test_an_invocation_whose_own_batches_all_fail_still_reports_those_it_took(
-    aws: Any, oss: tuple[FakeOssIndex, str]
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(4 * 128)], [a_source(oss[1])])
     started = scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())
-    message = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls["ScanQueue"])["Messages"][0]
-    unreadable = {**message, "Body": json.dumps({**json.loads(message["Body"]), "packages": None})}
-    # The one it was handed fails, so the whole invocation does (the mapping retries it)
+    sqs = boto3.client("sqs")
+    message = sqs.receive_message(QueueUrl=aws.queue_urls["ScanQueue"])["Messages"][0]
+    handed = json.loads(message["Body"])["batch"]
+    process = scanner.process
+
+    def failing(batch: Batch, *args: Any, asking: Callable[[], None] = lambda: None, **kwargs: Any) -> Any:
+        if batch.number != handed:
+            return process(batch, *args, asking=asking, **kwargs)
+        asking()  # it holds the request slot: the invocation takes the other three meanwhile
+        waited_until = time.monotonic() + 10
+        while queue_counts(aws, sqs) != (0, 4) and time.monotonic() < waited_until:
+            time.sleep(0.01)
+        raise RuntimeError("DynamoDB went away")
+
+    monkeypatch.setattr(scanner, "process", failing)
+    # The one it was handed fails, once the others are taken, so the whole
+    # invocation does (the mapping retries it)
     with pytest.raises(BatchProcessingError):
-        scan_worker.handler({"Records": [sqs_record(unreadable, 1)]}, LongContext())
+        scan_worker.handler({"Records": [sqs_record(message, 1)]}, LongContext())
     # and the three it took are done and deleted; the failed one waits to come back
     done = Scan.get(started["scan_id"], "#scan", consistent_read=True)
     assert (done.status, done.batches_done) == ("running", 3)
