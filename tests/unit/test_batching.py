@@ -1,5 +1,6 @@
 """Writes of many items: transactions of puts, as the answer cache makes
-them, within DynamoDB's limits of 100 items and 4 MB a transaction."""
+them, within DynamoDB's limits of 100 items and 4 MB a transaction; and
+reads of items in DynamoDB's form."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from pynamodb.attributes import NumberAttribute
+from pynamodb.models import Model
 
 from feedguard.dal import answers, batching
-from feedguard.dal.models import CachedAnswer
+from feedguard.dal.models import CachedAnswer, Finding, Vulnerability
 from tests.support import dynamodb_hook
 from tests.unit.test_wire import values
 
@@ -78,3 +81,31 @@ def test_a_write_that_is_neither_a_conflict_nor_done_is_raised(aws: Any) -> None
 
     with dynamodb_hook("before-call.dynamodb.TransactWriteItems", refuse), pytest.raises(TransactWriteError):
         batching.put_together(CachedAnswer, [answer_item(1)])
+
+
+def test_a_read_in_dynamodbs_form_answers_only_the_attributes_named(aws: Any) -> None:
+    Vulnerability(id="CVE-1", title="One", cvss_score=7.5, fingerprint="f1", updated_at="t").save()
+    Vulnerability(id="CVE-2", title="Two", fingerprint="f2", updated_at="t").save()
+    keys = batching.serialized_keys(Vulnerability, ["CVE-1", "CVE-2", "CVE-3"])
+    assert keys[0] == {"id": {"S": "CVE-1"}}
+    found = batching.read_serialized(Vulnerability, keys, ["id", "cvss_score"])
+    assert sorted(found, key=lambda item: item["id"]["S"]) == [
+        {"id": {"S": "CVE-1"}, "cvss_score": {"N": "7.5"}},
+        {"id": {"S": "CVE-2"}},
+    ]
+    assert len(batching.read_serialized(Vulnerability, keys)[0]) > 2  # every attribute when none is named
+
+
+def test_keys_in_dynamodbs_form_pair_hash_and_range() -> None:
+    assert batching.serialized_keys(Finding, [("demo", "CVE-1")]) == [
+        {"feed": {"S": "demo"}, "vulnerability_id": {"S": "CVE-1"}}
+    ]
+    with pytest.raises(TypeError, match="not a string key"):
+        batching.serialized_keys(NumberKeyed, [1])
+
+
+class NumberKeyed(Model):
+    class Meta:
+        table_name = "number-keyed"
+
+    number = NumberAttribute(hash_key=True)

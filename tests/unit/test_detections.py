@@ -1,5 +1,6 @@
-"""Recording what a batch found: how findings are created, together, and
-what happens when two batches of one scan report one vulnerability at once."""
+"""Recording what a batch found: how findings are created, together, what
+happens when two batches of one scan report one vulnerability at once, and
+what a rescan rewrites when OSS Index changes what it says."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 import pytest
 
 from feedguard import clock, ossindex
-from feedguard.dal import batching, detections, history
-from feedguard.dal.models import Finding
+from feedguard.dal import detections, history
+from feedguard.dal.models import Finding, Vulnerability
 from infra.ossindex_data import made_up_vulnerabilities
 from tests.support import counted_dynamodb_calls
 
@@ -53,8 +54,7 @@ def test_a_finding_another_batch_created_meanwhile_gets_this_batchs_packages_too
     assert detections.record_findings([("feed-a", first)], reports_for([first], shared), clock.now(), "s1#0") == 1
     # Batch 1 read the findings before that finding was there (the race), and
     # reports it for another version, with a vulnerability of its own
-    read = batching.read
-    monkeypatch.setattr(batching, "read", lambda model, keys, **kw: [] if model is Finding else read(model, keys, **kw))
+    monkeypatch.setattr(detections.Recorded, "read", classmethod(lambda cls, keys: {}))
     reports = {**reports_for([second], shared), **reports_for([third], own)}
     new = detections.record_findings([("feed-a", second), ("feed-a", third)], reports, clock.now(), "s1#1")
     # Then the shared finding lists both versions, detected once, and the other is created
@@ -64,3 +64,58 @@ def test_a_finding_another_batch_created_meanwhile_gets_this_batchs_packages_too
     assert [entry.action for entry in history.entries("feed-a", shared[0]["id"])] == ["detected"]
     for vulnerability in own:
         assert Finding.get("feed-a", vulnerability["id"], consistent_read=True).packages == {third}
+
+
+LODASH = "pkg:npm/lodash@4.17.20"
+TEMPLATE_INJECTION = {
+    "id": "CVE-2021-23337",
+    "displayName": "CVE-2021-23337",
+    "title": "[CVE-2021-23337] Improper Control of Generation of Code",
+    "description": "Lodash versions prior to 4.17.21 are vulnerable to Command Injection via the template function.",
+    "cvssScore": 7.2,
+    "cvssVector": "CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H",
+    "cwe": "CWE-94",
+    "cve": "CVE-2021-23337",
+    "reference": "https://ossindex.sonatype.org/vulnerability/CVE-2021-23337",
+    "externalReferences": [
+        "https://nvd.nist.gov/vuln/detail/CVE-2021-23337",
+        "https://github.com/lodash/lodash/commit/3469357",
+    ],
+}
+
+
+def record(reports: dict[str, Any]) -> int:
+    detections.record_vulnerabilities(reports.values(), clock.now())
+    return detections.record_findings([(feed, purl) for purl in reports for feed in FEEDS], reports, clock.now())
+
+
+def test_a_vulnerabilitys_fingerprint_is_the_one_stored_by_earlier_versions() -> None:
+    # A changed fingerprint would make the next scan rewrite every vulnerability stored.
+    vulnerability = ossindex.parse_vulnerability(TEMPLATE_INJECTION)
+    assert detections.fingerprint(vulnerability) == "f5f1b1b60e307a8156443e0468003ec1da7d3f3cb4cef39445c7ab1d7effb9a3"
+
+
+def test_a_rescan_rewrites_a_finding_and_its_vulnerability_only_when_oss_index_changed_them(aws: Any) -> None:
+    assert record(reports_for([LODASH], [TEMPLATE_INJECTION])) == len(FEEDS)
+    # Reported again unchanged: nothing is written
+    with counted_dynamodb_calls() as calls:
+        assert record(reports_for([LODASH], [TEMPLATE_INJECTION])) == 0
+    assert set(calls) == {"BatchGetItem"}
+    # Reported with a new score and title (the same band): both are updated, nothing else
+    changed = {**TEMPLATE_INJECTION, "cvssScore": 8.1, "title": "Command injection in template"}
+    with counted_dynamodb_calls() as calls:
+        assert record(reports_for([LODASH], [changed])) == 0
+    assert calls["BatchWriteItem"] == 1  # the vulnerability
+    assert calls["UpdateItem"] == len(FEEDS)  # each feed's finding
+    stored = Vulnerability.get("CVE-2021-23337", consistent_read=True)
+    assert (stored.cvss_score, stored.title) == (8.1, "Command injection in template")
+    for feed in FEEDS:
+        finding = Finding.get(feed, "CVE-2021-23337", consistent_read=True)
+        assert (finding.cvss_score, finding.title, finding.severity_band, finding.status) == (
+            8.1,
+            "Command injection in template",
+            "high",
+            "unassessed",
+        )
+        assert finding.packages == {LODASH}
+        assert [entry.action for entry in history.entries(feed, "CVE-2021-23337")] == ["detected"]

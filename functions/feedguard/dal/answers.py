@@ -19,12 +19,8 @@ def cached(source_id: str, purls: list[str], now: datetime) -> dict[str, dict[st
     """The raw component report cached for each purl that has a fresh one.
     Keys and items in DynamoDB's form, as `store` writes them: a batch reads
     128, and models for each were half of the read's CPU."""
-    source, purl = CachedAnswer.source_id, CachedAnswer.purl
-    answer, expires = CachedAnswer.answer, CachedAnswer.expires_ttl
-    keys = [
-        {source.attr_name: {source.attr_type: source_id}, purl.attr_name: {purl.attr_type: key}}
-        for key in dict.fromkeys(purls)
-    ]
+    purl, answer, expires = CachedAnswer.purl, CachedAnswer.answer, CachedAnswer.expires_ttl
+    keys = batching.serialized_keys(CachedAnswer, [(source_id, key) for key in dict.fromkeys(purls)])
     limit = now.timestamp()
     return {
         item[purl.attr_name][purl.attr_type]: json.loads(item[answer.attr_name][answer.attr_type])

@@ -9,7 +9,8 @@ import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import TransactWriteError
@@ -32,8 +33,49 @@ CREATED_TOGETHER = 50
 
 
 def fingerprint(vulnerability: Reported) -> str:
-    payload = json.dumps(asdict(vulnerability), sort_keys=True, separators=(",", ":"))
+    # Its fields are plain values: no need for asdict's deep copy (the JSON is the same).
+    fields = {name: getattr(vulnerability, name) for name in FINGERPRINTED}
+    payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+FINGERPRINTED = tuple(field.name for field in dataclass_fields(Reported))
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a batch reads of a finding already recorded: all it compares
+    with what OSS Index said. The rest of the item is never read (a daily
+    scan reads every finding its packages report, and building models of
+    whole items was most of a batch's extra CPU when it had findings)."""
+
+    status: str
+    packages: frozenset[str]
+    cvss_score: float | None
+    title: str | None
+    detected_in: str | None
+
+    @classmethod
+    def read(cls, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Recorded]:
+        """The findings of these (feed, vulnerability id) that exist."""
+        feed, vid, status = Finding.feed, Finding.vulnerability_id, Finding.status
+        packages, score, title, batch = Finding.packages, Finding.cvss_score, Finding.title, Finding.detected_in
+        attributes = (feed, vid, status, packages, score, title, batch)
+        items = batching.read_serialized(
+            Finding, batching.serialized_keys(Finding, keys), [attribute.attr_name for attribute in attributes]
+        )
+        found: dict[tuple[str, str], Recorded] = {}
+        for item in items:
+            # attr_name -> the value, None when absent
+            values = {a.attr_name: item.get(a.attr_name, {}).get(a.attr_type) for a in attributes}
+            found[(values[feed.attr_name], values[vid.attr_name])] = cls(
+                status=values[status.attr_name],
+                packages=frozenset(values[packages.attr_name] or ()),
+                cvss_score=float(values[score.attr_name]) if values[score.attr_name] is not None else None,
+                title=values[title.attr_name],
+                detected_in=values[batch.attr_name],
+            )
+        return found
 
 
 def _entry(feed: str, vulnerability_id: str, at: str, action: str, reason: str | None = None) -> HistoryEntry:
@@ -48,10 +90,12 @@ def record_vulnerabilities(reports: Iterable[ComponentReport], now: datetime) ->
             latest[vulnerability.id] = vulnerability
     if not latest:
         return 0
-    known = {
-        item.id: item.fingerprint
-        for item in batching.read(Vulnerability, list(latest), attributes=["id", "fingerprint"])
-    }
+    read = batching.read_serialized(
+        Vulnerability,
+        batching.serialized_keys(Vulnerability, latest),
+        [Vulnerability.id.attr_name, Vulnerability.fingerprint.attr_name],
+    )
+    known = {item["id"]["S"]: item.get("fingerprint", {}).get("S") for item in read}
     changed = [v for v in latest.values() if known.get(v.id) != fingerprint(v)]
     batching.write(
         Vulnerability,
@@ -130,7 +174,7 @@ def record_findings(
             reported[vulnerability.id] = vulnerability
     if not wanted:
         return 0
-    existing = {(f.feed, f.vulnerability_id): f for f in batching.read(Finding, list(wanted))}
+    existing = Recorded.read(list(wanted))
     assessed = [key for key, f in existing.items() if f.status == "assessed"]
     assessments = {(a.feed, a.vulnerability_id): a for a in batching.read(Assessment, assessed)} if assessed else {}
     at = clock.iso(now)
@@ -151,9 +195,13 @@ def record_findings(
                 _auto_assess(feed, vid, vulnerability, autos, now)
         if finding is not None:
             assessment = assessments.get((feed, vid))
-            if assessment is not None and _rose(assessment, vulnerability):
-                _reopen(finding, assessment, vulnerability, at)
-            _update(finding, purls, vulnerability, at)
+            if (
+                assessment is not None
+                and _rose(assessment, vulnerability)
+                and _reopen(feed, vid, assessment, vulnerability, at)
+            ):
+                finding = replace(finding, status="expired")
+            _update(feed, vid, finding, purls, vulnerability, at)
     return new
 
 
@@ -161,15 +209,15 @@ def _rose(assessment: Assessment, vulnerability: Reported) -> bool:
     return band_rank(severity(vulnerability.cvss_score)) > band_rank(assessment.severity_band)
 
 
-def _reopen(finding: Finding, assessment: Assessment, vulnerability: Reported, at: str) -> None:
+def _reopen(feed: str, vid: str, assessment: Assessment, vulnerability: Reported, at: str) -> bool:
     """The vulnerability got more severe than when it was assessed: the
-    assessment ends as `reopened` and the finding needs reassessing."""
+    assessment ends as `reopened` and the finding needs reassessing (its
+    status is then `expired`). False when it was reassessed meanwhile: the
+    new assessment already knows the new severity."""
     old, new = assessment.severity_band or "none", severity(vulnerability.cvss_score)
-    entry = _entry(finding.feed, finding.vulnerability_id, at, "reopened", f"Severity rose from {old} to {new}.")
+    entry = _entry(feed, vid, at, "reopened", f"Severity rose from {old} to {new}.")
     entry.type = assessment.type
-    # False when reassessed meanwhile: the new assessment already knows the new severity.
-    if assessments_store.end(assessment, finding, "expired", entry):
-        finding.status = "expired"
+    return assessments_store.end(assessment, Finding(feed=feed, vulnerability_id=vid), "expired", entry)
 
 
 def _auto_assess(feed: str, vid: str, vulnerability: Reported, autos: list[AssessmentType], now: datetime) -> None:
@@ -264,9 +312,9 @@ def _add_packages(feed: str, vid: str, purls: set[str], at: str) -> None:
     )
 
 
-def _update(finding: Finding, purls: set[str], vulnerability: Reported, at: str) -> None:
+def _update(feed: str, vid: str, finding: Recorded, purls: set[str], vulnerability: Reported, at: str) -> None:
     actions: list[Action] = []
-    missing = purls - set(finding.packages or ())
+    missing = purls - finding.packages
     if missing:
         actions.append(Finding.packages.add(missing))
     band = severity(vulnerability.cvss_score)
@@ -279,22 +327,23 @@ def _update(finding: Finding, purls: set[str], vulnerability: Reported, at: str)
             Finding.title.set(vulnerability.title) if vulnerability.title is not None else Finding.title.remove(),
             Finding.severity_band.set(band),
         ]
+    stored = Finding(feed=feed, vulnerability_id=vid)
     if finding.status == "withdrawn":
         # Reported again after it was withdrawn: it needs assessing again.
         actions += [
-            *Finding.status_change(finding.feed, "unassessed"),
+            *Finding.status_change(feed, "unassessed"),
             Finding.withdrawn_at.remove(),
         ]
 
         def revive() -> None:
             with transactions.write() as transaction:
-                transaction.update(finding, actions=[*actions, Finding.last_seen.set(at)])
-                transaction.save(_entry(finding.feed, finding.vulnerability_id, at, "detected", "Reported again."))
+                transaction.update(stored, actions=[*actions, Finding.last_seen.set(at)])
+                transaction.save(_entry(feed, vid, at, "detected", "Reported again."))
 
         transactions.retrying(revive)
         return
     if actions:
-        transactions.retrying(lambda: finding.update(actions=[*actions, Finding.last_seen.set(at)]))
+        transactions.retrying(lambda: stored.update(actions=[*actions, Finding.last_seen.set(at)]))
 
 
 def withdraw_unreported(feed: str, now: datetime) -> int:
