@@ -1,5 +1,6 @@
 """Helpers the tests share: events from events/, a Lambda context, the
-template's table names for the unit-test stack."""
+template's table names for the unit-test stack, and the faults of OSS Index
+a scan must survive."""
 
 from __future__ import annotations
 
@@ -17,6 +18,68 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 TEST_STACK = "feedguard-test"
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
+
+# Two packages OSS Index (the fake) reports vulnerable, and one it reports clean.
+LOG4J = "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"
+LODASH = "pkg:npm/lodash@4.17.20"
+CLEAN = "pkg:npm/lodash@4.17.21"
+
+TRUNCATED = '[{"coordinates":"pkg:npm/lodash@4.17.20","vulnerabilities":[{"id":"CVE-2021-2'
+UNASKED = json.dumps([{"coordinates": "pkg:npm/never-asked@1.0.0", "vulnerabilities": []}])
+# Well-formed JSON whose second entry cannot be read: read after the worker's request slot is free
+NO_ID = json.dumps(
+    [
+        {"coordinates": LODASH, "vulnerabilities": []},
+        {"coordinates": LOG4J, "vulnerabilities": [{"title": "?"}]},
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ScanFault:
+    """A fault of the fake OSS Index (the fields of infra.fake_ossindex.Fault)
+    during a scan of a feed of LOG4J and LODASH, and how the scan ends: its
+    status and its one error, after the source's name (None: no error)."""
+
+    name: str
+    fault: dict[str, Any]
+    status: str
+    error: str | None
+
+
+SCAN_FAULTS = (
+    ScanFault("credits-exhausted", {"status": 402}, "failed", "OSS Index answered 402: credits exhausted."),
+    ScanFault("unauthorized", {"status": 401}, "failed", "OSS Index answered 401: the token was refused."),
+    ScanFault("forbidden", {"status": 403}, "failed", "OSS Index answered 403: the token was refused."),
+    ScanFault("unavailable", {"status": 503, "times": 50}, "failed", "OSS Index answered 503 after 5 attempts."),
+    ScanFault("html", {"body": "<html>oops</html>"}, "failed", "OSS Index answered a body that is not JSON."),
+    ScanFault("short", {"answer_only": 1}, "partial", "OSS Index did not answer for 1 of 2 packages."),
+    ScanFault("truncated", {"body": TRUNCATED}, "failed", "OSS Index answered a body that is not JSON."),
+    ScanFault("unasked", {"body": UNASKED}, "partial", "OSS Index did not answer for 2 of 2 packages."),
+    ScanFault("no-id", {"body": NO_ID}, "failed", "OSS Index answered a vulnerability without an id."),
+    ScanFault(
+        "rate-limited",
+        {"status": 429, "retry_after": "0", "times": 50},
+        "failed",
+        "OSS Index answered 429 after 5 attempts.",
+    ),
+    ScanFault("rate-limit-storm", {"status": 429, "retry_after": "0", "times": 3}, "succeeded", None),
+    ScanFault("rate-limited-without-retry-after", {"status": 429, "times": 2}, "succeeded", None),
+    ScanFault("bad-gateway-four-times", {"status": 502, "times": 4}, "succeeded", None),
+    ScanFault(
+        "connection-reset",
+        {"reset": True, "times": 50},
+        "failed",
+        "OSS Index could not be reached (ConnectionError) after 5 attempts.",
+    ),
+    # A worker gives up on a request after 10 s: only the unit tests shorten that.
+    ScanFault(
+        "read-timeout",
+        {"latency_ms": 3000, "times": 50},
+        "failed",
+        "OSS Index could not be reached (ReadTimeout) after 5 attempts.",
+    ),
+)
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -3,17 +3,18 @@ the answer cache and the fake OSS Index with injected faults."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import requests
 
+from feedguard.scanplan import Batch, Known
 from tests.integration.conftest import RunningStack, wait_for
+from tests.support import CLEAN, LODASH, LOG4J, SCAN_FAULTS, ScanFault
 
-VULNERABLE = [
-    "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
-    "pkg:npm/lodash@4.17.20",
-    "pkg:npm/lodash@4.17.21",
-]
+VULNERABLE = [LOG4J, LODASH, CLEAN]
 
 
 def setup_feed(stack: RunningStack, name: str) -> str:
@@ -36,6 +37,36 @@ def finished(stack: RunningStack, scan_id: str) -> dict[str, Any]:
         return scan if scan["status"] in ("succeeded", "partial", "failed") else None
 
     return dict(wait_for(done, timeout=60, interval=0.3))
+
+
+def findings(stack: RunningStack, feed: str) -> dict[str, tuple[str, list[str]]]:
+    """The feed's open findings: id -> (status, packages)."""
+    answer = requests.get(f"{stack.api}/feeds/{feed}/vulnerabilities", headers=stack.headers(), timeout=10)
+    return {item["id"]: (item["status"], sorted(item["packages"])) for item in answer.json()["items"]}
+
+
+def history(stack: RunningStack, feed: str, vulnerability_id: str) -> list[str]:
+    answer = requests.get(
+        f"{stack.api}/feeds/{feed}/vulnerabilities/{vulnerability_id}/history", headers=stack.headers(), timeout=10
+    )
+    return [entry["action"] for entry in answer.json()["items"]]
+
+
+@pytest.fixture
+def fake(stack: RunningStack) -> Iterator[str]:
+    """The control routes of the stack's fake OSS Index; reset after the
+    test, so no fault it queued, nor its vulnerable share, outlives it."""
+    yield f"{stack.control}/ossindex"
+    assert requests.post(f"{stack.control}/ossindex/reset", timeout=10).status_code == 200
+
+
+def add(stack: RunningStack, feed: str, purls: list[str]) -> dict[str, Any]:
+    """Adds packages; the scan of them, finished."""
+    added = requests.post(
+        f"{stack.api}/feeds/{feed}/packages", json={"purls": purls}, headers=stack.headers(), timeout=30
+    )
+    assert added.status_code == 200, added.text
+    return finished(stack, added.json()["scan_id"])
 
 
 def start(stack: RunningStack, **body: Any) -> str:
@@ -90,22 +121,6 @@ def test_added_packages_are_scanned_within_seconds_and_findings_appear(stack: Ru
     )
 
 
-def test_credits_exhausted_fails_the_scan_with_a_clear_error_and_loses_nothing(stack: RunningStack) -> None:
-    setup_feed(stack, "metered")
-    added = requests.post(
-        f"{stack.api}/feeds/metered/packages", json={"purls": VULNERABLE}, headers=stack.headers(), timeout=30
-    ).json()
-    finished(stack, added["scan_id"])
-    requests.post(f"{stack.control}/ossindex/faults", json={"status": 402}, timeout=10)
-    scan = finished(stack, start(stack, feed="metered", refresh=True))
-    assert scan["status"] == "failed"
-    assert [error["message"] for error in scan["errors"]] == [
-        "metered-source: OSS Index answered 402: credits exhausted."
-    ]
-    feed = requests.get(f"{stack.api}/feeds/metered", headers=stack.headers(), timeout=10).json()
-    assert feed["counts"]["unassessed"] == 5
-
-
 def test_rate_limiting_is_retried_and_the_scan_succeeds(stack: RunningStack) -> None:
     setup_feed(stack, "throttled")
     requests.post(f"{stack.control}/ossindex/faults", json={"status": 429, "retry_after": "1", "times": 2}, timeout=10)
@@ -122,3 +137,71 @@ def test_scans_list_newest_first(stack: RunningStack) -> None:
     listed = requests.get(f"{stack.api}/scans", params={"feed": "listed"}, headers=stack.headers(), timeout=10).json()
     assert [scan["id"] for scan in listed["items"]][:2] == [second, first]
     assert all(scan["feed"] == "listed" for scan in listed["items"])
+
+
+# A worker gives up on a request after 10 s: a read timeout five times over
+# would take a minute here, so that case runs in the unit tests only.
+THROUGH_THE_STACK = [case for case in SCAN_FAULTS if "latency_ms" not in case.fault]
+
+
+@pytest.mark.parametrize("case", THROUGH_THE_STACK, ids=lambda case: case.name)
+def test_faults_end_the_scan_with_the_right_status_and_lose_nothing(
+    stack: RunningStack, fake: str, case: ScanFault
+) -> None:
+    # (tests/unit/test_scanner.py runs the same cases against the handlers)
+    feed = f"fault-{case.name}"
+    source = setup_feed(stack, feed)
+    assert add(stack, feed, [LOG4J, LODASH])["status"] == "succeeded"
+    before = findings(stack, feed)
+    assert requests.post(f"{fake}/faults", json=case.fault, timeout=10).status_code == 200
+    scan = finished(stack, start(stack, feed=feed, refresh=True))
+    assert scan["status"] == case.status
+    assert scan["errors"] == ([{"source": source, "message": f"{feed}-source: {case.error}"}] if case.error else [])
+    assert findings(stack, feed) == before
+
+
+def test_a_finding_no_longer_reported_is_withdrawn_by_a_successful_scan_only(stack: RunningStack, fake: str) -> None:
+    setup_feed(stack, "withdrawing")
+    made_up = "pkg:npm/feedguard-withdrawal-test@1.0.0"  # unknown to the fake: vulnerable at a share of 1
+    assert requests.put(f"{fake}/vulnerable", json={"share": 1}, timeout=10).status_code == 200
+    assert add(stack, "withdrawing", [made_up, CLEAN])["findings_new"] >= 1
+    reported = findings(stack, "withdrawing")
+    assert {tuple(packages) for _, packages in reported.values()} == {(made_up,)}
+    # When OSS Index stops reporting them, a scan that fails closes nothing
+    assert requests.put(f"{fake}/vulnerable", json={"share": 0}, timeout=10).status_code == 200
+    requests.post(f"{fake}/faults", json={"status": 503, "times": 50}, timeout=10)
+    assert finished(stack, start(stack, feed="withdrawing", refresh=True))["status"] == "failed"
+    assert findings(stack, "withdrawing") == reported
+    # and a scan that succeeds withdraws them all, each with its entry
+    assert requests.post(f"{fake}/reset", timeout=10).status_code == 200
+    assert finished(stack, start(stack, feed="withdrawing", refresh=True))["status"] == "succeeded"
+    assert findings(stack, "withdrawing") == {}
+    for vulnerability_id in reported:
+        assert history(stack, "withdrawing", vulnerability_id) == ["detected", "withdrawn"]
+
+
+def test_a_batch_delivered_again_counts_once_and_records_nothing_twice(stack: RunningStack) -> None:
+    source = setup_feed(stack, "redelivered")
+    scan = add(stack, "redelivered", VULNERABLE)
+    reported = findings(stack, "redelivered")
+    asked = requests.get(f"{stack.control}/ossindex", timeout=10).json()["requests"]
+    # Given the scan's one batch on the scan queue again, as SQS may deliver a message twice
+    again = Batch(
+        scan["id"], 0, source, refresh=False, packages={purl: {"redelivered": Known()} for purl in VULNERABLE}
+    )
+    sqs = stack.aws("sqs")
+    queue = sqs.get_queue_url(QueueName="feedguard-local-ScanQueue")["QueueUrl"]
+    message_id = sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(again.message()))["MessageId"]
+
+    def worked_on() -> list[dict[str, Any]]:
+        return [i for i in stack.invocations("ScanWorkerFunction") if message_id in json.dumps(i["event"])]
+
+    (invocation,) = wait_for(worked_on, timeout=30)
+    assert invocation["result"] == {"batchItemFailures": []}
+    # Then the scan, its findings and their history are as they were, and OSS
+    # Index was not asked again (the answers are cached)
+    assert requests.get(f"{stack.api}/scans/{scan['id']}", headers=stack.headers(), timeout=10).json() == scan
+    assert findings(stack, "redelivered") == reported
+    for vulnerability_id in reported:
+        assert history(stack, "redelivered", vulnerability_id) == ["detected"]
+    assert requests.get(f"{stack.control}/ossindex", timeout=10).json()["requests"] == asked

@@ -26,22 +26,9 @@ from feedguard.scanplan import Batch
 from handlers import scan_coordinator, scan_worker
 from infra import ossindex_data
 from infra.fake_ossindex import FakeOssIndex, Fault
-from tests.support import LambdaContext, dynamodb_hook
+from tests.support import CLEAN, LODASH, LOG4J, SCAN_FAULTS, LambdaContext, ScanFault, dynamodb_hook
 from tests.unit.builders import a_feed, a_finding
 
-LOG4J = "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"
-LODASH = "pkg:npm/lodash@4.17.20"
-CLEAN = "pkg:npm/lodash@4.17.21"
-# A body cut off mid-way, and one that answers only for purls nobody asked about
-TRUNCATED = '[{"coordinates":"pkg:npm/lodash@4.17.20","vulnerabilities":[{"id":"CVE-2021-2'
-UNASKED = json.dumps([{"coordinates": "pkg:npm/never-asked@1.0.0", "vulnerabilities": []}])
-# Well-formed JSON whose second entry cannot be read: read after the worker's request slot is free
-NO_ID = json.dumps(
-    [
-        {"coordinates": "pkg:npm/lodash@4.17.20", "vulnerabilities": []},
-        {"coordinates": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1", "vulnerabilities": [{"title": "?"}]},
-    ]
-)
 AN_HOUR_AGO = clock.iso(clock.now() - timedelta(hours=1))
 
 
@@ -845,40 +832,12 @@ def test_a_scan_that_finds_nothing_new_reads_no_finding_to_withdraw(
     assert queried == ["demo"]
 
 
-@pytest.mark.parametrize(
-    ("fault", "status", "message"),
-    [
-        (Fault(status=402), "failed", "guide: OSS Index answered 402: credits exhausted."),
-        (Fault(status=401), "failed", "guide: OSS Index answered 401: the token was refused."),
-        (Fault(status=503, times=50), "failed", "guide: OSS Index answered 503 after 5 attempts."),
-        (Fault(body="<html>oops</html>"), "failed", "guide: OSS Index answered a body that is not JSON."),
-        (Fault(answer_only=1), "partial", "guide: OSS Index did not answer for 1 of 2 packages."),
-        (Fault(body=TRUNCATED), "failed", "guide: OSS Index answered a body that is not JSON."),
-        (Fault(body=UNASKED), "partial", "guide: OSS Index did not answer for 2 of 2 packages."),
-        (Fault(body=NO_ID), "failed", "guide: OSS Index answered a vulnerability without an id."),
-        (Fault(status=429, retry_after="0", times=50), "failed", "guide: OSS Index answered 429 after 5 attempts."),
-        (Fault(status=429, retry_after="0", times=3), "succeeded", None),  # a storm that passes
-        (Fault(status=502, times=4), "succeeded", None),  # the fifth attempt gets through
-        (
-            Fault(reset=True, times=50),
-            "failed",
-            "guide: OSS Index could not be reached (ConnectionError) after 5 attempts.",
-        ),
-        (
-            Fault(latency_ms=3000, times=50),
-            "failed",
-            "guide: OSS Index could not be reached (ReadTimeout) after 5 attempts.",
-        ),
-    ],
-)
+@pytest.mark.parametrize("case", SCAN_FAULTS, ids=lambda case: case.name)
 def test_faults_end_the_scan_with_the_right_status_and_lose_nothing(
-    aws: Any,
-    oss: tuple[FakeOssIndex, str],
-    monkeypatch: pytest.MonkeyPatch,
-    fault: Fault,
-    status: str,
-    message: str | None,
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch, case: ScanFault
 ) -> None:
+    # (tests/integration/test_scans_http.py runs the same cases through the local stack)
+    fault = Fault(**case.fault)
     if fault.latency_ms:  # a short timeout for the case that tests it, and only there
         monkeypatch.setattr("feedguard.ossindex.REQUEST_TIMEOUT", 0.5)
     service, url = oss
@@ -887,8 +846,8 @@ def test_faults_end_the_scan_with_the_right_status_and_lose_nothing(
     before = sorted(f.vulnerability_id for f in Finding.query("demo"))
     service.add_fault(fault)
     done = scan(aws, "demo", refresh=True)
-    assert done.status == status
-    assert errors(done) == ([message] if message else [])
+    assert done.status == case.status
+    assert errors(done) == ([f"guide: {case.error}"] if case.error else [])
     assert sorted(f.vulnerability_id for f in Finding.query("demo")) == before
     assert all(f.status == "unassessed" for f in Finding.query("demo"))
 
