@@ -205,3 +205,14 @@ def test_a_batch_delivered_again_counts_once_and_records_nothing_twice(stack: Ru
     for vulnerability_id in reported:
         assert history(stack, "redelivered", vulnerability_id) == ["detected"]
     assert requests.get(f"{stack.control}/ossindex", timeout=10).json()["requests"] == asked
+
+
+def test_a_scan_of_a_feed_without_a_source_succeeds_with_nothing_to_do(stack: RunningStack) -> None:
+    assert requests.post(f"{stack.api}/feeds", json={"name": "unsourced"}, headers=stack.headers(), timeout=10).ok
+    added = requests.post(
+        f"{stack.api}/feeds/unsourced/packages", json={"purls": [LOG4J]}, headers=stack.headers(), timeout=30
+    ).json()
+    assert added.get("scan_id") is None  # nothing to scan them with
+    scan = finished(stack, start(stack, feed="unsourced"))
+    assert (scan["status"], scan["packages_total"], scan["requests_made"], scan["errors"]) == ("succeeded", 0, 0, [])
+    assert findings(stack, "unsourced") == {}
