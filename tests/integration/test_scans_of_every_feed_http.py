@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import RunningStack, start_stack, stop_stack
-from tests.integration.test_scans_http import finished, start
+from tests.integration.test_scans_http import findings, finished, history, start
 from tests.support import CLEAN, LODASH, LOG4J
 
 MADE_UP = [f"pkg:npm/every-feed-{n}@1.0.0" for n in range(300)]  # clean
@@ -58,19 +58,6 @@ def fake_stats(stack: RunningStack) -> dict[str, Any]:
     return dict(requests.get(f"{stack.control}/ossindex", timeout=10).json())
 
 
-def findings(stack: RunningStack, feed: str) -> dict[str, list[str]]:
-    """The feed's open findings: id -> its packages."""
-    answer = requests.get(f"{stack.api}/feeds/{feed}/vulnerabilities", headers=stack.headers(), timeout=10)
-    return {item["id"]: sorted(item["packages"]) for item in answer.json()["items"]}
-
-
-def history(stack: RunningStack, feed: str, vulnerability_id: str) -> list[str]:
-    answer = requests.get(
-        f"{stack.api}/feeds/{feed}/vulnerabilities/{vulnerability_id}/history", headers=stack.headers(), timeout=10
-    )
-    return [entry["action"] for entry in answer.json()["items"]]
-
-
 def test_the_schedule_firing_twice_at_once_creates_each_finding_once(feeds: RunningStack) -> None:
     # Given two firings of the schedule a moment apart (the local scheduler
     # invokes the coordinator once at a time), whose scans overlap: OSS Index
@@ -99,7 +86,7 @@ def test_the_schedule_firing_twice_at_once_creates_each_finding_once(feeds: Runn
     # every package of its feed that reports it
     found = {feed: findings(feeds, feed) for feed in FEEDS}
     assert sum(scan["findings_new"] for scan in scans) == sum(len(open_) for open_ in found.values())
-    assert {feed: set(map(tuple, open_.values())) for feed, open_ in found.items()} == {
+    assert {feed: {tuple(packages) for _, packages in open_.values()} for feed, open_ in found.items()} == {
         "every-a": {(LOG4J,)},
         "every-b": {(LOG4J,), (LODASH,)},
         "every-c": {(LODASH,)},
