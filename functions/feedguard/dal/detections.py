@@ -32,14 +32,14 @@ from feedguard.scanplan import Rows
 CREATED_TOGETHER = 50
 
 
+FINGERPRINTED = tuple(field.name for field in dataclass_fields(Reported))
+
+
 def fingerprint(vulnerability: Reported) -> str:
     # Its fields are plain values: no need for asdict's deep copy (the JSON is the same).
     fields = {name: getattr(vulnerability, name) for name in FINGERPRINTED}
     payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-FINGERPRINTED = tuple(field.name for field in dataclass_fields(Reported))
 
 
 @dataclass(frozen=True)
@@ -90,12 +90,11 @@ def record_vulnerabilities(reports: Iterable[ComponentReport], now: datetime) ->
             latest[vulnerability.id] = vulnerability
     if not latest:
         return 0
+    identifier, printed = Vulnerability.id.attr_name, Vulnerability.fingerprint.attr_name
     read = batching.read_serialized(
-        Vulnerability,
-        batching.serialized_keys(Vulnerability, latest),
-        [Vulnerability.id.attr_name, Vulnerability.fingerprint.attr_name],
+        Vulnerability, batching.serialized_keys(Vulnerability, latest), [identifier, printed]
     )
-    known = {item["id"]["S"]: item.get("fingerprint", {}).get("S") for item in read}
+    known = {item[identifier]["S"]: item.get(printed, {}).get("S") for item in read}
     changed = [v for v in latest.values() if known.get(v.id) != fingerprint(v)]
     batching.write(
         Vulnerability,
