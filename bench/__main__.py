@@ -308,7 +308,7 @@ def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, 
             "runs_machine_loop_ms": [run["machine_loop_ms"] for run in colds],
         }
         warm = timed_scan()
-        vulnerable = _vulnerable_scans(stack, timed_scan, sequential_client)
+        vulnerable = _vulnerable_scans(stack, timed_scan, sequential_client, headers)
         return {
             "distinct_purls": distinct,
             "package_rows_over_3_feeds": sum(len(members) for members in feeds.values()),
@@ -330,12 +330,15 @@ def _vulnerable_scans(
     stack: LocalStack,
     timed_scan: Callable[[float], dict[str, object]],
     sequential_client: Callable[[float], tuple[float, int]],
+    admin: dict[str, str],
 ) -> dict[str, object]:
     """The same feeds when VULNERABLE_SHARE of their packages are reported
     vulnerable, as a real feed's are: the scan that first finds them
     (creating the findings, each publishing an event), then the daily scan
     (the cached answers expired, the findings there), which should rewrite
-    nothing. The sequential client asks for the same answers."""
+    nothing; then every finding assessed, as a feed's findings are once
+    people have looked at them, and the daily scan again. The sequential
+    client asks for the same answers."""
     sequential, _ = sequential_client(VULNERABLE_SHARE)
     forget_answers(stack)
     settle(stack)
@@ -345,7 +348,27 @@ def _vulnerable_scans(
     detecting["finding_detected_events"] = sum(
         1 for event in stack.recorded_events() if event.get("detail-type") == "Finding Detected"
     )
-    tables = ("FindingsTable", "VulnerabilitiesTable", "PackagesTable")
+    unassessed = _daily_scans(stack, timed_scan, sequential, ("FindingsTable", "VulnerabilitiesTable", "PackagesTable"))
+    assessing = _assess_every_finding(stack, admin)
+    settle(stack)
+    assessed = _daily_scans(
+        stack, timed_scan, sequential, ("FindingsTable", "VulnerabilitiesTable", "PackagesTable", "AssessmentsTable")
+    )
+    return {
+        "vulnerable_share": VULNERABLE_SHARE,
+        "sequential_batched_client_vulnerable_s": round(sequential, 2),
+        "first_scan_finding_them": detecting,
+        "daily_scan_findings_recorded": unassessed,
+        "findings_assessed": assessing,
+        "daily_scan_findings_assessed": assessed,
+    }
+
+
+def _daily_scans(
+    stack: LocalStack, timed_scan: Callable[[float], dict[str, object]], sequential: float, tables: tuple[str, ...]
+) -> dict[str, object]:
+    """DAILY_SCANS scans with the cached answers expired (the median run's
+    figures, every run's time), and how many items of `tables` they wrote."""
     before = {logical_id: table_contents(stack, logical_id) for logical_id in tables}
     dailies = []
     for _ in range(DAILY_SCANS):
@@ -357,18 +380,37 @@ def _vulnerable_scans(
     after = {logical_id: table_contents(stack, logical_id) for logical_id in tables}
     dailies.sort(key=lambda run: cast(float, run["seconds"]))
     return {
-        "vulnerable_share": VULNERABLE_SHARE,
-        "sequential_batched_client_vulnerable_s": round(sequential, 2),
-        "first_scan_finding_them": detecting,
-        "daily_scan_findings_recorded": {
-            **dailies[len(dailies) // 2],
-            "runs_s": [run["seconds"] for run in dailies],
-            "items_rewritten": {
-                logical_id: len(after[logical_id].keys() - before[logical_id].keys()) for logical_id in tables
-            },
-            "items": {logical_id: len(after[logical_id]) for logical_id in tables},
+        **dailies[len(dailies) // 2],
+        "runs_s": [run["seconds"] for run in dailies],
+        "items_rewritten": {
+            logical_id: len(after[logical_id].keys() - before[logical_id].keys()) for logical_id in tables
         },
+        "items": {logical_id: len(after[logical_id]) for logical_id in tables},
     }
+
+
+def _assess_every_finding(stack: LocalStack, admin: dict[str, str]) -> dict[str, object]:
+    """Every finding of the stack assessed `ignore` through the bulk route,
+    100 a request; how many and how long it took."""
+    assert stack.provisioned is not None, "the stack has started"
+    dynamodb = aws_client("dynamodb", stack.moto_url)
+    table = stack.provisioned.table_names["FindingsTable"]
+    by_feed: dict[str, list[str]] = {}
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="feed, vulnerability_id"):
+        for item in page["Items"]:
+            by_feed.setdefault(item["feed"]["S"], []).append(item["vulnerability_id"]["S"])
+    started, assessed = time.monotonic(), 0
+    for feed, ids in sorted(by_feed.items()):
+        for start in range(0, len(ids), 100):
+            answer = requests.post(
+                f"{stack.api_url}/feeds/{feed}/assessments",
+                json={"vulnerability_ids": ids[start : start + 100], "type": "ignore", "comment": "bench"},
+                headers=admin,
+                timeout=120,
+            )
+            answer.raise_for_status()
+            assessed += int(answer.json()["assessed"])
+    return {"assessed": assessed, "seconds": round(time.monotonic() - started, 1)}
 
 
 def gate_latency(packages: int = 10_000, findings: int = 5_000, requests_per_route: int = 300) -> dict[str, object]:
