@@ -41,6 +41,16 @@ def a_source(url: str, name: str = "guide", token: str = "local-fake-token") -> 
     return source_store.create(f"src-{name}", {"name": name, "url": url, "auth": "bearer"}, token).id
 
 
+# What the fake OSS Index reports for LODASH, as its data says
+LODASH_VULNERABILITIES: list[dict[str, Any]] = list(ossindex_data.COMPONENTS[LODASH][1])
+
+
+def lodash_reports(monkeypatch: pytest.MonkeyPatch, vulnerabilities: list[dict[str, Any]]) -> None:
+    """From now on the fake OSS Index reports these vulnerabilities for LODASH."""
+    description, _ = ossindex_data.COMPONENTS[LODASH]
+    monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, vulnerabilities))
+
+
 def sqs_record(message: dict[str, Any], receives: int) -> dict[str, Any]:
     """An SQS message as the event source mapping hands it to the worker."""
     return {
@@ -742,8 +752,7 @@ def test_a_finding_no_longer_reported_is_withdrawn_after_a_successful_scan(
 ) -> None:
     a_feed("demo", [LODASH], [a_source(oss[1])])
     scan(aws, "demo")
-    description, vulnerabilities = ossindex_data.COMPONENTS[LODASH]
-    monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, vulnerabilities[:1]))
+    lodash_reports(monkeypatch, LODASH_VULNERABILITIES[:1])
     done = scan(aws, "demo", refresh=True)
     assert done.status == "succeeded"
     withdrawn = Finding.get("demo", "CVE-2020-28500")
@@ -751,7 +760,7 @@ def test_a_finding_no_longer_reported_is_withdrawn_after_a_successful_scan(
     assert [e.action for e in history.entries("demo", "CVE-2020-28500")] == ["detected", "withdrawn"]
     assert Finding.get("demo", "CVE-2021-23337").status == "unassessed"
     # reported again: it needs assessing again
-    monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, vulnerabilities))
+    lodash_reports(monkeypatch, LODASH_VULNERABILITIES)
     scan(aws, "demo", refresh=True)
     assert Finding.get("demo", "CVE-2020-28500").status == "unassessed"
     assert [e.action for e in history.entries("demo", "CVE-2020-28500")] == ["detected", "withdrawn", "detected"]
@@ -764,8 +773,7 @@ def test_a_partial_scan_never_withdraws(
     purls = [LODASH] + [f"pkg:npm/package-{n}@1.0.0" for n in range(200)]
     a_feed("demo", purls, [a_source(url)])
     scan(aws, "demo")
-    description, _ = ossindex_data.COMPONENTS[LODASH]
-    monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, []))
+    lodash_reports(monkeypatch, [])
     service.add_fault(Fault())  # the first batch gets through
     service.add_fault(Fault(status=503, times=50))  # the second never does
     first_started = Feed.get("demo", FEED_SK).scanned_at
@@ -786,8 +794,7 @@ def test_rows_a_failed_batch_wrote_without_counting_them_are_checked_by_the_next
 ) -> None:
     a_feed("demo", [LODASH], [a_source(oss[1])])
     scan(aws, "demo")
-    description, _ = ossindex_data.COMPONENTS[LODASH]
-    monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, []))
+    lodash_reports(monkeypatch, [])
 
     # Given a batch that writes the package's row, then fails before counting it, on its last delivery
     def cut_short(feed: str, count: int) -> None:
@@ -801,7 +808,7 @@ def test_rows_a_failed_batch_wrote_without_counting_them_are_checked_by_the_next
     assert Package.get("demo", LODASH).vulnerability_ids is None  # written
     sqs.delete_message(QueueUrl=aws.queue_urls["ScanQueue"], ReceiptHandle=message["ReceiptHandle"])
     monkeypatch.undo()
-    monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, []))
+    lodash_reports(monkeypatch, [])
     # When the next scan succeeds, the row already as the answer says
     assert scan(aws, "demo", refresh=True).status == "succeeded"
     # Then it withdraws what the row no longer reports: the failed scan counted its feed
@@ -965,9 +972,9 @@ def test_a_severity_rise_reopens_the_assessment(
     assessments.assess(
         "demo", "CVE-2020-28500", type_id="ignore", effect="allow", comment=None, expires_at=None, actor="alice"
     )
-    description, vulnerabilities = ossindex_data.COMPONENTS[LODASH]
-    worse = [{**v, "cvssScore": 9.1} if v["id"] == "CVE-2020-28500" else v for v in vulnerabilities]
-    monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, worse))
+    lodash_reports(
+        monkeypatch, [{**v, "cvssScore": 9.1} if v["id"] == "CVE-2020-28500" else v for v in LODASH_VULNERABILITIES]
+    )
     # When a rescan reports it in a higher band
     scan(aws, "demo", refresh=True)
     # Then the assessment ends as reopened, naming both bands, and the finding needs reassessing
