@@ -138,6 +138,18 @@ def test_deleting_an_assessment_makes_the_finding_unassessed(finding: Finding) -
     assert request(findings, "DELETE", PATH, caller=ALICE)[0] == 404
 
 
+def test_the_finding_carries_the_band_its_assessment_recorded_while_it_is_in_force(finding: Finding) -> None:
+    # A scan compares the band it reports with this copy, and reads the assessment only when it rose.
+    assert Finding.get("demo", "CVE-1").assessment_band is None
+    put({"type": "ignore"})
+    assert (Assessment.get("demo", "CVE-1").severity_band, Finding.get("demo", "CVE-1").assessment_band) == (
+        "high",
+        "high",
+    )
+    request(findings, "DELETE", PATH, caller=ALICE)
+    assert Finding.get("demo", "CVE-1").assessment_band is None
+
+
 def test_bulk_assessment_reports_the_ids_that_are_not_findings(finding: Finding) -> None:
     a_finding("demo", "CVE-2")
     status, answer = request(

@@ -24,6 +24,7 @@ def a_finding(feed: str = "demo", vulnerability_id: str = "CVE-2021-23337", stat
         severity_band="high",
         first_seen="2026-08-01T00:00:00Z",
         last_seen="2026-11-25T00:00:00Z",
+        assessment_band="high" if status == "assessed" else None,
     ).save()
 
 
@@ -36,7 +37,8 @@ def test_a_ttl_deletion_records_one_expired_entry_and_flags_the_finding(aws: Any
     assert response == {"batchItemFailures": []}
     (entry,) = history.entries("demo", "CVE-2021-23337")
     assert (entry.action, entry.type, entry.at) == ("expired", "ignore", "2026-11-25T10:00:00Z")
-    assert Finding.get("demo", "CVE-2021-23337").status == "expired"
+    flagged = Finding.get("demo", "CVE-2021-23337")
+    assert (flagged.status, flagged.assessment_band) == ("expired", None)
 
 
 def test_a_redelivered_record_does_not_record_twice(aws: Any) -> None:

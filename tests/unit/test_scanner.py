@@ -987,3 +987,104 @@ def test_a_severity_rise_reopens_the_assessment(
     # And a further rescan at the same severity changes nothing more
     scan(aws, "demo", refresh=True)
     assert [e.action for e in history.entries("demo", "CVE-2020-28500")] == ["detected", "assessed", "reopened"]
+
+
+def assessments_read(aws: Any) -> Any:
+    """A hook collecting the vulnerability id of every assessment read by key."""
+    table = aws.table_names["AssessmentsTable"]
+    read: list[str] = []
+
+    def collect(params: dict[str, Any], **_: Any) -> None:
+        requested = params.get("RequestItems", {}).get(table)
+        if isinstance(requested, dict):  # BatchGetItem
+            read.extend(key["vulnerability_id"]["S"] for key in requested["Keys"])
+        elif params.get("TableName") == table and "Key" in params:
+            read.append(params["Key"]["vulnerability_id"]["S"])
+
+    return read, dynamodb_hook("provide-client-params.dynamodb", collect)
+
+
+def assess_lodash(actor: str = "alice", type_id: str = "ignore") -> None:
+    from feedguard.dal import assessments
+
+    for vid in ("CVE-2020-28500", "CVE-2021-23337"):
+        assessments.assess("demo", vid, type_id=type_id, effect="allow", comment=None, expires_at=None, actor=actor)
+
+
+def test_a_rescan_reads_an_assessment_only_when_the_band_rose_above_the_one_it_recorded(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given both findings of LODASH assessed (medium and high)
+    a_feed("demo", [LODASH], [a_source(oss[1])])
+    scan(aws, "demo")
+    assess_lodash()
+    read, hook = assessments_read(aws)
+    with hook:
+        # When a rescan reports the same bands, no assessment is read
+        scan(aws, "demo", refresh=True)
+        assert read == []
+        # When one rises, only its assessment is read, and it is reopened
+        lodash_reports(
+            monkeypatch, [{**v, "cvssScore": 9.1} if v["id"] == "CVE-2020-28500" else v for v in LODASH_VULNERABILITIES]
+        )
+        scan(aws, "demo", refresh=True)
+        assert read == ["CVE-2020-28500"]
+    assert [Finding.get("demo", vid).status for vid in ("CVE-2020-28500", "CVE-2021-23337")] == ["expired", "assessed"]
+
+
+def test_a_finding_assessed_before_it_carried_the_assessments_band_is_still_reopened(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given assessed findings as earlier versions stored them: without the band on the finding
+    a_feed("demo", [LODASH], [a_source(oss[1])])
+    scan(aws, "demo")
+    assess_lodash()
+    for vid in ("CVE-2020-28500", "CVE-2021-23337"):
+        Finding(feed="demo", vulnerability_id=vid).update(actions=[Finding.assessment_band.remove()])
+    read, hook = assessments_read(aws)
+    with hook:
+        # When a rescan reports the same bands, their assessments are read, and stand
+        scan(aws, "demo", refresh=True)
+        assert sorted(read) == ["CVE-2020-28500", "CVE-2021-23337"]
+    assert {Finding.get("demo", vid).status for vid in ("CVE-2020-28500", "CVE-2021-23337")} == {"assessed"}
+    # And when one rises, it is reopened
+    lodash_reports(
+        monkeypatch, [{**v, "cvssScore": 9.1} if v["id"] == "CVE-2020-28500" else v for v in LODASH_VULNERABILITIES]
+    )
+    scan(aws, "demo", refresh=True)
+    assert [Finding.get("demo", vid).status for vid in ("CVE-2020-28500", "CVE-2021-23337")] == ["expired", "assessed"]
+
+
+def test_an_assessment_made_while_a_scan_reopens_the_one_before_is_checked_and_reopened_in_turn(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedguard.dal import assessments
+
+    a_feed("demo", [LODASH], [a_source(oss[1])])
+    scan(aws, "demo")
+    assess_lodash()
+    lodash_reports(
+        monkeypatch, [{**v, "cvssScore": 9.1} if v["id"] == "CVE-2020-28500" else v for v in LODASH_VULNERABILITIES]
+    )
+    real_reopen = detections._reopen
+
+    def reassessed_first(feed: str, vid: str, *args: Any) -> bool:
+        if not reassessed:  # bob assesses at the band the finding still records (medium)
+            reassessed.append(vid)
+            assessments.assess(feed, vid, type_id="caution", effect="warn", comment=None, expires_at=None, actor="bob")
+        return real_reopen(feed, vid, *args)
+
+    reassessed: list[str] = []
+    monkeypatch.setattr(detections, "_reopen", reassessed_first)
+    # When a rescan reports a higher band, and bob reassesses before its reopen
+    scan(aws, "demo", refresh=True)
+    # Then bob's assessment, made at the band before, is the one reopened
+    assert reassessed == ["CVE-2020-28500"]
+    assert Finding.get("demo", "CVE-2020-28500").status == "expired"
+    entries = [(e.action, e.actor, e.type) for e in history.entries("demo", "CVE-2020-28500")]
+    assert entries == [
+        ("detected", "scanner", None),
+        ("assessed", "alice", "ignore"),
+        ("assessed", "bob", "caution"),
+        ("reopened", "scanner", "caution"),
+    ]

@@ -77,6 +77,7 @@ def assess(
             Finding.assessment_expires_ttl.set(assessment.expires_ttl)
             if assessment.expires_ttl is not None
             else Finding.assessment_expires_ttl.remove(),
+            Finding.assessment_band.set(assessment.severity_band),
         ]
         entry = history.new_entry(
             feed,
@@ -138,7 +139,11 @@ def end(assessment: Assessment, finding: Finding, status: str, entry: HistoryEnt
             transaction.delete(assessment)
             transaction.update(
                 finding,
-                actions=[*Finding.status_change(finding.feed, status), Finding.assessment_expires_ttl.remove()],
+                actions=[
+                    *Finding.status_change(finding.feed, status),
+                    Finding.assessment_expires_ttl.remove(),
+                    Finding.assessment_band.remove(),
+                ],
             )
             transaction.save(entry)
     except TransactWriteError as error:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 
+from aws_lambda_powertools import Logger
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 
@@ -26,6 +27,8 @@ from feedguard.effects import AssessmentType, auto_type, band_rank, score_key, s
 from feedguard.ossindex import ComponentReport
 from feedguard.ossindex import Vulnerability as Reported
 from feedguard.scanplan import Rows
+
+logger = Logger(child=True)
 
 # Findings a transaction creates, each with its `detected` entry: 100 items,
 # DynamoDB's most.
@@ -54,13 +57,15 @@ class Recorded:
     cvss_score: float | None
     title: str | None
     detected_in: str | None
+    assessment_band: str | None  # the band its assessment recorded, when assessed
 
     @classmethod
     def read(cls, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Recorded]:
         """The findings of these (feed, vulnerability id) that exist."""
         feed, vid, status = Finding.feed, Finding.vulnerability_id, Finding.status
         packages, score, title, batch = Finding.packages, Finding.cvss_score, Finding.title, Finding.detected_in
-        attributes = (feed, vid, status, packages, score, title, batch)
+        band = Finding.assessment_band
+        attributes = (feed, vid, status, packages, score, title, batch, band)
         items = batching.read_serialized(
             Finding, batching.serialized_keys(Finding, keys), [attribute.attr_name for attribute in attributes]
         )
@@ -74,6 +79,7 @@ class Recorded:
                 cvss_score=float(values[score.attr_name]) if values[score.attr_name] is not None else None,
                 title=values[title.attr_name],
                 detected_in=values[batch.attr_name],
+                assessment_band=values[band.attr_name],
             )
         return found
 
@@ -174,8 +180,16 @@ def record_findings(
     if not wanted:
         return 0
     existing = Recorded.read(list(wanted))
-    assessed = [key for key, f in existing.items() if f.status == "assessed"]
-    assessments = {(a.feed, a.vulnerability_id): a for a in batching.read(Assessment, assessed)} if assessed else {}
+    # An assessment is read only when the band reported is above the one it
+    # recorded (copied on its finding): a daily scan of a feed whose findings
+    # are assessed reads none. A finding assessed before the copy existed has
+    # none, below every band, so its assessment is read as it always was.
+    suspect = [
+        (feed, vid)
+        for (feed, vid), f in existing.items()
+        if f.status == "assessed" and _rose(f.assessment_band, reported[vid])
+    ]
+    assessments = {(a.feed, a.vulnerability_id): a for a in batching.read(Assessment, suspect)} if suspect else {}
     at = clock.iso(now)
     unseen = [(feed, vid) for feed, vid in sorted(wanted) if (feed, vid) not in existing]
     created, lost = _create_all([(feed, vid, wanted[(feed, vid)], reported[vid]) for feed, vid in unseen], at, batch)
@@ -194,25 +208,40 @@ def record_findings(
                 _auto_assess(feed, vid, vulnerability, autos, now)
         if finding is not None:
             assessment = assessments.get((feed, vid))
-            if (
-                assessment is not None
-                and _rose(assessment, vulnerability)
-                and _reopen(feed, vid, assessment, vulnerability, at)
-            ):
+            if assessment is not None and _reopen_if_rose(feed, vid, assessment, vulnerability, at):
                 finding = replace(finding, status="expired")
             _update(feed, vid, finding, purls, vulnerability, at)
     return new
 
 
-def _rose(assessment: Assessment, vulnerability: Reported) -> bool:
-    return band_rank(severity(vulnerability.cvss_score)) > band_rank(assessment.severity_band)
+def _rose(assessed_band: str | None, vulnerability: Reported) -> bool:
+    return band_rank(severity(vulnerability.cvss_score)) > band_rank(assessed_band)
+
+
+def _reopen_if_rose(feed: str, vid: str, assessment: Assessment | None, vulnerability: Reported, at: str) -> bool:
+    """Reopens the assessment if the vulnerability got more severe than when
+    it was assessed. When it was reassessed or removed meanwhile, the
+    assessment now in force is read and checked in turn: one made while this
+    scan ran was made at the band before it. True when one was reopened."""
+    for _ in range(assessments_store.RACE_RETRIES):
+        if assessment is None or not _rose(assessment.severity_band, vulnerability):
+            return False
+        if _reopen(feed, vid, assessment, vulnerability, at):
+            return True
+        assessment = assessments_store.current(feed, vid)
+    # It kept changing: whichever assessment is left, its band is on the
+    # finding, and the next scan compares with it.
+    logger.warning(
+        "an assessment kept changing while a scan reopened it", extra={"feed": feed, "vulnerability_id": vid}
+    )
+    return False
 
 
 def _reopen(feed: str, vid: str, assessment: Assessment, vulnerability: Reported, at: str) -> bool:
     """The vulnerability got more severe than when it was assessed: the
     assessment ends as `reopened` and the finding needs reassessing (its
-    status is then `expired`). False when it was reassessed meanwhile: the
-    new assessment already knows the new severity."""
+    status is then `expired`). False when the assessment changed since it
+    was read."""
     old, new = assessment.severity_band or "none", severity(vulnerability.cvss_score)
     entry = _entry(feed, vid, at, "reopened", f"Severity rose from {old} to {new}.")
     entry.type = assessment.type

@@ -75,7 +75,7 @@ def record_expired(feed: str, vulnerability_id: str, assessment_type: str, expir
             if reassessed is None:
                 transaction.update(
                     Finding(feed=feed, vulnerability_id=vulnerability_id),
-                    actions=Finding.status_change(feed, "expired"),
+                    actions=[*Finding.status_change(feed, "expired"), Finding.assessment_band.remove()],
                     condition=Finding.vulnerability_id.exists(),
                 )
     except TransactWriteError as error:

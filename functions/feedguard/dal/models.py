@@ -339,6 +339,9 @@ class Finding(Stored):
     # The expiry of the assessment in force (epoch seconds), copied here in the
     # assessment's transaction, so status filters can tell expired at read time.
     assessment_expires_ttl = NumberAttribute(null=True)
+    # The band the assessment in force recorded, copied here in the same way: a
+    # scan reads the assessment only when it reports a band above this one.
+    assessment_band = UnicodeAttribute(null=True)
 
     by_status = FindingsByStatus()
     by_score = FindingsByScore()
