@@ -51,6 +51,13 @@ def lodash_reports(monkeypatch: pytest.MonkeyPatch, vulnerabilities: list[dict[s
     monkeypatch.setitem(ossindex_data.COMPONENTS, LODASH, (description, vulnerabilities))
 
 
+def medium_turns_critical(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on the fake OSS Index scores LODASH's CVE-2020-28500 9.1, not 5.3."""
+    lodash_reports(
+        monkeypatch, [{**v, "cvssScore": 9.1} if v["id"] == "CVE-2020-28500" else v for v in LODASH_VULNERABILITIES]
+    )
+
+
 def sqs_record(message: dict[str, Any], receives: int) -> dict[str, Any]:
     """An SQS message as the event source mapping hands it to the worker."""
     return {
@@ -972,9 +979,7 @@ def test_a_severity_rise_reopens_the_assessment(
     assessments.assess(
         "demo", "CVE-2020-28500", type_id="ignore", effect="allow", comment=None, expires_at=None, actor="alice"
     )
-    lodash_reports(
-        monkeypatch, [{**v, "cvssScore": 9.1} if v["id"] == "CVE-2020-28500" else v for v in LODASH_VULNERABILITIES]
-    )
+    medium_turns_critical(monkeypatch)
     # When a rescan reports it in a higher band
     scan(aws, "demo", refresh=True)
     # Then the assessment ends as reopened, naming both bands, and the finding needs reassessing
@@ -1024,9 +1029,7 @@ def test_a_rescan_reads_an_assessment_only_when_the_band_rose_above_the_one_it_r
         scan(aws, "demo", refresh=True)
         assert read == []
         # When one rises, only its assessment is read, and it is reopened
-        lodash_reports(
-            monkeypatch, [{**v, "cvssScore": 9.1} if v["id"] == "CVE-2020-28500" else v for v in LODASH_VULNERABILITIES]
-        )
+        medium_turns_critical(monkeypatch)
         scan(aws, "demo", refresh=True)
         assert read == ["CVE-2020-28500"]
     assert [Finding.get("demo", vid).status for vid in ("CVE-2020-28500", "CVE-2021-23337")] == ["expired", "assessed"]
@@ -1048,11 +1051,30 @@ def test_a_finding_assessed_before_it_carried_the_assessments_band_is_still_reop
         assert sorted(read) == ["CVE-2020-28500", "CVE-2021-23337"]
     assert {Finding.get("demo", vid).status for vid in ("CVE-2020-28500", "CVE-2021-23337")} == {"assessed"}
     # And when one rises, it is reopened
-    lodash_reports(
-        monkeypatch, [{**v, "cvssScore": 9.1} if v["id"] == "CVE-2020-28500" else v for v in LODASH_VULNERABILITIES]
-    )
+    medium_turns_critical(monkeypatch)
     scan(aws, "demo", refresh=True)
     assert [Finding.get("demo", vid).status for vid in ("CVE-2020-28500", "CVE-2021-23337")] == ["expired", "assessed"]
+
+
+def test_an_assessment_that_keeps_changing_is_left_to_the_next_scan_which_says_so(
+    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    a_feed("demo", [LODASH], [a_source(oss[1])])
+    scan(aws, "demo")
+    assess_lodash()
+    medium_turns_critical(monkeypatch)
+    # When every reopen finds the assessment changed since it was read
+    monkeypatch.setattr(detections, "_reopen", lambda *args: False)
+    done = scan(aws, "demo", refresh=True)
+    # Then the batch still succeeds, the finding keeps the band its assessment recorded, and the log says why
+    finding = Finding.get("demo", "CVE-2020-28500")
+    assert (done.status, finding.status, finding.assessment_band) == ("succeeded", "assessed", "medium")
+    assert "an assessment kept changing while a scan reopened it" in caplog.text
+    # And the next scan reopens it
+    monkeypatch.undo()
+    medium_turns_critical(monkeypatch)
+    scan(aws, "demo", refresh=True)
+    assert Finding.get("demo", "CVE-2020-28500").status == "expired"
 
 
 def test_an_assessment_made_while_a_scan_reopens_the_one_before_is_checked_and_reopened_in_turn(
@@ -1063,9 +1085,7 @@ def test_an_assessment_made_while_a_scan_reopens_the_one_before_is_checked_and_r
     a_feed("demo", [LODASH], [a_source(oss[1])])
     scan(aws, "demo")
     assess_lodash()
-    lodash_reports(
-        monkeypatch, [{**v, "cvssScore": 9.1} if v["id"] == "CVE-2020-28500" else v for v in LODASH_VULNERABILITIES]
-    )
+    medium_turns_critical(monkeypatch)
     real_reopen = detections._reopen
 
     def reassessed_first(feed: str, vid: str, *args: Any) -> bool:
