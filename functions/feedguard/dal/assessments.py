@@ -62,16 +62,17 @@ def assess(
         finding = _finding(feed, vulnerability_id)
         existing = current(feed, vulnerability_id)
         _check_version(existing, if_match)
-        now = clock.iso(clock.now())
         assessment = existing or Assessment(feed=feed, vulnerability_id=vulnerability_id)
-        assessment.type = type_id
-        assessment.effect = effect
-        assessment.comment = comment
-        assessment.assessed_by = actor
-        assessment.assessed_at = now
-        assessment.expires_at = clock.iso(expires_at) if expires_at else None
-        assessment.expires_ttl = int(expires_at.timestamp()) if expires_at else None
-        assessment.severity_band = finding.severity_band
+        entry = _fill(
+            assessment,
+            finding.severity_band,
+            clock.iso(clock.now()),
+            type_id=type_id,
+            effect=effect,
+            comment=comment,
+            expires_at=expires_at,
+            actor=actor,
+        )
         finding_actions: list[Action] = [
             *Finding.status_change(feed, "assessed"),
             Finding.assessment_expires_ttl.set(assessment.expires_ttl)
@@ -79,16 +80,6 @@ def assess(
             else Finding.assessment_expires_ttl.remove(),
             Finding.assessment_band.set(assessment.severity_band),
         ]
-        entry = history.new_entry(
-            feed,
-            vulnerability_id,
-            now,
-            "assessed",
-            actor,
-            type=type_id,
-            comment=comment,
-            reason=f"Expires at {assessment.expires_at}." if assessment.expires_at else "Does not expire.",
-        )
         try:
             with transactions.write() as transaction:
                 transaction.save(assessment)  # conditional on the version read
@@ -104,6 +95,62 @@ def assess(
             raise
         return assessment
     raise PreconditionFailed("The assessment kept changing; try again.")
+
+
+def first(
+    finding: Finding, *, type_id: str, effect: str, comment: str | None, expires_at: datetime | None, actor: str
+) -> tuple[Assessment, HistoryEntry]:
+    """A new finding's first assessment and its entry, to write in the
+    transaction that creates the finding (not yet saved), which is given the
+    status and copies an assessment gives it. Made at the finding's first
+    sighting (`first_seen`)."""
+    assessment = Assessment(feed=finding.feed, vulnerability_id=finding.vulnerability_id)
+    entry = _fill(
+        assessment,
+        finding.severity_band,
+        finding.first_seen,
+        type_id=type_id,
+        effect=effect,
+        comment=comment,
+        expires_at=expires_at,
+        actor=actor,
+    )
+    finding.status, finding.feed_status = "assessed", f"{finding.feed}#assessed"
+    finding.assessment_expires_ttl, finding.assessment_band = assessment.expires_ttl, assessment.severity_band
+    return assessment, entry
+
+
+def _fill(
+    assessment: Assessment,
+    band: str,
+    now: str,
+    *,
+    type_id: str,
+    effect: str,
+    comment: str | None,
+    expires_at: datetime | None,
+    actor: str,
+) -> HistoryEntry:
+    """Gives `assessment` what it says, made now at the finding's `band`;
+    returns the `assessed` entry that records it."""
+    assessment.type = type_id
+    assessment.effect = effect
+    assessment.comment = comment
+    assessment.assessed_by = actor
+    assessment.assessed_at = now
+    assessment.expires_at = clock.iso(expires_at) if expires_at else None
+    assessment.expires_ttl = int(expires_at.timestamp()) if expires_at else None
+    assessment.severity_band = band
+    return history.new_entry(
+        assessment.feed,
+        assessment.vulnerability_id,
+        now,
+        "assessed",
+        actor,
+        type=type_id,
+        comment=comment,
+        reason=f"Expires at {assessment.expires_at}." if assessment.expires_at else "Does not expire.",
+    )
 
 
 def unassess(feed: str, vulnerability_id: str, *, actor: str, if_match: int | None = None) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
+from itertools import accumulate
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from pynamodb.exceptions import TransactWriteError
@@ -29,10 +31,6 @@ from feedguard.ossindex import Vulnerability as Reported
 from feedguard.scanplan import Rows
 
 logger = Logger(child=True)
-
-# Findings a transaction creates, each with its `detected` entry: 100 items,
-# DynamoDB's most.
-CREATED_TOGETHER = 50
 
 
 FINGERPRINTED = tuple(field.name for field in dataclass_fields(Reported))
@@ -192,10 +190,20 @@ def record_findings(
     assessments = {(a.feed, a.vulnerability_id): a for a in batching.read(Assessment, suspect)} if suspect else {}
     at = clock.iso(now)
     unseen = [(feed, vid) for feed, vid in sorted(wanted) if (feed, vid) not in existing]
-    created, lost = _create_all([(feed, vid, wanted[(feed, vid)], reported[vid]) for feed, vid in unseen], at, batch)
+    autos = type_store.auto_assessing() if unseen else None
+    created, lost, unassessed = _create_all(
+        [
+            _Creation(feed, vid, wanted[(feed, vid)], reported[vid], auto_type(reported[vid].cvss_score, autos or []))
+            for feed, vid in unseen
+        ],
+        at,
+        batch,
+        now,
+    )
     for feed, vid in lost:  # another batch created it first: this one's packages go on it
         _add_packages(feed, vid, wanted[(feed, vid)], at)
-    autos: list[AssessmentType] | None = None
+    for creation in unassessed:
+        _auto_assess(creation.feed, creation.vid, creation.vulnerability, creation.auto, now)
     new = 0
     for (feed, vid), purls in sorted(wanted.items()):
         vulnerability = reported[vid]
@@ -203,9 +211,10 @@ def record_findings(
         redelivered = finding is not None and batch is not None and finding.detected_in == batch
         if (feed, vid) in created or redelivered:
             new += 1
-            if finding is None or finding.status == "unassessed":
-                autos = type_store.auto_assessing() if autos is None else autos
-                _auto_assess(feed, vid, vulnerability, autos, now)
+        if redelivered and finding is not None and finding.status == "unassessed":
+            # Created by an earlier delivery, perhaps by a version that auto-assessed after creating.
+            autos = type_store.auto_assessing() if autos is None else autos
+            _auto_assess(feed, vid, vulnerability, auto_type(vulnerability.cvss_score, autos), now)
         if finding is not None:
             assessment = assessments.get((feed, vid))
             if assessment is not None and _reopen_if_rose(feed, vid, assessment, vulnerability, at):
@@ -248,61 +257,110 @@ def _reopen(feed: str, vid: str, assessment: Assessment, vulnerability: Reported
     return assessments_store.end(assessment, Finding(feed=feed, vulnerability_id=vid), "expired", entry)
 
 
-def _auto_assess(feed: str, vid: str, vulnerability: Reported, autos: list[AssessmentType], now: datetime) -> None:
-    kind = auto_type(vulnerability.cvss_score, autos)
-    if kind is None:
-        return
-    expires = now + timedelta(days=kind.expiration_days) if kind.expiration_days else None
-    assessments_store.assess(
-        feed,
-        vid,
-        type_id=kind.id,
-        effect=str(kind.effect),
-        comment=f"CVSS {vulnerability.cvss_score} is in the {kind.name} range "
+def _auto_assess(feed: str, vid: str, vulnerability: Reported, kind: AssessmentType | None, now: datetime) -> None:
+    """A finding that exists assessed by `kind`, when a type's range holds its score."""
+    if kind is not None:
+        assessments_store.assess(feed, vid, **_auto_assessment(kind, vulnerability, now))
+
+
+def _auto_assessment(kind: AssessmentType, vulnerability: Reported, now: datetime) -> dict[str, Any]:
+    """What an auto-assessment by `kind` says."""
+    return {
+        "type_id": kind.id,
+        "effect": str(kind.effect),
+        "comment": f"CVSS {vulnerability.cvss_score} is in the {kind.name} range "
         f"{kind.auto_assess_min}-{kind.auto_assess_max}.",
-        expires_at=expires,
-        actor="auto",
-    )
+        "expires_at": now + timedelta(days=kind.expiration_days) if kind.expiration_days else None,
+        "actor": "auto",
+    }
+
+
+@dataclass(frozen=True)
+class _Creation:
+    """A finding a batch creates, and the type that auto-assesses it as it is created."""
+
+    feed: str
+    vid: str
+    purls: set[str]
+    vulnerability: Reported
+    auto: AssessmentType | None
+
+    @property
+    def items(self) -> int:
+        return 4 if self.auto else 2
 
 
 def _create_all(
-    unseen: list[tuple[str, str, set[str], Reported]], at: str, batch: str | None
-) -> tuple[set[tuple[str, str]], list[tuple[str, str]]]:
-    """Creates each finding (status unassessed) with its `detected` entry,
-    CREATED_TOGETHER a transaction: a first scan of a feed creates thousands,
-    and a transaction each was most of its time. Returns the (feed,
-    vulnerability) of those created, and of those another batch of the scan
-    created first (a finding's condition failed: it and its entry are left
-    out, and the others are written again)."""
+    creations: list[_Creation], at: str, batch: str | None, now: datetime
+) -> tuple[set[tuple[str, str]], list[tuple[str, str]], list[_Creation]]:
+    """Creates each finding (unassessed, or assessed by the type whose range
+    holds its score) with its entries, DynamoDB's 100 items a transaction
+    (a finding and its `detected` entry, and the assessment and its
+    `assessed` entry when a type auto-assesses it): a first scan of a feed creates thousands, and a transaction
+    each was most of its time. Returns the (feed, vulnerability) of those
+    created; of those another batch of the scan created first (a finding's
+    condition failed: it and its items are left out, and the others are
+    written again); and those created unassessed because an assessment was
+    there already (a feed deleted part way, its name used again), for
+    assessments.assess, which replaces it."""
     created: set[tuple[str, str]] = set()
     lost: list[tuple[str, str]] = []
-    for start in range(0, len(unseen), CREATED_TOGETHER):
-        pending = unseen[start : start + CREATED_TOGETHER]
+    unassessed: list[_Creation] = []
+    for together in _transactions_of(creations):
+        pending = together
         while pending:
             try:
-                _create_together(pending, at, batch)
+                _create_together(pending, at, batch, now)
             except TransactWriteError as error:
-                # Finding i is the transaction's action 2i; anything else is raised.
-                refused = [i for i in range(len(pending)) if conditions.failed_in_transaction(error, 2 * i)]
-                if not refused:
+                # Each creation's items in order: the finding first, its assessment third.
+                starts = [0, *accumulate(c.items for c in pending)][:-1]
+                refused = {i for i, start in enumerate(starts) if conditions.failed_in_transaction(error, start)}
+                stale = {
+                    i
+                    for i, start in enumerate(starts)
+                    if pending[i].auto and conditions.failed_in_transaction(error, start + 2)
+                } - refused
+                if not refused and not stale:
                     raise
-                lost += [(pending[i][0], pending[i][1]) for i in refused]
-                pending = [creation for i, creation in enumerate(pending) if i not in refused]
+                lost += [(pending[i].feed, pending[i].vid) for i in sorted(refused)]
+                unassessed += [pending[i] for i in sorted(stale)]
+                pending = [
+                    replace(c, auto=None) if i in stale else c for i, c in enumerate(pending) if i not in refused
+                ]
                 continue
-            created.update((feed, vid) for feed, vid, _, _ in pending)
+            created.update((c.feed, c.vid) for c in pending)
             break
-    return created, lost
+    return created, lost, unassessed
 
 
-def _create_together(unseen: list[tuple[str, str, set[str], Reported]], at: str, batch: str | None) -> None:
+def _transactions_of(creations: list[_Creation]) -> Iterator[list[_Creation]]:
+    chunk: list[_Creation] = []
+    for creation in creations:
+        if chunk and sum(c.items for c in chunk) + creation.items > batching.TRANSACTION_ITEMS:
+            yield chunk
+            chunk = []
+        chunk.append(creation)
+    if chunk:
+        yield chunk
+
+
+def _create_together(creations: list[_Creation], at: str, batch: str | None, now: datetime) -> None:
     def create() -> None:
         with transactions.write() as transaction:
-            for feed, vid, purls, vulnerability in unseen:
-                transaction.save(
-                    _new_finding(feed, vid, purls, vulnerability, at, batch),
-                    condition=Finding.vulnerability_id.does_not_exist(),
+            for c in creations:
+                finding = _new_finding(c.feed, c.vid, c.purls, c.vulnerability, at, batch)
+                detected = _entry(c.feed, c.vid, at, "detected", f"Reported for {', '.join(sorted(c.purls))}.")
+                assessed = (
+                    assessments_store.first(finding, **_auto_assessment(c.auto, c.vulnerability, now))
+                    if c.auto
+                    else None
                 )
-                transaction.save(_entry(feed, vid, at, "detected", f"Reported for {', '.join(sorted(purls))}."))
+                transaction.save(finding, condition=Finding.vulnerability_id.does_not_exist())
+                transaction.save(detected)
+                if assessed is not None:
+                    assessment, entry = assessed
+                    transaction.save(assessment)  # on condition that there is none
+                    transaction.save(entry)
 
     # Batches of one scan may report the same vulnerability for one feed at once.
     transactions.retrying(create)
