@@ -175,13 +175,23 @@ def finished(stack: LocalStack, since: float, patience: float = 10.0) -> float:
 
 def forget_answers(stack: LocalStack) -> None:
     """Empties the answer cache table of the local stack."""
+    forget(stack, ("AnswerCacheTable",))
+
+
+def forget(stack: LocalStack, logical_ids: tuple[str, ...]) -> None:
+    """Empties these tables of the local stack."""
     assert stack.provisioned is not None, "the stack has started"
     dynamodb = aws_client("dynamodb", stack.moto_url)
-    table = stack.provisioned.table_names["AnswerCacheTable"]
-    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="source_id, purl"):
-        for start in range(0, len(page["Items"]), 25):
-            chunk = page["Items"][start : start + 25]
-            dynamodb.batch_write_item(RequestItems={table: [{"DeleteRequest": {"Key": key}} for key in chunk]})
+    for logical_id in logical_ids:
+        table = stack.provisioned.table_names[logical_id]
+        keys = [key["AttributeName"] for key in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]]
+        names = {f"#k{n}": name for n, name in enumerate(keys)}
+        for page in dynamodb.get_paginator("scan").paginate(
+            TableName=table, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names
+        ):
+            for start in range(0, len(page["Items"]), 25):
+                chunk = page["Items"][start : start + 25]
+                dynamodb.batch_write_item(RequestItems={table: [{"DeleteRequest": {"Key": key}} for key in chunk]})
 
 
 def settle(stack: LocalStack, quiet_cpu_s: float = 0.1, longest_s: float = 300.0) -> float:
@@ -337,8 +347,9 @@ def _vulnerable_scans(
     (creating the findings, each publishing an event), then the daily scan
     (the cached answers expired, the findings there), which should rewrite
     nothing; then every finding assessed, as a feed's findings are once
-    people have looked at them, and the daily scan again. The sequential
-    client asks for the same answers."""
+    people have looked at them, and the daily scan again; then, the findings
+    forgotten, the first scan again with a type that auto-assesses every
+    score. The sequential client asks for the same answers."""
     sequential, _ = sequential_client(VULNERABLE_SHARE)
     forget_answers(stack)
     settle(stack)
@@ -354,6 +365,15 @@ def _vulnerable_scans(
     assessed = _daily_scans(
         stack, timed_scan, sequential, ("FindingsTable", "VulnerabilitiesTable", "PackagesTable", "AssessmentsTable")
     )
+    auto = {"name": "Bench triage", "effect": "warn", "auto_assess": {"min_cvss": 0.0, "max_cvss": 10.0}}
+    requests.post(f"{stack.api_url}/assessment-types", json=auto, headers=admin, timeout=30).raise_for_status()
+    forget(stack, ("FindingsTable", "AssessmentsTable", "HistoryTable"))
+    forget_answers(stack)
+    settle(stack)
+    auto_assessing = timed_scan(VULNERABLE_SHARE)
+    auto_assessing["over_sequential"] = round(cast(float, auto_assessing["seconds"]) / sequential, 2)
+    auto_assessing["events_settled_after_s"] = round(settle(stack), 1)
+    auto_assessing["assessments"] = len(table_contents(stack, "AssessmentsTable"))
     return {
         "vulnerable_share": VULNERABLE_SHARE,
         "sequential_batched_client_vulnerable_s": round(sequential, 2),
@@ -361,6 +381,7 @@ def _vulnerable_scans(
         "daily_scan_findings_recorded": unassessed,
         "findings_assessed": assessing,
         "daily_scan_findings_assessed": assessed,
+        "first_scan_auto_assessing_them": auto_assessing,
     }
 
 
