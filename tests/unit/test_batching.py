@@ -96,6 +96,18 @@ def test_a_read_in_dynamodbs_form_answers_only_the_attributes_named(aws: Any) ->
     assert len(batching.read_serialized(Vulnerability, keys)[0]) > 2  # every attribute when none is named
 
 
+def test_values_read_by_key_are_decoded_none_when_absent(aws: Any) -> None:
+    Vulnerability(id="CVE-1", title="One", cvss_score=7.5, fingerprint="f1", updated_at="t").save()
+    Vulnerability(id="CVE-2", title="Two", fingerprint="f2", updated_at="t").save()
+    found = batching.read_values(
+        Vulnerability, ["CVE-1", "CVE-2", "CVE-3"], (Vulnerability.id, Vulnerability.cvss_score)
+    )
+    assert sorted(found, key=lambda values: values["id"]) == [
+        {"id": "CVE-1", "cvss_score": "7.5"},
+        {"id": "CVE-2", "cvss_score": None},
+    ]
+
+
 def test_keys_in_dynamodbs_form_pair_hash_and_range() -> None:
     assert batching.serialized_keys(Finding, [("demo", "CVE-1")]) == [
         {"feed": {"S": "demo"}, "vulnerability_id": {"S": "CVE-1"}}

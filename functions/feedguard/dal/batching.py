@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.attributes import Attribute
 from pynamodb.exceptions import GetError
 from pynamodb.models import Model
 
@@ -196,6 +197,15 @@ def read_serialized(
         raise UnprocessedItems(f"{len(pending)} reads of {table} stayed unprocessed after {MAX_ATTEMPTS} tries")
 
     return _fetched(fetch, keys)
+
+
+def read_values(model: type[Model], keys: Iterable[Any], attributes: Sequence[Attribute[Any]]) -> list[dict[str, Any]]:
+    """Of each item of these keys (as `serialized_keys` takes them) that
+    exists, only `attributes`, by name: each value as DynamoDB's JSON carries
+    it (a number as its string, a set as a list), None when absent. No model
+    is built."""
+    items = read_serialized(model, serialized_keys(model, keys), [attribute.attr_name for attribute in attributes])
+    return [{a.attr_name: item.get(a.attr_name, {}).get(a.attr_type) for a in attributes} for item in items]
 
 
 def read(model: type[M], keys: Sequence[Any], attributes: Sequence[str] | None = None) -> list[M]:

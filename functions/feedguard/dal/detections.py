@@ -63,14 +63,8 @@ class Recorded:
         feed, vid, status = Finding.feed, Finding.vulnerability_id, Finding.status
         packages, score, title, batch = Finding.packages, Finding.cvss_score, Finding.title, Finding.detected_in
         band = Finding.assessment_band
-        attributes = (feed, vid, status, packages, score, title, batch, band)
-        items = batching.read_serialized(
-            Finding, batching.serialized_keys(Finding, keys), [attribute.attr_name for attribute in attributes]
-        )
         found: dict[tuple[str, str], Recorded] = {}
-        for item in items:
-            # attr_name -> the value, None when absent
-            values = {a.attr_name: item.get(a.attr_name, {}).get(a.attr_type) for a in attributes}
+        for values in batching.read_values(Finding, keys, (feed, vid, status, packages, score, title, batch, band)):
             found[(values[feed.attr_name], values[vid.attr_name])] = cls(
                 status=values[status.attr_name],
                 packages=frozenset(values[packages.attr_name] or ()),
@@ -94,11 +88,11 @@ def record_vulnerabilities(reports: Iterable[ComponentReport], now: datetime) ->
             latest[vulnerability.id] = vulnerability
     if not latest:
         return 0
-    identifier, printed = Vulnerability.id.attr_name, Vulnerability.fingerprint.attr_name
-    read = batching.read_serialized(
-        Vulnerability, batching.serialized_keys(Vulnerability, latest), [identifier, printed]
-    )
-    known = {item[identifier]["S"]: item.get(printed, {}).get("S") for item in read}
+    identifier, printed = Vulnerability.id, Vulnerability.fingerprint
+    known = {
+        values[identifier.attr_name]: values[printed.attr_name]
+        for values in batching.read_values(Vulnerability, latest, (identifier, printed))
+    }
     changed = [v for v in latest.values() if known.get(v.id) != fingerprint(v)]
     batching.write(
         Vulnerability,
