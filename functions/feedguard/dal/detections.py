@@ -288,10 +288,10 @@ def _create_all(
     creations: list[_Creation], at: str, batch: str | None, now: datetime
 ) -> tuple[set[tuple[str, str]], list[tuple[str, str]], list[_Creation]]:
     """Creates each finding (unassessed, or assessed by the type whose range
-    holds its score) with its entries, DynamoDB's 100 items a transaction
-    (a finding and its `detected` entry, and the assessment and its
-    `assessed` entry when a type auto-assesses it): a first scan of a feed creates thousands, and a transaction
-    each was most of its time. Returns the (feed, vulnerability) of those
+    holds its score) with its entries, DynamoDB's 100 items a transaction (a
+    finding and its `detected` entry, and the assessment and its `assessed`
+    entry when a type auto-assesses it): a first scan of a feed creates
+    thousands, and a transaction each was most of its time. Returns the (feed, vulnerability) of those
     created; of those another batch of the scan created first (a finding's
     condition failed: it and its items are left out, and the others are
     written again); and those created unassessed because an assessment was
@@ -329,11 +329,13 @@ def _create_all(
 
 def _transactions_of(creations: list[_Creation]) -> Iterator[list[_Creation]]:
     chunk: list[_Creation] = []
+    items = 0
     for creation in creations:
-        if chunk and sum(c.items for c in chunk) + creation.items > batching.TRANSACTION_ITEMS:
+        if chunk and items + creation.items > batching.TRANSACTION_ITEMS:
             yield chunk
-            chunk = []
+            chunk, items = [], 0
         chunk.append(creation)
+        items += creation.items
     if chunk:
         yield chunk
 
@@ -344,17 +346,13 @@ def _create_together(creations: list[_Creation], at: str, batch: str | None, now
             for c in creations:
                 finding = _new_finding(c.feed, c.vid, c.purls, c.vulnerability, at, batch)
                 detected = _entry(c.feed, c.vid, at, "detected", f"Reported for {', '.join(sorted(c.purls))}.")
+                # The assessment (saved on condition that there is none) and its entry, after `detected`.
                 assessed = (
-                    assessments_store.first(finding, **_auto_assessment(c.auto, c.vulnerability, now))
-                    if c.auto
-                    else None
+                    assessments_store.first(finding, **_auto_assessment(c.auto, c.vulnerability, now)) if c.auto else ()
                 )
                 transaction.save(finding, condition=Finding.vulnerability_id.does_not_exist())
-                transaction.save(detected)
-                if assessed is not None:
-                    assessment, entry = assessed
-                    transaction.save(assessment)  # on condition that there is none
-                    transaction.save(entry)
+                for item in (detected, *assessed):
+                    transaction.save(item)
 
     # Batches of one scan may report the same vulnerability for one feed at once.
     transactions.retrying(create)
