@@ -115,7 +115,7 @@ def first(
         expires_at=expires_at,
         actor=actor,
     )
-    finding.status, finding.feed_status = "assessed", f"{finding.feed}#assessed"
+    finding.status, finding.feed_status = "assessed", Finding.status_key(finding.feed, "assessed")
     finding.assessment_expires_ttl, finding.assessment_band = assessment.expires_ttl, assessment.severity_band
     return assessment, entry
 

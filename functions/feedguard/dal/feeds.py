@@ -228,7 +228,7 @@ def _states(
 
 def counts_by_status(name: str) -> dict[str, int]:
     """Findings by stored status: one COUNT Query per status."""
-    return {status: Finding.by_status.count(f"{name}#{status}") for status in STATUSES}
+    return {status: Finding.by_status.count(Finding.status_key(name, status)) for status in STATUSES}
 
 
 def delete(name: str) -> None:

@@ -71,24 +71,25 @@ def list_page(
     passed = Finding.assessment_expires_ttl.exists() & (Finding.assessment_expires_ttl <= moment)
     in_force = Finding.assessment_expires_ttl.does_not_exist() | (Finding.assessment_expires_ttl > moment)
     by_status, by_score = Finding.by_status, Finding.by_score
+    keys = {kind: Finding.status_key(feed, kind) for kind in ("unassessed", "assessed", "expired")}
     if status is None:
         return collect(lambda **kw: _query(by_score, feed, lowest, Finding.status != "withdrawn", **kw), limit, cursor)
     if status == "unassessed":
-        return collect(lambda **kw: _query(by_status, f"{feed}#unassessed", lowest, None, **kw), limit, cursor)
+        return collect(lambda **kw: _query(by_status, keys["unassessed"], lowest, None, **kw), limit, cursor)
     if status == "assessed":
-        return collect(lambda **kw: _query(by_status, f"{feed}#assessed", lowest, in_force, **kw), limit, cursor)
+        return collect(lambda **kw: _query(by_status, keys["assessed"], lowest, in_force, **kw), limit, cursor)
     # expired: those stored as expired, then those assessed whose expiry has passed
     phase, inner = _split_cursor(cursor)
     if phase == 0:
-        page = collect(lambda **kw: _query(by_status, f"{feed}#expired", lowest, None, **kw), limit, inner)
+        page = collect(lambda **kw: _query(by_status, keys["expired"], lowest, None, **kw), limit, inner)
         if page.next_cursor:
             return Page(page.items, _phase_cursor(0, page.next_cursor))
         rest = limit - len(page.items)
         if rest == 0:
             return Page(page.items, _phase_cursor(1, None))
-        more = collect(lambda **kw: _query(by_status, f"{feed}#assessed", lowest, passed, **kw), rest, None)
+        more = collect(lambda **kw: _query(by_status, keys["assessed"], lowest, passed, **kw), rest, None)
         return Page(page.items + more.items, _phase_cursor(1, more.next_cursor) if more.next_cursor else None)
-    page = collect(lambda **kw: _query(by_status, f"{feed}#assessed", lowest, passed, **kw), limit, inner)
+    page = collect(lambda **kw: _query(by_status, keys["assessed"], lowest, passed, **kw), limit, inner)
     return Page(page.items, _phase_cursor(1, page.next_cursor) if page.next_cursor else None)
 
 

@@ -349,7 +349,12 @@ class Finding(Stored):
     @classmethod
     def status_change(cls, feed: str, status: str) -> list[Action]:
         """A status and the by_status index key move together, always."""
-        return [cls.status.set(status), cls.feed_status.set(f"{feed}#{status}")]
+        return [cls.status.set(status), cls.feed_status.set(cls.status_key(feed, status))]
+
+    @staticmethod
+    def status_key(feed: str, status: str) -> str:
+        """The by_status index's hash key of a feed's findings in `status`."""
+        return f"{feed}#{status}"
 
 
 # ---------------------------------------------------------------- assessments
