@@ -13,7 +13,7 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help dev test pytest lint format typecheck validate iac-scan build unit integration bench soak lock clean
+.PHONY: help openapi dev test pytest lint format typecheck validate iac-scan build unit integration bench soak lock clean
 
 help:
 	@echo "make dev        the whole stack locally (no Docker, no AWS account)"
@@ -77,6 +77,10 @@ unit: $(VENV)/.installed
 
 integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration
+
+# The committed OpenAPI document the console's types are generated from.
+openapi: $(VENV)/.installed
+	$(PY) -m infra.openapi
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
