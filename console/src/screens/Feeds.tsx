@@ -1,0 +1,4 @@
+// Being written.
+export function FeedsScreen() {
+  return <p>Coming.</p>;
+}
