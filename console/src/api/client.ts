@@ -70,7 +70,11 @@ const authorize: Middleware = {
   },
 };
 
-export const client = createClient<paths>({ baseUrl: '' });
+// Same origin as the console; fetch is looked up per call, so tests can stub it.
+export const client = createClient<paths>({
+  baseUrl: typeof window === 'undefined' ? '' : window.location.origin,
+  fetch: (request: Request) => globalThis.fetch(request),
+});
 client.use(authorize);
 
 interface Answer<T> {
