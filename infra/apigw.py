@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infra.lambdas import InvocationError, LocalFunction
@@ -271,7 +271,15 @@ def _allows(policy: dict[str, Any], method_arn: str) -> bool:
     return allowed
 
 
-def serve(gateway: ApiGateway, host: str, port: int) -> ThreadingHTTPServer:
+class Frontend(Protocol):
+    """What answers the API's port: the ApiGateway, or CloudFront in front of it."""
+
+    def handle(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> GatewayAnswer: ...
+
+
+def serve(front: Frontend, host: str, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go out in two writes
@@ -280,7 +288,7 @@ def serve(gateway: ApiGateway, host: str, port: int) -> ThreadingHTTPServer:
         def _any(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            answer = gateway.handle(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
+            answer = front.handle(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
             self.send_response(answer.status)
             for name, value in answer.headers:
                 if name.lower() not in ("content-length", "connection", "transfer-encoding"):

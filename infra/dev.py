@@ -4,7 +4,8 @@ Environment: FEEDGUARD_PORT (3000), FEEDGUARD_ADMIN_KEY (else generated and
 printed), FEEDGUARD_CONTROL_PORT, FEEDGUARD_SCHEDULE_RATE ("5 minutes", "off"),
 FEEDGUARD_TTL_INTERVAL (seconds, 2), FEEDGUARD_SEED (1; 0 skips the demo feed),
 FEEDGUARD_MOTO_PORT (fix it to reuse env.json with sam local), FEEDGUARD_ENV_JSON
-(where to write sam local's env.json; env.json).
+(where to write sam local's env.json; env.json), FEEDGUARD_CONSOLE_DIR (the built
+console served at /; console/dist).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+from infra import console_static
 from infra.seed import seed
 from infra.stack import LocalStack, config_from_environment
 
@@ -38,10 +40,16 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         stack.start()
+        console = (
+            "sign in with the admin key"
+            if console_static.ConsoleSite(config.console_dir).built()
+            else f"not built: run {console_static.BUILD_COMMAND}"
+        )
         print(
             f"""
 feedguard local stack is up in {time.monotonic() - started:.1f}s
 
+  console      {stack.api_url}/   ({console})
   API          {stack.api_url}
   admin key    {admin_key}
   control      {stack.control_url}   (invocations, schedule, TTL, fake OSS Index)

@@ -16,12 +16,13 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import requests
 from moto.server import ThreadedMotoServer
 
-from infra import apigw, fake_ossindex, moto_speedups
+from infra import apigw, console_static, fake_ossindex, moto_speedups
 from infra.lambdas import LocalFunction, function_environment
 from infra.pollers import Scheduler, SqsPoller, StreamPoller, TtlRegistry, TtlSweeper
 from infra.provision import REGION, Provisioned, aws_client, provision
@@ -52,6 +53,8 @@ class StackConfig:
     sqs_retry_delay: int = 2
     concurrency: int = 4
     extra_environment: dict[str, str] = field(default_factory=dict)
+    # The built console, served on the API's port as CloudFront serves it.
+    console_dir: Path = console_static.DEFAULT_CONSOLE_DIR
 
 
 class LocalStack:
@@ -203,7 +206,12 @@ class LocalStack:
             gateway_responses=self.template.gateway_responses(),
             stage=str(self.provisioned.resolver(props.get("StageName", "Prod"))),
         )
-        self.servers.append(apigw.serve(gateway, self.config.host, self.config.port))
+        distribution = console_static.Distribution(
+            gateway,
+            console_static.ConsoleSite(self.config.console_dir),
+            console_static.ResponseHeadersPolicy.from_template(self.template, self.provisioned.resolver),
+        )
+        self.servers.append(apigw.serve(distribution, self.config.host, self.config.port))
 
     def _start_pollers(self) -> None:
         assert self.provisioned is not None
@@ -252,4 +260,5 @@ def config_from_environment(admin_key: str) -> StackConfig:
         schedule_rate=os.environ.get("FEEDGUARD_SCHEDULE_RATE") or None,
         ttl_interval=float(os.environ.get("FEEDGUARD_TTL_INTERVAL") or 2.0),
         sqs_retry_delay=number("FEEDGUARD_SQS_RETRY_DELAY", 2),
+        console_dir=Path(os.environ.get("FEEDGUARD_CONSOLE_DIR") or console_static.DEFAULT_CONSOLE_DIR),
     )
