@@ -13,7 +13,7 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help openapi dev test pytest lint format typecheck validate iac-scan build unit integration bench soak lock clean
+.PHONY: help openapi dev test pytest lint format typecheck validate iac-scan build unit integration bench soak lock clean deploy-console
 
 help:
 	@echo "make dev        the whole stack locally (no Docker, no AWS account)"
@@ -71,6 +71,11 @@ iac-scan: $(CHECKOV_VENV)/.installed
 
 build: $(SAM_VENV)/.installed
 	$(SAM) build
+
+# After sam deploy: builds console/ and uploads it to the stack's bucket
+# (infra/deploy_console.py), with your own AWS credentials, not the placeholders above.
+deploy-console: $(VENV)/.installed
+	$(if $(filter file,$(origin AWS_ACCESS_KEY_ID)),env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY) $(PY) -m infra.deploy_console
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit
