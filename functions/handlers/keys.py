@@ -1,4 +1,5 @@
-"""API keys: POST, GET /api-keys and DELETE /api-keys/{id} (admin only)."""
+"""API keys: POST, GET /api-keys and DELETE /api-keys/{id} (admin only), and
+GET /me: which key is calling (any valid key)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from feedguard import api, keys
 from feedguard.access import require_admin
@@ -29,6 +30,12 @@ class KeyView(api.ResponseModel):
 
 class IssuedKeyView(KeyView):
     key: str
+
+
+class MeView(api.ResponseModel):
+    id: str = Field(description="The key's id; `admin` for the admin key")
+    name: str = Field(description="The key's name; `admin` for the admin key")
+    admin: bool = Field(description="Whether this is the admin key, which may do everything")
 
 
 @app.post(
@@ -71,6 +78,19 @@ def delete_key(id: str) -> Response[None]:  # noqa: A002 - the contract names it
     key_store.delete(id)
     logger.info("key deleted", extra={"key_id": id})
     return Response(status_code=204)
+
+
+@app.get(
+    "/me",
+    summary="The calling key: its id, its name, and whether it is the admin key",
+    tags=["keys"],
+    responses=api.responses(200, "The calling key"),
+)
+def who_am_i() -> MeView:
+    # The authorizer has just read the key: no table read here. A key's roles
+    # on feeds are the `role` of each feed in GET /feeds.
+    caller = api.principal(app)
+    return MeView(id=caller.key_id, name=caller.name, admin=caller.is_admin)
 
 
 @logger.inject_lambda_context(clear_state=True)

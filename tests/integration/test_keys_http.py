@@ -99,3 +99,19 @@ def test_every_authenticated_route_is_401_with_no_key_or_a_deleted_key_and_runs_
             assert (answer.status_code, set(answer.json())) == (401, {"message"}), (route, headers, answer.text)
     # The authorizer refused them all: no handler ran
     assert {name: len(stack.invocations(name)) for name in handlers_before} == handlers_before
+
+
+def test_me_names_the_calling_key_and_stops_with_it(stack: RunningStack) -> None:
+    # Given the admin key and a new key
+    admin = requests.get(f"{stack.api}/me", headers=stack.headers(), timeout=10)
+    created = requests.post(f"{stack.api}/api-keys", json={"name": "console-me"}, headers=stack.headers(), timeout=10)
+    key = created.json()
+    # When each asks who it is
+    me = requests.get(f"{stack.api}/me", headers=stack.headers(key["key"]), timeout=10)
+    # Then each is named, and only the admin key is the admin
+    assert (admin.status_code, admin.json()) == (200, {"id": "admin", "name": "admin", "admin": True})
+    assert (me.status_code, me.json()) == (200, {"id": key["id"], "name": "console-me", "admin": False})
+    # And once the key is deleted it is nobody
+    assert requests.delete(f"{stack.api}/api-keys/{key['id']}", headers=stack.headers(), timeout=10).status_code == 204
+    gone = requests.get(f"{stack.api}/me", headers=stack.headers(key["key"]), timeout=10)
+    assert (gone.status_code, set(gone.json())) == (401, {"message"})

@@ -10,7 +10,16 @@ import boto3
 import pytest
 
 from handlers import authorizer, keys
-from tests.support import ADMIN_KEY, LambdaContext, api_event, body_of, load_event
+from tests.support import (
+    ADMIN,
+    ADMIN_KEY,
+    LambdaContext,
+    api_event,
+    body_of,
+    counted_dynamodb_calls,
+    load_event,
+    request,
+)
 
 VIEWER = {"key_id": "k0000000000000000000a", "key_name": "viewer-bot", "admin": "false"}
 
@@ -163,3 +172,31 @@ def test_a_base64_encoded_body_is_json_only_if_it_is_utf8(aws: Any, raw_bytes: b
     response = keys.handler(event, LambdaContext())
     assert response["statusCode"] == status
     assert "message" in body_of(response) or status == 201
+
+
+def test_me_names_a_key_as_the_authorizer_identified_it_without_reading_a_table(aws: Any) -> None:
+    # Given a key, and what the authorizer puts in the request's context for it
+    created = create("console-user")
+    context = authorize(created["key"])["context"]
+    # When that key asks who it is
+    with counted_dynamodb_calls() as calls:
+        status, me = request(keys, "GET", "/me", caller=context)
+    # Then it is that key, not the admin, and no table was read for it
+    assert (status, me) == (200, {"id": created["id"], "name": "console-user", "admin": False})
+    assert sum(calls.values()) == 0
+
+
+def test_me_says_the_admin_key_is_the_admin(aws: Any) -> None:
+    # Given the admin key's context / When it asks who it is / Then it is the admin
+    context = authorize(ADMIN_KEY)["context"]
+    assert context == ADMIN
+    assert request(keys, "GET", "/me", caller=context) == (200, {"id": "admin", "name": "admin", "admin": True})
+
+
+def test_me_without_the_authorizers_context_is_401(aws: Any) -> None:
+    event = api_event("api-keys-list.json")
+    event["path"] = event["resource"] = "/me"
+    del event["requestContext"]["authorizer"]
+    response = keys.handler(event, LambdaContext())
+    assert response["statusCode"] == 401
+    assert set(body_of(response)) == {"message"}

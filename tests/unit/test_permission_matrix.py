@@ -27,6 +27,7 @@ ROUTES: list[tuple[Any, str, str, str, Any, Any, Any]] = [
     (keys, "POST", "/api-keys", "/api-keys", {"name": "x"}, None, ADMIN_ONLY),
     (keys, "GET", "/api-keys", "/api-keys", None, None, ADMIN_ONLY),
     (keys, "DELETE", "/api-keys/{id}", "/api-keys/{target_key}", None, None, ADMIN_ONLY),
+    (keys, "GET", "/me", "/me", None, None, ANY),
     (sources, "POST", "/sources", "/sources", {"name": "s", "kind": "ossindex", "token": "t"}, None, ADMIN_ONLY),
     (sources, "GET", "/sources", "/sources", None, None, ANY),
     (sources, "GET", "/sources/{id}", "/sources/{source}", None, None, ANY),
