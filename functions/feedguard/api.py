@@ -126,6 +126,13 @@ def _not_found(_: NotFoundError) -> Response[Any]:
 
 
 def _unexpected(error: Exception) -> Response[Any]:
+    from feedguard.dal import conditions
+
+    if conditions.conflicted(error):
+        # Writes retry DynamoDB's transaction conflicts a few times
+        # (dal.transactions.retrying); one that outlasts them is a busy item.
+        logger.warning("a write kept conflicting with other transactions")
+        return error_response(409, "Someone else is changing this right now; try again.")
     logger.exception("unexpected error")
     return error_response(500, "Internal error; try again.")
 

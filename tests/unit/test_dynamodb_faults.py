@@ -230,3 +230,62 @@ def test_a_failed_batch_comes_back_in_seconds_doubling_not_after_the_visibility_
     assert delays == [30, 60, 120]
     assert rounds == [1, 1, 1, 0]
     assert Scan.get(scan_id, "#scan", consistent_read=True).status == "failed"
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [("PUT", {"type": "ignore"}), ("DELETE", None)],
+)
+def test_an_assessors_write_cancelled_by_a_transaction_conflict_is_retried_not_a_500(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, method: str, body: dict[str, Any] | None
+) -> None:
+    # Given an assessed finding, and DynamoDB cancelling the next two writes of
+    # its assessment for a transaction (a scan, another assessor) holding it
+    from feedguard.dal import assessments as assessment_store
+    from handlers import findings
+    from tests.support import request
+    from tests.unit.builders import a_finding
+
+    monkeypatch.setattr("feedguard.dal.transactions.time.sleep", lambda seconds: None)
+    a_feed("demo", [], [])
+    a_finding("demo", "CVE-1")
+    assessment_store.assess(
+        "demo", "CVE-1", type_id="caution", effect="warn", comment=None, expires_at=None, actor="alice"
+    )
+    with refused_transactions(aws.table_names["AssessmentsTable"], conflict, times=2) as cancelled:
+        # When the admin writes it
+        status, _ = request(findings, method, "/feeds/demo/vulnerabilities/CVE-1/assessment", body=body)
+    # Then the write is retried until it lands, once
+    assert len(cancelled) == 2
+    assert status == (200 if method == "PUT" else 204)
+    assert [e.action for e in history.entries("demo", "CVE-1")][-1] == ("assessed" if method == "PUT" else "unassessed")
+
+
+def test_a_conflict_that_outlasts_the_retries_is_a_409_not_a_500(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from handlers import findings
+    from tests.support import request
+    from tests.unit.builders import a_finding
+
+    monkeypatch.setattr("feedguard.dal.transactions.time.sleep", lambda seconds: None)
+    a_feed("demo", [], [])
+    a_finding("demo", "CVE-1")
+    with refused_transactions(aws.table_names["AssessmentsTable"], conflict, times=100):
+        status, answer = request(
+            findings, "PUT", "/feeds/demo/vulnerabilities/CVE-1/assessment", body={"type": "ignore"}
+        )
+    assert status == 409, answer
+    assert Finding.get("demo", "CVE-1").status == "unassessed"
+
+
+def test_an_expiry_cancelled_by_a_transaction_conflict_is_retried_in_place(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.unit.builders import a_finding
+
+    monkeypatch.setattr("feedguard.dal.transactions.time.sleep", lambda seconds: None)
+    a_feed("demo", [], [])
+    a_finding("demo", "CVE-1", status="assessed")
+    with refused_transactions(aws.table_names["HistoryTable"], conflict, times=2) as cancelled:
+        assert history.record_expired("demo", "CVE-1", "ignore", "2026-11-25T10:00:00Z", 1)
+    assert len(cancelled) == 2
+    assert Finding.get("demo", "CVE-1").status == "expired"

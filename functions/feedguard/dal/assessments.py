@@ -10,6 +10,7 @@ assessors both succeed, in order, and both appear in the history."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.update import Action
@@ -81,10 +82,8 @@ def assess(
             Finding.assessment_band.set(assessment.severity_band),
         ]
         try:
-            with transactions.write() as transaction:
-                transaction.save(assessment)  # conditional on the version read
-                transaction.update(finding, actions=finding_actions, condition=Finding.status != "withdrawn")
-                transaction.save(entry)
+            # A transaction holding the finding (a scan's, another assessor's) cancels ours: it is sent again.
+            transactions.retrying(partial(_write, assessment, finding, finding_actions, entry))
         except TransactWriteError as error:
             if conditions.failed_in_transaction(error, 0) or conditions.failed_in_transaction(error, 1):
                 if if_match is not None:
@@ -95,6 +94,13 @@ def assess(
             raise
         return assessment
     raise PreconditionFailed("The assessment kept changing; try again.")
+
+
+def _write(assessment: Assessment, finding: Finding, finding_actions: list[Action], entry: HistoryEntry) -> None:
+    with transactions.write() as transaction:
+        transaction.save(assessment)  # conditional on the version read
+        transaction.update(finding, actions=finding_actions, condition=Finding.status != "withdrawn")
+        transaction.save(entry)
 
 
 def first(
@@ -181,7 +187,8 @@ def end(assessment: Assessment, finding: Finding, status: str, entry: HistoryEnt
     """Ends an assessment: deletes it (conditional on the version read), sets
     the finding's status and writes the entry that says why, in one
     transaction. False when the assessment changed since it was read."""
-    try:
+
+    def write() -> None:
         with transactions.write() as transaction:
             transaction.delete(assessment)
             transaction.update(
@@ -193,6 +200,9 @@ def end(assessment: Assessment, finding: Finding, status: str, entry: HistoryEnt
                 ],
             )
             transaction.save(entry)
+
+    try:
+        transactions.retrying(write)
     except TransactWriteError as error:
         if conditions.failed_in_transaction(error, 0):
             return False

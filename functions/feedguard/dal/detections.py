@@ -449,24 +449,21 @@ def withdraw_unreported(feed: str, now: datetime) -> int:
             if purls != set(finding.packages or ()):
                 finding.update(actions=[Finding.packages.set(purls)])
             continue
-        with transactions.write() as transaction:
-            transaction.update(
-                finding,
-                actions=[
-                    *Finding.status_change(feed, "withdrawn"),
-                    Finding.withdrawn_at.set(at),
-                ],
-                condition=Finding.status != "withdrawn",
-            )
-            transaction.save(
-                _entry(
-                    feed,
-                    finding.vulnerability_id,
-                    at,
-                    "withdrawn",
-                    "No package of the feed is reported with it any more.",
-                )
-            )
+        transactions.retrying(lambda finding=finding: _withdraw(feed, finding, at))
         withdrawn += 1
     feed_store.findings_checked(feed, changes)
     return withdrawn
+
+
+def _withdraw(feed: str, finding: Finding, at: str) -> None:
+    with transactions.write() as transaction:
+        transaction.update(
+            finding,
+            actions=[*Finding.status_change(feed, "withdrawn"), Finding.withdrawn_at.set(at)],
+            condition=Finding.status != "withdrawn",
+        )
+        transaction.save(
+            _entry(
+                feed, finding.vulnerability_id, at, "withdrawn", "No package of the feed is reported with it any more."
+            )
+        )

@@ -69,7 +69,8 @@ def record_expired(feed: str, vulnerability_id: str, assessment_type: str, expir
         reason=f"The {assessment_type} assessment expired at {expires_at}.",
     )
     reassessed = _current_version(feed, vulnerability_id)
-    try:
+
+    def write() -> None:
         with transactions.write() as transaction:
             transaction.save(entry, condition=HistoryEntry.seq.does_not_exist())
             if reassessed is None:
@@ -78,6 +79,9 @@ def record_expired(feed: str, vulnerability_id: str, assessment_type: str, expir
                     actions=[*Finding.status_change(feed, "expired"), Finding.assessment_band.remove()],
                     condition=Finding.vulnerability_id.exists(),
                 )
+
+    try:
+        transactions.retrying(write)
     except TransactWriteError as error:
         if conditions.failed_in_transaction(error, 0):
             return False
