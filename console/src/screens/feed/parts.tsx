@@ -2,7 +2,7 @@
 // progress while it runs, the last scan of a feed, and a confirmation dialog.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
-import { type ApiError, call, client, type Schemas } from '../../api/client';
+import { type ApiError, call, client, everyPage, type Schemas } from '../../api/client';
 import { asApiError } from '../../components/async';
 import { Dialog, ErrorNotice } from '../../components/ui';
 import { formatDate } from '../../format';
@@ -100,6 +100,7 @@ export function ScanProgress({ scanId, onFinished, children }: ScanProgressProps
   finished.current = onFinished;
   const barId = useId();
   const headingId = useId();
+  const errorsId = useId();
 
   useEffect(() => {
     let stopped = false;
@@ -129,6 +130,24 @@ export function ScanProgress({ scanId, onFinished, children }: ScanProgressProps
       clearTimeout(timer);
     };
   }, [scanId, attempt]);
+
+  // Errors name sources by id: say their names (any key may list sources).
+  const [sourceNames, setSourceNames] = useState<Map<string, string>>(new Map());
+  const erred = Boolean(scan?.errors.some((entry) => entry.source));
+  useEffect(() => {
+    if (!erred) return;
+    let stopped = false;
+    everyPage((cursor) => call(client.GET('/sources', { params: { query: { limit: 500, cursor } } })))
+      .then((sources) => {
+        if (!stopped) setSourceNames(new Map(sources.map((source) => [source.id, source.name])));
+      })
+      .catch(() => {
+        // The ids stay: the names are a courtesy.
+      });
+    return () => {
+      stopped = true;
+    };
+  }, [erred]);
 
   const done = scan !== null && scanFinished(scan.status);
   const total = scan?.packages_total ?? 0;
@@ -178,15 +197,11 @@ export function ScanProgress({ scanId, onFinished, children }: ScanProgressProps
           </dl>
           {scan.errors.length > 0 && (
             <>
-              <h4>Errors</h4>
-              <ul class="scan-errors">
+              <h4 id={errorsId}>Errors</h4>
+              <ul class="scan-errors" aria-labelledby={errorsId}>
                 {scan.errors.map((entry, index) => (
                   <li key={index}>
-                    {entry.source && (
-                      <>
-                        <code>{entry.source}</code>:{' '}
-                      </>
-                    )}
+                    {entry.source && <strong>{sourceNames.get(entry.source) ?? entry.source}: </strong>}
                     {entry.message}
                   </li>
                 ))}

@@ -58,6 +58,19 @@ export function polyfillDialog(): void {
   };
 }
 
+/** jsdom's File has no text(); a browser's does. */
+export function polyfillFileText(): void {
+  if (typeof Blob.prototype.text === 'function') return;
+  Blob.prototype.text = function text(this: Blob) {
+    return new Promise<string>((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result));
+      reader.onerror = () => reject(reader.error);
+      reader.readAsText(this);
+    });
+  };
+}
+
 export function feedDetail(overrides: Record<string, unknown> = {}) {
   return {
     name: 'demo',
