@@ -24,8 +24,8 @@ API_ID, _ = TEMPLATE.api()
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
-# CloudFront's quota of cache behaviours per distribution (adjustable on request).
-BEHAVIOUR_QUOTA = 25
+# CloudFront's default quota of cache behaviours per distribution (its quotas page; adjustable).
+BEHAVIOUR_QUOTA = 75
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "

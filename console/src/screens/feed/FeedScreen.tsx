@@ -5,6 +5,7 @@ import { roleOf, type Role } from '../../roles';
 import { href, type FeedTab } from '../../router';
 import { PackagesTab } from './Packages';
 import { SettingsTab } from './Settings';
+import { LastScanText, lastScanOf } from './parts';
 import { VulnerabilitiesTab } from './Vulnerabilities';
 
 export type FeedDetail = Schemas['FeedDetail'];
@@ -57,6 +58,11 @@ export function FeedScreen({ feed, tab, query }: { feed: string; tab: FeedTab; q
           Unassessed findings: <EffectBadge effect={detail.unassessed_effect} />
         </span>
         {role && <span class="meta">Your role: {role}</span>}
+        {lastScanOf(detail) !== undefined && (
+          <span class="meta">
+            Last scan: <LastScanText scan={lastScanOf(detail)} />
+          </span>
+        )}
       </PageHeader>
       {detail.description && <p class="lead">{detail.description}</p>}
       <dl class="counts" aria-label="Findings by status">
