@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from infra.apigw import Frontend, GatewayAnswer
+from infra.deploy_console import CONTENT_TYPES, HASHED_PREFIX, IMMUTABLE, REVALIDATE
 from infra.template import ROOT, Template
 
 log = logging.getLogger("feedguard.local")
@@ -27,32 +28,16 @@ log = logging.getLogger("feedguard.local")
 DEFAULT_CONSOLE_DIR = ROOT / "console" / "dist"
 POLICY_ID = "ConsoleResponseHeadersPolicy"
 ASSETS_PREFIX = "/console/"
-# What the deploy sets on the objects: index.html is revalidated at every load,
-# so a new deploy shows at once; the assets' names carry their content's hash.
-INDEX_CACHE_CONTROL = "no-cache"
-ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
 BUILD_COMMAND = "npm --prefix console run build"
 
-_CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".json": "application/json",
-    ".map": "application/json",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".ico": "image/x-icon",
-    ".webp": "image/webp",
-    ".woff": "font/woff",
-    ".woff2": "font/woff2",
-    ".txt": "text/plain; charset=utf-8",
-    ".webmanifest": "application/manifest+json",
-}
 
-
-def content_type(path: Path) -> str:
-    return _CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+def _object_headers(key: str) -> list[tuple[str, str]]:
+    """The Content-Type and Cache-Control make deploy-console gives the bucket's object `key`."""
+    content_type = CONTENT_TYPES.get(Path(key).suffix.lower(), "application/octet-stream")
+    return [
+        ("Content-Type", content_type),
+        ("Cache-Control", IMMUTABLE if key.startswith(HASHED_PREFIX) else REVALIDATE),
+    ]
 
 
 # ------------------------------------------------------------ response headers policy
@@ -203,9 +188,7 @@ class ConsoleSite:
                 f"The console is not built: run `{BUILD_COMMAND}` (make dev does it) and reload. "
                 f"No index.html in {self.root}.",
             )
-        return GatewayAnswer(
-            200, [("Content-Type", content_type(Path("index.html"))), ("Cache-Control", INDEX_CACHE_CONTROL)], body
-        )
+        return GatewayAnswer(200, _object_headers("index.html"), body)
 
     def _asset(self, path: str) -> GatewayAnswer:
         missing = _message(404, f"The console has no file {path}.")
@@ -220,9 +203,7 @@ class ConsoleSite:
             body = candidate.read_bytes()
         except OSError:
             return missing
-        return GatewayAnswer(
-            200, [("Content-Type", content_type(candidate)), ("Cache-Control", ASSET_CACHE_CONTROL)], body
-        )
+        return GatewayAnswer(200, _object_headers(candidate.relative_to(self.root.resolve()).as_posix()), body)
 
 
 class Distribution:
@@ -244,3 +225,14 @@ class Distribution:
             answer = self.api.handle(method, raw_path, headers, body, source_ip)
         answer.headers = self.policy.apply(answer.headers)
         return answer
+
+
+def main() -> None:
+    """`python -m infra.console_static`: the headers the policy adds, as JSON,
+    so the console's browser tests expect what the template says."""
+    policy = ResponseHeadersPolicy.from_template(Template.load()) or ResponseHeadersPolicy()
+    print(json.dumps({header.name: header.value for header in policy.headers}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -11,14 +11,7 @@ from pathlib import Path
 import pytest
 
 from infra.apigw import GatewayAnswer
-from infra.console_static import (
-    ASSET_CACHE_CONTROL,
-    BUILD_COMMAND,
-    INDEX_CACHE_CONTROL,
-    ConsoleSite,
-    Distribution,
-    ResponseHeadersPolicy,
-)
+from infra.console_static import BUILD_COMMAND, ConsoleSite, Distribution, ResponseHeadersPolicy
 from infra.template import Template
 
 INDEX = b"<!doctype html><title>feedguard</title><script type=module src=/console/assets/app-1a2b.js></script>"
@@ -65,6 +58,7 @@ def dist(tmp_path: Path) -> Path:
     (root / "index.html").write_bytes(INDEX)
     (root / "console" / "assets" / "app-1a2b.js").write_bytes(SCRIPT)
     (root / "console" / "assets" / "app-1a2b.css").write_text("body{}")
+    (root / "console" / "site.webmanifest").write_text("{}")
     (tmp_path / "secret.txt").write_text("not for the browser")
     (root / "console" / "assets" / "link.txt").symlink_to(tmp_path / "secret.txt")
     return root
@@ -152,7 +146,7 @@ def test_the_root_and_index_html_answer_the_console_revalidated_at_each_load(dis
     assert answer is not None
     assert (answer.status, answer.body) == (200, INDEX)
     assert header(answer, "Content-Type") == "text/html; charset=utf-8"
-    assert header(answer, "Cache-Control") == INDEX_CACHE_CONTROL == "no-cache"
+    assert header(answer, "Cache-Control") == "no-cache"
 
 
 @pytest.mark.parametrize(
@@ -162,14 +156,22 @@ def test_the_root_and_index_html_answer_the_console_revalidated_at_each_load(dis
         ("/console/assets/app-1a2b.css", "text/css; charset=utf-8", b"body{}"),
     ],
 )
-def test_an_asset_answers_with_its_type_cached_for_a_year(
+def test_a_hashed_asset_answers_with_its_type_cached_for_a_year(
     dist: Path, path: str, content_type: str, body: bytes
 ) -> None:
     answer = ConsoleSite(dist).answer("HEAD", path)
     assert answer is not None
     assert (answer.status, answer.body) == (200, body)
     assert header(answer, "Content-Type") == content_type
-    assert header(answer, "Cache-Control") == ASSET_CACHE_CONTROL == "public, max-age=31536000, immutable"
+    assert header(answer, "Cache-Control") == "public, max-age=31536000, immutable"
+
+
+def test_a_file_outside_the_hashed_assets_is_revalidated_as_the_deploy_uploads_it(dist: Path) -> None:
+    answer = ConsoleSite(dist).answer("GET", "/console/site.webmanifest")
+    assert answer is not None
+    assert (answer.status, answer.body) == (200, b"{}")
+    assert header(answer, "Content-Type") == "application/manifest+json"
+    assert header(answer, "Cache-Control") == "no-cache"
 
 
 @pytest.mark.parametrize(
