@@ -1,5 +1,6 @@
-"""Findings of a feed: GET /feeds/{feed}/vulnerabilities (status and min_cvss
-filters), GET …/{id} with the vulnerability's details, GET …/{id}/history.
+"""Findings of a feed: GET /feeds/{feed}/vulnerabilities (status, severity,
+min_cvss and package filters, either order), GET …/{id} with the
+vulnerability's details, GET …/{id}/history.
 
 Status and effect are computed at read time: an assessment whose expires_at
 has passed counts as expired at once, whether or not DynamoDB's TTL has
@@ -28,6 +29,7 @@ from feedguard.dal.models import Assessment, Finding, HistoryEntry
 from feedguard.dal.pages import collect
 from feedguard.effects import UNASSESSED, AssessmentType, finding_effect, severity
 from feedguard.errors import InvalidInput, NotFound
+from feedguard.purls import InvalidPurl, canonical
 
 logger = Logger()
 app = api.create_app()
@@ -109,9 +111,26 @@ def view(finding: Finding, assessment: Assessment | None, unassessed_effect: str
     )
 
 
+Order = Literal["desc", "asc"]
+
+
+def _package_filter(package: str | None) -> str | None:
+    """The purl as findings store it (canonical, as imports store it)."""
+    if package is None:
+        return None
+    try:
+        return canonical(package)
+    except InvalidPurl as error:
+        problem = str(error).rstrip(".")
+        raise InvalidInput(
+            f"The request is not valid: query.package: {problem}.",
+            [{"loc": ["query", "package"], "type": "value_error", "msg": problem}],
+        ) from None
+
+
 @app.get(
     "/feeds/<feed>/vulnerabilities",
-    summary="The feed's findings, most severe first",
+    summary="The feed's findings, most severe first (order=asc: least severe first)",
     tags=["findings"],
     responses=api.responses(200, "A page of findings", 404),
 )
@@ -119,11 +138,39 @@ def list_findings(
     feed: str,
     status: Annotated[Status | None, Query(description="unassessed, assessed or expired")] = None,
     min_cvss: Annotated[float | None, Query(ge=0, le=10, description="Only findings scored at least this")] = None,
+    severity: Annotated[
+        Severity | None,
+        Query(
+            description="Only findings in this CVSS v3 band: none (0 or no score), low (0.1-3.9), "
+            "medium (4.0-6.9), high (7.0-8.9), critical (9.0-10.0). With min_cvss, both apply."
+        ),
+    ] = None,
+    package: Annotated[
+        str | None,
+        Query(
+            description="Only findings reported for this package: a purl with a version, compared in its "
+            "canonical form (qualifiers and subpath dropped, type lowercased), as the feed's packages are stored"
+        ),
+    ] = None,
+    order: Annotated[
+        Order,
+        Query(
+            description="desc: most severe first (the default); asc: least severe first. "
+            "A cursor continues only the order (and filters) it was given with; another is 422."
+        ),
+    ] = "desc",
     limit: api.Limit = api.DEFAULT_LIMIT,
     cursor: api.Cursor = None,
 ) -> api.ListBody[FindingView]:
     _, current = api.feed_access(app, feed, Role.viewer)
-    page = finding_store.list_page(feed, status, min_cvss, limit, cursor, clock.now())
+    filters = finding_store.Filters(
+        status=status,
+        severity=severity,
+        min_cvss=min_cvss,
+        package=_package_filter(package),
+        ascending=order == "asc",
+    )
+    page = finding_store.list_page(feed, filters, limit, cursor, clock.now())
     assessments = finding_store.assessments_of(feed, [f.vulnerability_id for f in page.items])
     items = [view(f, assessments.get(f.vulnerability_id), current.unassessed_effect) for f in page.items]
     return api.ListBody[FindingView](items=items, next_cursor=page.next_cursor)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from feedguard import clock
 from feedguard.dal import batching
 from feedguard.dal.models import Assessment, Finding, Vulnerability
-from feedguard.dal.pages import Page, collect, decode_cursor, encode_cursor
+from feedguard.dal.pages import MAX_LIMIT, Page, collect, decode_cursor, encode_cursor
 from feedguard.effects import finding_effect
 from feedguard.errors import InvalidInput
 
@@ -53,57 +55,156 @@ def min_score_key(min_cvss: float | None) -> str | None:
     return f"{max(0, math.ceil(round(min_cvss * 10, 6))):03d}"
 
 
-def _query(partition_index: Any, partition: str, lowest: str | None, live_filter: Any, **kwargs: Any) -> Any:
-    condition = Finding.score_key >= lowest if lowest is not None else None
-    return partition_index.query(
-        partition, range_key_condition=condition, filter_condition=live_filter, scan_index_forward=False, **kwargs
-    )
+# effects.severity's CVSS v3 bands as score_key ranges: scores have one
+# decimal, so a band is the keys of its tenths (no score is "000" but none).
+BAND_KEYS = {
+    "none": ("000", "000"),
+    "low": ("001", "039"),
+    "medium": ("040", "069"),
+    "high": ("070", "089"),
+    "critical": ("090", "100"),
+}
+# Pages read with a package filter: the filter applies after the read, so a
+# rare package would otherwise cost a call for every limit + 1 findings.
+FILTERED_PAGE_SIZE = MAX_LIMIT + 1
 
 
-def list_page(
-    feed: str, status: str | None, min_cvss: float | None, limit: int, cursor: str | None, now: datetime
-) -> Page[Finding]:
-    """A page of the feed's findings, most severe first, one Query on an index
-    (two phases for `expired`, which includes assessments whose expiry has
-    passed before DynamoDB's TTL deleted them)."""
-    lowest = min_score_key(min_cvss)
+@dataclass(frozen=True)
+class Filters:
+    """What GET /feeds/{feed}/vulnerabilities narrows its list by."""
+
+    status: str | None = None
+    severity: str | None = None
+    min_cvss: float | None = None
+    package: str | None = None  # canonical purl
+    ascending: bool = False
+
+    def score_keys(self) -> tuple[str | None, str | None]:
+        """The score_key range of the index's key condition (None: unbounded)."""
+        low, high = BAND_KEYS[self.severity] if self.severity else (None, None)
+        floor = min_score_key(self.min_cvss)
+        if floor is not None and (low is None or floor > low):
+            low = floor
+        return low, high
+
+    def signature(self, feed: str) -> str:
+        """Names the Query a cursor resumes: one from another list is refused,
+        not run where its key would be out of the key condition's range."""
+        low, high = self.score_keys()
+        parts = [
+            feed,
+            self.status or "",
+            low or "",
+            high or "",
+            self.package or "",
+            "asc" if self.ascending else "desc",
+        ]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _key_condition(low: str | None, high: str | None) -> Any:
+    if low is not None and high is not None:
+        return Finding.score_key.between(low, high)
+    if low is not None:
+        return Finding.score_key >= low
+    if high is not None:
+        return Finding.score_key <= high
+    return None
+
+
+def _both(first: Any, second: Any) -> Any:
+    return first if second is None else second if first is None else first & second
+
+
+def list_page(feed: str, filters: Filters, limit: int, cursor: str | None, now: datetime) -> Page[Finding]:
+    """A page of the feed's findings, most severe first (least with
+    `ascending`), one Query on an index: by_score, or by_status for a status
+    (two phases for `expired`: those stored expired, then those assessed whose
+    expiry has passed before DynamoDB's TTL deleted them, each in score order).
+
+    `severity` and `min_cvss` narrow the Query's key condition on score_key,
+    so they read only the findings they list. `package` is a filter
+    expression on that Query: DynamoDB reads, and bills, every finding of the
+    key range in order until `limit` name the package (all of them when fewer
+    do), in calls of up to FILTERED_PAGE_SIZE findings (1 MB at most): a
+    feed's rare package costs the read of its whole key range, about
+    ceil(n / 501) calls for n findings.
+
+    A cursor is valid only for the feed and filters (and order) it came with."""
+    low, high = filters.score_keys()
+    signature = filters.signature(feed)
+    phase, inner = _resume(cursor, signature)
+    if low is not None and high is not None and low > high:
+        return Page([], None)  # e.g. severity=low&min_cvss=7: nothing, and BETWEEN refuses it
     moment = int(now.timestamp())
     passed = Finding.assessment_expires_ttl.exists() & (Finding.assessment_expires_ttl <= moment)
     in_force = Finding.assessment_expires_ttl.does_not_exist() | (Finding.assessment_expires_ttl > moment)
+    holds = Finding.packages.contains(filters.package) if filters.package else None
+
+    def query(index: Any, partition: str, live_filter: Any) -> Callable[..., Any]:
+        def run(**kwargs: Any) -> Any:
+            if holds is not None:
+                kwargs["page_size"] = FILTERED_PAGE_SIZE
+            return index.query(
+                partition,
+                range_key_condition=_key_condition(low, high),
+                filter_condition=_both(live_filter, holds),
+                scan_index_forward=filters.ascending,
+                **kwargs,
+            )
+
+        return run
+
+    def resumable(page: Page[Finding], next_phase: int) -> Page[Finding]:
+        return Page(page.items, _cursor(signature, next_phase, page.next_cursor) if page.next_cursor else None)
+
     by_status, by_score = Finding.by_status, Finding.by_score
     keys = {kind: Finding.status_key(feed, kind) for kind in ("unassessed", "assessed", "expired")}
-    if status is None:
-        return collect(lambda **kw: _query(by_score, feed, lowest, Finding.status != "withdrawn", **kw), limit, cursor)
-    if status == "unassessed":
-        return collect(lambda **kw: _query(by_status, keys["unassessed"], lowest, None, **kw), limit, cursor)
-    if status == "assessed":
-        return collect(lambda **kw: _query(by_status, keys["assessed"], lowest, in_force, **kw), limit, cursor)
+    if filters.status is None:
+        return resumable(collect(query(by_score, feed, Finding.status != "withdrawn"), limit, inner), 0)
+    if filters.status == "unassessed":
+        return resumable(collect(query(by_status, keys["unassessed"], None), limit, inner), 0)
+    if filters.status == "assessed":
+        return resumable(collect(query(by_status, keys["assessed"], in_force), limit, inner), 0)
     # expired: those stored as expired, then those assessed whose expiry has passed
-    phase, inner = _split_cursor(cursor)
     if phase == 0:
-        page = collect(lambda **kw: _query(by_status, keys["expired"], lowest, None, **kw), limit, inner)
+        page = collect(query(by_status, keys["expired"], None), limit, inner)
         if page.next_cursor:
-            return Page(page.items, _phase_cursor(0, page.next_cursor))
+            return resumable(page, 0)
         rest = limit - len(page.items)
         if rest == 0:
-            return Page(page.items, _phase_cursor(1, None))
-        more = collect(lambda **kw: _query(by_status, keys["assessed"], lowest, passed, **kw), rest, None)
-        return Page(page.items + more.items, _phase_cursor(1, more.next_cursor) if more.next_cursor else None)
-    page = collect(lambda **kw: _query(by_status, keys["assessed"], lowest, passed, **kw), limit, inner)
-    return Page(page.items, _phase_cursor(1, page.next_cursor) if page.next_cursor else None)
+            return Page(page.items, _cursor(signature, 1, None))
+        more = collect(query(by_status, keys["assessed"], passed), rest, None)
+        return Page(page.items + more.items, resumable(more, 1).next_cursor)
+    return resumable(collect(query(by_status, keys["assessed"], passed), limit, inner), 1)
 
 
-def _phase_cursor(phase: int, inner: str | None) -> str | None:
-    return encode_cursor({"phase": {"N": str(phase)}, "inner": {"S": inner or ""}})
+def _cursor(signature: str, phase: int, inner: str | None) -> str | None:
+    return encode_cursor({"query": {"S": signature}, "phase": {"N": str(phase)}, "inner": {"S": inner or ""}})
 
 
-def _split_cursor(cursor: str | None) -> tuple[int, str | None]:
+def _resume(cursor: str | None, signature: str) -> tuple[int, str | None]:
+    """(phase, the index key to resume after) of a cursor this list gave out."""
     if not cursor:
         return 0, None
-    key = decode_cursor(cursor) or {}
-    if set(key) != {"phase", "inner"} or key["phase"].get("N") not in ("0", "1"):
-        raise InvalidInput("The cursor is not one this API gave out.")
+    refused = InvalidInput("The cursor is not one this API gave out.", [_cursor_problem("not a cursor of this list")])
+    try:
+        key = decode_cursor(cursor) or {}
+    except InvalidInput:
+        raise refused from None
+    if set(key) != {"query", "phase", "inner"} or key["phase"].get("N") not in ("0", "1"):
+        raise refused
+    if key["query"].get("S") != signature:
+        raise InvalidInput(
+            "The cursor belongs to a list with other parameters; send the same feed, status, severity, "
+            "min_cvss, package and order as the request that returned it.",
+            [_cursor_problem("the parameters differ from those the cursor was given out with")],
+        )
     return int(key["phase"]["N"]), key["inner"].get("S") or None
+
+
+def _cursor_problem(message: str) -> dict[str, Any]:
+    return {"loc": ["query", "cursor"], "type": "value_error", "msg": message}
 
 
 def get(feed: str, vulnerability_id: str) -> Finding | None:
