@@ -13,11 +13,11 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help openapi dev test pytest lint format typecheck validate iac-scan build unit integration bench soak lock clean deploy-console
+.PHONY: help openapi dev test pytest lint format typecheck validate iac-scan build unit integration bench soak lock clean deploy-console console
 
 help:
-	@echo "make dev        the whole stack locally (no Docker, no AWS account)"
-	@echo "make test       every check: lint, types, template, IaC scan, sam build, unit and integration tests"
+	@echo "make dev        the whole stack and the console locally (no Docker, no AWS account)"
+	@echo "make test       every check: lint, types, template, IaC scan, sam build, unit and integration tests, console"
 	@echo "make bench      benchmarks, with their baselines"
 	@echo "make soak       50 clients for 2 minutes on the local stack, then an audit of every write"
 	@echo "make build      sam build"
@@ -35,10 +35,39 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $@
 
-dev: $(VENV)/.installed
+dev: $(VENV)/.installed console/dist/index.html
 	$(PY) -m infra.dev
 
-test: lint typecheck validate iac-scan build pytest
+# The console (console/): npm ci from the lockfile when node_modules is older
+# than it; a build when any input is newer than the one in console/dist.
+CONSOLE_INPUTS := $(shell find console/src -type f 2>/dev/null) \
+	$(wildcard console/index.html console/package-lock.json console/vite.config.ts docs/openapi.json)
+
+console/node_modules: console/package-lock.json
+	npm --prefix console ci
+	touch $@
+
+console/dist/index.html: $(CONSOLE_INPUTS) | console/node_modules
+	npm --prefix console run build || { rm -f $@; exit 1; }
+
+# Playwright drives Debian's Chromium; it downloads no browser of its own.
+CHROMIUM := $(if $(PLAYWRIGHT_CHROMIUM),,/usr/bin/chromium)
+/usr/bin/chromium:
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "The console's browser tests need Debian's chromium at /usr/bin/chromium:" \
+	    "run 'sudo apt-get update && sudo apt-get install -y chromium' (or set PLAYWRIGHT_CHROMIUM)." >&2; \
+	  exit 1; \
+	fi
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+# The console's checks: types and the bundle budget (the build), the component
+# tests, then the browser walks against the local stack.
+console: $(VENV)/.installed $(CHROMIUM) | console/node_modules
+	npm --prefix console run build
+	npm --prefix console test
+	npm --prefix console run e2e
+
+test: lint typecheck validate iac-scan build pytest console
 
 pytest: $(VENV)/.installed
 	$(PY) -m pytest -n 2 tests
