@@ -38,6 +38,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # deploy shows at once; its ETag makes that a 304 when nothing changed.
 REVALIDATE = "no-cache"
 
+# make dev's console server (infra/console_static.py) answers from these too.
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -48,10 +49,8 @@ CONTENT_TYPES = {
     ".webmanifest": "application/manifest+json",
     ".svg": "image/svg+xml",
     ".png": "image/png",
-    ".jpg": "image/jpeg",
     ".webp": "image/webp",
-    ".avif": "image/avif",
-    ".ico": "image/vnd.microsoft.icon",
+    ".ico": "image/x-icon",
     ".woff2": "font/woff2",
     ".woff": "font/woff",
     ".txt": "text/plain; charset=utf-8",
