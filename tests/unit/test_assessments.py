@@ -13,7 +13,7 @@ from feedguard.dal import assessments as assessment_store
 from feedguard.dal import history, permissions
 from feedguard.dal.models import Assessment, Finding
 from handlers import assessment_types, feeds, findings
-from tests.support import key_caller, request
+from tests.support import LambdaContext, key_caller, request
 from tests.unit.builders import a_finding
 
 PATH = "/feeds/demo/vulnerabilities/CVE-1/assessment"
@@ -187,3 +187,81 @@ def test_an_assessment_expiring_now_flips_the_reading_at_once(finding: Finding) 
     time.sleep(2.1)
     item = request(findings, "GET", "/feeds/demo/vulnerabilities")[1]["items"][0]
     assert (item["status"], item["effect"], item["assessment"]) == ("expired", "block", None)
+
+
+def test_a_version_held_from_a_deleted_assessment_is_stale_after_a_new_one(finding: Finding) -> None:
+    # Given bob read version 1, then alice removed it and assessed again
+    assert put({"type": "ignore"})[1]["version"] == 1
+    assert request(findings, "DELETE", PATH, caller=ALICE)[0] == 204
+    assert put({"type": "blocked"})[1]["version"] == 2
+    # When bob writes with the version he holds
+    status, _ = put({"type": "caution"}, if_match="1")
+    # Then it is stale, and alice's decision stands
+    assert status == 412
+    assert (Assessment.get("demo", "CVE-1").type, Assessment.get("demo", "CVE-1").version) == ("blocked", 2)
+
+
+def test_a_version_held_from_an_expired_assessment_is_stale_after_a_new_one(finding: Finding) -> None:
+    import boto3
+
+    from handlers import expiry
+
+    # Given version 2 of an assessment, deleted by DynamoDB's TTL and recorded expired
+    put({"type": "ignore"})
+    expired = put({"type": "ignore"})[1]
+    assert expired["version"] == 2
+    boto3.client("dynamodb").delete_item(
+        TableName=Assessment.Meta.table_name, Key={"feed": {"S": "demo"}, "vulnerability_id": {"S": "CVE-1"}}
+    )
+    record = {
+        "eventID": "1",
+        "eventName": "REMOVE",
+        "eventSource": "aws:dynamodb",
+        "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+        "dynamodb": {
+            "SequenceNumber": "1",
+            "OldImage": {
+                "feed": {"S": "demo"},
+                "vulnerability_id": {"S": "CVE-1"},
+                "type": {"S": "ignore"},
+                "expires_at": {"S": expired["expires_at"]},
+                "version": {"N": "2"},
+            },
+        },
+    }
+    assert expiry.handler({"Records": [record]}, LambdaContext()) == {"batchItemFailures": []}
+    assert Finding.get("demo", "CVE-1").status == "expired"
+    # When alice assesses it again, and bob then writes with the version he held
+    assert put({"type": "blocked"})[1]["version"] == 3
+    assert put({"type": "caution"}, if_match="2")[0] == 412
+    assert put({"type": "caution"}, if_match="1")[0] == 412
+    # Then only the newest version is current
+    assert put({"type": "caution"}, if_match="3")[1]["version"] == 4
+
+
+def test_no_assessment_is_version_0_for_if_match(finding: Finding) -> None:
+    assert put({"type": "ignore"}, if_match="1")[0] == 412
+    assert put({"type": "ignore"}, if_match="0")[1]["version"] == 1
+
+
+def test_a_write_racing_an_assessment_and_its_removal_takes_the_next_version(
+    finding: Finding, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given bob reads the finding unassessed, then alice assesses and removes it before bob writes
+    real_current = assessment_store.current
+    reads = {"n": 0}
+
+    def racing_current(feed: str, vulnerability_id: str) -> Assessment | None:
+        reads["n"] += 1
+        if reads["n"] == 1:
+            monkeypatch.setattr(assessment_store, "current", real_current)
+            assert put({"type": "ignore"})[1]["version"] == 1
+            assert request(findings, "DELETE", PATH, caller=ALICE)[0] == 204
+            return None
+        return real_current(feed, vulnerability_id)
+
+    monkeypatch.setattr(assessment_store, "current", racing_current)
+    # When bob writes without If-Match
+    status, answer = put({"type": "caution"}, caller=key_caller("admin", "bob") | {"admin": "true"})
+    # Then his write is applied on a fresh read, as version 2: version 1 is never reused
+    assert (status, answer["version"]) == (200, 2)

@@ -2,10 +2,16 @@
 and the history entry that records it in one transaction, so a crash can never
 leave an assessment without its entry.
 
-Optimistic locking: the assessment's VersionAttribute makes every write
-conditional on the version read. With If-Match, a stale version is a 412 and
-nothing changes; without it, a lost race is retried on a fresh read, so two
-assessors both succeed, in order, and both appear in the history."""
+Optimistic locking: every write is conditional on the version read. With
+If-Match, a stale version is a 412 and nothing changes; without it, a lost
+race is retried on a fresh read, so two assessors both succeed, in order,
+and both appear in the history.
+
+Versions only ever grow per finding: the finding keeps the highest one
+(`assessment_version`, moved in the same transaction), so an assessment
+made after one was removed or expired takes the next version, not 1 again,
+and an If-Match held from before is stale whatever happened in between. No
+assessment in force is version 0 for If-Match."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from datetime import datetime
 from functools import partial
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from feedguard import clock
@@ -64,6 +71,8 @@ def assess(
         existing = current(feed, vulnerability_id)
         _check_version(existing, if_match)
         assessment = existing or Assessment(feed=feed, vulnerability_id=vulnerability_id)
+        read_version = int(existing.version) if existing else None
+        assessment.version = _highest(finding, existing) + 1
         entry = _fill(
             assessment,
             finding.severity_band,
@@ -80,12 +89,15 @@ def assess(
             if assessment.expires_ttl is not None
             else Finding.assessment_expires_ttl.remove(),
             Finding.assessment_band.set(assessment.severity_band),
+            Finding.assessment_version.set(assessment.version),
         ]
+        write = partial(_write, assessment, read_version, finding, finding_actions, entry)
         try:
             # A transaction holding the finding (a scan's, another assessor's) cancels ours: it is sent again.
-            transactions.retrying(partial(_write, assessment, finding, finding_actions, entry))
+            transactions.retrying(write)
         except TransactWriteError as error:
-            if conditions.failed_in_transaction(error, 0) or conditions.failed_in_transaction(error, 1):
+            # The assessment (first), or the finding (last: puts go before updates), changed since read.
+            if conditions.failed_in_transaction(error, 0) or conditions.failed_in_transaction(error, 2):
                 if if_match is not None:
                     raise PreconditionFailed(
                         "The assessment changed while you were writing it; read it again."
@@ -96,10 +108,40 @@ def assess(
     raise PreconditionFailed("The assessment kept changing; try again.")
 
 
-def _write(assessment: Assessment, finding: Finding, finding_actions: list[Action], entry: HistoryEntry) -> None:
+def _highest(finding: Finding, existing: Assessment | None) -> int:
+    """The highest version the finding's assessments have had (a finding
+    assessed before it kept one has only its assessment's)."""
+    return max(int(finding.assessment_version or 0), int(existing.version) if existing else 0)
+
+
+def unchanged(assessment: Assessment, read_version: int | None) -> Condition:
+    """The assessment is still the one read (none, or that version)."""
+    if read_version is None:
+        return Assessment.vulnerability_id.does_not_exist()
+    return Assessment.version == read_version
+
+
+def _write(
+    assessment: Assessment,
+    read_version: int | None,
+    finding: Finding,
+    finding_actions: list[Action],
+    entry: HistoryEntry,
+) -> None:
+    # The finding's highest version as read: two writers that both found no
+    # assessment, or one that read before another assessed and removed it,
+    # cannot both take the next version.
+    read_highest = finding.assessment_version
+    highest_unchanged = (
+        Finding.assessment_version.does_not_exist()
+        if read_highest is None
+        else Finding.assessment_version == read_highest
+    )
     with transactions.write() as transaction:
-        transaction.save(assessment)  # conditional on the version read
-        transaction.update(finding, actions=finding_actions, condition=Finding.status != "withdrawn")
+        transaction.save(assessment, condition=unchanged(assessment, read_version))
+        transaction.update(
+            finding, actions=finding_actions, condition=(Finding.status != "withdrawn") & highest_unchanged
+        )
         transaction.save(entry)
 
 
@@ -110,7 +152,7 @@ def first(
     transaction that creates the finding (not yet saved), which is given the
     status and copies an assessment gives it. Made at the finding's first
     sighting (`first_seen`)."""
-    assessment = Assessment(feed=finding.feed, vulnerability_id=finding.vulnerability_id)
+    assessment = Assessment(feed=finding.feed, vulnerability_id=finding.vulnerability_id, version=1)
     entry = _fill(
         assessment,
         finding.severity_band,
@@ -123,6 +165,7 @@ def first(
     )
     finding.status, finding.feed_status = "assessed", Finding.status_key(finding.feed, "assessed")
     finding.assessment_expires_ttl, finding.assessment_band = assessment.expires_ttl, assessment.severity_band
+    finding.assessment_version = assessment.version
     return assessment, entry
 
 
@@ -186,17 +229,20 @@ def unassess(feed: str, vulnerability_id: str, *, actor: str, if_match: int | No
 def end(assessment: Assessment, finding: Finding, status: str, entry: HistoryEntry) -> bool:
     """Ends an assessment: deletes it (conditional on the version read), sets
     the finding's status and writes the entry that says why, in one
-    transaction. False when the assessment changed since it was read."""
+    transaction. The finding keeps the version, so the next assessment's is
+    higher. False when the assessment changed since it was read."""
 
     def write() -> None:
         with transactions.write() as transaction:
-            transaction.delete(assessment)
+            transaction.delete(assessment, condition=unchanged(assessment, int(assessment.version)))
             transaction.update(
                 finding,
                 actions=[
                     *Finding.status_change(finding.feed, status),
                     Finding.assessment_expires_ttl.remove(),
                     Finding.assessment_band.remove(),
+                    # The version in force is the highest (it is, while the delete's condition holds).
+                    Finding.assessment_version.set(int(assessment.version)),
                 ],
             )
             transaction.save(entry)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import accumulate
 from typing import Any
 
@@ -351,8 +352,11 @@ def _create_together(creations: list[_Creation], at: str, batch: str | None, now
                     assessments_store.first(finding, **_auto_assessment(c.auto, c.vulnerability, now)) if c.auto else ()
                 )
                 transaction.save(finding, condition=Finding.vulnerability_id.does_not_exist())
-                for item in (detected, *assessed):
-                    transaction.save(item)
+                transaction.save(detected)
+                if assessed:
+                    assessment, entry = assessed
+                    transaction.save(assessment, condition=Assessment.vulnerability_id.does_not_exist())
+                    transaction.save(entry)
 
     # Batches of one scan may report the same vulnerability for one feed at once.
     transactions.retrying(create)
@@ -449,7 +453,7 @@ def withdraw_unreported(feed: str, now: datetime) -> int:
             if purls != set(finding.packages or ()):
                 finding.update(actions=[Finding.packages.set(purls)])
             continue
-        transactions.retrying(lambda finding=finding: _withdraw(feed, finding, at))
+        transactions.retrying(partial(_withdraw, feed, finding, at))
         withdrawn += 1
     feed_store.findings_checked(feed, changes)
     return withdrawn

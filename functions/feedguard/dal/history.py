@@ -74,10 +74,18 @@ def record_expired(feed: str, vulnerability_id: str, assessment_type: str, expir
         with transactions.write() as transaction:
             transaction.save(entry, condition=HistoryEntry.seq.does_not_exist())
             if reassessed is None:
+                # The finding keeps the expired version (one assessed before
+                # findings kept it has none), so the next assessment's is
+                # higher; one found above it was assessed again meanwhile.
                 transaction.update(
                     Finding(feed=feed, vulnerability_id=vulnerability_id),
-                    actions=[*Finding.status_change(feed, "expired"), Finding.assessment_band.remove()],
-                    condition=Finding.vulnerability_id.exists(),
+                    actions=[
+                        *Finding.status_change(feed, "expired"),
+                        Finding.assessment_band.remove(),
+                        Finding.assessment_version.set(version),
+                    ],
+                    condition=Finding.vulnerability_id.exists()
+                    & (Finding.assessment_version.does_not_exist() | (Finding.assessment_version <= version)),
                 )
 
     try:
@@ -86,7 +94,8 @@ def record_expired(feed: str, vulnerability_id: str, assessment_type: str, expir
         if conditions.failed_in_transaction(error, 0):
             return False
         if conditions.failed_in_transaction(error, 1):
-            # The finding is gone (its feed was deleted): the history still records the expiry.
+            # The finding is gone (its feed was deleted), or was assessed
+            # again since: the history still records the expiry.
             entry.save(condition=HistoryEntry.seq.does_not_exist())
             return True
         raise

@@ -20,7 +20,6 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
-    VersionAttribute,
 )
 from pynamodb.connection import Connection, TableConnection
 from pynamodb.expressions.update import Action
@@ -342,6 +341,10 @@ class Finding(Stored):
     # The band the assessment in force recorded, copied here in the same way: a
     # scan reads the assessment only when it reports a band above this one.
     assessment_band = UnicodeAttribute(null=True)
+    # The highest version any assessment of this finding has had: kept when
+    # the assessment is removed or expires, so the next one's version is
+    # higher and an If-Match held from before is stale (no ABA).
+    assessment_version = NumberAttribute(null=True)
 
     by_status = FindingsByStatus()
     by_score = FindingsByScore()
@@ -386,7 +389,9 @@ class Assessment(Stored):
     expires_at = UnicodeAttribute(null=True)
     expires_ttl = NumberAttribute(null=True)  # epoch seconds of expires_at
     severity_band = UnicodeAttribute(null=True)  # the finding's band when assessed
-    version = VersionAttribute()
+    # Only ever grows per finding, across removals and expiries: dal.assessments
+    # writes the next one, conditional on the one read (If-Match compares it).
+    version = NumberAttribute(default=1)
 
     by_type = AssessmentsByType()
 
