@@ -147,8 +147,8 @@ function PackageList({ loaded, manager, onRetry, onRemove, pager, firstPage }: P
                 <td>
                   <EffectBadge effect={pkg.verdict} />
                 </td>
-                <td>{formatDate(pkg.added_at)}</td>
-                <td>{pkg.last_scanned_at ? formatDate(pkg.last_scanned_at) : 'Not yet'}</td>
+                <td class="when">{formatDate(pkg.added_at)}</td>
+                <td class="when">{pkg.last_scanned_at ? formatDate(pkg.last_scanned_at) : 'Not yet'}</td>
                 {manager && (
                   <td>
                     <button
@@ -310,7 +310,12 @@ function ImportPanel({ feed, onImported }: { feed: string; onImported: (result: 
         <Field
           label="Package URLs, one a line"
           error={textProblem ?? fields.purls}
-          hint="Each with a version, of a type OSS Index knows: pkg:npm/lodash@4.17.20, pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1 …"
+          hint={
+            <>
+              Each with a version, of a type OSS Index knows: <code>pkg:npm/lodash@4.17.20</code>,{' '}
+              <code>pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1</code> …
+            </>
+          }
         >
           {({ id, describedBy, invalid }) => (
             <textarea

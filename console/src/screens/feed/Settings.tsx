@@ -327,7 +327,7 @@ function PermissionsSection({ feed, role, reloadFeed, manager, admin }: SectionP
                       <code>{permission.key_id}</code>
                     </th>
                     <td>{permission.role}</td>
-                    <td>{formatDate(permission.granted_at)}</td>
+                    <td class="when">{formatDate(permission.granted_at)}</td>
                     <td>
                       <button
                         type="button"

@@ -71,7 +71,7 @@ function progressText(scan: ScanView): string {
     case 'queued':
       return 'Queued: the scan starts shortly.';
     case 'running':
-      return `Running: ${counted}.`;
+      return scan.packages_total === 0 ? 'Running: counting the packages.' : `Running: ${counted}.`;
     case 'succeeded':
       return `Succeeded: ${counted}.`;
     case 'partial':
