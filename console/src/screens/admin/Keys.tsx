@@ -107,7 +107,7 @@ function IssuedKeyPanel({ issued }: { issued: IssuedKey }) {
           </div>
         )}
       </Field>
-      <p class="copy-status" role="status" aria-live="polite">
+      <p class={`copy-status${copied === 'copied' ? ' copied' : ''}`} role="status" aria-live="polite">
         {copied === 'copied' && '✓ Copied to the clipboard.'}
         {copied === 'selected' && 'The clipboard is not available here: the key is selected, press Ctrl+C (⌘C) to copy it.'}
       </p>

@@ -149,7 +149,11 @@ function SourceForm({ source, onSaved, onCancel }: SourceFormProps) {
             />
           )}
         </Field>
-        <Field label="Authentication" error={errors.auth}>
+        <Field
+          label="Authentication"
+          error={errors.auth}
+          hint="Bearer sends a Sonatype personal access token; basic sends username and token."
+        >
           {({ id, describedBy, invalid }) => (
             <select
               id={id}
@@ -159,7 +163,7 @@ function SourceForm({ source, onSaved, onCancel }: SourceFormProps) {
               aria-invalid={invalid}
               onChange={set('auth')}
             >
-              <option value="bearer">{AUTH_LABEL.bearer} (Sonatype personal access token)</option>
+              <option value="bearer">{AUTH_LABEL.bearer}</option>
               <option value="basic">{AUTH_LABEL.basic}</option>
             </select>
           )}
@@ -336,7 +340,7 @@ export function SourcesSection() {
                     <div class="meta mono">{source.id}</div>
                   </td>
                   <td>{source.kind}</td>
-                  <td class="mono">{source.url}</td>
+                  <td class="mono source-url">{source.url}</td>
                   <td>
                     {AUTH_LABEL[source.auth] ?? source.auth}
                     {source.username && <div class="meta">as {source.username}</div>}

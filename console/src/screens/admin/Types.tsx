@@ -207,7 +207,7 @@ function TypeForm({ kind, onSaved, onCancel }: TypeFormProps) {
                 id={id}
                 type="text"
                 name="color"
-                class="mono"
+                class="mono color-text"
                 autoComplete="off"
                 spellcheck={false}
                 maxLength={7}
