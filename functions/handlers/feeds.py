@@ -12,15 +12,15 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from feedguard import api, clock, imports, scanning
 from feedguard.access import ROLE_NAMES, Role, require_admin
 from feedguard.dal import feeds as feed_store
-from feedguard.dal import findings, packages, permissions
+from feedguard.dal import findings, packages, permissions, scans
 from feedguard.dal import keys as key_store
 from feedguard.dal import sources as source_store
-from feedguard.dal.models import Feed, FeedPermission
+from feedguard.dal.models import ALL_FEEDS_SCOPE, Feed, FeedPermission, Scan
 from feedguard.effects import strongest
 from feedguard.errors import InvalidInput, NotFound
 from feedguard.ids import new_id
@@ -60,9 +60,24 @@ class FeedView(api.ResponseModel):
     role: str | None = None
 
 
+ScanStatus = Literal["queued", "running", "succeeded", "partial", "failed"]
+
+
+class LastScan(api.ResponseModel):
+    id: str = Field(description="The scan's id (GET /scans/{id} for its managers and the admin)")
+    status: ScanStatus = Field(description="queued and running: not ended; succeeded, partial or failed: ended")
+    started_at: str | None = Field(description="When it was requested")
+    finished_at: str | None = Field(description="When it ended; null while queued or running")
+    feed: str | None = Field(description="The feed it scanned; null for a scan of every feed that included this one")
+    trigger: str = Field(description="api (POST /scans), packages (added packages only) or schedule")
+
+
 class FeedDetail(FeedView):
     sources: list[str]
     counts: Counts
+    last_scan: LastScan | None = Field(
+        description="The most recent scan that included the feed: its own, or one of every feed; null when none has"
+    )
 
 
 class Attachment(api.ResponseModel):
@@ -111,11 +126,28 @@ def feed_view(feed: Feed, role: str | None = None) -> FeedView:
     )
 
 
-def detail(feed: Feed, role: str | None) -> FeedDetail:
+def last_scan_view(scan: Scan | None) -> LastScan | None:
+    if scan is None:
+        return None
+    return LastScan(
+        id=scan.scan_id,
+        status=scan.status,  # type: ignore[arg-type]
+        started_at=scan.started_at,
+        finished_at=scan.finished_at,
+        feed=None if scan.scope == ALL_FEEDS_SCOPE else scan.scope,
+        trigger=scan.trigger,
+    )
+
+
+def detail(feed: Feed, role: str | None, new: bool = False) -> FeedDetail:
+    """The feed with its sources, counts and last scan (a feed just created has none)."""
+    sources = feed_store.attached_source_ids(feed.feed)
+    scan = None if new else scans.latest_of_feed(feed.feed, feed.created_at, has_sources=bool(sources))
     return FeedDetail(
         **feed_view(feed, role).model_dump(),
-        sources=feed_store.attached_source_ids(feed.feed),
+        sources=sources,
         counts=Counts(**feed_store.counts_by_status(feed.feed)),
+        last_scan=last_scan_view(scan),
     )
 
 
@@ -137,7 +169,7 @@ def create_feed(body: NewFeed) -> FeedDetail:
     require_admin(api.principal(app))
     feed = feed_store.create(body.name, body.description, body.unassessed_effect)
     logger.info("feed created", extra={"feed": feed.feed})
-    return detail(feed, "admin")
+    return detail(feed, "admin", new=True)
 
 
 @app.get(
@@ -159,7 +191,7 @@ def list_feeds(limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None) 
 
 @app.get(
     "/feeds/<feed>",
-    summary="A feed, its attached sources and its findings by status",
+    summary="A feed, its attached sources, its findings by status and its last scan",
     tags=["feeds"],
     responses=api.responses(200, "The feed", 404),
 )

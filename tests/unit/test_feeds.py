@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -10,9 +11,9 @@ import pytest
 
 from feedguard import clock
 from feedguard.dal import history
-from feedguard.dal.models import Assessment, Finding, HistoryEntry, Package
+from feedguard.dal.models import SCAN_SK, Assessment, Finding, HistoryEntry, Package, Scan
 from handlers import feeds, keys, sources
-from tests.support import key_caller, request
+from tests.support import dynamodb_hook, key_caller, request
 
 
 def a_feed(name: str = "payments", **body: Any) -> dict[str, Any]:
@@ -250,3 +251,138 @@ def test_deleting_a_feed_removes_what_it_owns_and_keeps_the_history(aws: Any) ->
     assert request(feeds, "GET", "/feeds", caller=key_caller(bot))[1]["items"] == []
     assert [entry.action for entry in history.entries("payments", "CVE-A")] == ["assessed"]
     assert request(sources, "DELETE", f"/sources/{source}")[0] == 204  # no longer in use
+
+
+# ---------------------------------------------------------------- last_scan
+
+
+def a_scan(
+    scope: str,
+    seconds_after_the_feed: float,
+    feed_created_at: str,
+    status: str = "succeeded",
+    covered: set[str] | None = None,
+    trigger: str = "api",
+) -> str:
+    """A scan record whose id says it was created `seconds_after_the_feed`
+    after `feed_created_at` (negative: before the feed existed)."""
+    ms = int((clock.parse_iso(feed_created_at).timestamp() + seconds_after_the_feed) * 1000)
+    scan_id = f"s{ms:012x}{len(scope):08x}"
+    finished = status not in ("queued", "running")
+    Scan(
+        scan_id=scan_id,
+        sk=SCAN_SK,
+        scope=scope,
+        trigger=trigger,
+        status=status,
+        started_at=clock.iso(datetime.fromtimestamp(ms / 1000, UTC)),
+        finished_at=clock.iso(datetime.fromtimestamp(ms / 1000 + 1, UTC)) if finished else None,
+        covered_feeds=covered,
+    ).save()
+    return scan_id
+
+
+def last_scan(name: str = "payments", caller: dict[str, str] | None = None) -> Any:
+    status, answer = request(feeds, "GET", f"/feeds/{name}", caller=caller)
+    assert status == 200, answer
+    return answer["last_scan"]
+
+
+def test_a_new_feed_has_no_last_scan(aws: Any) -> None:
+    assert a_feed()["last_scan"] is None
+    assert last_scan() is None
+
+
+def test_last_scan_is_the_feeds_newest_scan_with_its_status_and_end(aws: Any) -> None:
+    # Given a feed scanned once, then scanned again (still running)
+    created = a_feed()["created_at"]
+    a_scan("payments", 1, created, trigger="packages")
+    running = a_scan("payments", 5, created, status="running")
+    a_scan("elsewhere", 9, created)  # another feed's scan does not count
+    # When the feed is read, by the admin and by a viewer
+    viewer = a_key()
+    request(feeds, "PUT", f"/feeds/payments/permissions/{viewer}", body={"role": "viewer"})
+    # Then its last scan is the running one, not finished yet
+    expected = {
+        "id": running,
+        "status": "running",
+        "started_at": clock.iso(clock.parse_iso(created) + timedelta(seconds=5)),
+        "finished_at": None,
+        "feed": "payments",
+        "trigger": "api",
+    }
+    assert last_scan() == expected
+    assert last_scan(caller=key_caller(viewer)) == expected
+
+
+def test_a_scan_of_every_feed_counts_when_it_covered_the_feed(aws: Any) -> None:
+    created = a_feed()["created_at"]
+    own = a_scan("payments", 1, created)
+    # Given a newer scan of every feed that did not cover this one: the feed's own scan stays the last
+    a_scan("*", 2, created, covered={"elsewhere"})
+    assert last_scan()["id"] == own
+    # When a newer scan of every feed covers it, that one is
+    every = a_scan("*", 3, created, status="partial", covered={"payments", "elsewhere"}, trigger="schedule")
+    assert last_scan() == {
+        "id": every,
+        "status": "partial",
+        "started_at": clock.iso(clock.parse_iso(created) + timedelta(seconds=3)),
+        "finished_at": clock.iso(clock.parse_iso(created) + timedelta(seconds=4)),
+        "feed": None,
+        "trigger": "schedule",
+    }
+    # And a newer scan of the feed alone takes over again
+    newest = a_scan("payments", 4, created, status="queued")
+    assert last_scan()["id"] == newest
+
+
+def test_a_queued_scan_of_every_feed_counts_for_feeds_with_a_source(aws: Any) -> None:
+    # Given two feeds, one with a source attached, and a scan of every feed not planned yet
+    created = a_feed()["created_at"]
+    a_feed("unsourced")
+    request(feeds, "PUT", f"/feeds/payments/sources/{a_source()}")
+    queued = a_scan("*", 2, created, status="queued")
+    # Then it is the last scan of the feed its planning will include, and of no other
+    assert (last_scan()["id"], last_scan()["status"]) == (queued, "queued")
+    assert last_scan("unsourced") is None
+
+
+def test_scans_from_before_the_feed_was_created_are_not_its_own(aws: Any) -> None:
+    # Given scans recorded under the name before this feed was created (a deleted feed of that name)
+    created = a_feed()["created_at"]
+    a_scan("payments", -60, created)
+    a_scan("*", -30, created, covered={"payments"})
+    # Then the feed has no last scan
+    assert last_scan() is None
+
+
+def test_last_scan_costs_two_one_item_queries_of_the_scans_index(aws: Any) -> None:
+    # Given a feed with many scans, its own and of every feed
+    created = a_feed()["created_at"]
+    for n in range(30):
+        a_scan("payments", n, created)
+        a_scan("*", n + 0.5, created, covered={"payments"})
+    scans_table = aws.table_names["ScansTable"]
+    calls: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if params.get("TableName") == scans_table:
+            calls.append({"operation": model.name, "index": params.get("IndexName"), "limit": params.get("Limit")})
+
+    # When the feed is read
+    with dynamodb_hook("provide-client-params.dynamodb", record):
+        last = last_scan()
+    # Then the last scan came from two Queries of one item each on by_scope, no Scan
+    assert last["feed"] is None
+    assert calls == [{"operation": "Query", "index": "by_scope", "limit": 1}] * 2
+
+
+def test_the_openapi_document_describes_last_scan() -> None:
+    from handlers import meta
+
+    schemas = json.loads(meta.openapi_json())["components"]["schemas"]
+    assert "last_scan" in schemas["FeedDetail"]["required"]
+    assert schemas["FeedDetail"]["properties"]["last_scan"]["description"]
+    last = schemas["LastScan"]
+    assert set(last["required"]) == {"id", "status", "started_at", "finished_at", "feed", "trigger"}
+    assert all(field.get("description") for field in last["properties"].values())

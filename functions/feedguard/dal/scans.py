@@ -52,6 +52,41 @@ def list_for_feed(feed: str, limit: int, cursor: str | None) -> Page[Scan]:
     return collect(lambda **kwargs: Scan.by_scope.query(feed, scan_index_forward=False, **kwargs), limit, cursor)
 
 
+# Scan ids are new_id("s"): "s", 12 hex digits of milliseconds, random hex.
+ID_PREFIX = "s"
+
+
+def _first_id_at(moment: str) -> str:
+    """The smallest scan id created at or after `moment` (ISO 8601, whole seconds)."""
+    return f"{ID_PREFIX}{int(clock.parse_iso(moment).timestamp()) * 1000:012x}"
+
+
+def _newest(scope: str, since: str) -> Scan | None:
+    query = Scan.by_scope.query(scope, Scan.scan_id >= _first_id_at(since), scan_index_forward=False, limit=1)
+    return next(iter(query), None)
+
+
+def latest_of_feed(feed: str, created_at: str, has_sources: bool) -> Scan | None:
+    """The most recent scan that included `feed`: two Queries of one item on
+    `by_scope`, newest first, none older than the feed (a feed created again
+    under a deleted one's name sees none of its scans).
+
+    The newest scan of the feed alone, and the newest scan of every feed,
+    which counts when its `covered_feeds` names the feed, or, still queued
+    (not planned: none covered yet), when the feed has a source attached, as
+    its planning will then include the feed. An older scan of every feed is
+    not looked for when the newest one did not include the feed (the feed had
+    no source when it was planned): it would cost a read per such scan."""
+    own = _newest(feed, created_at)
+    every = _newest(ALL_FEEDS_SCOPE, created_at)
+    if every is not None:
+        covered = feed in (every.covered_feeds or ())
+        pending = every.status == "queued" and has_sources
+        if not (covered or pending):
+            every = None
+    return max((scan for scan in (own, every) if scan is not None), key=lambda scan: scan.scan_id, default=None)
+
+
 def mark_running(scan: Scan, covered_feeds: set[str]) -> None:
     """Being planned: its first batches go on the queue before the last are
     known, so what the workers need of the scan is there before them."""
