@@ -189,6 +189,7 @@ function CreateFeedDialog({ open, onClose }: { open: boolean; onClose: () => voi
             <input
               id={id}
               name="name"
+              autofocus
               value={name}
               autoComplete="off"
               spellcheck={false}

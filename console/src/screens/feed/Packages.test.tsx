@@ -291,6 +291,16 @@ describe('scanning a feed', () => {
     expect(screen.queryByRole('alert')).toBeNull();
   });
 
+  it("shows a manager the feed's scan that is running already", async () => {
+    session.start('k', { id: 'k1', name: 'alice', admin: false });
+    fakeApi({
+      'GET /feeds/demo/packages': json(200, PACKAGES),
+      'GET /scans/s3': json(200, scan({ id: 's3', packages_scanned: 1 })),
+    });
+    renderTab('manager', { last_scan: { id: 's3', status: 'running', finished_at: null } });
+    expect(await screen.findByText('Running: 1 of 5 packages scanned.')).toBeTruthy();
+  });
+
   it('follows the scan an import started', async () => {
     session.start('k', { id: 'k1', name: 'alice', admin: false });
     fakeApi({

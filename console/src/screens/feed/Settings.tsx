@@ -571,6 +571,7 @@ function DeleteFeed({ feed }: { feed: string }) {
             {({ id, describedBy, invalid }) => (
               <input
                 id={id}
+                autofocus
                 value={typed}
                 autoComplete="off"
                 spellcheck={false}

@@ -17,7 +17,7 @@ export const EFFECTS: { value: FeedEffect; label: string }[] = [
   { value: 'allow', label: 'Allow' },
 ];
 
-/** `last_scan` of GET /feeds/{feed}: undefined while the API does not send it yet. */
+/** `last_scan` of GET /feeds/{feed}: null before the first scan; undefined in a list item, which has none. */
 export interface LastScan {
   id: string;
   status: ScanStatus;
