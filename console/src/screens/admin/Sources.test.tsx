@@ -124,6 +124,30 @@ describe('vulnerability sources', () => {
     expect(screen.queryByRole('form', { name: 'Edit local-ossindex' })).toBeNull();
   });
 
+  it('replaces the token and drops the username when a basic source turns to bearer', async () => {
+    const basic = { ...LOCAL, auth: 'basic', username: 'me@example.com' };
+    const api = fakeApi({
+      'GET /sources': page([basic]),
+      'PATCH /sources/src1': (sent: Sent) => json(200, { ...basic, ...(sent.body as object), token: undefined }),
+    });
+    render(<AdminScreen section="sources" />);
+    await userEvent.click(await screen.findByRole('button', { name: 'Edit local-ossindex' }));
+    const form = await screen.findByRole('form', { name: 'Edit local-ossindex' });
+    expect((within(form).getByLabelText('Username') as HTMLInputElement).value).toBe('me@example.com');
+    await userEvent.selectOptions(within(form).getByLabelText('Authentication'), 'bearer');
+    await userEvent.type(within(form).getByLabelText('New token'), 'fresh-token-value');
+    await userEvent.click(within(form).getByRole('button', { name: 'Save changes' }));
+
+    await waitFor(() => expect(api.of('PATCH', '/sources/src1')).toHaveLength(1));
+    expect(api.of('PATCH', '/sources/src1')[0]!.body).toEqual({
+      auth: 'bearer',
+      username: null,
+      token: 'fresh-token-value',
+    });
+    expect(await screen.findByText('Source local-ossindex saved.')).toBeTruthy();
+    expect(document.body.innerHTML).not.toContain('fresh-token-value');
+  });
+
   it('explains a refused delete: which feed still uses the source, and to detach it there first', async () => {
     const api = fakeApi({
       'GET /sources': page([LOCAL]),

@@ -202,3 +202,26 @@ describe('assessment types', () => {
     expect(within(dialog).queryByRole('button', { name: 'Delete type' })).toBeNull();
   });
 });
+
+describe('assessment types when feedguard cannot be reached', () => {
+  beforeEach(() => {
+    polyfillDialog();
+    signInAsAdmin();
+  });
+
+  it('says so and keeps the form as typed on a 5xx', async () => {
+    fakeApi({
+      'GET /assessment-types': page(BUILTINS),
+      'POST /assessment-types': () => json(503, { message: 'Service Unavailable' }),
+    });
+    render(<AdminScreen section="types" />);
+    const form = await newTypeForm();
+    await userEvent.type(within(form).getByLabelText('Name'), 'Kept');
+    await userEvent.selectOptions(within(form).getByLabelText('Effect'), 'allow');
+    await userEvent.click(within(form).getByRole('button', { name: 'Add type' }));
+
+    expect((await within(form).findByRole('alert')).textContent).toContain('Service Unavailable');
+    expect((within(form).getByLabelText('Name') as HTMLInputElement).value).toBe('Kept');
+    expect((within(form).getByLabelText('Effect') as HTMLSelectElement).value).toBe('allow');
+  });
+});

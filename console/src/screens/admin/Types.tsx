@@ -216,7 +216,7 @@ function TypeForm({ kind, onSaved, onCancel }: TypeFormProps) {
                 aria-invalid={invalid}
                 onInput={set('color')}
               />
-              <span class="color-preview" aria-live="polite">
+              <span class="color-preview">
                 <span class="swatch" aria-hidden="true" style={{ backgroundColor: validColor ?? 'transparent' }} />{' '}
                 <TypeBadge name={values.name.trim() || 'Preview'} color={validColor} />
               </span>
