@@ -18,6 +18,8 @@ const STARTUP_SECONDS = 120;
 /** What global-teardown.ts needs: the same process runs both. */
 export interface RunningStack {
   process: ChildProcess;
+  /** Holds the stack's log and env.json; kept when the stack fails. */
+  work: string;
   log: string;
 }
 const holder = globalThis as { feedguardStack?: RunningStack };
@@ -58,7 +60,7 @@ export default async function globalSetup(): Promise<void> {
       FEEDGUARD_CONSOLE_DIR: consoleDir,
     },
   });
-  holder.feedguardStack = { process: child, log };
+  holder.feedguardStack = { process: child, work, log };
   // A runner that dies without its teardown still takes the stack with it.
   process.on('exit', () => child.kill('SIGKILL'));
 

@@ -1,5 +1,6 @@
 // Stops the stack global-setup.ts started: SIGTERM, as Ctrl-C stops `make dev`,
 // then waits for it to exit; a stack that does not stop within a minute is killed.
+import { rmSync } from 'node:fs';
 import { runningStack, tail } from './global-setup';
 
 export default async function globalTeardown(): Promise<void> {
@@ -14,4 +15,5 @@ export default async function globalTeardown(): Promise<void> {
     throw new Error(`The local stack did not stop within 60s:\n${tail(stack.log)}`);
   }
   if (code !== 0) throw new Error(`The local stack exited with ${code}:\n${tail(stack.log)}`);
+  rmSync(stack.work, { recursive: true, force: true });
 }
