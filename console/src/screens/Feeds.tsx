@@ -4,7 +4,17 @@
 import { useState } from 'preact/hooks';
 import { call, client, type Schemas } from '../api/client';
 import { useLoad, useSubmit } from '../components/async';
-import { cursorStack, Dialog, EffectBadge, Empty, ErrorNotice, Field, Loading, PageHeader, Pager } from '../components/ui';
+import {
+  cursorStack,
+  Dialog,
+  EffectBadge,
+  Empty,
+  ErrorNotice,
+  Field,
+  Loading,
+  PageHeader,
+  Pager,
+} from '../components/ui';
 import { href, navigate } from '../router';
 import { identity } from '../session';
 import { EFFECTS, type FeedEffect, LastScanText, lastScanOf } from './feed/parts';
@@ -17,7 +27,8 @@ export const FEEDS_PAGE = 25;
 /** The contract's feed name pattern. */
 export const FEED_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const FEED_NAME_HINT =
-  "Lowercase letters, digits, '.', '_' and '-', starting with a letter or digit; at most 64 characters. It cannot be changed later.";
+  "Lowercase letters, digits, '.', '_' and '-', starting with a letter or digit; at most 64 characters. " +
+  'It cannot be changed later.';
 
 export function FeedsScreen() {
   const admin = Boolean(identity.value?.admin);
@@ -32,7 +43,12 @@ export function FeedsScreen() {
   const feeds = loaded.data?.items;
   let body;
   if (!feeds) {
-    body = loaded.state === 'failed' ? <ErrorNotice error={loaded.error} onRetry={reload} /> : <Loading label="Loading feeds…" />;
+    body =
+      loaded.state === 'failed' ? (
+        <ErrorNotice error={loaded.error} onRetry={reload} />
+      ) : (
+        <Loading label="Loading feeds…" />
+      );
   } else if (feeds.length === 0 && !pages.hasPrevious) {
     body = (
       <Empty>
@@ -160,7 +176,8 @@ function CreateFeedDialog({ open, onClose }: { open: boolean; onClose: () => voi
     if (!FEED_NAME.test(wanted)) {
       setNameProblem(
         wanted
-          ? "This name does not fit: use lowercase letters, digits, '.', '_' and '-', starting with a letter or digit (at most 64)."
+          ? "This name does not fit: use lowercase letters, digits, '.', '_' and '-', " +
+              'starting with a letter or digit (at most 64).'
           : 'Give the feed a name.',
       );
       return;

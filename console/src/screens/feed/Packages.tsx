@@ -34,7 +34,9 @@ export function PackagesTab(props: FeedTabProps) {
   // The scan shown: one just started, one an import started, or one running already.
   const running = lastScanOf(detail);
   const [scan, setScan] = useState<{ id: string; note?: string } | null>(() =>
-    manager && running && !scanFinished(running.status) ? { id: running.id, note: 'A scan of this feed is running.' } : null,
+    manager && running && !scanFinished(running.status)
+      ? { id: running.id, note: 'A scan of this feed is running.' }
+      : null,
   );
   const [removing, setRemoving] = useState<PackageView | null>(null);
 
@@ -108,7 +110,11 @@ interface PackageListProps {
 function PackageList({ loaded, manager, onRetry, onRemove, pager, firstPage }: PackageListProps) {
   const items = loaded.data?.items;
   if (!items) {
-    return loaded.state === 'failed' ? <ErrorNotice error={loaded.error} onRetry={onRetry} /> : <Loading label="Loading packages…" />;
+    return loaded.state === 'failed' ? (
+      <ErrorNotice error={loaded.error} onRetry={onRetry} />
+    ) : (
+      <Loading label="Loading packages…" />
+    );
   }
   if (items.length === 0 && firstPage) {
     return (
@@ -206,8 +212,8 @@ function RemovePackage({
       }}
     >
       <p>
-        Remove <code>{pkg?.purl}</code> from {feed}? It is no longer scanned, and the gate no longer counts it as part of
-        this feed.
+        Remove <code>{pkg?.purl}</code> from {feed}? It is no longer scanned, and the gate no longer counts it as
+        part of this feed.
       </p>
     </Confirm>
   );
@@ -225,24 +231,24 @@ export async function readBom(file: File): Promise<Record<string, unknown>> {
   } catch {
     throw new Error(`${file.name} is not JSON. Choose a CycloneDX BOM in JSON format.`);
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || (parsed as Record<string, unknown>).bomFormat !== 'CycloneDX') {
+  const bom =
+    parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+  if (!bom || bom.bomFormat !== 'CycloneDX') {
     throw new Error(`${file.name} is JSON but not a CycloneDX BOM: it has no "bomFormat": "CycloneDX".`);
   }
-  const components = (parsed as Record<string, unknown>).components;
-  if (components !== undefined && !Array.isArray(components)) {
+  if (bom.components !== undefined && !Array.isArray(bom.components)) {
     throw new Error(`${file.name} is not a usable CycloneDX BOM: its "components" is not a list.`);
   }
-  return parsed as Record<string, unknown>;
+  return bom;
 }
 
 /** Components of a BOM, nested ones too. */
 function countComponents(components: unknown): number {
   if (!Array.isArray(components)) return 0;
-  return components.reduce<number>(
-    (sum, component) =>
-      sum + 1 + (component && typeof component === 'object' ? countComponents((component as { components?: unknown }).components) : 0),
-    0,
-  );
+  return components.reduce<number>((sum, component) => {
+    const nested = component && typeof component === 'object' ? (component as { components?: unknown }).components : [];
+    return sum + 1 + countComponents(nested);
+  }, 0);
 }
 
 function ImportPanel({ feed, onImported }: { feed: string; onImported: (result: ImportResult) => void }) {

@@ -41,8 +41,6 @@ interface SectionProps extends FeedTabProps {
   admin: boolean;
 }
 
-// ------------------------------------------------------------------ sources
-
 function SourcesSection({ feed, detail, reloadFeed, manager, admin }: SectionProps) {
   const [sources, reloadSources] = useLoad(
     () => everyPage((cursor) => call(client.GET('/sources', { params: { query: { limit: 500, cursor } } }))),
@@ -195,8 +193,8 @@ function SourcesSection({ feed, detail, reloadFeed, manager, admin }: SectionPro
             }}
           >
             <p>
-              Detach {detaching ? (known.get(detaching)?.name ?? detaching) : ''} from {feed}? Scans stop asking it about
-              this feed's packages; findings it reported stay until a scan no longer reports them.
+              Detach {detaching ? (known.get(detaching)?.name ?? detaching) : ''} from {feed}? Scans stop asking it
+              about this feed's packages; findings it reported stay until a scan no longer reports them.
             </p>
           </Confirm>
         </>
@@ -205,14 +203,14 @@ function SourcesSection({ feed, detail, reloadFeed, manager, admin }: SectionPro
   );
 }
 
-// ------------------------------------------------------------------ permissions
-
 function PermissionsSection({ feed, role, reloadFeed, manager, admin }: SectionProps) {
   const [permissions, reload] = useLoad(
     () =>
       manager
         ? everyPage((cursor) =>
-            call(client.GET('/feeds/{feed}/permissions', { params: { path: { feed }, query: { limit: 500, cursor } } })),
+            call(
+              client.GET('/feeds/{feed}/permissions', { params: { path: { feed }, query: { limit: 500, cursor } } }),
+            ),
           )
         : Promise.resolve([] as PermissionView[]),
     [feed, manager],
@@ -366,7 +364,11 @@ function PermissionsSection({ feed, role, reloadFeed, manager, admin }: SectionP
             )}
           </Field>
         )}
-        <Field label="Key id" error={keyError} hint="The key's id, as its owner or the admin gives it (not the key itself).">
+        <Field
+          label="Key id"
+          error={keyError}
+          hint="The key's id, as its owner or the admin gives it (not the key itself)."
+        >
           {({ id, describedBy, invalid }) => (
             <input
               id={id}
@@ -430,8 +432,6 @@ function PermissionsSection({ feed, role, reloadFeed, manager, admin }: SectionP
     </section>
   );
 }
-
-// ------------------------------------------------------------------ the feed itself
 
 function FeedSection({ feed, detail, reloadFeed, admin }: FeedTabProps & { admin: boolean }) {
   const [description, setDescription] = useState(detail.description ?? '');
@@ -554,7 +554,10 @@ function DeleteFeed({ feed }: { feed: string }) {
   return (
     <section class="panel danger-zone" aria-labelledby="delete-heading">
       <h2 id="delete-heading">Delete this feed</h2>
-      <p>Its packages, findings, assessments and permissions go with it. A feed created later under the same name starts empty.</p>
+      <p>
+        Its packages, findings, assessments and permissions go with it. A feed created later under the same name
+        starts empty.
+      </p>
       <button type="button" class="danger" onClick={() => setOpen(true)}>
         Delete feed…
       </button>

@@ -41,7 +41,8 @@ export function fakeApi(routes: Record<string, Answer>) {
     return typeof answer === 'function' ? answer(entry) : answer.clone();
   });
   vi.stubGlobal('fetch', fetch);
-  return { fetch, sent, of: (method: string, path: string) => sent.filter((s) => s.method === method && s.path === path) };
+  const of = (method: string, path: string) => sent.filter((s) => s.method === method && s.path === path);
+  return { fetch, sent, of };
 }
 
 /** jsdom has <dialog> but not its showModal/close. */
