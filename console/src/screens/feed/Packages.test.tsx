@@ -291,6 +291,26 @@ describe('scanning a feed', () => {
     expect(screen.queryByRole('alert')).toBeNull();
   });
 
+  it('says why when a 409 names no running scan (a refresh asked for too soon)', async () => {
+    session.start('k', { id: 'k1', name: 'alice', admin: false });
+    const api = fakeApi({
+      'GET /feeds/demo/packages': json(200, PACKAGES),
+      'POST /scans': json(409, {
+        message: 'A refresh of feed demo is allowed once an hour; try again after 11:00.',
+        details: ['refresh is allowed once an hour'],
+      }),
+      'GET /scans': json(200, { items: [scan({ status: 'succeeded', finished_at: '2026-12-06T10:01:00Z' })], next_cursor: null }),
+    });
+    renderTab('manager');
+    await userEvent.click(await screen.findByLabelText('Ignore cached answers (ask the sources again)'));
+    await userEvent.click(screen.getByRole('button', { name: 'Scan now' }));
+    expect((await screen.findByRole('alert')).textContent).toBe(
+      'A refresh of feed demo is allowed once an hour; try again after 11:00.',
+    );
+    expect(api.of('GET', '/scans')[0]!.query.get('feed')).toBe('demo');
+    expect(screen.queryByLabelText('Packages scanned')).toBeNull();
+  });
+
   it("shows a manager the feed's scan that is running already", async () => {
     session.start('k', { id: 'k1', name: 'alice', admin: false });
     fakeApi({

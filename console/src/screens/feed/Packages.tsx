@@ -442,7 +442,8 @@ function ImportOutcome({ from, answer }: { from: string; answer: ImportResult })
 /** The id of the scan a 409 names: in its details, else the feed's running scan. */
 async function scanInTheWay(feed: string, error: ApiError): Promise<string | null> {
   for (const detail of error.details) {
-    if (typeof detail === 'string' && detail) return detail;
+    // An id is one word; a sentence in details is a reason, not a scan.
+    if (typeof detail === 'string' && /^[\w-]{4,100}$/.test(detail)) return detail;
     if (detail && typeof detail === 'object') {
       const named = (detail as Record<string, unknown>).scan_id ?? (detail as Record<string, unknown>).id;
       if (typeof named === 'string' && named) return named;
