@@ -109,7 +109,8 @@ function IssuedKeyPanel({ issued }: { issued: IssuedKey }) {
       </Field>
       <p class={`copy-status${copied === 'copied' ? ' copied' : ''}`} role="status" aria-live="polite">
         {copied === 'copied' && '✓ Copied to the clipboard.'}
-        {copied === 'selected' && 'The clipboard is not available here: the key is selected, press Ctrl+C (⌘C) to copy it.'}
+        {copied === 'selected' &&
+          'The clipboard is not available here: the key is selected, press Ctrl+C (⌘C) to copy it.'}
       </p>
       <dl class="facts">
         <dt>Key id</dt>
@@ -212,7 +213,11 @@ export function KeysSection() {
         />
       </section>
 
-      <Dialog title={issued ? `Key ${issued.name} created` : 'Key created'} open={issued !== null} onClose={() => setIssued(null)}>
+      <Dialog
+        title={issued ? `Key ${issued.name} created` : 'Key created'}
+        open={issued !== null}
+        onClose={() => setIssued(null)}
+      >
         {issued && <IssuedKeyPanel issued={issued} />}
         <div class="dialog-body dialog-foot">
           <button type="button" class="secondary" onClick={() => setIssued(null)}>

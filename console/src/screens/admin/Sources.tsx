@@ -380,7 +380,11 @@ export function SourcesSection() {
         <SourceForm onSaved={(source) => announce(source, 'added; its token is stored and will not be shown again')} />
       </section>
 
-      <Dialog title={editing ? `Edit ${editing.name}` : 'Edit source'} open={editing !== null} onClose={() => setEditing(null)}>
+      <Dialog
+        title={editing ? `Edit ${editing.name}` : 'Edit source'}
+        open={editing !== null}
+        onClose={() => setEditing(null)}
+      >
         {editing && (
           <div class="dialog-body">
             <SourceForm

@@ -194,7 +194,11 @@ function TypeForm({ kind, onSaved, onCancel }: TypeFormProps) {
         )}
       </Field>
       <div class="form-grid">
-        <Field label="Colour" error={errors.color} hint="Written #rrggbb; the badge's text turns black or white to stay readable.">
+        <Field
+          label="Colour"
+          error={errors.color}
+          hint="Written #rrggbb; the badge's text turns black or white to stay readable."
+        >
           {({ id, describedBy, invalid }) => (
             <div class="color-input">
               <input
@@ -386,10 +390,18 @@ export function TypesSection() {
                     )}
                   </td>
                   <td>
-                    {kind.effect ? <EffectBadge effect={kind.effect} /> : <span class="meta">The feed's unassessed effect</span>}
+                    {kind.effect ? (
+                      <EffectBadge effect={kind.effect} />
+                    ) : (
+                      <span class="meta">The feed's unassessed effect</span>
+                    )}
                   </td>
                   <td class="num">
-                    {kind.id === 'unassessed' ? '—' : kind.expiration_days === null ? 'Never' : `${kind.expiration_days} days`}
+                    {kind.id === 'unassessed'
+                      ? '—'
+                      : kind.expiration_days === null
+                        ? 'Never'
+                        : `${kind.expiration_days} days`}
                   </td>
                   <td>{rangeOf(kind)}</td>
                   <td>

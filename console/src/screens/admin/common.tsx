@@ -68,7 +68,8 @@ interface ConfirmProps {
 }
 
 /** "Are you sure?" before a delete, which stays open to explain a refusal. */
-export function ConfirmDialog({ title, open, busy, confirmLabel, onConfirm, onClose, children, failure, blocked }: ConfirmProps) {
+export function ConfirmDialog(props: ConfirmProps) {
+  const { title, open, busy, confirmLabel, onConfirm, onClose, children, failure, blocked } = props;
   return (
     <Dialog title={title} open={open} onClose={onClose}>
       <div class="dialog-body">
