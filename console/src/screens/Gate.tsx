@@ -226,7 +226,8 @@ function GateResults({ checked }: { checked: Checked }) {
       </ol>
       <details class="raw-json">
         <summary>Raw JSON, as CI gets it{requests > 1 ? ` (the ${requests} answers' results, in order)` : ''}</summary>
-        <pre>
+        {/* Focusable, so a keyboard can scroll a long answer. */}
+        <pre tabIndex={0} aria-label="The check's answer as JSON">
           <code>{JSON.stringify({ results }, null, 2)}</code>
         </pre>
       </details>
