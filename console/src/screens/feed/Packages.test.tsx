@@ -227,7 +227,13 @@ describe('scanning a feed', () => {
       'GET /feeds/demo/packages': json(200, PACKAGES),
       'POST /scans': json(202, { id: 's1', status: 'queued' }),
       'GET /scans/s1': scans.route,
-      'GET /sources': json(200, { items: [{ id: 'src1', name: 'oss-index' }], next_cursor: null }),
+      'GET /sources': json(200, {
+        items: [
+          { id: 'src1', name: 'oss-index' },
+          { id: 'src2', name: 'mirror' },
+        ],
+        next_cursor: null,
+      }),
     });
     const reloadFeed = renderTab('manager');
     await userEvent.click(await screen.findByLabelText('Ignore cached answers (ask the sources again)'));
@@ -257,7 +263,10 @@ describe('scanning a feed', () => {
         cache_hits: 2,
         findings_new: 7,
         finished_at: '2026-12-06T10:01:00Z',
-        errors: [{ source: 'src1', message: 'OSS Index answered 401: the token was refused.' }],
+        errors: [
+          { source: 'src1', message: 'OSS Index answered 401: the token was refused.' },
+          { source: 'src2', message: 'mirror: OSS Index answered 402: out of credits.' },
+        ],
       }),
     );
     expect(await screen.findByText(/Partly done: 5 of 5 packages scanned/)).toBeTruthy();
@@ -268,7 +277,12 @@ describe('scanning a feed', () => {
     expect(result.getByText('New findings').nextElementSibling!.textContent).toBe('7');
     const errors = screen.getByRole('list', { name: 'Errors' });
     // The error names its source by name, once the sources are listed
-    await waitFor(() => expect(errors.textContent).toBe('oss-index: OSS Index answered 401: the token was refused.'));
+    await waitFor(() =>
+      expect([...errors.querySelectorAll('li')].map((li) => li.textContent)).toEqual([
+        'oss-index: OSS Index answered 401: the token was refused.',
+        'mirror: OSS Index answered 402: out of credits.',
+      ]),
+    );
     // The feed and its packages are loaded again, and nobody asks about the scan any more
     await waitFor(() => expect(reloadFeed).toHaveBeenCalledTimes(1));
     await waitFor(() => expect(api.of('GET', '/feeds/demo/packages')).toHaveLength(2));

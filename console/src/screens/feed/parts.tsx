@@ -199,12 +199,18 @@ export function ScanProgress({ scanId, onFinished, children }: ScanProgressProps
             <>
               <h4 id={errorsId}>Errors</h4>
               <ul class="scan-errors" aria-labelledby={errorsId}>
-                {scan.errors.map((entry, index) => (
-                  <li key={index}>
-                    {entry.source && <strong>{sourceNames.get(entry.source) ?? entry.source}: </strong>}
-                    {entry.message}
-                  </li>
-                ))}
+                {scan.errors.map((entry, index) => {
+                  const source = entry.source ? (sourceNames.get(entry.source) ?? entry.source) : null;
+                  // The API's message may name its source already.
+                  const named =
+                    source === null || [source, entry.source].some((n) => entry.message.startsWith(`${n}:`));
+                  return (
+                    <li key={index}>
+                      {!named && <strong>{source}: </strong>}
+                      {entry.message}
+                    </li>
+                  );
+                })}
               </ul>
             </>
           )}
