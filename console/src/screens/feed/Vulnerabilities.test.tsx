@@ -27,6 +27,7 @@ const detail: FeedDetail = {
   sources: ['src1'],
   counts: { unassessed: 2, assessed: 0, expired: 1 },
   role: 'assessor',
+  last_scan: null,
 };
 
 const TYPES = [
@@ -181,6 +182,25 @@ describe('the Vulnerabilities tab', () => {
     expect(await screen.findByText('A CVSS score is a number from 0 to 10.')).toBeTruthy();
     expect(api.list).toHaveLength(1);
     expect(window.location.hash).toBe('#/feeds/demo/vulnerabilities');
+  });
+
+  it("shows the API's complaint about a filter next to that filter", async () => {
+    navigate('#/feeds/demo/vulnerabilities?package=garbage');
+    vi.stubGlobal('fetch', async (request: Request) =>
+      new URL(request.url).pathname === '/assessment-types'
+        ? json(200, { items: TYPES, next_cursor: null })
+        : json(422, {
+            message: 'The request is not valid: query.package: Not a Package URL.',
+            details: [{ loc: ['query', 'package'], msg: 'Not a Package URL', type: 'value_error' }],
+          }),
+    );
+    render(<Tab role="viewer" />);
+
+    const error = await screen.findByText('Not a Package URL');
+    const field = screen.getByLabelText('Package (purl)') as HTMLInputElement;
+    expect(field.getAttribute('aria-describedby')).toContain(error.id);
+    expect(field.value).toBe('garbage');
+    expect(screen.queryByRole('table')).toBeNull();
   });
 
   it('marks expired findings for reassessment and shows the type in its colour', async () => {

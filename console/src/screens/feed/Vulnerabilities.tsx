@@ -37,10 +37,8 @@ export type Severity = FindingView['severity'];
 type Status = FindingView['status'];
 type Order = 'asc' | 'desc';
 
-/** The list's query: the served parameters plus those being added (severity, package, order). */
-export type FindingsQuery = NonNullable<
-  operations['list_findings_feeds__feed__vulnerabilities_get']['parameters']['query']
-> & { severity?: Severity; package?: string; order?: Order };
+/** The list's query parameters, as the served OpenAPI document names them. */
+export type FindingsQuery = NonNullable<operations['list_findings_feeds__feed__vulnerabilities_get']['parameters']['query']>;
 
 export const PAGE_SIZE = 100;
 const STATUSES: Status[] = ['unassessed', 'assessed', 'expired'];
@@ -150,7 +148,8 @@ export function VulnerabilitiesTab({ feed, detail, role, reloadFeed, query }: Fe
     await Promise.all([reload(), reloadFeed()]);
   }
 
-  const items = list.data?.items ?? [];
+  // Rows of other filters are not shown under a failure of these ones.
+  const items = (list.state === 'failed' ? undefined : list.data?.items) ?? [];
   const everyChecked = items.length > 0 && items.every((item) => selected.includes(item.id));
 
   return (
@@ -178,7 +177,7 @@ export function VulnerabilitiesTab({ feed, detail, role, reloadFeed, query }: Fe
       )}
       {list.state === 'failed' && <ErrorNotice error={list.error} onRetry={reload} />}
       {list.state === 'loading' && !list.data && <Loading label="Loading vulnerabilities…" />}
-      {list.data && items.length === 0 && (
+      {list.state === 'ready' && items.length === 0 && (
         <Empty>
           {filtered ? (
             <>
