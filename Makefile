@@ -116,7 +116,7 @@ integration: $(VENV)/.installed
 openapi: $(VENV)/.installed
 	$(PY) -m infra.openapi
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed console/dist/index.html $(CHROMIUM)
 	$(PY) -m bench
 
 # Not part of make test (it runs for minutes); figures in docs/reliability.md.

@@ -3,7 +3,10 @@
 - cold start: the import time of each function's handler module in a fresh
   interpreter, next to `import boto3` alone (the floor);
 - the API through the local stack: latency of authenticated routes next to
-  GET /health (the floor: gateway, sandbox and powertools, no AWS calls).
+  GET /health (the floor: gateway, sandbox and powertools, no AWS calls);
+- the console: the gzipped JavaScript of its first page, and navigation to the
+  first rows of a feed of 5,000 findings in Chromium next to the API's own
+  GET …/vulnerabilities?limit=100 in the same run.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import cast
 
 import requests
 
+from bench import console
 from bench.measure import LOCAL_TOKEN, machine_loop_ms, percentiles, wait_for_scan
 from infra.provision import aws_client
 from infra.stack import LocalStack, StackConfig
@@ -471,6 +475,8 @@ def gate_latency(packages: int = 10_000, findings: int = 5_000, requests_per_rou
             ),
         }
         figures: dict[str, object] = dict(timed(routes, requests_per_route))
+        # The same feed in the console, as the viewer: the emulator's seconds, like the route above.
+        figures["console_first_rows_local_stack"] = console.first_rows(api, key["key"], "gate", runs=RUNS)
         figures["dynamodb_calls_per_check"] = counted["check_calls"]
         figures["dynamodb_calls_per_findings_page"] = counted["page_calls"]
         figures["feed"] = {"packages": packages, "findings": findings}
@@ -486,6 +492,7 @@ def main() -> int:
         "package_import_local_stack": package_import(),
         "scan_local_stack": scan_throughput(),
         "gate_local_stack": gate_latency(),
+        "console_first_page_javascript": console.first_page_javascript(),
     }
     print(json.dumps(results, indent=2))
     out = ROOT / "bench" / "results"
