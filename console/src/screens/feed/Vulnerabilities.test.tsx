@@ -155,6 +155,38 @@ describe('the Vulnerabilities tab', () => {
     );
   });
 
+  it("pages with the API's cursors, and starts over when the filters change", async () => {
+    const pages: URL[] = [];
+    vi.stubGlobal('fetch', async (request: Request) => {
+      const url = new URL(request.url);
+      if (url.pathname === '/assessment-types') return json(200, { items: TYPES, next_cursor: null });
+      pages.push(url);
+      const cursor = url.searchParams.get('cursor');
+      if (!cursor) return json(200, { items: [FINDINGS[0]], next_cursor: 'page-2' });
+      return json(200, { items: [FINDINGS[1]], next_cursor: null });
+    });
+    render(<Tab role="viewer" />);
+    await screen.findByRole('link', { name: 'CVE-2021-44228' });
+    expect((screen.getByRole('button', { name: 'Previous page' }) as HTMLButtonElement).disabled).toBe(true);
+
+    await userEvent.click(screen.getByRole('button', { name: 'Next page' }));
+    expect(await screen.findByRole('link', { name: 'CVE-2021-23337' })).toBeTruthy();
+    expect(pages[1]!.searchParams.get('cursor')).toBe('page-2');
+    expect((screen.getByRole('button', { name: 'Next page' }) as HTMLButtonElement).disabled).toBe(true);
+
+    await userEvent.click(screen.getByRole('button', { name: 'Previous page' }));
+    expect(await screen.findByRole('link', { name: 'CVE-2021-44228' })).toBeTruthy();
+    expect(pages[2]!.searchParams.has('cursor')).toBe(false);
+
+    await userEvent.click(screen.getByRole('button', { name: 'Next page' }));
+    await screen.findByRole('link', { name: 'CVE-2021-23337' });
+    await userEvent.selectOptions(screen.getByLabelText('Status'), 'unassessed');
+    await userEvent.click(screen.getByRole('button', { name: 'Apply filters' }));
+    await waitFor(() => expect(pages).toHaveLength(5));
+    expect(pages[4]!.searchParams.get('status')).toBe('unassessed');
+    expect(pages[4]!.searchParams.has('cursor')).toBe(false);
+  });
+
   it('reads its filters from the hash after a reload', async () => {
     navigate('#/feeds/demo/vulnerabilities?status=unassessed&min_cvss=9');
     const api = stubApi([]);
