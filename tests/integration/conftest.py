@@ -103,9 +103,11 @@ def start_stack(**environment: str) -> RunningStack:
         if process.poll() is not None:
             raise RuntimeError(f"the local stack exited: {log.read_text()[-3000:]}")
         try:
-            if requests.get(f"{api}/health", timeout=2).status_code == 200:
+            if requests.get(f"{api}/health", timeout=5).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not listening yet, or listening but too busy to answer: a loaded
+            # machine starting several stacks at once sees both.
             time.sleep(0.2)
     else:
         process.kill()
