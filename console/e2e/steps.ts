@@ -1,0 +1,85 @@
+// What the walks do the way a person does it (the keyboard, a narrow window),
+// and what they set up underneath through the API (a feed scanned by the fake
+// OSS Index, an assessment changed behind the console's back).
+import { expect, type Locator, type Page } from '@playwright/test';
+import { api, ApiCallError, addPackages, createFeed, createSource, type Schemas, stack, waitForScan } from './support';
+
+export const LOG4J = 'pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1';
+export const LODASH = 'pkg:npm/lodash@4.17.20';
+
+/**
+ * Presses Tab until `target` has the focus, as a keyboard user moves through
+ * the page; fails when it is not reached (not focusable, or out of the order).
+ */
+export async function tabTo(page: Page, target: Locator, { backwards = false, most = 60 } = {}): Promise<void> {
+  const handle = await target.elementHandle();
+  if (!handle) throw new Error(`Nothing to tab to: ${target.toString()}`);
+  for (let presses = 0; presses < most; presses++) {
+    if (await handle.evaluate((element) => element === document.activeElement)) return;
+    await page.keyboard.press(backwards ? 'Shift+Tab' : 'Tab');
+  }
+  throw new Error(`${target.toString()} was not reached with ${most} presses of Tab.`);
+}
+
+/** The page does not scroll sideways: everything fits the window's width. */
+export async function expectNoHorizontalOverflow(page: Page, screen: string): Promise<void> {
+  const widths = await page.evaluate(() => {
+    const scroller = document.scrollingElement ?? document.documentElement;
+    // What sticks out, to say which element to fix when this fails.
+    const wider = [...document.querySelectorAll<HTMLElement>('body *')]
+      .filter((element) => element.getBoundingClientRect().right > window.innerWidth + 1)
+      .filter((element) => !element.closest('.table-wrap, pre'))
+      .slice(0, 5)
+      .map((element) => `${element.tagName.toLowerCase()}.${element.className}`);
+    return { scroll: scroller.scrollWidth, window: window.innerWidth, wider };
+  });
+  expect(widths.scroll, `${screen} at ${widths.window} px scrolls sideways; wider: ${widths.wider.join(', ')}`).toBeLessThanOrEqual(
+    widths.window,
+  );
+}
+
+/** A feed with the fake OSS Index attached and packages scanned, made through the API. */
+export async function scannedFeed(name: string, purls: string[]): Promise<Schemas['FeedDetail']> {
+  await createFeed(name);
+  const source = await createSource(`${name} source`);
+  await api('PUT', `/feeds/${name}/sources/${source.id}`);
+  const imported = await addPackages(name, purls);
+  if (imported.rejected.length) throw new Error(`Rejected: ${JSON.stringify(imported.rejected)}`);
+  if (!imported.scan_id) throw new Error(`Adding packages to ${name} started no scan.`);
+  const scan = await waitForScan(imported.scan_id);
+  expect(scan.status, `the scan of ${name}`).toBe('succeeded');
+  return api('GET', `/feeds/${name}`);
+}
+
+/** PUT an assessment as someone else would, with the admin key; `version` is sent as If-Match. */
+export async function assessThroughApi(
+  feed: string,
+  id: string,
+  body: { type: string; comment?: string; expires_at?: string | null },
+  version?: number,
+): Promise<Schemas['AssessmentView']> {
+  const { baseURL, adminKey } = stack();
+  const path = `/feeds/${encodeURIComponent(feed)}/vulnerabilities/${encodeURIComponent(id)}/assessment`;
+  const response = await fetch(`${baseURL}${path}`, {
+    method: 'PUT',
+    headers: {
+      Authorization: `Bearer ${adminKey}`,
+      'Content-Type': 'application/json',
+      ...(version === undefined ? {} : { 'If-Match': String(version) }),
+    },
+    body: JSON.stringify(body),
+  });
+  const answer: unknown = await response.json();
+  if (!response.ok) throw new ApiCallError(response.status, answer, `PUT ${path}`);
+  return answer as Schemas['AssessmentView'];
+}
+
+/** `YYYY-MM-DD` of today plus some days, in the browser's own time zone. */
+export function dayInBrowser(page: Page, days: number): Promise<string> {
+  return page.evaluate((days) => {
+    const now = new Date();
+    const day = new Date(now.getFullYear(), now.getMonth(), now.getDate() + days);
+    const pad = (n: number) => String(n).padStart(2, '0');
+    return `${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`;
+  }, days);
+}
