@@ -234,7 +234,9 @@ describe('the Assess dialog', () => {
     const dialog = open({ kind: 'bulk', ids: ['CVE-2021-44228', 'CVE-X'] }, { onAssessed });
     expect(screen.getByRole('dialog', { name: 'Assess 2 vulnerabilities' })).toBe(dialog);
     await userEvent.click(within(dialog).getByRole('button', { name: 'Save assessment' }));
-    await waitFor(() => expect(onAssessed).toHaveBeenCalledWith({ kind: 'bulk', result: { assessed: 1, missing: ['CVE-X'] } }));
+    await waitFor(() =>
+      expect(onAssessed).toHaveBeenCalledWith({ kind: 'bulk', result: { assessed: 1, missing: ['CVE-X'] } }),
+    );
     expect(calls[0]).toMatchObject({
       method: 'POST',
       path: '/feeds/demo/assessments',

@@ -54,7 +54,9 @@ export const BULK_LIMIT = 100;
 export function AssessDialog({ feed, target, types, onClose, onAssessed, onRefreshed }: AssessDialogProps) {
   let title = 'Assess';
   if (target?.kind === 'single') title = `${target.assessment || target.expired ? 'Reassess' : 'Assess'} ${target.id}`;
-  if (target?.kind === 'bulk') title = `Assess ${target.ids.length} ${target.ids.length === 1 ? 'vulnerability' : 'vulnerabilities'}`;
+  if (target?.kind === 'bulk') {
+    title = `Assess ${target.ids.length} ${target.ids.length === 1 ? 'vulnerability' : 'vulnerabilities'}`;
+  }
   return (
     <Dialog title={title} open={target !== null} onClose={onClose}>
       {target && (
@@ -87,10 +89,11 @@ const EFFECT_WORD: Record<string, string> = { allow: 'allow', warn: 'warn', bloc
 
 function typeHint(type: AssessmentType | undefined) {
   if (!type) return undefined;
+  const days = type.expiration_days;
   const expiry =
-    type.expiration_days === null
+    days === null
       ? 'Does not expire unless you pick a day.'
-      : `Expires after ${type.expiration_days} ${type.expiration_days === 1 ? 'day' : 'days'} unless you pick another day.`;
+      : `Expires after ${days} ${days === 1 ? 'day' : 'days'} unless you pick another day.`;
   return (
     <>
       Effect: <EffectBadge effect={type.effect} />. {type.description ? `${type.description} ` : ''}
@@ -120,6 +123,7 @@ function AssessForm({ feed, target, types, onClose, onAssessed, onRefreshed }: A
   const submit = useSubmit();
   const today = dateInputValue(new Date());
   const chosen = choices.find((type) => type.id === typeId);
+  const bulkTooBig = target.kind === 'bulk' && (target.ids.length === 0 || target.ids.length > BULK_LIMIT);
   const fieldErrors = submit.error?.fieldErrors() ?? {};
 
   function chooseType(id: string) {
@@ -227,7 +231,11 @@ function AssessForm({ feed, target, types, onClose, onAssessed, onRefreshed }: A
         </div>
       )}
       {target.kind === 'single' && shown && (
-        <CurrentAssessment assessment={shown} types={types} heading={conflict ? 'Now in force' : 'Current assessment'} />
+        <CurrentAssessment
+          assessment={shown}
+          types={types}
+          heading={conflict ? 'Now in force' : 'Current assessment'}
+        />
       )}
       <ErrorNotice error={submit.error} />
       <Field label="Assessment type" error={fieldErrors['type']} hint={typeHint(chosen)}>
@@ -302,7 +310,7 @@ function AssessForm({ feed, target, types, onClose, onAssessed, onRefreshed }: A
       <div class="form-actions">
         <button
           type="submit"
-          disabled={submit.busy || (target.kind === 'bulk' && (target.ids.length === 0 || target.ids.length > BULK_LIMIT))}
+          disabled={submit.busy || bulkTooBig}
         >
           {submit.busy ? 'Saving…' : conflict ? 'Save anyway' : 'Save assessment'}
         </button>

@@ -39,7 +39,13 @@ function stubApi(refuse?: (purls: string[]) => Response | null): Check[] {
               verdict: 'block',
               scanned: true,
               vulnerabilities: [
-                { id: 'CVE-2021-23337', title: 'Command injection', cvss_score: 7.2, status: 'unassessed', effect: 'block' },
+                {
+                  id: 'CVE-2021-23337',
+                  title: 'Command injection',
+                  cvss_score: 7.2,
+                  status: 'unassessed',
+                  effect: 'block',
+                },
               ],
             };
           }

@@ -45,6 +45,14 @@ function rejectionsOf(error: ApiError | null): Rejection[] {
   return out;
 }
 
+function purlsHint(count: number, requests: number): string {
+  if (!count) {
+    return `One a line, with a version: pkg:npm/lodash@4.17.20. More than ${CHECK_CHUNK} are sent in several requests.`;
+  }
+  const split = requests > 1 ? `, sent in ${requests} requests of at most ${CHECK_CHUNK}` : '';
+  return `${count} ${count === 1 ? 'purl' : 'purls'}${split}.`;
+}
+
 interface Checked {
   feed: string;
   results: CheckResult[];
@@ -129,7 +137,14 @@ export function GateScreen({ query }: { query: URLSearchParams }) {
         </Empty>
       ) : (
         <form class="gate-form panel" onSubmit={check} noValidate>
-          <Field label="Feed" hint={chosen ? <>Unassessed findings: <EffectBadge effect={chosen.unassessed_effect} /></> : undefined}>
+          <Field
+            label="Feed"
+            hint={chosen && (
+              <>
+                Unassessed findings: <EffectBadge effect={chosen.unassessed_effect} />
+              </>
+            )}
+          >
             {({ id, describedBy }) => (
               <select
                 id={id}
@@ -149,11 +164,7 @@ export function GateScreen({ query }: { query: URLSearchParams }) {
           <Field
             label="Package URLs"
             error={purlsProblem ?? undefined}
-            hint={
-              purls.length
-                ? `${purls.length} ${purls.length === 1 ? 'purl' : 'purls'}${requestCount > 1 ? `, sent in ${requestCount} requests of at most ${CHECK_CHUNK}` : ''}.`
-                : `One a line, with a version: pkg:npm/lodash@4.17.20. More than ${CHECK_CHUNK} are sent in several requests.`
-            }
+            hint={purlsHint(purls.length, requestCount)}
           >
             {({ id, describedBy, invalid }) => (
               <textarea
@@ -164,7 +175,9 @@ export function GateScreen({ query }: { query: URLSearchParams }) {
                 autoComplete="off"
                 placeholder={'pkg:npm/lodash@4.17.20\npkg:maven/org.apache.logging.log4j/log4j-core@2.14.1'}
                 value={text}
-                aria-describedby={[describedBy, rejections.length ? rejectedId : ''].filter(Boolean).join(' ') || undefined}
+                aria-describedby={
+                  [describedBy, rejections.length ? rejectedId : ''].filter(Boolean).join(' ') || undefined
+                }
                 aria-invalid={invalid}
                 onInput={(event) => {
                   setText(event.currentTarget.value);

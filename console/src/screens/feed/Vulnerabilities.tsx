@@ -38,7 +38,8 @@ type Status = FindingView['status'];
 type Order = 'asc' | 'desc';
 
 /** The list's query parameters, as the served OpenAPI document names them. */
-export type FindingsQuery = NonNullable<operations['list_findings_feeds__feed__vulnerabilities_get']['parameters']['query']>;
+type ListFindings = operations['list_findings_feeds__feed__vulnerabilities_get'];
+export type FindingsQuery = NonNullable<ListFindings['parameters']['query']>;
 
 export const PAGE_SIZE = 100;
 const STATUSES: Status[] = ['unassessed', 'assessed', 'expired'];
@@ -229,7 +230,9 @@ export function VulnerabilitiesTab({ feed, detail, role, reloadFeed, query }: Fe
                   >
                     CVSS <span aria-hidden="true">{filters.order === 'asc' ? '▲' : '▼'}</span>
                     <span class="visually-hidden">
-                      {filters.order === 'asc' ? ', lowest first: sort highest first' : ', highest first: sort lowest first'}
+                      {filters.order === 'asc'
+                        ? ', lowest first: sort highest first'
+                        : ', highest first: sort lowest first'}
                     </span>
                   </button>
                 </th>
