@@ -65,6 +65,8 @@ SCAN_FAULTS = (
     ),
     ScanFault("rate-limit-storm", {"status": 429, "retry_after": "0", "times": 3}, "succeeded", None),
     ScanFault("rate-limited-without-retry-after", {"status": 429, "times": 2}, "succeeded", None),
+    # Neither seconds nor a date: the default backoff, not a crash
+    ScanFault("retry-after-soon", {"status": 429, "retry_after": "soon", "times": 2}, "succeeded", None),
     ScanFault("bad-gateway-four-times", {"status": 502, "times": 4}, "succeeded", None),
     ScanFault(
         "connection-reset",

@@ -104,9 +104,27 @@ def _domain_error(error: FeedguardError) -> Response[Any]:
     return error_response(error.status, error.message, error.details)
 
 
+def _json_body(text: str) -> Any:
+    """The body as JSON, for the resolver. JSON that Python's parser cannot
+    hold (nested deeper than its recursion limit; an integer of more than
+    4,300 digits) is refused as the parser's own errors are: a 400."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise json.JSONDecodeError("it nests too deeply", text, 0) from None
+    except ValueError:  # int(): "Exceeds the limit (4300 digits) for integer string conversion"
+        raise json.JSONDecodeError("it holds an integer of too many digits", text, 0) from None
+
+
 def _validation_error(error: RequestValidationError) -> Response[Any]:
     problems = error.errors()
-    if any(problem.get("type") == "json_invalid" for problem in problems):
+    invalid_json = [problem for problem in problems if problem.get("type") == "json_invalid"]
+    if invalid_json:
+        reason = (invalid_json[0].get("ctx") or {}).get("error")
+        if reason in ("it nests too deeply", "it holds an integer of too many digits"):
+            return error_response(400, f"The request body is not valid JSON here: {reason}.")
         return error_response(400, "The request body is not valid JSON.")
     details = [
         {
@@ -144,7 +162,7 @@ def create_app() -> APIGatewayRestResolver:
     # No configure_openapi here: the document's title, security scheme and
     # security come from the merge in handlers.meta, and importing the
     # OpenAPI models (about 130 ms) would slow every function's cold start.
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=_json_body)
     app.exception_handler(FeedguardError)(_domain_error)
     app.exception_handler(RequestValidationError)(_validation_error)
     app.not_found(_not_found)
@@ -218,7 +236,26 @@ def _early_answer(status: int, message: str) -> dict[str, Any]:
     }
 
 
+# If-Match carries an assessment's version: a whole number DynamoDB can store.
+MAX_VERSION_DIGITS = 38
+
+
+def _if_match_problem(event: dict[str, Any]) -> str | None:
+    """Why the request's If-Match cannot be a version, if it cannot. Checked
+    before routing, for every route: no int() of thousands of digits, or of
+    digits that are not ASCII, is ever attempted."""
+    values = [v for k, v in (event.get("headers") or {}).items() if k.lower() == "if-match"]
+    for value in values:
+        text = str(value).strip().removeprefix("W/").strip('"')
+        if not (text.isascii() and text.isdigit() and len(text) <= MAX_VERSION_DIGITS):
+            return "If-Match takes the assessment's version, a whole number."
+    return None
+
+
 def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    problem = _if_match_problem(event)
+    if problem:
+        return _early_answer(422, problem)
     body = _body_bytes(event)
     if len(body) > MAX_BODY_BYTES:
         return _early_answer(413, "The request body is over 6 MB.")

@@ -14,7 +14,13 @@ def iso(moment: datetime) -> str:
 
 
 def parse_iso(text: str) -> datetime:
+    """An ISO 8601 timestamp with a time zone, in UTC; ValueError for any
+    other text, including one that is out of range once in UTC
+    (9999-12-31T23:59:59-12:00)."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError("a timestamp needs a time zone")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the timestamp is out of range") from None

@@ -15,7 +15,9 @@ answers.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
+import math
 import random
 import time
 from collections.abc import Callable
@@ -157,13 +159,21 @@ def parse_report(entry: Any) -> ComponentReport:
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds to wait: a number of seconds or an HTTP date.
+    None (the default backoff) for anything else, `soon` or `inf` among them."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        moment = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, moment.timestamp() - time.time()) if moment else None
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if moment.tzinfo is None:  # a date without a zone (-0000) is UTC
+            moment = moment.replace(tzinfo=datetime.UTC)
+        return max(0.0, moment.timestamp() - time.time())
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 class Client:

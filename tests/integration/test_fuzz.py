@@ -6,7 +6,9 @@ error shape. Bounded: FUZZ_EXAMPLES examples an operation (default 8)."""
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -129,3 +131,33 @@ def test_every_operation_answers_a_viewer_as_documented(fuzzed: tuple[RunningSta
     operations, cases, failures = fuzz(running, running.headers(viewer_key))
     assert not failures, "\n\n".join(failures)
     print(f"viewer: {operations} operations, {cases} cases")
+
+
+def test_input_python_cannot_hold_is_refused_never_a_500(fuzzed: tuple[RunningStack, str]) -> None:
+    """What a generator does not think of (issue 27): JSON nested past the
+    recursion limit, integers of thousands of digits in a body or If-Match,
+    a timestamp past year 9999 in UTC, forged cursors of the right shape."""
+    running, viewer_key = fuzzed
+    api, admin, viewer = running.api, running.headers(), running.headers(viewer_key)
+    deep, digits = "[" * 100_000 + "]" * 100_000, "1" * 5000
+
+    def cursor(key: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+    forged = cursor({"entity": {"S": "feed"}, "feed": {"N": "1"}, "sk": {"S": "#feed"}})
+    assessment = f"{api}/feeds/fuzz/vulnerabilities/CVE-2021-23337/assessment"
+    cases = [
+        ("POST", f"{api}/feeds/fuzz/check", viewer, '{"purls": ' + deep + "}", 400),
+        ("POST", f"{api}/feeds", admin, deep, 400),
+        ("POST", f"{api}/feeds", admin, '{"name": ' + digits + "}", 400),
+        ("POST", f"{api}/feeds/fuzz/packages", admin, '{"purls": [' + digits + "]}", 400),
+        ("PUT", assessment, admin | {"If-Match": digits}, '{"type": "ignore"}', 422),
+        ("PUT", assessment, admin, '{"type": "ignore", "expires_at": "9999-12-31T23:59:59-12:00"}', 422),
+        ("GET", f"{api}/feeds?cursor={forged}", admin, None, 422),
+        ("GET", f"{api}/sources?cursor={cursor({'entity': {'S': 5}})}", viewer, None, 422),
+        ("GET", f"{api}/api-keys?cursor={cursor({'entity': {'N': 'x'}})}", admin, None, 422),
+    ]
+    for method, url, headers, body, status in cases:
+        answer = requests.request(method, url, headers=headers, data=body, timeout=30)
+        assert answer.status_code == status, (method, url[:80], answer.text)
+        assert set(answer.json()) <= {"message", "details"}

@@ -252,3 +252,17 @@ def test_the_control_server_sets_the_share_and_refuses_one_that_is_not() -> None
         status, answer = control._route(stack, "PUT", "/ossindex/vulnerable", {}, bad)
         assert (status, answer["message"]) == (400, "share is a number from 0 to 1")
     assert stack.fake_ossindex.vulnerable_share == 0.25
+
+
+@pytest.mark.parametrize("retry_after", ["soon", "inf", "nan", "-5", "Fri, 99 Foo 2026 99:99:99 GMT"])
+def test_a_retry_after_that_is_neither_seconds_nor_a_date_gets_the_default_backoff(
+    oss: tuple[FakeOssIndex, str], retry_after: str
+) -> None:
+    # Given OSS Index asks to retry "soon" (or other nonsense) once
+    service, url = oss
+    service.add_fault(Fault(status=429, retry_after=retry_after))
+    sleeps = Sleeps()
+    # When a report is asked, the retry waits the client's own backoff, and the answer comes
+    assert "pkg:npm/lodash@4.17.21" in client(url, sleeps, base_delay=0.5).reports(["pkg:npm/lodash@4.17.21"])
+    assert len(sleeps.calls) == 1
+    assert 0 <= sleeps.calls[0] <= 0.5

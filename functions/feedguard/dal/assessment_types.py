@@ -103,7 +103,8 @@ def list_page(limit: int, cursor: str | None) -> Page[AssessmentType]:
     if cursor:
         key = decode_cursor(cursor) or {}
         if _BUILTIN_CURSOR in key:
-            offset = int(key[_BUILTIN_CURSOR].get("N", "0"))
+            text = key[_BUILTIN_CURSOR].get("N", "")
+            offset = int(text) if text.isdigit() and len(text) < 4 else -1
             if not 0 <= offset < len(builtins):
                 raise InvalidInput("The cursor is not one this API gave out.")
         elif _CUSTOM_START in key:

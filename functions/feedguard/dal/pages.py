@@ -9,9 +9,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Generic, TypeVar, cast
+
+from pynamodb.exceptions import QueryError
 
 from feedguard.errors import InvalidInput
 
@@ -46,19 +50,63 @@ def decode_cursor(cursor: str | None) -> Key | None:
     valid = (
         isinstance(key, dict)
         and bool(key)
-        and all(isinstance(name, str) and isinstance(value, dict) and len(value) == 1 for name, value in key.items())
+        and all(isinstance(name, str) and _is_key_value(value) for name, value in key.items())
     )
     if not valid:
         raise InvalidInput("The cursor is not one this API gave out.")
     return cast(Key, key)
 
 
+def _is_key_value(value: Any) -> bool:
+    """One DynamoDB key value as the API gives them out: a string, or a
+    number DynamoDB could store (38 digits at most)."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    ((kind, text),) = value.items()
+    if not isinstance(text, str):
+        return False
+    if kind == "S":
+        return True
+    return kind == "N" and re.fullmatch(r"-?[0-9]{1,38}(\.[0-9]{1,38})?", text) is not None
+
+
+@cache
+def _key_types() -> dict[str, set[str]]:
+    """The DynamoDB types of the models' attributes, by name: what a
+    cursor's key may hold (DynamoDB tells a non-key attribute itself)."""
+    from feedguard.dal.models import ALL_MODELS
+
+    types: dict[str, set[str]] = {}
+    for model in ALL_MODELS:
+        for attribute in model.get_attributes().values():
+            types.setdefault(attribute.attr_name, set()).add(attribute.attr_type)
+    return types
+
+
+def _query_key(cursor: str | None) -> Key | None:
+    """The cursor's key, once each attribute in it is one of the models'
+    with its type: a forged cursor of the right shape with the wrong types
+    would otherwise reach DynamoDB (or botocore) and fail as a 500."""
+    key = decode_cursor(cursor)
+    types = _key_types()
+    for name, value in (key or {}).items():
+        if next(iter(value)) not in types.get(name, ()):
+            raise InvalidInput("The cursor is not one this API gave out.")
+    return key
+
+
 def collect(query: Callable[..., Iterator[T]], limit: int, cursor: str | None) -> Page[T]:
     """Run `query(limit=..., page_size=..., last_evaluated_key=...)` for one page.
 
     One item more than asked is read, so the last page has no cursor that
-    leads to an empty page."""
-    results: Any = query(limit=limit, page_size=limit + 1, last_evaluated_key=decode_cursor(cursor))
-    items = list(results)
+    leads to an empty page. A key DynamoDB refuses as a starting point (not
+    this list's: other attributes) is the client's cursor at fault: a 422."""
+    results: Any = query(limit=limit, page_size=limit + 1, last_evaluated_key=_query_key(cursor))
+    try:
+        items = list(results)
+    except QueryError as error:
+        if cursor and getattr(error, "cause_response_code", None) == "ValidationException":
+            raise InvalidInput("The cursor is not one this API gave out.") from None
+        raise
     next_key = results.last_evaluated_key if len(items) == limit else None
     return Page(items=items, next_cursor=encode_cursor(next_key))
