@@ -2,7 +2,8 @@
 // with the version it showed) or several at once (POST /feeds/{feed}/assessments).
 // Nothing typed is lost on an error; a 412 shows the assessment now in force
 // and lets the person send theirs again against it.
-import { useState } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, call, client, everyPage, type Schemas } from '../api/client';
 import { useLoad, useSubmit, type Loadable } from '../components/async';
 import { Dialog, EffectBadge, ErrorNotice, Field, Notice, TypeBadge } from '../components/ui';
@@ -319,6 +320,28 @@ function AssessForm({ feed, target, types, onClose, onAssessed, onRefreshed }: A
         </button>
       </div>
     </form>
+  );
+}
+
+/**
+ * What an assessment did, taking the focus when it appears: the control that
+ * opened the dialog may be gone (Remove) or disabled (Assess selected) by then.
+ */
+export function OutcomeNotice({
+  kind = 'success',
+  children,
+}: {
+  kind?: 'success' | 'warning';
+  children: ComponentChildren;
+}) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    ref.current?.focus();
+  }, []);
+  return (
+    <div ref={ref} class={`notice notice-${kind} outcome`} role="status" tabIndex={-1}>
+      {children}
+    </div>
   );
 }
 

@@ -278,7 +278,9 @@ describe('the Vulnerabilities tab', () => {
     await userEvent.type(within(dialog).getByLabelText('Comment'), 'upgrade first');
     await userEvent.click(within(dialog).getByRole('button', { name: 'Save assessment' }));
 
-    expect(await screen.findByText(/Assessed 2 vulnerabilities/)).toBeTruthy();
+    const outcome = await screen.findByText(/Assessed 2 vulnerabilities/);
+    // The button that opened the dialog is disabled now: the focus goes to what happened
+    expect(document.activeElement).toBe(outcome.closest('.outcome'));
     const post = api.requests.find((request) => request.method === 'POST')!;
     expect(new URL(post.url).pathname).toBe('/feeds/demo/assessments');
     const body = api.bodies[0] as Record<string, unknown>;

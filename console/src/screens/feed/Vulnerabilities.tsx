@@ -25,6 +25,7 @@ import {
   AssessDialog,
   AssessmentTypeBadge,
   BULK_LIMIT,
+  OutcomeNotice,
   useAssessmentTypes,
   type AssessOutcome,
   type AssessmentType,
@@ -396,7 +397,7 @@ function FilterForm({
 
 function BulkOutcome({ result, onDismiss }: { result: BulkResult; onDismiss: () => void }) {
   return (
-    <div class={`notice ${result.missing.length ? 'notice-warning' : 'notice-success'}`} role="status">
+    <OutcomeNotice kind={result.missing.length ? 'warning' : 'success'}>
       <p>
         Assessed {result.assessed} {result.assessed === 1 ? 'vulnerability' : 'vulnerabilities'}.
         {result.missing.length > 0 && (
@@ -416,7 +417,7 @@ function BulkOutcome({ result, onDismiss }: { result: BulkResult; onDismiss: () 
       <button type="button" class="secondary" onClick={onDismiss}>
         Dismiss
       </button>
-    </div>
+    </OutcomeNotice>
   );
 }
 
