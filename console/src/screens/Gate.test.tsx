@@ -120,6 +120,14 @@ describe('the gate', () => {
     expect(checks).toEqual([{ feed: 'web', purls: ['pkg:npm/left-pad@1.3.0'] }]);
   });
 
+  it('says so when the hash names a feed the key does not have', async () => {
+    navigate('#/gate?feed=gone');
+    stubApi();
+    render(<Gate />);
+    expect(await screen.findByText(/Your key has no feed named/)).toBeTruthy();
+    expect((screen.getByLabelText('Feed') as HTMLSelectElement).value).toBe('demo');
+  });
+
   it('lists the purls a 422 refuses next to the textarea and keeps the text', async () => {
     stubApi(() =>
       json(422, {

@@ -131,6 +131,13 @@ export function GateScreen({ query }: { query: URLSearchParams }) {
         Check packages against a feed the way CI does (<code>POST /feeds/{'{feed}'}/check</code>): each purl's verdict
         is the strongest effect of its findings.
       </p>
+      {asked && feed && asked !== feed && (
+        <Notice kind="warning">
+          <p>
+            Your key has no feed named <code>{asked}</code>; checking against <code>{feed}</code> instead.
+          </p>
+        </Notice>
+      )}
       {list.length === 0 ? (
         <Empty>
           <p>You have no feeds to check against yet. A feed's manager or the admin can give your key a role on one.</p>
