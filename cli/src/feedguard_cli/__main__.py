@@ -1,0 +1,3 @@
+from feedguard_cli.main import run
+
+run()
