@@ -31,6 +31,9 @@ OSS_INDEX_TYPES = frozenset(
     }
 )
 MAX_LENGTH = 2048
+# A stored purl is a sort key (a feed's packages, the answer cache), which
+# DynamoDB limits to 1,024 bytes: measured on the canonical form, in UTF-8.
+MAX_KEY_BYTES = 1024
 
 
 class InvalidPurl(ValueError):
@@ -55,8 +58,14 @@ def canonical(text: object) -> str:
     if parsed.type == "npm" and namespace:
         namespace = namespace.lower()
     try:
-        return str(
+        stored = str(
             PackageURL(type=parsed.type, namespace=namespace, name=parsed.name, version=parsed.version).to_string()
         )
     except (TypeError, ValueError) as error:  # the library raises TypeError for some blank parts
         raise InvalidPurl(f"Not a Package URL: {error}".rstrip(".") + ".") from None
+    size = len(stored.encode("utf-8"))
+    if size > MAX_KEY_BYTES:
+        raise InvalidPurl(
+            f"A purl must be at most 1,024 bytes once canonical (UTF-8, percent-encoded); this one is {size:,}."
+        )
+    return stored

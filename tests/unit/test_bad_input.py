@@ -111,3 +111,52 @@ FORGED = [
 def test_a_forged_cursor_of_the_right_shape_is_a_422(demo: None, handler: Any, path: str, key: Any) -> None:
     request(feeds, "POST", "/feeds", body={"name": "demo2"})  # a second page exists
     refused(*request(handler, "GET", path, query={"cursor": cursor(key)}), 422)
+
+
+# A purl under the 2,048 characters a purl may have, whose canonical form is
+# over DynamoDB's 1,024-byte key limit.
+def too_long(n: int = 0) -> str:
+    return f"pkg:npm/{'a' * 1100}{n}@1.0.0"
+
+
+def test_an_import_with_one_purl_over_the_key_limit_stores_the_others_and_queues_the_scan(demo: None) -> None:
+    from feedguard.dal import scans as scan_store
+    from feedguard.dal import sources as source_store
+    from feedguard.dal.models import FeedAttachment, Package
+
+    # Given a feed with a source, so new packages are scanned at once
+    source = source_store.create("src-guide", {"name": "guide", "url": "https://x.invalid", "auth": "bearer"}, "t")
+    FeedAttachment(
+        feed="demo", sk=f"source#{source.id}", member=f"source#{source.id}", source_id=source.id, attached_at="t"
+    ).save()
+    purls = [f"pkg:npm/p{n}@1.0.0" for n in range(100)] + [too_long()]
+    # When 101 purls are imported, one of them too long for a key
+    status, answer = request(feeds, "POST", "/feeds/demo/packages", body={"purls": purls})
+    # Then the 100 are stored, the long one is rejected by itself, and the scan is queued
+    assert status == 200, answer
+    assert (answer["added"], answer["existing"]) == (100, 0)
+    assert [r["purl"] for r in answer["rejected"]] == [too_long()]
+    assert "1,024 bytes" in answer["rejected"][0]["message"]
+    assert answer["scan_id"]
+    assert sum(1 for _ in Package.query("demo")) == 100
+    scan = scan_store.get(answer["scan_id"])
+    assert scan is not None
+    assert scan.status in ("queued", "running")
+
+
+def test_purls_over_the_key_limit_are_refused_by_the_gate_and_never_looked_up(demo: None, oss: tuple[Any, str]) -> None:
+    from feedguard.dal import sources as source_store
+    from feedguard.dal.models import FeedAttachment
+
+    service, url = oss
+    source = source_store.create("src-guide", {"name": "guide", "url": url, "auth": "bearer"}, "local-fake-token")
+    FeedAttachment(
+        feed="demo", sk=f"source#{source.id}", member=f"source#{source.id}", source_id=source.id, attached_at="t"
+    ).save()
+    body = {"purls": ["pkg:npm/lodash@4.17.20", too_long(1), too_long(2)]}
+    status, answer = request(gate, "POST", "/feeds/demo/check", body=body, caller=VIEWER)
+    refused(status, answer, 422)
+    assert [d["purl"] for d in answer["details"]] == [too_long(1), too_long(2)]
+    status, answer = request(gate, "GET", "/feeds/demo/check", query={"purl": too_long()}, caller=VIEWER)
+    refused(status, answer, 422)
+    assert service.stats()["coordinates_asked"] == 0

@@ -137,3 +137,19 @@ def test_bodies_that_are_neither_a_purl_list_nor_a_bom_are_invalid(body: object)
 
     with pytest.raises(InvalidInput):
         parse(body)
+
+
+@pytest.mark.parametrize(
+    ("purl", "size"),
+    [
+        (f"pkg:npm/{'a' * 1014}@1", 1024),  # exactly the limit
+        (f"pkg:npm/{'a' * 1015}@1", 1025),
+        ("pkg:npm/" + "\u00e9" * 200 + "@1", 1210),  # 200 characters, 6 bytes each once percent-encoded
+    ],
+)
+def test_a_canonical_purl_over_1024_bytes_is_refused_as_too_long_for_a_key(purl: str, size: int) -> None:
+    if size <= 1024:
+        assert len(canonical(purl).encode()) == size
+    else:
+        with pytest.raises(InvalidPurl, match=f"1,024 bytes.*{size:,}"):
+            canonical(purl)
