@@ -1,7 +1,10 @@
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/preact';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/preact';
 import userEvent from '@testing-library/user-event';
+import { useState } from 'preact/hooks';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { dateInputValue, endOfDayIso } from '../format';
+import { ApiError } from '../api/client';
+import type { Loadable } from '../components/async';
 import { session } from '../session';
 import { AssessDialog, type Assessment, type AssessmentType, type AssessTarget } from './AssessDialog';
 
@@ -76,7 +79,8 @@ function open(target: AssessTarget, handlers: { onAssessed?: () => void; onRefre
     <AssessDialog
       feed="demo"
       target={target}
-      types={TYPES}
+      types={{ state: 'ready', data: TYPES }}
+      onRetryTypes={() => {}}
       onClose={() => {}}
       onAssessed={onAssessed}
       onRefreshed={handlers.onRefreshed}
@@ -226,6 +230,39 @@ describe('the Assess dialog', () => {
     expect(await within(dialog).findByRole('alert')).toBeTruthy();
     expect(within(dialog).getByText(/could not be reached/)).toBeTruthy();
     expect((within(dialog).getByLabelText('Comment') as HTMLTextAreaElement).value).toBe('typed with care');
+  });
+
+  it('waits for the assessment types, and offers to load them again when that failed', async () => {
+    // Given a screen whose types are still loading when the person opens the dialog
+    let setTypes: (types: Loadable<AssessmentType[]>) => void = () => {};
+    const retry = vi.fn();
+    function Screen() {
+      const [types, set] = useState<Loadable<AssessmentType[]>>({ state: 'loading' });
+      setTypes = set;
+      return (
+        <AssessDialog
+          feed="demo"
+          target={{ kind: 'single', id: 'CVE-2021-44228', assessment: null }}
+          types={types}
+          onRetryTypes={retry}
+          onClose={() => {}}
+          onAssessed={() => {}}
+        />
+      );
+    }
+    render(<Screen />);
+    expect(screen.getByText('Loading the assessment types…')).toBeTruthy();
+    expect(screen.queryByRole('combobox')).toBeNull();
+
+    // When loading them fails, the person may try again
+    act(() => setTypes({ state: 'failed', error: new ApiError(503, 'feedguard is busy.') }));
+    await userEvent.click(screen.getByRole('button', { name: 'Try again' }));
+    expect(retry).toHaveBeenCalled();
+
+    // And once they arrive, the form is there, each field labelled
+    act(() => setTypes({ state: 'ready', data: TYPES }));
+    expect((screen.getByLabelText('Assessment type') as HTMLSelectElement).value).toBe('ignore');
+    expect(screen.getByLabelText('Comment').tagName).toBe('TEXTAREA');
   });
 
   it('in bulk mode sends the ids to the bulk route', async () => {

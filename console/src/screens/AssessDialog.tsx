@@ -6,7 +6,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, call, client, everyPage, type Schemas } from '../api/client';
 import { useLoad, useSubmit, type Loadable } from '../components/async';
-import { Dialog, EffectBadge, ErrorNotice, Field, Notice, TypeBadge } from '../components/ui';
+import { Dialog, EffectBadge, ErrorNotice, Field, Loading, Notice, TypeBadge } from '../components/ui';
 import { dateInputValue, endOfDayIso, formatDate, formatDay } from '../format';
 
 export type AssessmentType = Schemas['AssessmentTypeView'];
@@ -43,7 +43,9 @@ interface AssessDialogProps {
   feed: string;
   /** What to assess; null keeps the dialog closed. */
   target: AssessTarget | null;
-  types: AssessmentType[];
+  /** The assessment types as the screen loads them (the dialog waits for them). */
+  types: Loadable<AssessmentType[]>;
+  onRetryTypes: () => void;
   onClose: () => void;
   onAssessed: (outcome: AssessOutcome) => void;
   /** The finding as read again after a 412, for the screen behind to show too. */
@@ -52,7 +54,8 @@ interface AssessDialogProps {
 
 export const BULK_LIMIT = 100;
 
-export function AssessDialog({ feed, target, types, onClose, onAssessed, onRefreshed }: AssessDialogProps) {
+export function AssessDialog(props: AssessDialogProps) {
+  const { target, types, onRetryTypes, onClose } = props;
   let title = 'Assess';
   if (target?.kind === 'single') title = `${target.assessment || target.expired ? 'Reassess' : 'Assess'} ${target.id}`;
   if (target?.kind === 'bulk') {
@@ -60,15 +63,20 @@ export function AssessDialog({ feed, target, types, onClose, onAssessed, onRefre
   }
   return (
     <Dialog title={title} open={target !== null} onClose={onClose}>
-      {target && (
-        <AssessForm
-          feed={feed}
-          target={target}
-          types={types}
-          onClose={onClose}
-          onAssessed={onAssessed}
-          onRefreshed={onRefreshed}
-        />
+      {target && types.data && <AssessForm {...props} target={target} types={types.data} />}
+      {target && !types.data && (
+        <div class="dialog-body">
+          {types.state === 'failed' ? (
+            <ErrorNotice error={types.error} onRetry={onRetryTypes} />
+          ) : (
+            <Loading label="Loading the assessment types…" />
+          )}
+          <div class="form-actions">
+            <button type="button" class="secondary" onClick={onClose}>
+              Close
+            </button>
+          </div>
+        </div>
       )}
     </Dialog>
   );
@@ -103,8 +111,9 @@ function typeHint(type: AssessmentType | undefined) {
   );
 }
 
-interface AssessFormProps extends Omit<AssessDialogProps, 'target'> {
+interface AssessFormProps extends Omit<AssessDialogProps, 'target' | 'types'> {
   target: AssessTarget;
+  types: AssessmentType[];
 }
 
 function AssessForm({ feed, target, types, onClose, onAssessed, onRefreshed }: AssessFormProps) {
@@ -193,7 +202,7 @@ function AssessForm({ feed, target, types, onClose, onAssessed, onRefreshed }: A
   if (choices.length === 0) {
     return (
       <div class="dialog-body">
-        <Notice kind="warning">The assessment types could not be loaded, so nothing can be assessed yet.</Notice>
+        <Notice kind="warning">There is no assessment type to give yet; the admin creates them.</Notice>
         <div class="form-actions">
           <button type="button" class="secondary" onClick={onClose}>
             Close

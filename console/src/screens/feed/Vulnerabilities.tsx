@@ -272,11 +272,9 @@ export function VulnerabilitiesTab({ feed, detail, role, reloadFeed, query }: Fe
         <AssessDialog
           feed={feed}
           target={assessing ? { kind: 'bulk', ids: assessing } : null}
-          types={types.data ?? []}
-          onClose={() => {
-            setAssessing(null);
-            if (types.state === 'failed') void reloadTypes();
-          }}
+          types={types}
+          onRetryTypes={() => void reloadTypes()}
+          onClose={() => setAssessing(null)}
           onAssessed={(outcome) => void assessed(outcome)}
         />
       )}
