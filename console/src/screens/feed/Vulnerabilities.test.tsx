@@ -76,7 +76,7 @@ interface Api {
   list: URL[];
 }
 
-function stubApi(findings: unknown[] = FINDINGS): Api {
+function stubApi(findings: unknown[] = FINDINGS, bulk: unknown = { assessed: 2, missing: [] }): Api {
   const api: Api = { requests: [], bodies: [], list: [] };
   vi.stubGlobal('fetch', async (request: Request) => {
     api.requests.push(request);
@@ -88,7 +88,7 @@ function stubApi(findings: unknown[] = FINDINGS): Api {
       return json(200, { items: findings, next_cursor: null });
     }
     if (url.pathname === '/feeds/demo/assessments' && request.method === 'POST') {
-      return json(200, { assessed: 2, missing: [] });
+      return json(200, bulk);
     }
     return json(404, { message: 'Not here.' });
   });
@@ -259,6 +259,20 @@ describe('the Vulnerabilities tab', () => {
     await screen.findByRole('link', { name: 'CVE-2021-44228' });
     expect(screen.queryAllByRole('checkbox')).toHaveLength(0);
     expect(screen.queryByRole('button', { name: /Assess/ })).toBeNull();
+  });
+
+  it('names the selected findings the bulk route did not find', async () => {
+    stubApi(FINDINGS, { assessed: 1, missing: ['CVE-2021-23337'] });
+    render(<Tab role="assessor" />);
+    await userEvent.click(await screen.findByRole('checkbox', { name: 'Select every vulnerability on this page' }));
+    expect(screen.getByText(/3 selected/)).toBeTruthy();
+    await userEvent.click(screen.getByRole('button', { name: 'Assess selected' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Assess 3 vulnerabilities' });
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Save assessment' }));
+
+    const outcome = await screen.findByText(/Assessed 1 vulnerability\./);
+    expect(outcome.closest('.notice')!.classList.contains('notice-warning')).toBe(true);
+    expect(within(outcome.closest('.notice') as HTMLElement).getByText('CVE-2021-23337')).toBeTruthy();
   });
 
   it('assesses the selected rows together with the bulk route', async () => {
