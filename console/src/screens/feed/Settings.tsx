@@ -115,7 +115,7 @@ function SourcesSection({ feed, detail, reloadFeed, manager, admin }: SectionPro
                     {source ? source.name : <code>{id}</code>}
                   </th>
                   <td>{source?.kind ?? '—'}</td>
-                  <td>{source ? <code>{source.url}</code> : '—'}</td>
+                  <td class="source-url">{source ? <code>{source.url}</code> : '—'}</td>
                   {manager && (
                     <td>
                       <button
