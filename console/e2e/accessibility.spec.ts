@@ -128,7 +128,7 @@ test('at 390 px wide no screen scrolls sideways', async ({ page }) => {
     await test.step(screen.name, async () => {
       await screen.open(page);
       await expectNoHorizontalOverflow(page, screen.name);
-      await screenshot(page, `narrow-${screen.name}`);
+      await screenshot(page, `narrow-${screen.name}`, { fullPage: !(await page.getByRole('dialog').count()) });
     });
   }
 });

@@ -54,10 +54,14 @@ export async function signIn(page: Page, key: string = stack().adminKey): Promis
   await expect(field, 'the sign-in form is still there: was the key refused?').toHaveCount(0, { timeout: 10_000 });
 }
 
-/** A full-page screenshot in e2e/screenshots/<name>.png, to look at. */
-export async function screenshot(page: Page, name: string): Promise<void> {
+/**
+ * A full-page screenshot in e2e/screenshots/<name>.png, to look at; with an
+ * open modal dialog, take the window only (`fullPage: false`): the dialog
+ * stays where the window is while a full page stretches out behind it.
+ */
+export async function screenshot(page: Page, name: string, { fullPage = true } = {}): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage: true });
+  await page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage });
 }
 
 /** Fails on any serious or critical axe-core violation of the page as it is now. */

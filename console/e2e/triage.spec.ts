@@ -169,7 +169,7 @@ test('the admin triages a feed from a CycloneDX import to the gate', async ({ pa
     await expect(dialog.getByLabel('Expires on')).toHaveValue(await dayInBrowser(page, TYPE_DAYS));
     await expect(dialog).toContainText(`Expires after ${TYPE_DAYS} days`);
     await dialog.getByLabel('Comment').fill('Not exploitable here: log4j2.formatMsgNoLookups is set on every service.');
-    await screenshot(page, 'assess-dialog');
+    await screenshot(page, 'assess-dialog', { fullPage: false });
     await dialog.getByRole('button', { name: 'Save assessment' }).click();
     await expect(page.getByRole('dialog')).toHaveCount(0);
     await expect(page.getByText(`${LOG4SHELL} is assessed.`)).toBeVisible();
