@@ -9,7 +9,7 @@ import { FeedsScreen } from './screens/Feeds';
 import { GateScreen } from './screens/Gate';
 import { SignIn } from './screens/SignIn';
 import { VulnerabilityScreen } from './screens/Vulnerability';
-import { identity, session } from './session';
+import { identity, returnTo, session } from './session';
 
 export function App() {
   const [restoring, setRestoring] = useState(() => Boolean(session.key()) && !identity.value);
@@ -33,8 +33,16 @@ export function App() {
   const { route, query } = location.value;
 
   useEffect(() => {
-    if (!restoring && !who && route.name !== 'signin') navigate(href({ name: 'signin' }), { replace: true });
-    if (who && route.name === 'signin') navigate(href({ name: 'feeds' }), { replace: true });
+    if (!restoring && !who && route.name !== 'signin') {
+      // A shared link or a page whose key stopped working: come back to it after signing in.
+      returnTo.value = window.location.hash || null;
+      navigate(href({ name: 'signin' }), { replace: true });
+    }
+    if (who && route.name === 'signin') {
+      const back = returnTo.value;
+      returnTo.value = null;
+      navigate(back && back !== href({ name: 'signin' }) ? back : href({ name: 'feeds' }), { replace: true });
+    }
   }, [restoring, who, route.name]);
 
   if (restoring) return <Loading label="Signing in…" />;

@@ -13,6 +13,8 @@ export interface Identity {
 /** Why the person is on the sign-in page (a 401, signing out), if anything. */
 export const signInReason = signal<string | null>(null);
 export const identity = signal<Identity | null>(null);
+/** The place the person was sent to sign in from, to return to afterwards. */
+export const returnTo = signal<string | null>(null);
 
 function storage(): Storage | null {
   try {

@@ -64,3 +64,24 @@ describe('signing in', () => {
     expect(screen.getByText('You signed out.')).toBeTruthy();
   });
 });
+
+describe('a shared link', () => {
+  it('comes back to the page it named after signing in', async () => {
+    // Given a link to a feed's expired findings, opened without a session
+    window.history.replaceState(null, '', '#/feeds/payments/vulnerabilities?status=expired');
+    const { location, parse } = await import('../router');
+    location.value = parse(window.location.hash);
+    vi.stubGlobal('fetch', async (request: Request) =>
+      new URL(request.url).pathname === '/me'
+        ? json(200, { id: 'k1', name: 'alice', admin: false })
+        : json(404, { message: 'No feed payments.' }),
+    );
+    render(<App />);
+
+    // When the person signs in
+    await userEvent.type(await screen.findByLabelText('API key'), 'fgk_k1_secret{Enter}');
+
+    // Then they land on the page the link named, filters and all
+    await waitFor(() => expect(window.location.hash).toBe('#/feeds/payments/vulnerabilities?status=expired'));
+  });
+});

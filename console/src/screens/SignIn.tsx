@@ -2,7 +2,6 @@ import { useState } from 'preact/hooks';
 import { asApiError } from '../components/async';
 import { Field, Notice } from '../components/ui';
 import { signInMessage, whoIs } from '../identity';
-import { navigate } from '../router';
 import { session, signInReason } from '../session';
 
 export function SignIn() {
@@ -22,8 +21,8 @@ export function SignIn() {
     try {
       const who = await whoIs(typed);
       session.start(typed, who);
+      // The app takes the person on, to where they were going or to the feeds.
       setKey('');
-      navigate('#/feeds', { replace: true });
     } catch (caught) {
       setError(signInMessage(asApiError(caught)));
     } finally {
