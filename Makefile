@@ -23,10 +23,11 @@ help:
 	@echo "make build      sam build"
 	@echo "make format     ruff format + fixes"
 
-$(VENV)/.installed: requirements-dev.txt functions/requirements.txt constraints.txt
+$(VENV)/.installed: requirements-dev.txt functions/requirements.txt constraints.txt cli/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet -e ./cli -c constraints.txt
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
@@ -82,6 +83,7 @@ format: $(VENV)/.installed
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy functions infra bench
+	MYPYPATH=cli/src $(VENV)/bin/mypy --python-version 3.10 cli/src
 
 validate: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml

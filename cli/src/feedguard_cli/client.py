@@ -64,7 +64,7 @@ class Client:
     key: str
     timeout: float = 60.0
     retries: int = 4
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] | None = None  # time.sleep
     session: requests.Session = field(default_factory=requests.Session)
 
     def __post_init__(self) -> None:
@@ -79,7 +79,7 @@ class Client:
     def _pause(self, attempt: int, answer: requests.Response | None) -> None:
         asked = retry_after(answer.headers.get("Retry-After")) if answer is not None else None
         backoff = asked if asked is not None else min(2.0**attempt, 16.0) * (0.5 + random.random() / 2)  # noqa: S311 - jitter
-        self.sleep(min(backoff, MAX_WAIT_SECONDS))
+        (self.sleep or time.sleep)(min(backoff, MAX_WAIT_SECONDS))
 
     def request(
         self,

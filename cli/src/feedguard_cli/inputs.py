@@ -115,15 +115,18 @@ def read_bom(file: Path) -> Packages:
     for purl, number in _purl_lines(text):
         lines.setdefault(purl, number)
     packages = Packages(source=str(file))
-    for where, component in _components(bom.get("components"), "components"):
-        value = component.get("purl")
-        if value is None:
-            label = " ".join(str(component[key]) for key in ("name", "version") if component.get(key))
-            packages.skipped.append(f"{where} ({label or component.get('bom-ref') or 'unnamed'}) has no purl")
-            continue
-        if not isinstance(value, str):
-            raise InputError(f"{file}: {where}.purl is not a string.")
-        packages.add(value, lines.get(value, 1))
+    try:
+        for where, component in _components(bom.get("components"), "components"):
+            value = component.get("purl")
+            if value is None:
+                label = " ".join(str(component[key]) for key in ("name", "version") if component.get(key))
+                packages.skipped.append(f"{where} ({label or component.get('bom-ref') or 'unnamed'}) has no purl")
+                continue
+            if not isinstance(value, str):
+                raise InputError(f"{where}.purl is not a string.")
+            packages.add(value, lines.get(value, 1))
+    except InputError as error:
+        raise InputError(f"{file}: {error}") from None
     return packages
 
 

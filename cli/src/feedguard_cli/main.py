@@ -357,7 +357,7 @@ def import_(feed: str, file: Path) -> int:
     for purl, message in rejected:
         echo(f"rejected: {purl}: {message}" if purl else f"rejected: {message}")
     for scan in scans:
-        echo(f"scan queued: {scan} (feedguard scan --feed {feed} --wait follows the next one)")
+        echo(f"scan queued: {scan}")
     return Exit.OK
 
 
