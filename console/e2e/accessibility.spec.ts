@@ -5,13 +5,13 @@ import { expect, type Page, test } from '@playwright/test';
 import { assessThroughApi, expectNoHorizontalOverflow, LODASH, LOG4J, scannedFeed } from './steps';
 import { createKey, expectAccessible, screenshot, signIn } from './support';
 
-const FEED = 'a11y-walk';
+const FEED = 'payments-api';
 const LOG4SHELL = 'CVE-2021-44228';
 
 test.describe.configure({ mode: 'serial' });
 
 test.beforeAll(async () => {
-  await scannedFeed(FEED, [LOG4J, LODASH, 'pkg:npm/axios@0.21.0', 'pkg:pypi/requests@2.19.1']);
+  await scannedFeed(FEED, [LOG4J, LODASH, 'pkg:npm/axios@0.21.0', 'pkg:pypi/requests@2.19.1'], 'Card payments and refunds');
   await assessThroughApi(FEED, LOG4SHELL, { type: 'caution', comment: 'Lookups are disabled on every service.' });
   await createKey('ci-bot');
 });
@@ -75,7 +75,7 @@ const SCREENS: { name: string; open: (page: Page) => Promise<void> }[] = [
     name: 'admin-sources',
     open: async (page) => {
       await page.goto('/#/admin/sources');
-      await expect(page.getByRole('row', { name: new RegExp(`${FEED} source`) })).toBeVisible();
+      await expect(page.getByRole('row', { name: /Fake OSS Index/ })).toBeVisible();
     },
   },
   {

@@ -6,13 +6,13 @@ import { expect, test } from '@playwright/test';
 import { assessThroughApi, LODASH, scannedFeed } from './steps';
 import { api, type Schemas, signIn } from './support';
 
-const FEED = 'conflict-walk';
+const FEED = 'billing-worker';
 const ID = 'CVE-2021-23337';
 const MINE = 'Reachable through the report templates; the upgrade to 4.17.21 is planned.';
 const THEIRS = 'Blocked until lodash 4.17.21 ships.';
 
 test('a 412 says someone else changed the assessment, shows it and keeps what was typed', async ({ page }) => {
-  await scannedFeed(FEED, [LODASH]);
+  await scannedFeed(FEED, [LODASH], 'Monthly invoices');
   const first = await assessThroughApi(FEED, ID, { type: 'ignore', comment: 'Only in build tooling.' });
 
   await signIn(page);

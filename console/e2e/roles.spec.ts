@@ -6,13 +6,13 @@ import { expect, type Page, test } from '@playwright/test';
 import { LODASH, LOG4J, scannedFeed } from './steps';
 import { createKey, grantRole, signIn } from './support';
 
-const FEED = 'roles-walk';
+const FEED = 'storefront';
 const LOG4SHELL = 'CVE-2021-44228';
 
 test.describe.configure({ mode: 'serial' });
 
 test.beforeAll(async () => {
-  await scannedFeed(FEED, [LOG4J, LODASH]);
+  await scannedFeed(FEED, [LOG4J, LODASH], 'The shop front end');
 });
 
 test('a viewer, made one in the console, sees no Assess, no selection, no Administration, no import or scan', async ({

@@ -4,7 +4,7 @@
 import { expect, type Page, test } from '@playwright/test';
 import { api, createFeed, createKey, grantRole, signIn } from './support';
 
-const FEED = 'session-walk';
+const FEED = 'mobile-app';
 
 test.beforeAll(async () => {
   await createFeed(FEED);

@@ -26,7 +26,7 @@ export async function expectNoHorizontalOverflow(page: Page, screen: string): Pr
   const widths = await page.evaluate(() => {
     const scroller = document.scrollingElement ?? document.documentElement;
     // What sticks out, to say which element to fix when this fails.
-    const wider = [...document.querySelectorAll<HTMLElement>('body *')]
+    const wider = Array.from(document.querySelectorAll<HTMLElement>('body *'))
       .filter((element) => element.getBoundingClientRect().right > window.innerWidth + 1)
       .filter((element) => !element.closest('.table-wrap, pre'))
       .slice(0, 5)
@@ -38,10 +38,18 @@ export async function expectNoHorizontalOverflow(page: Page, screen: string): Pr
   );
 }
 
+const SHARED_SOURCE = 'Fake OSS Index';
+
+/** The source at the fake OSS Index the walks' feeds share, created once. */
+async function sharedSource(): Promise<Schemas['SourceView']> {
+  const sources = await api<{ items: Schemas['SourceView'][] }>('GET', '/sources?limit=500');
+  return sources.items.find((source) => source.name === SHARED_SOURCE) ?? createSource(SHARED_SOURCE);
+}
+
 /** A feed with the fake OSS Index attached and packages scanned, made through the API. */
-export async function scannedFeed(name: string, purls: string[]): Promise<Schemas['FeedDetail']> {
-  await createFeed(name);
-  const source = await createSource(`${name} source`);
+export async function scannedFeed(name: string, purls: string[], description?: string): Promise<Schemas['FeedDetail']> {
+  await createFeed(name, { description: description ?? null });
+  const source = await sharedSource();
   await api('PUT', `/feeds/${name}/sources/${source.id}`);
   const imported = await addPackages(name, purls);
   if (imported.rejected.length) throw new Error(`Rejected: ${JSON.stringify(imported.rejected)}`);
