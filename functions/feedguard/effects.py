@@ -31,6 +31,10 @@ class AssessmentType:
     auto_assess_min: float | None = None
     auto_assess_max: float | None = None
     created_at: str | None = None
+    # What a VEX export says of findings assessed with this type (feedguard.vex):
+    # an OpenVEX status, and for not_affected, an OpenVEX justification.
+    vex_status: str | None = None
+    vex_justification: str | None = None
 
     @property
     def builtin(self) -> bool:
@@ -42,9 +46,18 @@ BUILTIN_TYPES: dict[str, AssessmentType] = {
     t.id: t
     for t in (
         AssessmentType(UNASSESSED, "Unassessed", None, None, "Not assessed yet; takes the feed's unassessed_effect."),
-        AssessmentType("ignore", "Ignore", "allow", 90, "Not a risk here.", "#2e7d32"),
-        AssessmentType("caution", "Caution", "warn", 90, "Usable, with care.", "#f9a825"),
-        AssessmentType("blocked", "Blocked", "block", 90, "Must not be used.", "#c62828"),
+        AssessmentType(
+            "ignore",
+            "Ignore",
+            "allow",
+            90,
+            "Not a risk here.",
+            "#2e7d32",
+            vex_status="not_affected",
+            vex_justification="vulnerable_code_not_in_execute_path",
+        ),
+        AssessmentType("caution", "Caution", "warn", 90, "Usable, with care.", "#f9a825", vex_status="affected"),
+        AssessmentType("blocked", "Blocked", "block", 90, "Must not be used.", "#c62828", vex_status="affected"),
     )
 }
 

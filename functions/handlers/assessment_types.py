@@ -1,6 +1,11 @@
 """Assessment types: POST/GET /assessment-types, GET/PATCH/DELETE
 /assessment-types/{id}. The built-ins come from code and cannot be changed
-or deleted; any valid key may read the types, only the admin change them."""
+or deleted; any valid key may read the types, only the admin change them.
+
+A type's optional `vex_status` and `vex_justification` say what a VEX export
+(GET /feeds/{feed}/vex, docs/vex.md) states of the findings assessed with it.
+A `vex_justification` goes only with `vex_status: not_affected`: any other
+pair, as sent or as a PATCH would leave the type, is 422 and changes nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from feedguard import api, effects
+from feedguard import api, effects, vex
 from feedguard.access import require_admin
 from feedguard.dal import assessment_types as type_store
 from feedguard.effects import AssessmentType
@@ -21,6 +26,20 @@ logger = Logger()
 app = api.create_app()
 
 Effect = Literal["allow", "warn", "block"]
+VexStatus = Literal["not_affected", "affected", "fixed", "under_investigation"]
+VexJustification = Literal[
+    "component_not_present",
+    "vulnerable_code_not_present",
+    "vulnerable_code_not_in_execute_path",
+    "vulnerable_code_cannot_be_controlled_by_adversary",
+    "inline_mitigations_already_exist",
+]
+VEX_STATUS_FIELD = Field(
+    default=None, description="What a VEX export states of findings assessed with this type (an OpenVEX status)"
+)
+VEX_JUSTIFICATION_FIELD = Field(
+    default=None, description="An OpenVEX justification; only with vex_status not_affected (422 otherwise)"
+)
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Description = Annotated[str, StringConstraints(max_length=1000)]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
@@ -52,6 +71,8 @@ class NewAssessmentType(api.RequestModel):
     expiration_days: Days | None = None
     color: Color | None = None
     auto_assess: AutoAssess | None = None
+    vex_status: VexStatus | None = VEX_STATUS_FIELD
+    vex_justification: VexJustification | None = VEX_JUSTIFICATION_FIELD
 
 
 class AssessmentTypeChanges(api.RequestModel):
@@ -61,6 +82,8 @@ class AssessmentTypeChanges(api.RequestModel):
     expiration_days: Days | None = None
     color: Color | None = None
     auto_assess: AutoAssess | None = None
+    vex_status: VexStatus | None = VEX_STATUS_FIELD
+    vex_justification: VexJustification | None = VEX_JUSTIFICATION_FIELD
 
 
 class AutoAssessView(api.ResponseModel):
@@ -76,6 +99,8 @@ class AssessmentTypeView(api.ResponseModel):
     expiration_days: int | None
     color: str | None
     auto_assess: AutoAssessView | None
+    vex_status: VexStatus | None = Field(description="What a VEX export states of findings assessed with this type")
+    vex_justification: VexJustification | None
     builtin: bool
     created_at: str | None
 
@@ -92,6 +117,8 @@ def view(kind: AssessmentType) -> AssessmentTypeView:
         expiration_days=kind.expiration_days,
         color=kind.color,
         auto_assess=auto,
+        vex_status=kind.vex_status,  # type: ignore[arg-type]
+        vex_justification=kind.vex_justification,  # type: ignore[arg-type]
         builtin=kind.builtin,
         created_at=kind.created_at,
     )
@@ -105,7 +132,9 @@ def view(kind: AssessmentType) -> AssessmentTypeView:
     responses=api.responses(201, "The type; its id is a slug of its name", 400, 403, 409, 413),
 )
 def create_type(body: NewAssessmentType) -> AssessmentTypeView:
+    """A vex_justification without vex_status not_affected is 422."""
     require_admin(api.principal(app))
+    _check_vex(body.vex_status, body.vex_justification)
     type_id = effects.slug(body.name)
     if not type_id:
         raise InvalidInput("The name needs at least one letter or digit, to make the type's id.")
@@ -119,6 +148,8 @@ def create_type(body: NewAssessmentType) -> AssessmentTypeView:
             color=body.color,
             auto_assess_min=body.auto_assess.min_cvss if body.auto_assess else None,
             auto_assess_max=body.auto_assess.max_cvss if body.auto_assess else None,
+            vex_status=body.vex_status,
+            vex_justification=body.vex_justification,
         )
     )
     logger.info("assessment type created", extra={"type_id": created.id})
@@ -155,6 +186,9 @@ def get_type(id: str) -> AssessmentTypeView:  # noqa: A002 - the contract names 
     responses=api.responses(200, "The type", 400, 403, 404, 409, 413),
 )
 def update_type(id: str, body: AssessmentTypeChanges) -> AssessmentTypeView:  # noqa: A002
+    """Only the fields sent change. A vex_justification the type would be
+    left with beside a vex_status other than not_affected is 422 (send
+    `"vex_justification": null` with the new status)."""
     require_admin(api.principal(app))
     sent = body.model_fields_set
     for required in ("name", "effect"):
@@ -162,15 +196,26 @@ def update_type(id: str, body: AssessmentTypeChanges) -> AssessmentTypeView:  # 
             raise InvalidInput(f"{required} cannot be null.")
     changes: dict[str, Any] = {
         name: getattr(body, name)
-        for name in ("name", "description", "effect", "expiration_days", "color")
+        for name in ("name", "description", "effect", "expiration_days", "color", "vex_status", "vex_justification")
         if name in sent
     }
+    if {"vex_status", "vex_justification"} & sent and id not in effects.BUILTIN_TYPES:
+        current = type_store.get(id)
+        _check_vex(
+            changes.get("vex_status", current.vex_status), changes.get("vex_justification", current.vex_justification)
+        )
     if "auto_assess" in sent:
         changes["auto_assess_min"] = body.auto_assess.min_cvss if body.auto_assess else None
         changes["auto_assess_max"] = body.auto_assess.max_cvss if body.auto_assess else None
     updated = type_store.update(id, changes)
     logger.info("assessment type updated", extra={"type_id": id, "fields": sorted(sent)})
     return view(updated)
+
+
+def _check_vex(status: str | None, justification: str | None) -> None:
+    problem = vex.type_fields_problem(status, justification)
+    if problem:
+        raise InvalidInput(problem, [{"loc": ["body", "vex_justification"], "type": "value_error", "msg": problem}])
 
 
 @app.delete(

@@ -8,7 +8,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 
 from feedguard import clock
-from feedguard.dal import conditions
+from feedguard.dal import batching, conditions
 from feedguard.dal.models import Assessment, AssessmentTypeItem
 from feedguard.dal.pages import Page, collect, decode_cursor, encode_cursor
 from feedguard.effects import BUILTIN_TYPES, AssessmentType
@@ -31,6 +31,8 @@ def _domain(item: AssessmentTypeItem) -> AssessmentType:
         auto_assess_min=float(item.auto_assess_min) if item.auto_assess_min is not None else None,
         auto_assess_max=float(item.auto_assess_max) if item.auto_assess_max is not None else None,
         created_at=item.created_at,
+        vex_status=item.vex_status,
+        vex_justification=item.vex_justification,
     )
 
 
@@ -41,6 +43,14 @@ def get(type_id: str) -> AssessmentType:
         return _domain(AssessmentTypeItem.get(type_id, consistent_read=True))
     except DoesNotExist:
         raise NotFound(f"There is no assessment type with id {type_id}.") from None
+
+
+def get_many(type_ids: set[str]) -> dict[str, AssessmentType]:
+    """The types of these ids that exist, by id: built-ins from code, the
+    custom ones in BatchGets."""
+    custom = sorted(type_ids - BUILTIN_TYPES.keys())
+    found = {item.id: _domain(item) for item in batching.read(AssessmentTypeItem, custom)}
+    return {**{k: v for k, v in BUILTIN_TYPES.items() if k in type_ids}, **found}
 
 
 def create(assessment_type: AssessmentType) -> AssessmentType:
@@ -55,6 +65,8 @@ def create(assessment_type: AssessmentType) -> AssessmentType:
         color=assessment_type.color,
         auto_assess_min=assessment_type.auto_assess_min,
         auto_assess_max=assessment_type.auto_assess_max,
+        vex_status=assessment_type.vex_status,
+        vex_justification=assessment_type.vex_justification,
         created_at=clock.iso(clock.now()),
     )
     try:

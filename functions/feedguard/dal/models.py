@@ -152,6 +152,8 @@ class AssessmentTypeItem(Stored):
     color = UnicodeAttribute(null=True)
     auto_assess_min = NumberAttribute(null=True)
     auto_assess_max = NumberAttribute(null=True)
+    vex_status = UnicodeAttribute(null=True)  # an OpenVEX status, for VEX exports
+    vex_justification = UnicodeAttribute(null=True)  # an OpenVEX justification (only with not_affected)
     created_at = UnicodeAttribute()
 
     by_entity = AssessmentTypesByEntity()
