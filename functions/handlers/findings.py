@@ -1,6 +1,7 @@
 """Findings of a feed: GET /feeds/{feed}/vulnerabilities (status, severity,
 min_cvss and package filters, either order), GET …/{id} with the
-vulnerability's details, GET …/{id}/history.
+vulnerability's details, GET …/{id}/history, and GET /feeds/{feed}/vex, the
+findings and their decisions as CycloneDX or OpenVEX (docs/vex.md).
 
 Status and effect are computed at read time: an assessment whose expires_at
 has passed counts as expired at once, whether or not DynamoDB's TTL has
@@ -19,12 +20,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, StringConstraints
 
-from feedguard import api, clock
+from feedguard import api, clock, vex
 from feedguard.access import Role
 from feedguard.dal import assessment_types as type_store
 from feedguard.dal import assessments as assessment_store
+from feedguard.dal import exports, history
 from feedguard.dal import findings as finding_store
-from feedguard.dal import history
 from feedguard.dal.models import Assessment, Finding, HistoryEntry
 from feedguard.dal.pages import collect
 from feedguard.effects import UNASSESSED, AssessmentType, finding_effect, severity
@@ -228,6 +229,62 @@ def finding_history(
         for e in page.items
     ]
     return api.ListBody[HistoryView](items=items, next_cursor=page.next_cursor)
+
+
+VexFormat = Literal["cyclonedx", "openvex"]
+VEX_MEDIA_TYPES = {"cyclonedx": "application/vnd.cyclonedx+json; version=1.6", "openvex": "application/json"}
+VEX_FILE_NAMES = {"cyclonedx": "vex.cdx.json", "openvex": "vex.openvex.json"}
+# Lambda answers at most 6 MB (6,291,556 bytes) of JSON, which holds the
+# body escaped once more and the headers; 64 KiB is left for the headers.
+MAX_VEX_PAYLOAD_BYTES = 6_291_556 - 64 * 1024
+
+
+@app.get(
+    "/feeds/<feed>/vex",
+    summary="The feed's findings and decisions as VEX: CycloneDX 1.6 (JSON) or OpenVEX 0.2.0",
+    description="Every finding of the feed (withdrawn ones aside), by vulnerability id, with the decision in "
+    "force, mapped as docs/vex.md tables it: an assessment's type gives the VEX status; unassessed and expired "
+    "findings are under_investigation (CycloneDX in_triage). An export larger than one response can carry "
+    '(6 MB) comes in pages, each a whole document: a response with more to follow has a Link header, rel="next", '
+    "whose URL (relative to the request's) carries the cursor of the next page. Nothing is left out.",
+    tags=["findings"],
+    responses={
+        **api.responses(200, "The VEX document", 404),
+        200: {
+            "description": "The VEX document (a page of it when the response has a Link header, rel=next)",
+            "content": {media: {"schema": {"type": "object"}} for media in dict.fromkeys(VEX_MEDIA_TYPES.values())},
+        },
+    },
+)
+def export_vex(
+    feed: str,
+    format: Annotated[  # noqa: A002 - the contract names it format
+        VexFormat, Query(description="cyclonedx (the default): CycloneDX 1.6 JSON; openvex: OpenVEX 0.2.0")
+    ] = "cyclonedx",
+    cursor: Annotated[
+        str | None, Query(description="The next page's cursor, from the Link header (rel=next) of the previous one")
+    ] = None,
+) -> Response[str]:
+    _, current = api.feed_access(app, feed, Role.viewer)
+    after = exports.resume_after(cursor, format)
+    now = clock.now()
+    decisions = exports.decisions(feed, current.unassessed_effect, now, after)
+    page = vex.export(format, feed, decisions, clock.iso(now), MAX_VEX_PAYLOAD_BYTES)
+    headers = {"Content-Disposition": f'attachment; filename="{feed}.{VEX_FILE_NAMES[format]}"'}
+    following = exports.cursor(page.next_after, format)
+    if following:
+        headers["Link"] = f'<vex?format={format}&cursor={following}>; rel="next"'
+    logger.info(
+        "VEX exported",
+        extra={
+            "feed": feed,
+            "format": format,
+            "findings": page.findings,
+            "bytes": page.payload_bytes,
+            "more": bool(following),
+        },
+    )
+    return Response(status_code=200, content_type=VEX_MEDIA_TYPES[format], body=page.body, headers=headers)
 
 
 # ---------------------------------------------------------------- assessing

@@ -158,6 +158,8 @@ ROUTES: list[tuple[Any, str, str, str, Any, Any, Any]] = [
         None,
         Role.assessor,
     ),
+    (findings, "GET", "/feeds/{feed}/vex", "/feeds/matrix/vex", None, {"format": "openvex"}, Role.viewer),
+    (findings, "GET", "/feeds/{feed}/vex", "/feeds/matrix/vex", None, {"format": "cyclonedx"}, Role.viewer),
     (
         gate,
         "POST",
