@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -118,7 +120,38 @@ def _json_body(text: str) -> Any:
         raise json.JSONDecodeError("it holds an integer of too many digits", text, 0) from None
 
 
-def _validation_error(error: RequestValidationError) -> Response[Any]:
+def _unknown_query_parameters(app: APIGatewayRestResolver) -> list[dict[str, Any]]:
+    """A detail for each query parameter the route being called does not
+    declare (its handler's Query parameters), as an unknown body field gets:
+    `?package=` on a route without one must not answer as if it were absent."""
+    route = app.context.get("_route")
+    if route is None:
+        return []
+    declared = {param.alias for param in route.dependant.query_params}
+    event = app.current_event
+    sent = set(event.query_string_parameters or {}) | set(event.multi_value_query_string_parameters or {})
+    return [
+        {"loc": ["query", name], "type": "extra_forbidden", "msg": "Unknown query parameter"}
+        for name in sorted(sent - declared)
+    ]
+
+
+def _refuse_unknown_query_parameters(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Runs for every route once its declared parameters are valid (an
+    invalid one is reported with the unknown ones by _validation_error)."""
+    unknown = _unknown_query_parameters(app)
+    if unknown:
+        return _invalid(unknown)
+    return next_middleware(app)
+
+
+def _invalid(details: list[dict[str, Any]]) -> Response[Any]:
+    first = details[0] if details else {"loc": [], "msg": "invalid"}
+    where = ".".join(first["loc"]) or "request"
+    return error_response(422, f"The request is not valid: {where}: {first['msg']}.", details)
+
+
+def _validation_error(app: APIGatewayRestResolver, error: RequestValidationError) -> Response[Any]:
     problems = error.errors()
     invalid_json = [problem for problem in problems if problem.get("type") == "json_invalid"]
     if invalid_json:
@@ -134,9 +167,7 @@ def _validation_error(error: RequestValidationError) -> Response[Any]:
         }
         for problem in problems
     ]
-    first = details[0] if details else {"loc": [], "msg": "invalid"}
-    where = ".".join(first["loc"]) or "request"
-    return error_response(422, f"The request is not valid: {where}: {first['msg']}.", details)
+    return _invalid(_unknown_query_parameters(app) + details)
 
 
 def _not_found(_: NotFoundError) -> Response[Any]:
@@ -164,7 +195,8 @@ def create_app() -> APIGatewayRestResolver:
     # OpenAPI models (about 130 ms) would slow every function's cold start.
     app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=_json_body)
     app.exception_handler(FeedguardError)(_domain_error)
-    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(RequestValidationError)(partial(_validation_error, app))
+    app.use(middlewares=[_refuse_unknown_query_parameters])
     app.not_found(_not_found)
     app.exception_handler(Exception)(_unexpected)
     return app

@@ -32,9 +32,8 @@ DERANDOMIZE = os.environ.get("FUZZ_RANDOM", "0") != "1"
 # must parse, ids that must exist. Their rejection (422, 404) is the contract's
 # answer, which the status and error-body checks still verify.
 # Requests the document forbids are still sent (no 5xx, documented statuses,
-# the error body), but their acceptance is not a failure: unknown query
-# parameters are ignored, as API Gateway does, and the test adds the key
-# to every request, so "no Authorization" never reaches the stack.
+# the error body), but their acceptance is not a failure: the test adds the
+# key to every request, so "no Authorization" never reaches the stack.
 EXCLUDED = [positive_data_acceptance, negative_data_rejection]
 # Valid requests, and requests the document forbids (which must be refused with a 4xx)
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
@@ -161,3 +160,14 @@ def test_input_python_cannot_hold_is_refused_never_a_500(fuzzed: tuple[RunningSt
         answer = requests.request(method, url, headers=headers, data=body, timeout=30)
         assert answer.status_code == status, (method, url[:80], answer.text)
         assert set(answer.json()) <= {"message", "details"}
+
+
+def test_a_query_parameter_a_route_does_not_declare_is_a_422_naming_it(fuzzed: tuple[RunningStack, str]) -> None:
+    running, viewer_key = fuzzed
+    for url, key in [
+        (f"{running.api}/feeds/fuzz/packages?package=pkg:npm/lodash@4.17.20", None),
+        (f"{running.api}/feeds/fuzz/vulnerabilities?limit=5&stauts=assessed", viewer_key),
+    ]:
+        answer = requests.get(url, headers=running.headers(key) if key else running.headers(), timeout=30)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["details"][0]["loc"][0] == "query"
