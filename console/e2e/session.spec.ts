@@ -7,7 +7,7 @@ import { api, createFeed, createKey, grantRole, signIn } from './support';
 const FEED = 'mobile-app';
 
 test.beforeAll(async () => {
-  await createFeed(FEED);
+  await createFeed(FEED, { description: 'The iOS and Android apps' });
 });
 
 function storedKey(page: Page): Promise<string | null> {
