@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -114,6 +114,17 @@ class Client:
         if answer.status_code >= 400:
             raise _service_error(answer, attempt)
         return answer
+
+    def route_of(self, url: str) -> str | None:
+        """The route of an absolute URL the service gave (a Link header's);
+        None unless it is under the service's own URL: the key goes nowhere
+        else."""
+        base, target = urlsplit(self.url), urlsplit(url)
+        same_origin = (base.scheme.lower(), base.netloc.lower()) == (target.scheme.lower(), target.netloc.lower())
+        if not same_origin or not target.path.startswith(base.path.rstrip("/") + "/"):
+            return None
+        route = target.path[len(base.path.rstrip("/")) :]
+        return f"{route}?{target.query}" if target.query else route
 
     def json(self, method: str, route: str, **kwargs: Any) -> Any:
         answer = self.request(method, route, **kwargs)

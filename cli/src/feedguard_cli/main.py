@@ -25,6 +25,7 @@ from datetime import date, datetime, timezone
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import urljoin
 
 import click
 
@@ -607,26 +608,67 @@ def assess(
 def vex(feed: str, vex_format: str, output: Path | None) -> int:
     """Exports the feed's findings and their decisions as VEX, for scanners
     that read it (unassessed and expired ones are in triage), on standard
-    output or to FILE.
+    output or to FILE. An export the service sends in several pages (past
+    its 6 MB response limit) is fetched whole and merged into one document.
 
     \b
     Examples:
       feedguard vex --feed payments --format cyclonedx -o payments.vex.json
       feedguard vex --feed payments --format openvex > payments.openvex.json
     """
+    service = client()
+    pages: list[bytes] = []
+    route: str | None = path("feeds", feed, "vex")
+    params: dict[str, str] | None = {"format": vex_format}
+    seen: set[str] = set()
     try:
-        answer = client().request(
-            "GET", path("feeds", feed, "vex"), params={"format": vex_format}, headers={"Accept": "*/*"}
-        )
+        while route is not None:
+            answer = service.request("GET", route, params=params, headers={"Accept": "*/*"})
+            pages.append(answer.content)
+            following = answer.links.get("next", {}).get("url")
+            route, params = None, None
+            if following:
+                target = urljoin(answer.url, following)
+                route = service.route_of(target)
+                if route is None:
+                    outside = target.split("?", maxsplit=1)[0]
+                    raise Failure(Exit.UNAVAILABLE, f"the next page is at {outside}, not under the service's URL.")
+                if route in seen:
+                    raise Failure(Exit.UNAVAILABLE, f"the service linked to a page it sent already ({route}).")
+                seen.add(route)
     except ServiceError as error:
         raise service_failure(error) from None
+    body = pages[0] if len(pages) == 1 else merge_vex(vex_format, pages)
     if output is None:
-        sys.stdout.buffer.write(answer.content)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(body)
         sys.stdout.buffer.flush()
     else:
-        write(output, answer.content)
-        echo(f"{vex_format} VEX of feed {feed} written to {output} ({len(answer.content)} bytes)", err=True)
+        write(output, body)
+        merged = f", {len(pages)} pages merged" if len(pages) > 1 else ""
+        echo(f"{vex_format} VEX of feed {feed} written to {output} ({len(body)} bytes{merged})", err=True)
     return Exit.OK
+
+
+def merge_vex(vex_format: str, pages: list[bytes]) -> bytes:
+    """One document of an export's pages: the first page's header, every
+    page's vulnerabilities and components (once each), or statements."""
+    try:
+        documents = [json.loads(page) for page in pages]
+    except ValueError:
+        raise Failure(Exit.UNAVAILABLE, "a page of the VEX export is not JSON.") from None
+    merged = documents[0]
+    if vex_format == "cyclonedx":
+        components = {
+            component.get("bom-ref") or component.get("purl") or json.dumps(component): component
+            for document in documents
+            for component in document.get("components", [])
+        }
+        merged["components"] = [components[ref] for ref in sorted(components)]
+        merged["vulnerabilities"] = [v for document in documents for v in document.get("vulnerabilities", [])]
+    else:
+        merged["statements"] = [s for document in documents for s in document.get("statements", [])]
+    return json.dumps(merged, separators=(",", ":")).encode()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

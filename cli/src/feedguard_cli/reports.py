@@ -44,7 +44,7 @@ class Checked:
         counts = self.counts()
         tally = ", ".join(f"{counts[effect]} {effect}" for effect in reversed(EFFECTS))
         noun = "package" if len(self.results) == 1 else "packages"
-        outcome = "policy failed" if self.failed else "policy passed"
+        outcome = "Policy failed" if self.failed else "Policy passed"
         return (
             f"{len(self.results)} {noun} checked against feed {self.feed}: {tally}. "
             f"{outcome} (--fail-on {self.fail_on})."
@@ -64,15 +64,26 @@ def _verdict_label(result: dict[str, Any]) -> str:
 
 
 def table(checked: Checked) -> str:
-    rows = [("PURL", "VERDICT", "VULNERABILITIES")]
+    """A row per purl; its vulnerabilities one a line beside it (id, CVSS,
+    status, effect), so a long list stays readable in a CI log."""
+    rows: list[tuple[str, str, list[list[str]]]] = []
     for result in checked.results:
-        vulnerabilities = ", ".join(
-            f"{v['id']} ({_score(v.get('cvss_score'))} {v.get('status')} {v.get('effect')})"
+        cells = [
+            [str(v["id"]), _score(v.get("cvss_score")), str(v.get("status")), str(v["effect"])]
             for v in result["vulnerabilities"]
-        )
-        rows.append((result["purl"], _verdict_label(result), vulnerabilities or "-"))
-    widths = [max(len(row[column]) for row in rows) for column in range(2)]
-    lines = [f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip() for row in rows]
+        ]
+        rows.append((str(result["purl"]), _verdict_label(result), cells))
+    every = [cell for _, _, cells in rows for cell in cells]
+    widths = [max([len(cell[column]) for cell in every], default=0) for column in range(3)]
+    purl_width = max([len("PURL")] + [len(purl) for purl, _, _ in rows])
+    verdict_width = max([len("VERDICT")] + [len(verdict) for _, verdict, _ in rows])
+    lines = [f"{'PURL':<{purl_width}}  {'VERDICT':<{verdict_width}}  VULNERABILITIES"]
+    for purl, verdict, cells in rows:
+        described = [
+            f"{cell[0]:<{widths[0]}}  {cell[1]:>{widths[1]}}  {cell[2]:<{widths[2]}}  {cell[3]}" for cell in cells
+        ] or ["-"]
+        lines.append(f"{purl:<{purl_width}}  {verdict:<{verdict_width}}  {described[0]}".rstrip())
+        lines += [f"{'':<{purl_width}}  {'':<{verdict_width}}  {line}" for line in described[1:]]
     return "\n".join([*lines, "", checked.summary()]) + "\n"
 
 

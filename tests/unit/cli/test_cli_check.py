@@ -43,7 +43,7 @@ def test_only_allowed_packages_exit_0_with_a_table(feedguard: Feedguard, gate: r
     assert ran.code == 0, ran.err
     assert CLEAN in ran.out
     assert "allow" in ran.out
-    assert "policy passed" in ran.out
+    assert "Policy passed" in ran.out
     assert gate.calls[0].request.headers["Authorization"] == "Bearer fgk_unit_SECRET-key-0123456789"
 
 
@@ -52,8 +52,8 @@ def test_a_blocked_package_exits_1_and_lists_its_vulnerabilities(feedguard: Feed
     assert ran.code == 1
     line = next(line for line in ran.out.splitlines() if line.startswith(LOG4J))
     assert "block" in line
-    assert "CVE-2021-44228 (10.0 unassessed block)" in line
-    assert "policy failed" in ran.out
+    assert line.split()[1:] == ["block", "CVE-2021-44228", "10.0", "unassessed", "block"]
+    assert "Policy failed" in ran.out
 
 
 def test_warn_passes_unless_fail_on_warn(feedguard: Feedguard, gate: object) -> None:

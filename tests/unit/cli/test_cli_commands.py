@@ -450,3 +450,88 @@ def test_the_feed_can_come_from_the_environment(
     api.get(f"{URL}/feeds/payments/vulnerabilities", json={"items": [], "next_cursor": None})
     monkeypatch.setenv("FEEDGUARD_FEED", "payments")
     assert feedguard("vulns").code == 0
+
+
+def cyclonedx_page(serial: str, purls: list[str], ids: list[str]) -> dict[str, Any]:
+    return {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "serialNumber": serial,
+        "version": 1,
+        "metadata": {"timestamp": "2026-12-07T01:00:00Z"},
+        "components": [{"type": "library", "bom-ref": purl, "purl": purl, "name": purl} for purl in purls],
+        "vulnerabilities": [{"id": vid, "affects": [{"ref": purls[0]}]} for vid in ids],
+    }
+
+
+def test_vex_of_several_pages_follows_the_links_and_merges_them(
+    feedguard: Feedguard, api: responses.RequestsMock, tmp_path: Path
+) -> None:
+    # Given an export in three pages, linked by Link rel=next relative to the request
+    route = f"{URL}/feeds/payments/vex"
+    pages = [
+        cyclonedx_page("urn:uuid:1", ["pkg:npm/a@1.0.0", "pkg:npm/b@1.0.0"], ["CVE-1", "CVE-2"]),
+        cyclonedx_page("urn:uuid:2", ["pkg:npm/b@1.0.0"], ["CVE-3"]),
+        cyclonedx_page("urn:uuid:3", ["pkg:npm/0@1.0.0"], ["CVE-4"]),
+    ]
+    for number, page in enumerate(pages):
+        query = {"format": "cyclonedx"} | ({"cursor": f"c{number}"} if number else {})
+        last = number == len(pages) - 1
+        api.get(
+            route,
+            json=page,
+            headers={} if last else {"Link": f'<vex?format=cyclonedx&cursor=c{number + 1}>; rel="next"'},
+            match=[matchers.query_param_matcher(query)],
+        )
+    out = tmp_path / "vex.json"
+    # When it is exported
+    ran = feedguard("vex", "--feed", "payments", "--format", "cyclonedx", "-o", str(out))
+    # Then one document: the first page's header, every vulnerability in order, every component once
+    assert ran.code == 0, ran.err
+    assert "3 pages merged" in ran.err
+    document = json.loads(out.read_text())
+    assert document["serialNumber"] == "urn:uuid:1"
+    assert [v["id"] for v in document["vulnerabilities"]] == ["CVE-1", "CVE-2", "CVE-3", "CVE-4"]
+    assert [c["bom-ref"] for c in document["components"]] == ["pkg:npm/0@1.0.0", "pkg:npm/a@1.0.0", "pkg:npm/b@1.0.0"]
+    assert all(call.request.headers["Authorization"].startswith("Bearer ") for call in api.calls)
+
+
+def test_vex_openvex_pages_merge_their_statements(feedguard: Feedguard, api: responses.RequestsMock) -> None:
+    route = f"{URL}/feeds/payments/vex"
+    first = {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "urn:uuid:1", "statements": [{"n": 1}]}
+    second = {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "urn:uuid:2", "statements": [{"n": 2}, {"n": 3}]}
+    api.get(
+        route,
+        json=first,
+        headers={"Link": '<vex?format=openvex&cursor=x>; rel="next"'},
+        match=[matchers.query_param_matcher({"format": "openvex"})],
+    )
+    api.get(route, json=second, match=[matchers.query_param_matcher({"format": "openvex", "cursor": "x"})])
+    ran = feedguard("vex", "--feed", "payments", "--format", "openvex")
+    assert ran.code == 0, ran.err
+    document = json.loads(ran.out)
+    assert (document["@id"], document["statements"]) == ("urn:uuid:1", [{"n": 1}, {"n": 2}, {"n": 3}])
+
+
+def test_vex_never_follows_a_link_to_another_host(feedguard: Feedguard, api: responses.RequestsMock) -> None:
+    api.get(
+        f"{URL}/feeds/payments/vex",
+        json={"statements": []},
+        headers={"Link": '<https://elsewhere.example.test/feeds/payments/vex?cursor=x>; rel="next"'},
+    )
+    ran = feedguard("vex", "--feed", "payments", "--format", "openvex")
+    assert ran.code == 3
+    assert "https://elsewhere.example.test/feeds/payments/vex, not under the service's URL" in ran.err
+    assert len(api.calls) == 1  # the key went nowhere else
+
+
+def test_vex_stops_on_a_link_back_to_a_page_it_had(feedguard: Feedguard, api: responses.RequestsMock) -> None:
+    api.get(
+        f"{URL}/feeds/payments/vex",
+        json={"statements": []},
+        headers={"Link": '<vex?format=openvex&cursor=same>; rel="next"'},
+    )
+    ran = feedguard("vex", "--feed", "payments", "--format", "openvex")
+    assert ran.code == 3
+    assert "a page it sent already" in ran.err
+    assert len(api.calls) == 2
