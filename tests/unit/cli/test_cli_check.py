@@ -265,3 +265,12 @@ def test_url_and_key_options_override_the_environment(
 def test_feed_names_and_ids_are_url_encoded(feedguard: Feedguard, api: responses.RequestsMock) -> None:
     api.add_callback(responses.POST, f"{URL}/feeds/a%2Fb%3Fc/check", callback=verdicts({}))
     assert feedguard("check", "--feed", "a/b?c", CLEAN).code == 0
+
+
+def test_a_bom_without_components_has_nothing_to_fail(
+    feedguard: Feedguard, gate: responses.RequestsMock, tmp_path: Path
+) -> None:
+    ran = feedguard("check", "--feed", "payments", "--bom", str(bom(tmp_path, [])))
+    assert ran.code == 0, ran.err
+    assert "0 packages checked against feed payments" in ran.out
+    assert not gate.calls

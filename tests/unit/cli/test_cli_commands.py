@@ -535,3 +535,25 @@ def test_vex_stops_on_a_link_back_to_a_page_it_had(feedguard: Feedguard, api: re
     assert ran.code == 3
     assert "a page it sent already" in ran.err
     assert len(api.calls) == 2
+
+
+def test_vex_pages_under_a_stage_path_are_followed(
+    feedguard: Feedguard, api: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the API under a stage path, as API Gateway serves it
+    base = "https://api.example.test/Prod"
+    monkeypatch.setenv("FEEDGUARD_URL", base + "/")
+    api.get(
+        f"{base}/feeds/payments/vex",
+        json={"statements": [{"n": 1}]},
+        headers={"Link": '<vex?format=openvex&cursor=x>; rel="next"'},
+        match=[matchers.query_param_matcher({"format": "openvex"})],
+    )
+    api.get(
+        f"{base}/feeds/payments/vex",
+        json={"statements": [{"n": 2}]},
+        match=[matchers.query_param_matcher({"format": "openvex", "cursor": "x"})],
+    )
+    ran = feedguard("vex", "--feed", "payments", "--format", "openvex")
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["statements"] == [{"n": 1}, {"n": 2}]
