@@ -6,7 +6,9 @@
   GET /health (the floor: gateway, sandbox and powertools, no AWS calls);
 - the console: the gzipped JavaScript of its first page, and navigation to the
   first rows of a feed of 5,000 findings in Chromium next to the API's own
-  GET …/vulnerabilities?limit=100 in the same run.
+  GET …/vulnerabilities?limit=100 in the same run;
+- the VEX export of that feed in both formats: its pages, their size in
+  Lambda's response, its DynamoDB calls, and its time through the local stack.
 """
 
 from __future__ import annotations
@@ -479,10 +481,28 @@ def gate_latency(packages: int = 10_000, findings: int = 5_000, requests_per_rou
         figures["console_first_rows_local_stack"] = console.first_rows(api, key["key"], "gate", runs=RUNS)
         figures["dynamodb_calls_per_check"] = counted["check_calls"]
         figures["dynamodb_calls_per_findings_page"] = counted["page_calls"]
+        figures["vex_export_in_process"] = counted["vex"]
+        figures["vex_export_local_stack"] = vex_export_latency(session, api, viewer)
         figures["feed"] = {"packages": packages, "findings": findings}
         return figures
     finally:
         stack.stop()
+
+
+def vex_export_latency(session: requests.Session, api: str, viewer: dict[str, str]) -> dict[str, object]:
+    """GET /feeds/gate/vex through the local stack, every page, RUNS times a format."""
+    figures: dict[str, object] = {}
+    for format_ in ("cyclonedx", "openvex"):
+        samples = []
+        for _ in range(RUNS):
+            started, url = time.perf_counter(), f"{api}/feeds/gate/vex?format={format_}"
+            while url:
+                response = session.get(url, headers=viewer, timeout=120)
+                assert response.status_code == 200, response.text
+                url = requests.compat.urljoin(url, response.links["next"]["url"]) if "next" in response.links else ""
+            samples.append(time.perf_counter() - started)
+        figures[f"GET /feeds/gate/vex?format={format_} (every page)"] = percentiles(samples)
+    return figures
 
 
 def main() -> int:
