@@ -185,8 +185,9 @@ class LocalStack:
     def _start_functions(self) -> None:
         assert self.provisioned is not None
         overrides = {
-            # The local stack talks to its fake OSS Index over plain http.
+            # The local stack talks to its fake OSS Index over plain http, on 127.0.0.1.
             "FEEDGUARD_ALLOW_HTTP_SOURCES": "1",
+            "FEEDGUARD_ALLOW_PRIVATE_SOURCES": "1",
             **self.config.extra_environment,
         }
         for logical_id, spec in self.template.functions().items():

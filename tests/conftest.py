@@ -18,6 +18,8 @@ os.environ.update(
         "POWERTOOLS_SERVICE_NAME": "feedguard",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_DEV": "false",
+        # As the local stack: the fake OSS Index is on 127.0.0.1 (tests of the refusal set it to 0)
+        "FEEDGUARD_ALLOW_PRIVATE_SOURCES": "1",
     }
 )
 for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):

@@ -53,6 +53,10 @@ SCAN_FAULTS = (
     ScanFault("forbidden", {"status": 403}, "failed", "OSS Index answered 403: the token was refused."),
     ScanFault("unavailable", {"status": 503, "times": 50}, "failed", "OSS Index answered 503 after 5 attempts."),
     ScanFault("html", {"body": "<html>oops</html>"}, "failed", "OSS Index answered a body that is not JSON."),
+    # An error's body is the source's, never shown: the status is the reason
+    ScanFault(
+        "teapot-with-a-body", {"status": 418, "body": "<html>internal page</html>"}, "failed", "OSS Index answered 418."
+    ),
     ScanFault("short", {"answer_only": 1}, "partial", "OSS Index did not answer for 1 of 2 packages."),
     ScanFault("truncated", {"body": TRUNCATED}, "failed", "OSS Index answered a body that is not JSON."),
     ScanFault("unasked", {"body": UNASKED}, "partial", "OSS Index did not answer for 2 of 2 packages."),

@@ -11,22 +11,35 @@ answers.
   backoff and full jitter, honouring Retry-After, bounded in attempts and in
   total time. 401/403 and 402 are not retried: they stop that source.
 - A body that is not the expected JSON is an error, never an empty answer.
+- No redirect is followed (a 3xx is an error): coordinates and the token go
+  to the URL the admin set, nowhere else. Unless the deployment allows
+  private sources, every connection's peer address is checked before
+  anything is sent on it (PublicOnlyAdapter), whatever DNS said before.
+- Error messages are the client's own short sentences: nothing the source
+  answered (a body, an id) is in them, since they reach the scan's errors,
+  which a feed's managers read; `detail` keeps an excerpt for the log.
 """
 
 from __future__ import annotations
 
 import datetime
 import email.utils
+import ipaddress
 import math
 import random
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
 
 from feedguard import __version__
+from feedguard.sources import not_public
 
 MAX_COORDINATES = 128
 REPORT_PATH = "/api/v3/authorized/component-report"
@@ -40,13 +53,15 @@ REQUEST_TIMEOUT = 10.0
 
 class OssIndexError(Exception):
     """One sentence, naming what OSS Index did; `stops_source` when retrying
-    this scan's other batches for the same source would be pointless."""
+    this scan's other batches for the same source would be pointless.
+    `detail`: an excerpt of what the source answered, for the log only."""
 
     stops_source = False
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, detail: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.detail = detail
 
 
 class AuthenticationFailed(OssIndexError):
@@ -63,6 +78,73 @@ class Unavailable(OssIndexError):
 
 class MalformedAnswer(OssIndexError):
     pass
+
+
+class Redirected(OssIndexError):
+    """The source answered with a redirect, which is never followed."""
+
+    stops_source = True
+
+
+class PrivateAddress(OssIndexError):
+    """The source's host is at an address the deployment does not allow."""
+
+    stops_source = True
+
+
+class _RefusedPeer(Exception):
+    """Raised inside urllib3 when a connection reaches a refused address;
+    not an OSError, so urllib3 neither retries nor wraps it."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"{host} is at a {reason} address")
+        self.reason = reason
+
+
+def _checked(sock: socket.socket, host: str) -> socket.socket:
+    peer = sock.getpeername()[0]
+    reason = not_public(ipaddress.ip_address(peer.split("%", 1)[0]))
+    if reason:
+        sock.close()
+        raise _RefusedPeer(host, reason)
+    return sock
+
+
+class _PublicHTTPConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _checked(super()._new_conn(), self.host)
+
+
+class _PublicHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def _new_conn(self) -> socket.socket:  # before TLS: not even a handshake with a refused address
+        return _checked(super()._new_conn(), self.host)
+
+
+class _PublicHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _PublicHTTPConnection
+
+
+class _PublicHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
+class PublicOnlyAdapter(requests.adapters.HTTPAdapter):
+    """Connections only to public addresses: the address checked is the one
+    connected to, so a name that resolved to a public address when the source
+    was saved and to 169.254.169.254 now is refused (DNS rebinding)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPPool, "https": _PublicHTTPSPool}
+
+
+def _guard(session: requests.Session, allow_private: bool) -> None:
+    """Mounts the adapter the deployment's setting asks for, once: the
+    session's pooled connections survive from one client to the next."""
+    wanted = requests.adapters.HTTPAdapter if allow_private else PublicOnlyAdapter
+    for prefix in ("https://", "http://"):
+        if type(session.get_adapter(prefix)) is not wanted:
+            session.mount(prefix, wanted())
 
 
 @dataclass(frozen=True)
@@ -116,7 +198,7 @@ def _optional_text(entry: dict[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise MalformedAnswer(f"OSS Index answered a non-text {name}.")
+        raise MalformedAnswer(f"OSS Index answered a non-text {name}.", _short(repr(value)))
     return value
 
 
@@ -125,10 +207,10 @@ def parse_vulnerability(entry: Any) -> Vulnerability:
         raise MalformedAnswer("OSS Index answered a vulnerability without an id.")
     score = entry.get("cvssScore")
     if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 10):
-        raise MalformedAnswer(f"OSS Index answered a CVSS score out of range for {entry['id']}.")
+        raise MalformedAnswer("OSS Index answered a CVSS score out of range.", _short(entry["id"]))
     references = entry.get("externalReferences") or []
     if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
-        raise MalformedAnswer(f"OSS Index answered malformed references for {entry['id']}.")
+        raise MalformedAnswer("OSS Index answered malformed references.", _short(entry["id"]))
     return Vulnerability(
         id=entry["id"],
         display_name=_optional_text(entry, "displayName"),
@@ -148,7 +230,7 @@ def parse_report(entry: Any) -> ComponentReport:
         raise MalformedAnswer("OSS Index answered a component without coordinates.")
     vulnerabilities = entry.get("vulnerabilities", [])
     if not isinstance(vulnerabilities, list):
-        raise MalformedAnswer(f"OSS Index answered malformed vulnerabilities for {entry['coordinates']}.")
+        raise MalformedAnswer("OSS Index answered malformed vulnerabilities.", _short(entry["coordinates"]))
     return ComponentReport(
         coordinates=entry["coordinates"],
         description=_optional_text(entry, "description") or None,
@@ -189,10 +271,16 @@ class Client:
         base_delay: float = 0.5,
         max_delay: float = 20.0,
         sleep: Callable[[float], None] | None = None,
+        allow_private: bool | None = None,
     ) -> None:
         self.endpoint = url.rstrip("/") + REPORT_PATH
         self.credentials = credentials
         self.session = session or requests.Session()
+        if allow_private is None:
+            from feedguard.settings import settings
+
+            allow_private = settings().allow_private_sources
+        _guard(self.session, allow_private)
         self.timeout = timeout if timeout is not None else REQUEST_TIMEOUT
         self.max_attempts = max_attempts
         self.max_total_seconds = max_total_seconds
@@ -253,8 +341,17 @@ class Client:
             retry_after: float | None = None
             try:
                 response = self.session.post(
-                    self.endpoint, json=payload, headers=headers, auth=basic, timeout=self.timeout
+                    self.endpoint,
+                    json=payload,
+                    headers=headers,
+                    auth=basic,
+                    timeout=self.timeout,
+                    allow_redirects=False,
                 )
+            except _RefusedPeer as refused:
+                raise PrivateAddress(
+                    f"The source's host is at a {refused.reason} address, which this deployment does not allow"
+                ) from None
             except (requests.ConnectionError, requests.Timeout) as error:
                 problem = f"OSS Index could not be reached ({type(error).__name__})"
             else:
@@ -265,8 +362,13 @@ class Client:
                     raise AuthenticationFailed(f"OSS Index answered {status}: the token was refused")
                 if status == 402:
                     raise CreditsExhausted("OSS Index answered 402: credits exhausted")
+                if 300 <= status < 400:
+                    raise Redirected(
+                        f"OSS Index answered {status}, a redirect, which sources do not follow; check the source's URL",
+                        self._excerpt(response.headers.get("Location", "")),
+                    )
                 if status not in RETRYABLE:
-                    raise OssIndexError(f"OSS Index answered {status}: {_short(response.text)}")
+                    raise OssIndexError(f"OSS Index answered {status}", self._excerpt(response.text))
                 problem = f"OSS Index answered {status}"
                 retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
             elapsed = time.monotonic() - started
@@ -275,6 +377,11 @@ class Client:
                 raise Unavailable(f"{problem} after {attempt} attempts")
             self.usage.retries += 1
             self.sleep(delay)
+
+    def _excerpt(self, text: str) -> str:
+        """What the source answered, for the log: short, and without the token
+        should the source echo it."""
+        return _short(text.replace(self.credentials.token, "[token]") if self.credentials.token else text)
 
     def _jitter(self, attempt: int) -> float:
         """Exponential backoff with full jitter."""

@@ -172,7 +172,10 @@ def _ask(
 
 
 def _refused(error: ossindex.OssIndexError, source: Source, client: ossindex.Client, hits: int) -> scans.BatchOutcome:
-    logger.warning("OSS Index refused a batch", extra={"source_id": source.id, "reason": error.message})
+    # The detail (an excerpt of what the source answered) is for the log; the scan records the reason only.
+    logger.warning(
+        "OSS Index refused a batch", extra={"source_id": source.id, "reason": error.message, "detail": error.detail}
+    )
     return scans.BatchOutcome(
         requests_made=client.usage.requests,
         cache_hits=hits,

@@ -15,6 +15,7 @@ class Settings:
     scan_request_queue_url: str
     event_bus_name: str
     allow_http_sources: bool
+    allow_private_sources: bool
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -25,6 +26,8 @@ class Settings:
             scan_request_queue_url=os.environ.get("SCAN_REQUEST_QUEUE_URL", ""),
             event_bus_name=os.environ.get("EVENT_BUS_NAME", "default"),
             allow_http_sources=os.environ.get("FEEDGUARD_ALLOW_HTTP_SOURCES", "0") == "1",
+            # Sources on loopback, link-local or private addresses (the local stack's fake OSS Index)
+            allow_private_sources=os.environ.get("FEEDGUARD_ALLOW_PRIVATE_SOURCES", "0") == "1",
         )
 
 

@@ -4,6 +4,7 @@ coordinator, which the scan request queue invokes."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -11,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from feedguard import api, scan_queue
-from feedguard.access import Role
+from feedguard.access import Principal, Role
 from feedguard.dal import permissions, scans
 from feedguard.dal.models import ALL_FEEDS_SCOPE, Scan
 from feedguard.errors import Forbidden, NotFound
@@ -54,7 +55,25 @@ class ScanView(api.ResponseModel):
     finished_at: str | None
 
 
-def view(scan: Scan) -> ScanView:
+# Errors recorded before the OSS Index client stopped quoting what a source
+# answered (issue 27) may hold the source's body after "answered <status>: ",
+# or an id it sent after "for ": a feed's managers see the reason only.
+_QUOTED = re.compile(
+    r"(OSS Index answered \d{3}): (?!the token was refused\.$|credits exhausted\.$).*"
+    r"|(OSS Index answered (?:a CVSS score out of range|malformed references|malformed vulnerabilities)) for .*",
+    re.DOTALL,
+)
+
+
+def short_reason(message: str) -> str:
+    """What a non-admin may read of a scan's error: never an upstream body."""
+    return _QUOTED.sub(lambda m: (m.group(1) or m.group(2)) + ".", message)
+
+
+def view(scan: Scan, caller: Principal) -> ScanView:
+    errors = [ScanError(**error) for error in scans.errors_of(scan)]
+    if not caller.is_admin:
+        errors = [ScanError(source=error.source, message=short_reason(error.message)) for error in errors]
     return ScanView(
         id=scan.scan_id,
         status=scan.status,  # type: ignore[arg-type]
@@ -66,7 +85,7 @@ def view(scan: Scan) -> ScanView:
         requests_made=int(scan.requests_made),
         cache_hits=int(scan.cache_hits),
         findings_new=int(scan.findings_new),
-        errors=[ScanError(**error) for error in scans.errors_of(scan)],
+        errors=errors,
         started_at=scan.started_at,
         finished_at=scan.finished_at,
     )
@@ -107,9 +126,9 @@ def list_scans(
             raise Forbidden("Only the admin may list every scan; add ?feed= for a feed you manage.")
         page = scans.list_all(limit, cursor)
     else:
-        api.feed_caller(app, feed, Role.manager)
+        caller = api.feed_caller(app, feed, Role.manager)
         page = scans.list_for_feed(feed, limit, cursor)
-    return api.ListBody[ScanView](items=[view(scan) for scan in page.items], next_cursor=page.next_cursor)
+    return api.ListBody[ScanView](items=[view(scan, caller) for scan in page.items], next_cursor=page.next_cursor)
 
 
 @app.get(
@@ -128,7 +147,7 @@ def get_scan(id: str) -> ScanView:  # noqa: A002 - the contract names it id
             raise missing
         if Role[role] < Role.manager:
             raise Forbidden(f"Your role on feed {scan.scope} is {role}; scans are for its managers.")
-    return view(scan)
+    return view(scan, caller)
 
 
 @logger.inject_lambda_context(clear_state=True)

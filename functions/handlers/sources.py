@@ -80,7 +80,7 @@ def view(source: Source) -> SourceView:
 )
 def create_source(body: NewSource) -> SourceView:
     require_admin(api.principal(app))
-    url = sources.checked_url(body.url, settings().allow_http_sources)
+    url = sources.checked_url(body.url, settings().allow_http_sources, settings().allow_private_sources)
     sources.check_auth(body.auth, body.username)
     fields = {"name": body.name, "source_kind": body.kind, "url": url, "auth": body.auth, "username": body.username}
     source = source_store.create(new_id("src"), fields, body.token.get_secret_value())
@@ -122,7 +122,7 @@ def update_source(id: str, body: SourceChanges) -> SourceView:  # noqa: A002
     if "name" in sent and body.name is not None:
         changes["name"] = body.name
     if "url" in sent:
-        changes["url"] = sources.checked_url(body.url, settings().allow_http_sources)
+        changes["url"] = sources.checked_url(body.url, settings().allow_http_sources, settings().allow_private_sources)
     if "auth" in sent and body.auth is not None:
         changes["auth"] = body.auth
     if "username" in sent:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
@@ -266,3 +269,64 @@ def test_a_retry_after_that_is_neither_seconds_nor_a_date_gets_the_default_backo
     assert "pkg:npm/lodash@4.17.21" in client(url, sleeps, base_delay=0.5).reports(["pkg:npm/lodash@4.17.21"])
     assert len(sleeps.calls) == 1
     assert 0 <= sleeps.calls[0] <= 0.5
+
+
+@pytest.fixture
+def redirecting(oss: tuple[FakeOssIndex, str]) -> Iterator[str]:
+    """A server on loopback that answers every request with a 307 to the fake OSS Index."""
+    target = oss[1] + ossindex.REPORT_PATH
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_redirect_is_never_followed_and_stops_the_source(oss: tuple[FakeOssIndex, str], redirecting: str) -> None:
+    # Given a source whose URL answers 307 to another server
+    service, _ = oss
+    sleeps = Sleeps()
+    # When a report is asked, it is an error naming the redirect, without what the source answered
+    with pytest.raises(ossindex.Redirected) as raised:
+        client(redirecting, sleeps).reports(["pkg:npm/lodash@4.17.20"])
+    assert raised.value.stops_source
+    assert raised.value.message.startswith("OSS Index answered 307, a redirect, which sources do not follow")
+    assert "127.0.0.1" not in raised.value.message
+    # And the coordinates and the token never reached the redirect's target
+    assert service.stats()["requests"] == 0
+    assert sleeps.calls == []
+
+
+def test_an_error_answer_is_reported_without_its_body(oss: tuple[FakeOssIndex, str]) -> None:
+    service, url = oss
+    service.add_fault(Fault(status=418, body="<html>secret internal page of some other host</html>"))
+    with pytest.raises(ossindex.OssIndexError) as raised:
+        client(url).reports(["pkg:npm/lodash@4.17.20"])
+    assert raised.value.message == "OSS Index answered 418"
+    assert "secret internal page" in (raised.value.detail or "")  # for the log only
+
+
+def test_a_source_at_a_private_address_is_refused_before_anything_is_sent(oss: tuple[FakeOssIndex, str]) -> None:
+    # Given a deployment that allows only public sources, and a source whose name now resolves to 127.0.0.1
+    service, url = oss
+    named = url.replace("127.0.0.1", "localhost")
+    # When a report is asked
+    with pytest.raises(ossindex.PrivateAddress) as raised:
+        Client(named, Credentials(token=TOKEN), sleep=Sleeps(), allow_private=False).reports(["pkg:npm/a@1.0.0"])
+    # Then the connection is refused once connected, before the request is sent, and not retried
+    assert raised.value.stops_source
+    assert "loopback" in raised.value.message
+    assert service.stats()["requests"] == 0
+    # And the same session serves a deployment that allows private sources
+    assert Client(url, Credentials(token=TOKEN), sleep=Sleeps(), allow_private=True).reports(["pkg:npm/a@1.0.0"])

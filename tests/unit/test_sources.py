@@ -168,3 +168,111 @@ def test_tokens_never_reach_a_log_line_or_a_response(
         assert token not in json.dumps(answers)
         assert token not in logs
         assert token not in everything_stored(aws)
+
+
+@pytest.fixture
+def public_only(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A deployment that allows only public sources (the template's default)."""
+    monkeypatch.setenv("FEEDGUARD_ALLOW_PRIVATE_SOURCES", "0")
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1",
+        "https://127.0.0.1:8443",
+        "https://[::1]",
+        "https://169.254.169.254",  # the instance metadata service
+        "https://[fe80::1%25eth0]",
+        "https://10.0.0.5",
+        "https://172.16.0.1",
+        "https://192.168.1.1",
+        "https://100.64.0.1",
+        "https://0.0.0.0",
+        "https://[::ffff:127.0.0.1]",
+        "https://2130706433",  # 127.0.0.1 as one number, which the resolver reads
+        "https://127.1",
+        "https://0x7f.0.0.1",
+        "https://localhost",
+        "https://LOCALHOST.",
+        "https://api.localhost",
+    ],
+)
+def test_a_source_on_a_private_host_is_refused_unless_the_deployment_allows_it(
+    aws: Any, public_only: Any, url: str
+) -> None:
+    # When the admin creates a source there, or moves one there
+    status, answer = request(
+        sources, "POST", "/sources", body={"name": "g", "kind": "ossindex", "url": url, "token": TOKEN}
+    )
+    assert status == 422, answer
+    assert "public" in answer["message"]
+    created = new_source()
+    status, _ = request(sources, "PATCH", f"/sources/{created['id']}", body={"url": url})
+    assert status == 422
+    # Then nothing is stored
+    assert [s["url"] for s in request(sources, "GET", "/sources")[1]["items"]] == ["https://api.guide.sonatype.com"]
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.com:0", "https://example.com:65536", "https://example.com:abc", "https://example.com:"]
+)
+def test_a_source_url_with_an_invalid_port_is_refused(aws: Any, url: str) -> None:
+    status, answer = request(
+        sources, "POST", "/sources", body={"name": "g", "kind": "ossindex", "url": url, "token": TOKEN}
+    )
+    assert status == 422, answer
+    assert "port" in answer["message"]
+
+
+@pytest.mark.parametrize("url", ["https://8.8.8.8", "https://example.com:8443", "https://[2606:4700::1111]"])
+def test_public_hosts_and_valid_ports_are_accepted(aws: Any, public_only: Any, url: str) -> None:
+    assert new_source(url=url)["url"] == url
+
+
+def test_a_private_host_is_accepted_where_the_deployment_allows_it(aws: Any) -> None:
+    # The unit tests run as the local stack does: FEEDGUARD_ALLOW_PRIVATE_SOURCES=1
+    assert new_source(url="https://127.0.0.1:8443")["url"] == "https://127.0.0.1:8443"
+
+
+def test_a_feeds_manager_sees_a_short_reason_for_a_sources_failure_never_its_body(
+    aws: Any, oss: tuple[Any, str]
+) -> None:
+    from feedguard.dal import permissions
+    from feedguard.dal import scans as scan_store
+    from handlers import scans
+    from infra.fake_ossindex import Fault
+    from tests.unit.builders import a_feed
+    from tests.unit.test_scanner import LODASH, a_source, scan
+
+    # Given a scan whose source answered an error page, and a scan recorded
+    # before sources' bodies stopped being quoted
+    service, url = oss
+    a_feed("demo", [LODASH], [a_source(url)])
+    permissions.grant("demo", "kmanager", "manager")
+    service.add_fault(Fault(status=500, body="<html>Internal page of some host: db=10.0.0.7</html>"))
+    done = scan(aws, "demo")
+    legacy = scan_store.create("s-legacy", "demo", "api", False)
+    scan_store.count_batch(
+        legacy.scan_id,
+        0,
+        scan_store.BatchOutcome(
+            failed=True,
+            error_source="src-guide",
+            error_message="guide: OSS Index answered 500: <html>db=10.0.0.7</html>.",
+        ),
+    )
+    # When the feed's manager reads the scans, and the admin does
+    manager = request(scans, "GET", "/scans", query={"feed": "demo"}, caller=key_caller("kmanager"))[1]
+    one = request(scans, "GET", f"/scans/{done.scan_id}", caller=key_caller("kmanager"))[1]
+    admin = request(scans, "GET", "/scans", query={"feed": "demo"})[1]
+    # Then the manager sees the reason, never the body
+    messages = sorted(e["message"] for s in manager["items"] for e in s["errors"])
+    assert messages == ["guide: OSS Index answered 500.", "guide: OSS Index answered 500."]
+    assert [e["message"] for e in one["errors"]] == ["guide: OSS Index answered 500."]
+    assert "10.0.0.7" not in json.dumps(manager) + json.dumps(one)
+    # and the admin sees the new scan's reason as is; only a record from before quotes a body
+    assert "10.0.0.7" not in json.dumps([s for s in admin["items"] if s["id"] == done.scan_id])
