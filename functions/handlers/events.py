@@ -1,11 +1,16 @@
-"""Findings events, published from the history: every `detected`, `expired`,
-`reopened` and `withdrawn` entry was written in the same transaction as the
-change it records, so the history is an outbox and no event is lost when a
-publish fails (the record is retried; failures are reported one by one).
+"""Findings events, published from the history: every `detected`, `assessed`,
+`expired`, `reopened` and `withdrawn` entry was written in the same
+transaction as the change it records, so the history is an outbox and no
+event is lost when a publish fails (the record is retried; failures are
+reported one by one).
 
 Events go to the findings bus with source `feedguard`: Finding Detected,
-Assessment Expired, Assessment Reopened, Finding Withdrawn. Teams route them to
-chat, e-mail or tickets with a rule."""
+Finding Assessed, Assessment Expired, Assessment Reopened, Finding Withdrawn.
+Each detail carries the contract's fields at its top level (`feed`,
+`vulnerability_id`, `title`, `cvss_score`, `packages`; for `assessed` also
+`type`, `actor`, `actor_id` and `expires_at`), so a rule can match on them
+and an input transformer can quote them (template.yaml's webhook rule does
+both). Teams route them to chat, e-mail or tickets with a rule."""
 
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ SOURCE = "feedguard"
 ENTRIES_A_CALL = 10
 DETAIL_TYPES = {
     "detected": "Finding Detected",
+    "assessed": "Finding Assessed",
     "expired": "Assessment Expired",
     "reopened": "Assessment Reopened",
     "withdrawn": "Finding Withdrawn",
@@ -53,20 +59,30 @@ def detail_of(entry: dict[str, Any], finding: Finding | None) -> tuple[str, dict
         return None
     feed, vulnerability_id = _finding_key(entry)
     score = float(finding.cvss_score) if finding and finding.cvss_score is not None else None
+    title = finding.title if finding else None
+    packages = sorted(finding.packages or ()) if finding else []
     return detail_type, {
         "feed": feed,
+        "vulnerability_id": vulnerability_id,
+        "title": title,
+        "cvss_score": score,
+        "packages": packages,
+        # The same, as published before the contract named the fields above.
         "vulnerability": {
             "id": vulnerability_id,
-            "title": finding.title if finding else None,
+            "title": title,
             "cvss_score": score,
             "cve": finding.cve if finding else None,
         },
-        "packages": sorted(finding.packages or ()) if finding else [],
         "severity": severity(score),
         "action": entry["action"],
         "at": entry.get("at"),
+        # Who: the key's name at the time and its id, as the entry records them.
         "actor": entry.get("actor"),
+        "actor_id": entry.get("actor_id"),
         "type": entry.get("type"),
+        # An assessment's expiry as it was made (None: it does not expire).
+        "expires_at": entry.get("expires_at"),
         "reason": entry.get("reason"),
     }
 

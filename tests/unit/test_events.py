@@ -15,13 +15,16 @@ from tests.support import LambdaContext, counted_dynamodb_calls
 from tests.unit.builders import a_finding
 
 
-def history_record(sequence: str, action: str, vulnerability_id: str = "CVE-2021-44228") -> dict[str, Any]:
+def history_record(
+    sequence: str, action: str, vulnerability_id: str = "CVE-2021-44228", **extra: str
+) -> dict[str, Any]:
     image = {
         "finding": {"S": f"demo#{vulnerability_id}"},
         "seq": {"S": f"2026-11-25T10:00:00Z#{sequence}"},
         "at": {"S": "2026-11-25T10:00:00Z"},
         "actor": {"S": "scanner"},
         "action": {"S": action},
+        **{name: {"S": value} for name, value in extra.items()},
     }
     return {
         "eventID": sequence,
@@ -89,9 +92,78 @@ def test_each_announced_action_has_its_detail_type(aws: Any, action: str, detail
     assert [event["detail-type"] for event in published(aws)] == [detail_type]
 
 
-def test_assessments_announce_nothing(aws: Any) -> None:
-    events.handler({"Records": [history_record("1", "assessed"), history_record("2", "unassessed")]}, LambdaContext())
+def test_an_assessment_is_announced_with_who_made_it_its_type_and_expiry(aws: Any) -> None:
+    a_finding("demo", "CVE-2021-44228", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1", cvss=10.0)
+    record = history_record(
+        "1",
+        "assessed",
+        actor="ci-bot",
+        actor_id="k-123",
+        type="ignore",
+        expires_at="2027-01-01T00:00:00Z",
+    )
+    events.handler({"Records": [record]}, LambdaContext())
+    (event,) = published(aws)
+    assert event["detail-type"] == "Finding Assessed"
+    detail = event["detail"]
+    assert (detail["actor"], detail["actor_id"], detail["type"], detail["expires_at"]) == (
+        "ci-bot",
+        "k-123",
+        "ignore",
+        "2027-01-01T00:00:00Z",
+    )
+
+
+def test_an_assessment_that_does_not_expire_says_so_with_a_null_expiry(aws: Any) -> None:
+    a_finding("demo", "CVE-2021-44228")
+    events.handler({"Records": [history_record("1", "assessed", type="caution")]}, LambdaContext())
+    (event,) = published(aws)
+    assert event["detail"]["expires_at"] is None
+    assert event["detail"]["type"] == "caution"
+
+
+def test_removing_an_assessment_announces_nothing(aws: Any) -> None:
+    events.handler({"Records": [history_record("1", "unassessed")]}, LambdaContext())
     assert published(aws) == []
+
+
+CONTRACT_FIELDS = {"feed", "vulnerability_id", "title", "cvss_score", "packages"}
+ASSESSED_FIELDS = {"type", "actor_id", "expires_at"}
+
+
+@pytest.mark.parametrize("action", sorted(events.DETAIL_TYPES))
+def test_every_event_carries_the_fields_the_contract_lists(aws: Any, action: str) -> None:
+    a_finding("demo", "CVE-2021-44228", "pkg:npm/left-pad@1.0.0", cvss=7.5)
+    events.handler({"Records": [history_record("1", action, actor_id="k-1", type="t")]}, LambdaContext())
+    (event,) = published(aws)
+    detail = event["detail"]
+    assert detail.keys() >= CONTRACT_FIELDS | ASSESSED_FIELDS
+    assert (detail["feed"], detail["vulnerability_id"]) == ("demo", "CVE-2021-44228")
+    assert (detail["title"], detail["cvss_score"], detail["packages"]) == (
+        "[CVE-2021-44228] something bad",
+        7.5,
+        ["pkg:npm/left-pad@1.0.0"],
+    )
+
+
+def test_an_event_of_a_deleted_feed_still_names_the_finding(aws: Any) -> None:
+    events.handler({"Records": [history_record("1", "withdrawn", "CVE-GONE")]}, LambdaContext())
+    (event,) = published(aws)
+    detail = event["detail"]
+    assert (detail["vulnerability_id"], detail["title"], detail["cvss_score"], detail["packages"]) == (
+        "CVE-GONE",
+        None,
+        None,
+        [],
+    )
+
+
+def test_the_stream_filter_lets_through_exactly_the_actions_that_are_announced() -> None:
+    from infra.template import Template
+
+    (mapping,) = [m for m in Template.load().stream_mappings() if m.function == "EventsFunction"]
+    (pattern,) = mapping.filters
+    assert set(pattern["dynamodb"]["NewImage"]["action"]["S"]) == set(events.DETAIL_TYPES)
 
 
 def test_a_refused_publish_is_reported_alone_so_it_is_retried(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,7 +199,7 @@ def test_events_go_ten_a_call_with_their_findings_read_together(aws: Any) -> Non
     for vulnerability_id in ids:
         a_finding("demo", vulnerability_id, cvss=7.5)
     records = [history_record(str(n), "detected", vulnerability_id) for n, vulnerability_id in enumerate(ids)]
-    records.insert(3, history_record("99", "assessed"))  # announces nothing
+    records.insert(3, history_record("99", "unassessed"))  # announces nothing
     with counted_dynamodb_calls() as calls, counted_calls(events._events(), "put_events") as publishes:
         answer = events.handler({"Records": records}, LambdaContext())
     assert answer == {"batchItemFailures": []}
@@ -162,3 +234,17 @@ def test_once_a_publish_fails_it_and_every_later_record_are_reported_failed(
     assert answer == {"batchItemFailures": [{"itemIdentifier": str(n)} for n in range(10, 25)]}
     assert breaking.calls == 2
     assert sorted(event["detail"]["vulnerability"]["id"] for event in published(aws)) == ids[:10]
+
+
+def test_an_assessment_entry_records_the_expiry_its_event_announces(aws: Any) -> None:
+    from datetime import UTC, datetime
+
+    from feedguard.dal import assessments, history
+
+    a_finding("demo", "CVE-2021-44228")
+    expires = datetime(2030, 1, 1, tzinfo=UTC)
+    assessments.assess(
+        "demo", "CVE-2021-44228", type_id="ignore", effect="allow", comment=None, expires_at=expires, actor="ci-bot"
+    )
+    (entry,) = [e for e in history.entries("demo", "CVE-2021-44228") if e.action == "assessed"]
+    assert entry.expires_at == "2030-01-01T00:00:00Z"

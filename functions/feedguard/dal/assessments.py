@@ -199,6 +199,7 @@ def _fill(
         type=type_id,
         comment=comment,
         reason=f"Expires at {assessment.expires_at}." if assessment.expires_at else "Does not expire.",
+        expires_at=assessment.expires_at,
     )
 
 

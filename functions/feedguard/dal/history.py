@@ -32,6 +32,7 @@ def new_entry(
     type: str | None = None,  # noqa: A002 - the contract's name
     comment: str | None = None,
     reason: str | None = None,
+    expires_at: str | None = None,
 ) -> HistoryEntry:
     """An entry to write in the transaction of the change it records."""
     return HistoryEntry(
@@ -43,6 +44,7 @@ def new_entry(
         type=type,
         comment=comment,
         reason=reason,
+        expires_at=expires_at,
     )
 
 

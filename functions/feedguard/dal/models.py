@@ -415,6 +415,7 @@ class HistoryEntry(Stored):
     type = UnicodeAttribute(null=True)
     comment = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
+    expires_at = UnicodeAttribute(null=True)  # of an `assessed` entry's assessment, for its event
 
 
 # ---------------------------------------------------------------- OSS Index answer cache
