@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -28,6 +28,8 @@ class Provisioned:
     bus_names: dict[str, str]
     ttl_attributes: dict[str, str]
     recorded_events_queues: dict[str, str]
+    # (rule, target id) of each API destination target -> the queue its bus's rule fills
+    api_destination_queues: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def aws_client(service: str, endpoint: str) -> Any:
@@ -57,17 +59,28 @@ def _table_request(name: str, props: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
-def provision(template: Template, endpoint: str, stack: str, secret_values: dict[str, str]) -> Provisioned:
+def provision(
+    template: Template,
+    endpoint: str,
+    stack: str,
+    secret_values: dict[str, str],
+    console_domain: str = "localhost",
+) -> Provisioned:
+    """`console_domain` is where the local stack serves the console (host:port),
+    as the distribution's DomainName."""
     refs: dict[str, str] = {
         "AWS::StackName": stack,
         "AWS::Region": REGION,
         "AWS::AccountId": ACCOUNT,
         "AWS::Partition": "aws",
         "AWS::URLSuffix": "amazonaws.com",
-        **template.parameter_defaults(),
+        **template.parameter_values(),
     }
     attributes: dict[tuple[str, str], str] = {}
-    result = Provisioned(stack, Resolver(refs, attributes), {}, {}, {}, {}, {}, {}, {}, {})
+    for logical_id in template.of_type("AWS::CloudFront::Distribution"):
+        attributes[(logical_id, "DomainName")] = console_domain
+    resolver = Resolver(refs, attributes, template.conditions(), template.mappings)
+    result = Provisioned(stack, resolver, {}, {}, {}, {}, {}, {}, {}, {})
     _tables(template, aws_client("dynamodb", endpoint), result, refs, attributes)
     _queues(template, aws_client("sqs", endpoint), result, refs, attributes)
     secretsmanager = aws_client("secretsmanager", endpoint)
@@ -93,6 +106,7 @@ def provision(template: Template, endpoint: str, stack: str, secret_values: dict
         events.put_rule(Name="record-everything", EventBusName=name, EventPattern=json.dumps({"source": ["feedguard"]}))
         events.put_targets(Rule="record-everything", EventBusName=name, Targets=[{"Id": "recorded", "Arn": arn}])
         result.recorded_events_queues[logical_id] = url
+    _api_destination_rules(template, events, sqs, result, attributes)
     api_id, _ = template.api()
     refs[api_id] = "local"
     for logical_id in template.functions():
@@ -100,6 +114,36 @@ def provision(template: Template, endpoint: str, stack: str, secret_values: dict
         refs[logical_id] = function_name
         attributes[(logical_id, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
     return result
+
+
+def _api_destination_rules(
+    template: Template, events: Any, sqs: Any, result: Provisioned, attributes: dict[tuple[str, str], str]
+) -> None:
+    """The rules whose targets are API destinations, on moto's bus with the
+    template's event pattern: moto matches each event as EventBridge does
+    and puts it, untransformed, in a queue of the target's (local only),
+    from which infra.pollers.ApiDestinationPoller posts it as EventBridge
+    would post it to the destination."""
+    for target in template.api_destination_targets():
+        bus = result.bus_names[target.bus]
+        pattern = result.resolver(target.event_pattern)
+        rule_arn = events.put_rule(
+            Name=target.rule,
+            EventBusName=bus,
+            EventPattern=pattern if isinstance(pattern, str) else json.dumps(pattern),
+        )["RuleArn"]
+        attributes[(target.rule, "Arn")] = rule_arn
+        attributes[(target.destination, "Arn")] = (
+            f"arn:aws:events:{REGION}:{ACCOUNT}:api-destination/{result.stack}-{target.destination}/local"
+        )
+        # Long enough for every retry: the poller deletes an event once it is delivered or dead-lettered.
+        url = sqs.create_queue(
+            QueueName=f"{result.stack}-{target.rule}-{target.target_id}-delivery",
+            Attributes={"VisibilityTimeout": "43200"},
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_targets(Rule=target.rule, EventBusName=bus, Targets=[{"Id": target.target_id, "Arn": arn}])
+        result.api_destination_queues[(target.rule, target.target_id)] = url
 
 
 def _tables(

@@ -88,6 +88,28 @@ class Schedule:
     dead_letter_queue: str | None
 
 
+@dataclass(frozen=True)
+class ApiDestinationTarget:
+    """A rule's target that is an API destination (the webhook): what the
+    local stack posts, how, and where it keeps what it could not deliver.
+    Values are as the template writes them (resolve them with the stack's
+    resolver)."""
+
+    rule: str
+    target_id: str
+    bus: str
+    event_pattern: Any
+    destination: str
+    endpoint: Any
+    http_method: Any
+    rate_limit_per_second: Any
+    auth: dict[str, Any]
+    input_transformer: dict[str, Any] | None
+    max_retry_attempts: Any
+    max_event_age_seconds: Any
+    dead_letter_queue: str | None
+
+
 @dataclass
 class FunctionSpec:
     logical_id: str
@@ -109,22 +131,71 @@ def _logical_of(value: Any) -> str | None:
 
 
 class Template:
-    def __init__(self, document: dict[str, Any]) -> None:
+    """The template as deployed with `parameters` (the rest at their
+    defaults): a resource whose Condition is false is not there."""
+
+    def __init__(self, document: dict[str, Any], parameters: dict[str, str] | None = None) -> None:
         self.document = document
         self.resources: dict[str, Any] = document.get("Resources", {})
         self.parameters: dict[str, Any] = document.get("Parameters", {})
+        self.mappings: dict[str, Any] = document.get("Mappings", {})
         self.globals: dict[str, Any] = document.get("Globals", {}).get("Function", {})
+        unknown = set(parameters or {}) - set(self.parameters)
+        if unknown:
+            raise ValueError(f"template.yaml has no parameter {', '.join(sorted(unknown))}")
+        self.overrides = dict(parameters or {})
 
     @classmethod
-    def load(cls, path: Path = TEMPLATE_PATH) -> Template:
-        return cls(load_document(path))
+    def load(cls, path: Path = TEMPLATE_PATH, parameters: dict[str, str] | None = None) -> Template:
+        return cls(load_document(path), parameters)
+
+    def with_parameters(self, parameters: dict[str, str]) -> Template:
+        return Template(self.document, {**self.overrides, **parameters})
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {
             logical_id: resource.get("Properties", {})
             for logical_id, resource in self.resources.items()
-            if resource.get("Type") == resource_type
+            if resource.get("Type") == resource_type and self._exists(resource)
         }
+
+    def parameter_values(self) -> dict[str, str]:
+        """Each parameter's value: the one given, or its default."""
+        return {**self.parameter_defaults(), **self.overrides}
+
+    def conditions(self) -> dict[str, bool]:
+        """Every condition of the template, evaluated with the parameter values."""
+        return {name: self.condition(name) for name in self.document.get("Conditions", {})}
+
+    def condition(self, name: str) -> bool:
+        return bool(self._evaluate(self.document["Conditions"][name]))
+
+    def _exists(self, resource: dict[str, Any]) -> bool:
+        return "Condition" not in resource or self.condition(str(resource["Condition"]))
+
+    def _evaluate(self, value: Any) -> Any:
+        """A condition function: Fn::Equals, Fn::Not, Fn::And, Fn::Or,
+        Condition, and the Refs to parameters they compare."""
+        if not isinstance(value, dict):
+            return value
+        ((key, argument),) = value.items()
+        if key == "Ref":
+            values = self.parameter_values()
+            if argument not in values:
+                raise KeyError(f"a condition can only Ref a parameter, not {argument}")
+            return values[argument]
+        if key == "Condition":
+            return self.condition(str(argument))
+        if key == "Fn::Equals":
+            left, right = (self._evaluate(item) for item in argument)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._evaluate(argument[0])
+        if key == "Fn::And":
+            return all(self._evaluate(item) for item in argument)
+        if key == "Fn::Or":
+            return any(self._evaluate(item) for item in argument)
+        raise ValueError(f"the local stack cannot evaluate {key} in a condition")
 
     def tables(self) -> dict[str, dict[str, Any]]:
         return self.of_type("AWS::DynamoDB::Table")
@@ -240,6 +311,42 @@ class Template:
             )
         return mappings
 
+    def api_destination_targets(self) -> list[ApiDestinationTarget]:
+        """Every target of an AWS::Events::Rule on one of the template's
+        buses that is one of its API destinations."""
+        destinations = self.of_type("AWS::Events::ApiDestination")
+        connections = self.of_type("AWS::Events::Connection")
+        targets = []
+        for rule, props in self.of_type("AWS::Events::Rule").items():
+            bus = _logical_of(props.get("EventBusName"))
+            for target in props.get("Targets", []):
+                destination = _logical_of(target["Arn"])
+                if bus is None or destination not in destinations:
+                    continue
+                spec = destinations[destination]
+                connection = _logical_of(spec["ConnectionArn"]) or ""
+                retry = target.get("RetryPolicy", {})
+                dlq = target.get("DeadLetterConfig", {}).get("Arn")
+                targets.append(
+                    ApiDestinationTarget(
+                        rule=rule,
+                        target_id=str(target["Id"]),
+                        bus=bus,
+                        event_pattern=props["EventPattern"],
+                        destination=destination,
+                        endpoint=spec["InvocationEndpoint"],
+                        http_method=spec["HttpMethod"],
+                        rate_limit_per_second=spec.get("InvocationRateLimitPerSecond", 300),
+                        auth=connections[connection],
+                        input_transformer=target.get("InputTransformer"),
+                        # EventBridge's defaults: 185 retries within 24 hours.
+                        max_retry_attempts=retry.get("MaximumRetryAttempts", 185),
+                        max_event_age_seconds=retry.get("MaximumEventAgeInSeconds", 86400),
+                        dead_letter_queue=_logical_of(dlq) if dlq else None,
+                    )
+                )
+        return targets
+
     def schedules(self) -> list[Schedule]:
         schedules = []
         for function, name, props in self._events_of_type("ScheduleV2"):
@@ -268,9 +375,17 @@ class Resolver:
     `refs[logical_id]` is what Ref gives; `attributes[(logical_id, name)]`
     what GetAtt gives; parameters and pseudo parameters are refs too."""
 
-    def __init__(self, refs: dict[str, str], attributes: dict[tuple[str, str], str]) -> None:
+    def __init__(
+        self,
+        refs: dict[str, str],
+        attributes: dict[tuple[str, str], str],
+        conditions: dict[str, bool] | None = None,
+        mappings: dict[str, Any] | None = None,
+    ) -> None:
         self.refs = refs
         self.attributes = attributes
+        self.conditions = conditions or {}
+        self.mappings = mappings or {}
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, list):
@@ -290,7 +405,15 @@ class Resolver:
             "Fn::GetAtt": lambda argument: self._get_att(argument[0], argument[1]),
             "Fn::Sub": self._sub,
             "Fn::Join": lambda argument: str(argument[0]).join(str(self(part)) for part in argument[1]),
+            "Fn::If": self._if,
+            "Fn::FindInMap": lambda argument: self.mappings[self(argument[0])][self(argument[1])][self(argument[2])],
         }
+
+    def _if(self, argument: list[Any]) -> Any:
+        name, when_true, when_false = argument
+        if name not in self.conditions:
+            raise KeyError(f"the local stack knows no condition {name}")
+        return self(when_true if self.conditions[name] else when_false)
 
     def _ref(self, logical_id: str) -> str:
         if logical_id not in self.refs:
