@@ -1,5 +1,6 @@
 """What AWS runs around the functions, emulated: SQS and DynamoDB Streams
-event source mappings, EventBridge Scheduler, and DynamoDB's TTL deletion."""
+event source mappings, EventBridge Scheduler, EventBridge's API destinations
+(the webhook), and DynamoDB's TTL deletion."""
 
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ import uuid
 from collections import deque
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import requests
 from botocore.exceptions import ClientError
 
 from infra import moto_speedups
 from infra.filters import matches_any
 from infra.lambdas import InvocationError, LocalFunction
 from infra.provision import ACCOUNT, REGION, Provisioned, aws_client
-from infra.template import Schedule, SqsMapping, StreamMapping
+from infra.template import ApiDestinationTarget, Schedule, SqsMapping, StreamMapping
+from infra.transformer import InputTransformer, TransformError
 
 log = logging.getLogger("feedguard.local")
 
@@ -541,3 +545,171 @@ class Scheduler(_Loop):
                 },
             },
         )
+
+
+# ---------------------------------------------------------------- EventBridge API destinations
+
+# The answers after which EventBridge tries an API destination again; any
+# other 4xx (and a 3xx: it follows no redirect) goes to the dead-letter queue at once.
+RETRIED_STATUSES = frozenset({401, 407, 409, 429})
+# EventBridge gives an API destination 5 seconds to answer.
+API_DESTINATION_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass
+class _Delivery:
+    """An event on its way to the destination, and the queue message it came in."""
+
+    event: dict[str, Any]
+    receipt_handle: str
+    received_at: float
+    attempts: int = 0
+    due: float = 0.0
+
+
+class ApiDestinationPoller(_Loop):
+    """A rule's API destination target, as EventBridge runs it: each event
+    the rule matched (moto matched it and queued it for this poller) goes
+    through the target's input transformer and is posted to the endpoint
+    with the connection's API key header, at most InvocationRateLimitPerSecond
+    a second; 5xx, 401, 407, 409, 429 and no answer within 5 seconds are
+    tried again with exponential backoff up to the RetryPolicy's
+    MaximumRetryAttempts within MaximumEventAgeInSeconds, after which (or
+    at once, for any other failure) the event goes to the DeadLetterConfig
+    queue with EventBridge's message attributes. An event is deleted from
+    the poller's queue once delivered or dead-lettered, so it is posted once.
+
+    The wait before retry n is `retry_delay` x 2^(n-1) seconds, at most
+    `max_retry_delay` (EventBridge's own schedule, with jitter, spreads 185
+    retries over a day)."""
+
+    def __init__(
+        self,
+        target: ApiDestinationTarget,
+        provisioned: Provisioned,
+        endpoint: str,
+        retry_delay: float = 1.0,
+        max_retry_delay: float = 60.0,
+    ) -> None:
+        super().__init__(f"api-destination-{target.rule}-{target.target_id}", 0.0)
+        resolve = provisioned.resolver
+        self.target = target
+        self.url = str(resolve(target.endpoint))
+        self.method = str(resolve(target.http_method)).upper()
+        self.min_interval = 1.0 / max(1, int(resolve(target.rate_limit_per_second)))
+        self.max_retry_attempts = int(resolve(target.max_retry_attempts))
+        self.max_event_age_seconds = int(resolve(target.max_event_age_seconds))
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self.headers = {"Content-Type": "application/json; charset=utf-8", **_connection_headers(target, resolve)}
+        spec = target.input_transformer
+        self.transformer = InputTransformer.of(resolve(spec)) if spec else None
+        self.rule_name = target.rule
+        self.rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{provisioned.bus_names[target.bus]}/{target.rule}"
+        self.target_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:api-destination/{provisioned.stack}-{target.destination}"
+        self.queue_url = provisioned.api_destination_queues[(target.rule, target.target_id)]
+        self.dead_letter_queue = provisioned.queue_urls.get(target.dead_letter_queue or "")
+        self.sqs = aws_client("sqs", endpoint)
+        self.http = requests.Session()
+        self.pending: list[_Delivery] = []
+        self.delivered = 0
+        self.dead_lettered = 0
+        self._last_post = 0.0
+
+    def tick(self) -> None:
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0 if self.pending else 1
+        ).get("Messages", [])
+        now = time.time()
+        for message in messages:
+            self.pending.append(_Delivery(json.loads(message["Body"]), message["ReceiptHandle"], now, due=now))
+        for delivery in sorted(self.pending, key=lambda d: d.due):
+            if self.stopping.is_set() or delivery.due > time.time():
+                break
+            self._attempt(delivery)
+        if not messages and self.pending:
+            next_due = min(delivery.due for delivery in self.pending)
+            self.stopping.wait(max(0.0, min(next_due - time.time(), 1.0)))
+
+    def _attempt(self, delivery: _Delivery) -> None:
+        try:
+            body = (
+                self.transformer.apply(delivery.event, self.rule_arn, self.rule_name)
+                if self.transformer
+                else json.dumps(delivery.event)
+            )
+        except TransformError as error:
+            self._dead_letter(delivery, "INVALID_JSON", str(error), "")
+            return
+        self._pace()
+        delivery.attempts += 1
+        try:
+            answer = self.http.request(
+                self.method, self.url, data=body.encode(), headers=self.headers, timeout=API_DESTINATION_TIMEOUT_SECONDS
+            )
+        except requests.RequestException as error:
+            code, message = "SDK_CLIENT_ERROR", f"the endpoint did not answer: {type(error).__name__}"
+            retried = True
+        else:
+            if answer.status_code < 300:
+                log.info("%s: event delivered (%d)", self.name, answer.status_code)
+                self.delivered += 1
+                self._done(delivery)
+                return
+            code, message = f"HTTP_{answer.status_code}", f"the endpoint answered {answer.status_code}"
+            retried = answer.status_code >= 500 or answer.status_code in RETRIED_STATUSES
+        retries = delivery.attempts - 1
+        wait = min(self.retry_delay * 2**retries, self.max_retry_delay)
+        too_old = time.time() + wait - delivery.received_at > self.max_event_age_seconds
+        if not retried:
+            self._dead_letter(delivery, code, message, "")
+        elif retries >= self.max_retry_attempts:
+            self._dead_letter(delivery, code, message, "MaximumRetryAttempts")
+        elif too_old:
+            self._dead_letter(delivery, code, message, "MaximumEventAgeInSeconds")
+        else:
+            log.info("%s: %s; trying again in %.1f s", self.name, message, wait)
+            delivery.due = time.time() + wait
+
+    def _pace(self) -> None:
+        """InvocationRateLimitPerSecond: posts are spaced evenly."""
+        wait = self._last_post + self.min_interval - time.monotonic()
+        if wait > 0:
+            self.stopping.wait(wait)
+        self._last_post = time.monotonic()
+
+    def _dead_letter(self, delivery: _Delivery, code: str, message: str, exhausted: str) -> None:
+        log.warning("%s: event sent to the dead-letter queue (%s)", self.name, message)
+        self.dead_lettered += 1
+        if self.dead_letter_queue:
+            attributes = {
+                "RULE_ARN": self.rule_arn,
+                "TARGET_ARN": self.target_arn,
+                "ERROR_CODE": code,
+                "ERROR_MESSAGE": message,
+                "RETRY_ATTEMPTS": str(max(0, delivery.attempts - 1)),
+            }
+            if exhausted:
+                attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
+            self.sqs.send_message(
+                QueueUrl=self.dead_letter_queue,
+                MessageBody=json.dumps(delivery.event),
+                MessageAttributes={
+                    name: {"DataType": "Number" if name == "RETRY_ATTEMPTS" else "String", "StringValue": value}
+                    for name, value in attributes.items()
+                },
+            )
+        self._done(delivery)
+
+    def _done(self, delivery: _Delivery) -> None:
+        self.pending.remove(delivery)
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=delivery.receipt_handle)
+
+
+def _connection_headers(target: ApiDestinationTarget, resolve: Any) -> dict[str, str]:
+    """The header an API_KEY connection adds to every request."""
+    auth = resolve(target.auth)
+    if auth.get("AuthorizationType") != "API_KEY":
+        raise ValueError(f"the local stack posts through API_KEY connections only, not {auth.get('AuthorizationType')}")
+    key = auth["AuthParameters"]["ApiKeyAuthParameters"]
+    return {str(key["ApiKeyName"]): str(key["ApiKeyValue"])}

@@ -24,7 +24,7 @@ from moto.server import ThreadedMotoServer
 
 from infra import apigw, console_static, fake_ossindex, moto_speedups
 from infra.lambdas import LocalFunction, function_environment
-from infra.pollers import Scheduler, SqsPoller, StreamPoller, TtlRegistry, TtlSweeper
+from infra.pollers import ApiDestinationPoller, Scheduler, SqsPoller, StreamPoller, TtlRegistry, TtlSweeper
 from infra.provision import REGION, Provisioned, aws_client, provision
 from infra.template import Template
 
@@ -53,6 +53,10 @@ class StackConfig:
     sqs_retry_delay: int = 2
     concurrency: int = 4
     extra_environment: dict[str, str] = field(default_factory=dict)
+    # Template parameters other than their defaults (WebhookUrl: FEEDGUARD_WEBHOOK_URL).
+    parameters: dict[str, str] = field(default_factory=dict)
+    # Seconds before an API destination's first retry (doubling each time, at most 60).
+    webhook_retry_delay: float = 1.0
     # The built console, served on the API's port as CloudFront serves it.
     console_dir: Path = console_static.DEFAULT_CONSOLE_DIR
 
@@ -60,7 +64,7 @@ class StackConfig:
 class LocalStack:
     def __init__(self, config: StackConfig, template: Template | None = None) -> None:
         self.config = config
-        self.template = template or Template.load()
+        self.template = (template or Template.load()).with_parameters(config.parameters)
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[Any] = []
         self.schedulers: dict[str, Scheduler] = {}
@@ -115,7 +119,11 @@ class LocalStack:
         # after another in the same process (make bench) starts empty.
         requests.post(f"{self.moto_url}/moto-api/reset", timeout=30).raise_for_status()
         self.provisioned = provision(
-            self.template, self.moto_url, config.stack, secret_values={"AdminKeySecret": config.admin_key}
+            self.template,
+            self.moto_url,
+            config.stack,
+            secret_values={"AdminKeySecret": config.admin_key},
+            console_domain=f"{config.host}:{config.port}",
         )
         self.fake_ossindex.start(config.host, config.ossindex_port)
         self._start_functions()
@@ -242,6 +250,12 @@ class LocalStack:
                 schedule, self.functions[schedule.function], self.provisioned, self.moto_url, expression
             )
             self.schedulers[schedule.name] = scheduler
+        for target in self.template.api_destination_targets():
+            self.pollers.append(
+                ApiDestinationPoller(
+                    target, self.provisioned, self.moto_url, retry_delay=self.config.webhook_retry_delay
+                )
+            )
         self.ttl_sweeper = TtlSweeper(self.provisioned, self.moto_url, self.ttl_registry, self.config.ttl_interval)
         for thread in [*self.pollers, *self.schedulers.values(), self.ttl_sweeper]:
             thread.start()
@@ -253,6 +267,8 @@ def config_from_environment(admin_key: str) -> StackConfig:
 
     return StackConfig(
         admin_key=admin_key,
+        parameters=parameters_from_environment(),
+        webhook_retry_delay=float(os.environ.get("FEEDGUARD_WEBHOOK_RETRY_DELAY") or 1.0),
         host=os.environ.get("FEEDGUARD_HOST", "127.0.0.1"),
         port=number("FEEDGUARD_PORT", 3000),
         control_port=number("FEEDGUARD_CONTROL_PORT", 0),
@@ -263,3 +279,18 @@ def config_from_environment(admin_key: str) -> StackConfig:
         sqs_retry_delay=number("FEEDGUARD_SQS_RETRY_DELAY", 2),
         console_dir=Path(os.environ.get("FEEDGUARD_CONSOLE_DIR") or console_static.DEFAULT_CONSOLE_DIR),
     )
+
+
+def parameters_from_environment() -> dict[str, str]:
+    """Template parameters as `sam deploy --parameter-overrides` takes them
+    (FEEDGUARD_PARAMETER_OVERRIDES="WebhookEvents=all WebhookRateLimitPerSecond=5"),
+    and WebhookUrl from FEEDGUARD_WEBHOOK_URL."""
+    parameters = {}
+    for pair in (os.environ.get("FEEDGUARD_PARAMETER_OVERRIDES") or "").split():
+        name, separator, value = pair.partition("=")
+        if not separator:
+            raise ValueError(f"FEEDGUARD_PARAMETER_OVERRIDES takes Name=Value pairs, not {pair!r}")
+        parameters[name] = value
+    if os.environ.get("FEEDGUARD_WEBHOOK_URL"):
+        parameters["WebhookUrl"] = os.environ["FEEDGUARD_WEBHOOK_URL"]
+    return parameters
