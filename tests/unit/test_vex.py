@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from feedguard import clock, vex
+from feedguard.dal import exports
 from feedguard.dal.models import Assessment, Vulnerability
 from feedguard.effects import BUILTIN_TYPES
 from handlers import assessment_types, feeds, findings, keys
@@ -463,6 +464,9 @@ def test_a_cursor_of_another_format_or_forged_is_422(feed: str, monkeypatch: pyt
     assert status == 422
     assert "format=openvex" in answer["message"]
     assert export(feed, "openvex", cursor="bm90LWEtY3Vyc29y")[0] == 422
+    # A cursor of the right shape whose id DynamoDB could not start after is refused, not a 500
+    too_long = exports.cursor("CVE-" + "9" * 1100, "openvex")
+    assert export(feed, "openvex", cursor=str(too_long))[0] == 422
 
 
 def test_the_reads_grow_by_a_batch_of_100_findings(feed: str) -> None:

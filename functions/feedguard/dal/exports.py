@@ -23,6 +23,7 @@ from feedguard.errors import InvalidInput
 from feedguard.vex import Decision
 
 CHUNK = 500
+MAX_SORT_KEY_BYTES = 1024
 
 
 def cursor(after: str | None, format_: str) -> str | None:
@@ -36,7 +37,9 @@ def resume_after(text: str | None, format_: str) -> str | None:
         return None
     key = decode_cursor(text) or {}
     after, kind = key.get("vex_after", {}).get("S"), key.get("vex_format", {}).get("S")
-    if set(key) != {"vex_after", "vex_format"} or not isinstance(after, str) or not after:
+    # A sort key of over 1,024 bytes is one DynamoDB refuses as a start key.
+    readable = isinstance(after, str) and 0 < len(after.encode()) <= MAX_SORT_KEY_BYTES
+    if set(key) != {"vex_after", "vex_format"} or not readable:
         raise InvalidInput("The cursor is not one this API gave out.", [_cursor_problem("not a cursor of this export")])
     if kind != format_:
         raise InvalidInput(
