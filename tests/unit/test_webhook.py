@@ -5,15 +5,23 @@ infra.transformer, which the local stack's API destination uses)."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
+import requests
 from moto import mock_aws
 
-from infra.provision import Provisioned, provision
+from infra import moto_speedups
+from infra.pollers import ApiDestinationPoller
+from infra.provision import Provisioned, aws_client, provision
+from infra.stack import free_port
 from infra.template import Template
 from infra.transformer import InputTransformer, TransformError, select
 from tests.support import ADMIN_KEY, TEST_STACK
@@ -385,3 +393,122 @@ def test_json_paths_take_dots_dashes_and_indices() -> None:
 def test_the_template_reader_refuses_an_unknown_parameter() -> None:
     with pytest.raises(ValueError, match="no parameter Nope"):
         Template.load(parameters={"Nope": "1"})
+
+
+# ---------------------------------------------------------------- the local API destination
+
+
+class Receiver:
+    """Answers the planned statuses in order, then 200; records each post's time and body."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = list(statuses)
+        self.posts: list[tuple[float, dict[str, Any]]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                receiver.posts.append((time.monotonic(), body))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def destination() -> Iterator[Any]:
+    """A moto server with the template's resources and the webhook pointed at
+    `url`; returns (poller, a function that publishes an event, the dead-letter queue's messages)."""
+    port = free_port()
+    server = moto_speedups.KeepAliveMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
+
+    def make(url: str, **parameters: str) -> tuple[ApiDestinationPoller, Any, Any]:
+        template = TEMPLATE.with_parameters({"WebhookUrl": url, "WebhookEvents": "all", **parameters})
+        provisioned = provision(template, endpoint, TEST_STACK, secret_values={"AdminKeySecret": ADMIN_KEY})
+        (target,) = template.api_destination_targets()
+        poller = ApiDestinationPoller(target, provisioned, endpoint, retry_delay=0.05)
+        events, sqs = aws_client("events", endpoint), aws_client("sqs", endpoint)
+        bus = next(iter(provisioned.bus_names.values()))
+
+        def publish(one: dict[str, Any]) -> None:
+            entry = {"Source": "feedguard", "DetailType": one["detail-type"], "Detail": json.dumps(one["detail"])}
+            events.put_events(Entries=[{**entry, "EventBusName": bus}])
+
+        def dead_lettered() -> list[dict[str, Any]]:
+            url = provisioned.queue_urls["WebhookDeadLetterQueue"]
+            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+            return list(answer.get("Messages", []))
+
+        return poller, publish, dead_lettered
+
+    try:
+        yield make
+    finally:
+        server.stop()
+
+
+def run(poller: ApiDestinationPoller, until: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < deadline, "the poller did not finish"
+        poller.tick()
+
+
+def attributes(message: dict[str, Any]) -> dict[str, str]:
+    return {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
+
+
+def test_a_4xx_is_dead_lettered_without_a_retry(destination: Any) -> None:
+    receiver = Receiver([400])
+    poller, publish, dead_lettered = destination(receiver.url)
+    publish(event("Finding Detected"))
+    run(poller, lambda: poller.dead_lettered == 1)
+    assert len(receiver.posts) == 1
+    (message,) = dead_lettered()
+    assert attributes(message)["ERROR_CODE"] == "HTTP_400"
+    assert attributes(message)["RETRY_ATTEMPTS"] == "0"
+    assert "EXHAUSTED_RETRY_CONDITION" not in attributes(message)
+    assert json.loads(message["Body"])["detail"]["vulnerability_id"] == "CVE-2021-44228"
+
+
+def test_a_429_is_tried_again_and_delivered_once(destination: Any) -> None:
+    receiver = Receiver([429, 502])
+    poller, publish, dead_lettered = destination(receiver.url)
+    publish(event("Finding Detected"))
+    run(poller, lambda: poller.delivered == 1)
+    assert len(receiver.posts) == 3
+    assert dead_lettered() == []
+    assert poller.pending == []
+
+
+def test_an_endpoint_that_does_not_answer_is_retried_then_dead_lettered(destination: Any) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/hook"
+    poller, publish, dead_lettered = destination(closed, WebhookMaximumRetryAttempts="3")
+    publish(event("Finding Detected"))
+    run(poller, lambda: poller.dead_lettered == 1)
+    (message,) = dead_lettered()
+    assert attributes(message)["ERROR_CODE"] == "SDK_CLIENT_ERROR"
+    assert (attributes(message)["RETRY_ATTEMPTS"], attributes(message)["EXHAUSTED_RETRY_CONDITION"]) == (
+        "3",
+        "MaximumRetryAttempts",
+    )
+
+
+def test_posts_keep_to_the_rate_limit(destination: Any) -> None:
+    receiver = Receiver([])
+    poller, publish, _ = destination(receiver.url, WebhookRateLimitPerSecond="5")
+    for n in range(3):
+        publish(event("Finding Detected", vulnerability_id=f"CVE-{n}"))
+    run(poller, lambda: poller.delivered == 3)
+    times = [at for at, _ in receiver.posts]
+    assert all(later - earlier >= 0.19 for earlier, later in itertools.pairwise(times))
