@@ -1,7 +1,7 @@
 // Two people on one finding: the assess dialog sends If-Match with the version
 // it showed; when someone else changed the assessment meanwhile (here, a PUT
 // through the API), the console says so, shows theirs, keeps what was typed,
-// and sending again replaces it.
+// and sending again replaces it. An assessment past its expiry asks to be made again.
 import { expect, test } from '@playwright/test';
 import { assessThroughApi, LODASH, scannedFeed } from './steps';
 import { api, type Schemas, signIn } from './support';
@@ -10,6 +10,8 @@ const FEED = 'billing-worker';
 const ID = 'CVE-2021-23337';
 const MINE = 'Reachable through the report templates; the upgrade to 4.17.21 is planned.';
 const THEIRS = 'Blocked until lodash 4.17.21 ships.';
+
+test.describe.configure({ mode: 'serial' });
 
 test('a 412 says someone else changed the assessment, shows it and keeps what was typed', async ({ page }) => {
   await scannedFeed(FEED, [LODASH], 'Monthly invoices');
@@ -52,4 +54,37 @@ test('a 412 says someone else changed the assessment, shows it and keeps what wa
   const history = page.getByRole('region', { name: 'History' }).getByRole('listitem');
   await expect(history.filter({ hasText: 'Assessed' })).toHaveCount(3);
   await expect(history.last()).toContainText(MINE);
+});
+
+test('an assessment past its expiry is marked for reassessment in the list and the detail', async ({ page }) => {
+  const id = 'CVE-2020-28500';
+  // Expires_at must be in the future when sent: a few seconds on, then wait past it.
+  const expires = new Date(Date.now() + 3_000);
+  await assessThroughApi(FEED, id, {
+    type: 'ignore',
+    comment: 'Inputs are length-checked.',
+    expires_at: expires.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  });
+  await signIn(page);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, expires.getTime() - Date.now() + 1_000)));
+
+  await page.goto(`/#/feeds/${FEED}/vulnerabilities?status=expired`);
+  const rows = page.getByRole('table', { name: new RegExp(`Vulnerabilities of ${FEED}, filtered`) }).locator('tbody tr');
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toHaveClass(/row-expired/);
+  await expect(rows.first()).toContainText('Expired — reassess');
+  await expect(rows.first()).toContainText('Block');
+  await expect(rows.first()).toContainText('Needs reassessment');
+
+  await rows.first().getByRole('link', { name: id }).click();
+  await expect(page.getByText('Needs reassessment.')).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Assessment', exact: true })).toContainText('Not assessed any more');
+  await expect(page.getByRole('region', { name: 'History' })).toContainText('Inputs are length-checked.');
+  await page.getByRole('button', { name: 'Reassess' }).click();
+  const dialog = page.getByRole('dialog', { name: `Reassess ${id}` });
+  await dialog.getByLabel('Comment').fill('Still length-checked; looked again.');
+  await dialog.getByRole('button', { name: 'Save assessment' }).click();
+  await expect(page.getByText(`${id} is assessed.`)).toBeVisible();
+  await expect(page.getByText('Needs reassessment.')).toHaveCount(0);
+  await expect(page.locator('.vuln-badges')).toContainText('Assessed');
 });
