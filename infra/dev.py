@@ -5,7 +5,8 @@ printed), FEEDGUARD_CONTROL_PORT, FEEDGUARD_SCHEDULE_RATE ("5 minutes", "off"),
 FEEDGUARD_TTL_INTERVAL (seconds, 2), FEEDGUARD_SEED (1; 0 skips the demo feed),
 FEEDGUARD_MOTO_PORT (fix it to reuse env.json with sam local), FEEDGUARD_ENV_JSON
 (where to write sam local's env.json; env.json), FEEDGUARD_CONSOLE_DIR (the built
-console served at /; console/dist).
+console served at /; console/dist), FEEDGUARD_WEBHOOK_URL (post the webhook's
+events there), FEEDGUARD_PARAMETER_OVERRIDES (template parameters, Name=Value ...).
 """
 
 from __future__ import annotations
@@ -19,10 +20,20 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from infra import console_static
 from infra.seed import seed
 from infra.stack import LocalStack, config_from_environment
+
+
+def webhook_line(stack: LocalStack) -> str:
+    """Where the webhook posts, by host only: a webhook's address is its credential."""
+    url = stack.template.parameter_values().get("WebhookUrl")
+    if not url:
+        return ""
+    events = stack.template.parameter_values().get("WebhookEvents")
+    return f"\n  webhook      posts {events} events to {urlsplit(url).netloc} (FEEDGUARD_WEBHOOK_URL)"
 
 
 def main() -> int:
@@ -54,7 +65,7 @@ feedguard local stack is up in {time.monotonic() - started:.1f}s
   admin key    {admin_key}
   control      {stack.control_url}   (invocations, schedule, TTL, fake OSS Index)
   fake OSS Index {stack.ossindex_url}   (token: local-fake-token)
-  moto         {stack.moto_url}
+  moto         {stack.moto_url}{webhook_line(stack)}
 
 Try:
   curl -s {stack.api_url}/health

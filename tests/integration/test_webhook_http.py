@@ -139,6 +139,13 @@ def test_detections_at_cvss_7_or_more_are_posted_and_lower_ones_are_not(
     assert (message["cvss_score"], message["packages"]) == (7.2, [LODASH])
 
 
+def test_the_banner_names_the_webhook_by_its_host_only(hooked: RunningStack, receiver: Receiver) -> None:
+    log = hooked.log.read_text()
+    host = receiver.url.split("/")[2]
+    assert f"webhook      posts high-and-assessed events to {host}" in log
+    assert receiver.url not in log
+
+
 def test_every_post_carries_the_secret_header(hooked: RunningStack, receiver: Receiver) -> None:
     wait_for(receiver.received, timeout=30)
     with receiver.lock:
