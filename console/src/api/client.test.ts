@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { identity, session, signInReason } from '../session';
-import { ApiError, call, client } from './client';
+import { ApiError, call, callWithResponse, client } from './client';
 
 function answer(status: number, body: unknown) {
   return new Response(body === undefined ? null : JSON.stringify(body), {
@@ -79,4 +79,41 @@ describe('the API client', () => {
     expect(error.status).toBe(502);
     expect(error.message).toBe('feedguard answered with an error (502). Try again.');
   });
+
+  it("hands back a response's headers and URL with its data, and fails as call does", async () => {
+    vi.stubGlobal('fetch', async (request: Request) => {
+      const response = new Response(JSON.stringify({ statements: [] }), {
+        status: 200,
+        headers: { 'Content-Type': 'application/json', Link: '<vex?format=openvex&cursor=c>; rel="next"' },
+      });
+      Object.defineProperty(response, 'url', { value: request.url });
+      return response;
+    });
+
+    const answered = await callWithResponse(
+      client.GET('/feeds/{feed}/vex', { params: { path: { feed: 'demo' }, query: { format: 'openvex' } } }),
+    );
+
+    expect(answered.data).toEqual({ statements: [] });
+    expect(answered.headers.get('Link')).toBe('<vex?format=openvex&cursor=c>; rel="next"');
+    expect(new URL(answered.url).pathname).toBe('/feeds/demo/vex');
+
+    vi.stubGlobal('fetch', async () => answer422());
+    const error = (await callWithResponse(client.GET('/feeds/{feed}/vex', { params: { path: { feed: 'demo' } } })).catch(
+      (caught: unknown) => caught,
+    )) as ApiError;
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error.fieldErrors()).toEqual({ cursor: 'Not a cursor of this export' });
+
+    vi.stubGlobal('fetch', async () => answer(401, { message: 'Unauthorized' }));
+    await expect(callWithResponse(client.GET('/feeds'))).rejects.toMatchObject({ status: 401 });
+    expect(session.key()).toBeNull();
+  });
 });
+
+function answer422() {
+  return answer(422, {
+    message: 'The request is not valid: query.cursor: Not a cursor of this export.',
+    details: [{ loc: ['query', 'cursor'], msg: 'Not a cursor of this export', type: 'value_error' }],
+  });
+}

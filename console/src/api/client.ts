@@ -102,6 +102,26 @@ export async function call<T>(request: Promise<Answer<T>>): Promise<T> {
   throw new ApiError(response.status, message, details, answer.error);
 }
 
+/** A call's data with its response's headers and URL (a Link header, a file name). */
+export interface Answered<T> {
+  data: T;
+  headers: Headers;
+  /** The URL answered, after any redirect: what a relative link resolves against. */
+  url: string;
+}
+
+/** As `call` (the same errors, the same 401), keeping the response's headers and URL. */
+export async function callWithResponse<T>(request: Promise<Answer<T>>): Promise<Answered<T>> {
+  let response: Response | undefined;
+  const data = await call(
+    request.then((answer) => {
+      response = answer.response;
+      return answer;
+    }),
+  );
+  return { data, headers: response!.headers, url: response!.url };
+}
+
 /** Every page of a list, for the small lists a screen shows whole. */
 export async function everyPage<T>(
   page: (cursor: string | undefined) => Promise<{ items: T[]; next_cursor?: string | null }>,
