@@ -562,7 +562,7 @@ class _Delivery:
 
     event: dict[str, Any]
     receipt_handle: str
-    received_at: float
+    ingested_at: float
     attempts: int = 0
     due: float = 0.0
 
@@ -622,7 +622,8 @@ class ApiDestinationPoller(_Loop):
         ).get("Messages", [])
         now = time.time()
         for message in messages:
-            self.pending.append(_Delivery(json.loads(message["Body"]), message["ReceiptHandle"], now, due=now))
+            event = json.loads(message["Body"])
+            self.pending.append(_Delivery(event, message["ReceiptHandle"], _ingested(event, now), due=now))
         for delivery in sorted(self.pending, key=lambda d: d.due):
             if self.stopping.is_set() or delivery.due > time.time():
                 break
@@ -660,7 +661,7 @@ class ApiDestinationPoller(_Loop):
             retried = answer.status_code >= 500 or answer.status_code in RETRIED_STATUSES
         retries = delivery.attempts - 1
         wait = min(self.retry_delay * 2**retries, self.max_retry_delay)
-        too_old = time.time() + wait - delivery.received_at > self.max_event_age_seconds
+        too_old = time.time() + wait - delivery.ingested_at > self.max_event_age_seconds
         if not retried:
             self._dead_letter(delivery, code, message, "")
         elif retries >= self.max_retry_attempts:
@@ -704,6 +705,14 @@ class ApiDestinationPoller(_Loop):
     def _done(self, delivery: _Delivery) -> None:
         self.pending.remove(delivery)
         self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=delivery.receipt_handle)
+
+
+def _ingested(event: dict[str, Any], default: float) -> float:
+    """When EventBridge took the event (its `time`): MaximumEventAgeInSeconds counts from there."""
+    try:
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError):
+        return default
 
 
 def _connection_headers(target: ApiDestinationTarget, resolve: Any) -> dict[str, str]:

@@ -512,3 +512,14 @@ def test_posts_keep_to_the_rate_limit(destination: Any) -> None:
     run(poller, lambda: poller.delivered == 3)
     times = [at for at, _ in receiver.posts]
     assert all(later - earlier >= 0.19 for earlier, later in itertools.pairwise(times))
+
+
+def test_an_event_older_than_the_maximum_age_is_dead_lettered(destination: Any) -> None:
+    receiver = Receiver([503] * 100)
+    poller, publish, dead_lettered = destination(receiver.url)
+    poller.max_event_age_seconds = 1  # the template's is a day
+    publish(event("Finding Detected"))
+    run(poller, lambda: poller.dead_lettered == 1)
+    (message,) = dead_lettered()
+    assert attributes(message)["EXHAUSTED_RETRY_CONDITION"] == "MaximumEventAgeInSeconds"
+    assert 1 < len(receiver.posts) < 100
