@@ -31,5 +31,8 @@ for _name, _value in _template.globals["Environment"]["Variables"].items():
     if isinstance(_value, dict) and _value.get("Ref") in _template.tables():
         os.environ[_name] = f"{TEST_STACK}-{_value['Ref']}"
 os.environ["ADMIN_KEY_SECRET"] = f"{TEST_STACK}/AdminKeySecret"
+os.environ["SOURCE_SECRET_PREFIX"] = f"{TEST_STACK}/sources/"
+os.environ["EVENT_BUS_NAME"] = f"{TEST_STACK}-findings"
+os.environ["FEEDGUARD_ALLOW_HTTP_SOURCES"] = "0"
 os.environ["SCAN_QUEUE_URL"] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{TEST_STACK}-ScanQueue"
 os.environ["SCAN_REQUEST_QUEUE_URL"] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{TEST_STACK}-ScanRequestQueue"

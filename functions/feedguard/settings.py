@@ -1,42 +1,97 @@
-"""Deployment settings, read from the environment that template.yaml sets."""
+"""Deployment settings, read from the environment that template.yaml sets.
+
+Nothing here has a default: a deployment whose environment lacks a value
+fails, naming the variable, instead of writing to a table, queue or bus of
+a guessed name. Table names are read when feedguard.dal.models is imported;
+each handler module names the other settings its function needs
+(`settings().require(...)`), so those fail at its cold start too; any other
+is read, and checked, on first use.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import ClassVar
 
 
-@dataclass(frozen=True)
+class MissingSetting(RuntimeError):
+    """The function's environment lacks a variable template.yaml sets."""
+
+
+def required(variable: str) -> str:
+    """The value of `variable`; MissingSetting if it is unset or empty."""
+    value = os.environ.get(variable, "")
+    if not value:
+        raise MissingSetting(f"{variable} is not set: template.yaml sets it in the function's environment")
+    return value
+
+
+def flag(variable: str) -> bool:
+    """A "0"/"1" variable; anything else is as much a misconfiguration as its absence."""
+    value = required(variable)
+    if value not in ("0", "1"):
+        raise MissingSetting(f"{variable} is {value!r}: template.yaml sets it to 0 or 1")
+    return value == "1"
+
+
 class Settings:
-    admin_key_secret: str
-    source_secret_prefix: str
-    scan_queue_url: str
-    scan_request_queue_url: str
-    event_bus_name: str
-    allow_http_sources: bool
-    allow_private_sources: bool
+    """Each attribute is the variable of its name in capitals, but the two flags."""
 
-    @classmethod
-    def from_environ(cls) -> Settings:
-        return cls(
-            admin_key_secret=os.environ.get("ADMIN_KEY_SECRET", "feedguard/admin-key"),
-            source_secret_prefix=os.environ.get("SOURCE_SECRET_PREFIX", "feedguard/sources/"),
-            scan_queue_url=os.environ.get("SCAN_QUEUE_URL", ""),
-            scan_request_queue_url=os.environ.get("SCAN_REQUEST_QUEUE_URL", ""),
-            event_bus_name=os.environ.get("EVENT_BUS_NAME", "default"),
-            allow_http_sources=os.environ.get("FEEDGUARD_ALLOW_HTTP_SOURCES", "0") == "1",
-            # Sources on loopback, link-local or private addresses (the local stack's fake OSS Index)
-            allow_private_sources=os.environ.get("FEEDGUARD_ALLOW_PRIVATE_SOURCES", "0") == "1",
-        )
+    VARIABLES: ClassVar[dict[str, str]] = {
+        "admin_key_secret": "ADMIN_KEY_SECRET",
+        "source_secret_prefix": "SOURCE_SECRET_PREFIX",
+        "scan_queue_url": "SCAN_QUEUE_URL",
+        "scan_request_queue_url": "SCAN_REQUEST_QUEUE_URL",
+        "event_bus_name": "EVENT_BUS_NAME",
+        "allow_http_sources": "FEEDGUARD_ALLOW_HTTP_SOURCES",
+        # Sources on loopback, link-local or private addresses (the local stack's fake OSS Index)
+        "allow_private_sources": "FEEDGUARD_ALLOW_PRIVATE_SOURCES",
+    }
+
+    @cached_property
+    def admin_key_secret(self) -> str:
+        return required("ADMIN_KEY_SECRET")
+
+    @cached_property
+    def source_secret_prefix(self) -> str:
+        return required("SOURCE_SECRET_PREFIX")
+
+    @cached_property
+    def scan_queue_url(self) -> str:
+        return required("SCAN_QUEUE_URL")
+
+    @cached_property
+    def scan_request_queue_url(self) -> str:
+        return required("SCAN_REQUEST_QUEUE_URL")
+
+    @cached_property
+    def event_bus_name(self) -> str:
+        return required("EVENT_BUS_NAME")
+
+    @cached_property
+    def allow_http_sources(self) -> bool:
+        return flag("FEEDGUARD_ALLOW_HTTP_SOURCES")
+
+    @cached_property
+    def allow_private_sources(self) -> bool:
+        return flag("FEEDGUARD_ALLOW_PRIVATE_SOURCES")
+
+    def require(self, *names: str) -> Settings:
+        """Read `names` now: a handler module calls this at import, so its
+        cold start fails on a variable its function needs and lacks."""
+        for name in names:
+            if name not in self.VARIABLES:
+                raise AttributeError(f"no setting {name!r}")
+            getattr(self, name)
+        return self
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    return Settings.from_environ()
+    return Settings()
 
 
 def table_name(variable: str) -> str:
-    """The table name template.yaml passes in `variable`; a readable default elsewhere."""
-    default = "feedguard-" + variable.removesuffix("_TABLE").lower().replace("_", "-")
-    return os.environ.get(variable, default)
+    """The table name template.yaml passes in `variable`."""
+    return required(variable)

@@ -17,6 +17,8 @@ from feedguard.dal import keys as key_store
 from feedguard.settings import settings
 
 logger = Logger()
+# A cold start without one of these fails, naming its variable.
+settings().require("admin_key_secret")
 
 # Admin key rotations reach warm functions within this many seconds.
 ADMIN_KEY_MAX_AGE = 300

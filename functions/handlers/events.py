@@ -31,6 +31,8 @@ from feedguard.effects import severity
 from feedguard.settings import settings
 
 logger = Logger()
+# A cold start without one of these fails, naming its variable.
+settings().require("event_bus_name")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 SOURCE = "feedguard"

@@ -25,8 +25,11 @@ from feedguard.effects import strongest
 from feedguard.errors import InvalidInput, NotFound
 from feedguard.ids import new_id
 from feedguard.purls import InvalidPurl, canonical
+from feedguard.settings import settings
 
 logger = Logger()
+# A cold start without one of these fails, naming its variable.
+settings().require("scan_queue_url", "scan_request_queue_url", "source_secret_prefix")
 app = api.create_app()
 
 Description = Annotated[str, StringConstraints(max_length=1000)]

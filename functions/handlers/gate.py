@@ -15,8 +15,11 @@ from feedguard import api, clock, gate
 from feedguard.access import Role
 from feedguard.errors import InvalidInput
 from feedguard.purls import InvalidPurl, canonical
+from feedguard.settings import settings
 
 logger = Logger()
+# A cold start without one of these fails, naming its variable.
+settings().require("allow_private_sources", "source_secret_prefix")
 app = api.create_app()
 
 Effect = Literal["allow", "warn", "block"]

@@ -17,8 +17,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from feedguard import scanning
 from feedguard.dal import scans
 from feedguard.ids import new_id
+from feedguard.settings import settings
 
 logger = Logger()
+# A cold start without one of these fails, naming its variable.
+settings().require("scan_queue_url", "scan_request_queue_url")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

@@ -49,8 +49,11 @@ from feedguard import scan_queue, scanner
 from feedguard.dal import scans
 from feedguard.dal.models import Scan
 from feedguard.scanplan import Batch
+from feedguard.settings import settings
 
 logger = Logger()
+# A cold start without one of these fails, naming its variable.
+settings().require("allow_private_sources", "scan_queue_url", "scan_request_queue_url", "source_secret_prefix")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 # The scan queue's redrive policy moves a message to the DLQ after 5 receives.

@@ -17,8 +17,11 @@ from feedguard.dal import permissions, scans
 from feedguard.dal.models import ALL_FEEDS_SCOPE, Scan
 from feedguard.errors import Forbidden, NotFound
 from feedguard.ids import new_id
+from feedguard.settings import settings
 
 logger = Logger()
+# A cold start without one of these fails, naming its variable.
+settings().require("scan_queue_url", "scan_request_queue_url")
 app = api.create_app()
 
 Status = Literal["queued", "running", "succeeded", "partial", "failed"]

@@ -20,6 +20,8 @@ from feedguard.ids import new_id
 from feedguard.settings import settings
 
 logger = Logger()
+# A cold start without one of these fails, naming its variable.
+settings().require("allow_http_sources", "allow_private_sources", "source_secret_prefix")
 app = api.create_app()
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]

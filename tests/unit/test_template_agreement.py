@@ -175,3 +175,51 @@ def test_a_scan_starts_with_a_call_for_each_worker_the_scan_queue_runs_at_once()
 
     mapping = _scan_worker_mapping()
     assert mapping.max_concurrency == scan_queue.STARTING_SENDS
+
+
+def _settings_required_at_import(handler: str) -> set[str]:
+    """The settings a handler module names in its `settings().require(...)`."""
+    import ast
+
+    from tests.unit.test_template_policy import FUNCTIONS_ROOT
+
+    path = FUNCTIONS_ROOT.joinpath(*handler.rpartition(".")[0].split(".")).with_suffix(".py")
+    return {
+        argument.value
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "require"
+        for argument in node.args
+        if isinstance(argument, ast.Constant) and isinstance(argument.value, str)
+    }
+
+
+def _variables_needed(function: str) -> set[str]:
+    """Every variable the function's code reads: each *_TABLE if it imports
+    the models (they read them all at import), and each setting it names."""
+    from feedguard.settings import Settings
+    from tests.unit.test_template_policy import _closure, _identifiers
+
+    handler = FUNCTIONS[function].handler
+    modules = {name for name, _ in _closure(handler.rpartition(".")[0])}
+    needed = {v for v in TEMPLATE.globals["Environment"]["Variables"] if v.endswith("_TABLE")}
+    needed = needed if "feedguard.dal.models" in modules else set()
+    reached = (_identifiers(handler) & Settings.VARIABLES.keys()) | _settings_required_at_import(handler)
+    return needed | {Settings.VARIABLES[name] for name in reached}
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_variable_a_function_reads_is_in_its_environment(function: str) -> None:
+    # Given the variables the function's code reads / Then template.yaml sets each for it
+    missing = _variables_needed(function) - FUNCTIONS[function].environment.keys()
+    assert not missing, f"{function} reads {sorted(missing)}, which its Environment does not set"
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_a_handler_checks_at_import_every_setting_its_code_reaches(function: str) -> None:
+    # Given the settings the handler's modules name / Then its cold start reads them all
+    from feedguard.settings import Settings
+    from tests.unit.test_template_policy import _identifiers
+
+    handler = FUNCTIONS[function].handler
+    reached = _identifiers(handler) & Settings.VARIABLES.keys()
+    assert reached <= _settings_required_at_import(handler), f"{handler} reads these only on first use"
