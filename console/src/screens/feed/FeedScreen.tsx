@@ -3,6 +3,7 @@ import { useLoad } from '../../components/async';
 import { EffectBadge, ErrorNotice, Loading, PageHeader, Tabs } from '../../components/ui';
 import { roleOf, type Role } from '../../roles';
 import { href, type FeedTab } from '../../router';
+import { ExportVex } from './ExportVex';
 import { PackagesTab } from './Packages';
 import { SettingsTab } from './Settings';
 import { LastScanText, lastScanOf } from './parts';
@@ -63,6 +64,7 @@ export function FeedScreen({ feed, tab, query }: { feed: string; tab: FeedTab; q
             Last scan: <LastScanText scan={lastScanOf(detail)} />
           </span>
         )}
+        <ExportVex feed={feed} />
       </PageHeader>
       {detail.description && <p class="lead">{detail.description}</p>}
       <dl class="counts" aria-label="Findings by status">
