@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import os
+import shlex
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -283,10 +284,10 @@ def config_from_environment(admin_key: str) -> StackConfig:
 
 def parameters_from_environment() -> dict[str, str]:
     """Template parameters as `sam deploy --parameter-overrides` takes them
-    (FEEDGUARD_PARAMETER_OVERRIDES="WebhookEvents=all WebhookRateLimitPerSecond=5"),
-    and WebhookUrl from FEEDGUARD_WEBHOOK_URL."""
+    (FEEDGUARD_PARAMETER_OVERRIDES='WebhookEvents=all ScanScheduleRate="1 hour"', quoted
+    as a shell quotes), and WebhookUrl from FEEDGUARD_WEBHOOK_URL."""
     parameters = {}
-    for pair in (os.environ.get("FEEDGUARD_PARAMETER_OVERRIDES") or "").split():
+    for pair in shlex.split(os.environ.get("FEEDGUARD_PARAMETER_OVERRIDES") or ""):
         name, separator, value = pair.partition("=")
         if not separator:
             raise ValueError(f"FEEDGUARD_PARAMETER_OVERRIDES takes Name=Value pairs, not {pair!r}")
