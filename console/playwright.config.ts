@@ -13,7 +13,9 @@ export default defineConfig({
   forbidOnly: Boolean(process.env.CI),
   retries: 0,
   timeout: 30_000,
-  expect: { timeout: 5_000 },
+  // A function's first call in the local stack starts its process (several
+  // seconds on a busy two-core machine): what a screen shows may wait for it.
+  expect: { timeout: 15_000 },
   reporter: [['list']],
   use: {
     // Set by global-setup.ts, before the workers that run the specs start.

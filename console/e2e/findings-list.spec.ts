@@ -23,6 +23,7 @@ async function vulnerableShare(share: number): Promise<void> {
 test.describe.configure({ mode: 'serial' });
 
 test.beforeAll(async () => {
+  test.setTimeout(60_000); // scanning some seventy packages
   await vulnerableShare(1);
   try {
     await scannedFeed(FEED, [LOG4J, LODASH, ...MADE_UP], 'Product catalogue and search');
