@@ -1,7 +1,9 @@
 // A feed's VEX export as one file. The API sends an export too big for one
 // response in pages, each a whole document, linked by `Link: <…>; rel="next"`
 // (docs/vex.md); these pure functions find the next page and merge the pages
-// into the one document a scanner reads.
+// into the one document a scanner reads. An assessment type's VEX fields are
+// labelled here too.
+import type { Schemas } from './api/client';
 
 export type VexFormat = 'cyclonedx' | 'openvex';
 
@@ -110,3 +112,24 @@ export function mergeVex(format: VexFormat, pages: unknown[]): VexDocument {
   merged.vulnerabilities = documents.flatMap((document) => listOf(document, 'vulnerabilities'));
   return merged;
 }
+
+type AssessmentTypeView = Schemas['AssessmentTypeView'];
+export type VexStatus = NonNullable<AssessmentTypeView['vex_status']>;
+export type VexJustification = NonNullable<AssessmentTypeView['vex_justification']>;
+
+/** OpenVEX's statuses, as a person reads them (docs/vex.md). */
+export const VEX_STATUS_LABEL: Record<VexStatus, string> = {
+  not_affected: 'Not affected',
+  affected: 'Affected',
+  fixed: 'Fixed',
+  under_investigation: 'Under investigation',
+};
+
+/** OpenVEX's justifications of not_affected, as a person reads them. */
+export const VEX_JUSTIFICATION_LABEL: Record<VexJustification, string> = {
+  component_not_present: 'The component is not present',
+  vulnerable_code_not_present: 'The vulnerable code is not present',
+  vulnerable_code_not_in_execute_path: 'The vulnerable code is not in the execute path',
+  vulnerable_code_cannot_be_controlled_by_adversary: 'The vulnerable code cannot be controlled by an adversary',
+  inline_mitigations_already_exist: 'Inline mitigations already exist',
+};

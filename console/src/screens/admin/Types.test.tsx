@@ -13,6 +13,8 @@ const BUILTINS = [
     expiration_days: null,
     color: null,
     auto_assess: null,
+    vex_status: null,
+    vex_justification: null,
     builtin: true,
     created_at: null,
   },
@@ -24,6 +26,8 @@ const BUILTINS = [
     expiration_days: 90,
     color: '#2e7d32',
     auto_assess: null,
+    vex_status: 'not_affected',
+    vex_justification: 'vulnerable_code_not_in_execute_path',
     builtin: true,
     created_at: null,
   },
@@ -36,6 +40,8 @@ const WONTFIX = {
   expiration_days: null,
   color: '#1565c0',
   auto_assess: { min_cvss: 0, max_cvss: 3.9 },
+  vex_status: null,
+  vex_justification: null,
   builtin: false,
   created_at: '2026-12-07T01:00:00Z',
 };
@@ -105,6 +111,8 @@ describe('assessment types', () => {
       effect: 'block',
       expiration_days: null,
       auto_assess: { min_cvss: 0, max_cvss: 3.9 },
+      vex_status: null,
+      vex_justification: null,
     });
     expect(await screen.findByText('Assessment type Wont fix added.')).toBeTruthy();
     expect((within(form).getByLabelText('Name') as HTMLInputElement).value).toBe('');
@@ -182,6 +190,127 @@ describe('assessment types', () => {
       auto_assess: { min_cvss: 0, max_cvss: 3.9 },
     });
     expect(await screen.findByText('Assessment type Wont fix saved.')).toBeTruthy();
+  });
+
+  it('shows what a VEX export states of each type', async () => {
+    fakeApi({
+      'GET /assessment-types': page([
+        ...BUILTINS,
+        WONTFIX,
+        { ...WONTFIX, id: 'fixed-here', name: 'Fixed here', vex_status: 'fixed' },
+      ]),
+    });
+    render(<AdminScreen section="types" />);
+
+    const vexOf = (name: string) => {
+      const row = screen.getByText(name, { selector: '.badge-type' }).closest('tr')!;
+      const column = screen.getAllByRole('columnheader').findIndex((header) => header.textContent === 'VEX status');
+      return within(row).getAllByRole('cell')[column]!.textContent;
+    };
+    await screen.findByText('Ignore', { selector: '.badge-type' });
+    expect(vexOf('Ignore')).toBe('Not affectedThe vulnerable code is not in the execute path');
+    expect(vexOf('Unassessed')).toBe('Under investigation');
+    expect(vexOf('Wont fix')).toBe('Affected (not set)');
+    expect(vexOf('Fixed here')).toBe('Fixed');
+  });
+
+  it('sends the VEX status, and a justification only with Not affected', async () => {
+    const api = fakeApi({
+      'GET /assessment-types': page(BUILTINS),
+      'POST /assessment-types': (sent: Sent) => json(201, { ...WONTFIX, ...(sent.body as object) }),
+    });
+    render(<AdminScreen section="types" />);
+    const form = await newTypeForm();
+    const status = within(form).getByLabelText('VEX status') as HTMLSelectElement;
+    const justification = within(form).getByLabelText('VEX justification') as HTMLSelectElement;
+    expect(status.value).toBe('');
+    expect(justification.disabled).toBe(true);
+    for (const other of ['Affected', 'Fixed', 'Under investigation']) {
+      await userEvent.selectOptions(status, other);
+      expect(justification.disabled, other).toBe(true);
+    }
+
+    await userEvent.selectOptions(status, 'Not affected');
+    expect(justification.disabled).toBe(false);
+    await userEvent.selectOptions(justification, 'Inline mitigations already exist');
+    // Another status sets the justification aside (shown as None), and Not affected brings it back
+    await userEvent.selectOptions(status, 'Fixed');
+    expect(justification.disabled).toBe(true);
+    expect(justification.value).toBe('');
+    await userEvent.selectOptions(status, 'Not affected');
+    expect(justification.value).toBe('inline_mitigations_already_exist');
+
+    await userEvent.type(within(form).getByLabelText('Name'), 'Mitigated');
+    await userEvent.click(within(form).getByRole('button', { name: 'Add type' }));
+    await waitFor(() => expect(api.of('POST', '/assessment-types')).toHaveLength(1));
+    expect(api.of('POST', '/assessment-types')[0]!.body).toMatchObject({
+      name: 'Mitigated',
+      vex_status: 'not_affected',
+      vex_justification: 'inline_mitigations_already_exist',
+    });
+  });
+
+  it('clears the justification when an edit moves a type off Not affected', async () => {
+    const MITIGATED = {
+      ...WONTFIX,
+      id: 'mitigated',
+      name: 'Mitigated',
+      vex_status: 'not_affected',
+      vex_justification: 'inline_mitigations_already_exist',
+    };
+    const api = fakeApi({
+      'GET /assessment-types': page([...BUILTINS, MITIGATED]),
+      'PATCH /assessment-types/mitigated': (sent: Sent) => json(200, { ...MITIGATED, ...(sent.body as object) }),
+    });
+    render(<AdminScreen section="types" />);
+    await userEvent.click(await screen.findByRole('button', { name: 'Edit Mitigated' }));
+    const form = await screen.findByRole('form', { name: 'Edit Mitigated' });
+    const status = within(form).getByLabelText('VEX status') as HTMLSelectElement;
+    const justification = within(form).getByLabelText('VEX justification') as HTMLSelectElement;
+    expect(status.value).toBe('not_affected');
+    expect(justification.value).toBe('inline_mitigations_already_exist');
+    expect(justification.disabled).toBe(false);
+
+    await userEvent.selectOptions(status, 'Affected');
+    await userEvent.click(within(form).getByRole('button', { name: 'Save changes' }));
+
+    await waitFor(() => expect(api.of('PATCH', '/assessment-types/mitigated')).toHaveLength(1));
+    expect(api.of('PATCH', '/assessment-types/mitigated')[0]!.body).toMatchObject({
+      vex_status: 'affected',
+      vex_justification: null,
+    });
+  });
+
+  it("puts the API's 422 on the VEX fields next to them", async () => {
+    fakeApi({
+      'GET /assessment-types': page(BUILTINS),
+      'POST /assessment-types': () =>
+        json(422, {
+          message: 'vex_justification is only for vex_status not_affected.',
+          details: [
+            {
+              loc: ['body', 'vex_justification'],
+              type: 'value_error',
+              msg: 'vex_justification is only for vex_status not_affected.',
+            },
+          ],
+        }),
+    });
+    render(<AdminScreen section="types" />);
+    const form = await newTypeForm();
+    await userEvent.type(within(form).getByLabelText('Name'), 'Refused');
+    await userEvent.selectOptions(within(form).getByLabelText('VEX status'), 'Not affected');
+    await userEvent.selectOptions(within(form).getByLabelText('VEX justification'), 'The component is not present');
+    await userEvent.click(within(form).getByRole('button', { name: 'Add type' }));
+
+    const justification = within(form).getByLabelText('VEX justification');
+    const message = await within(form).findByText('vex_justification is only for vex_status not_affected.');
+    expect(justification.closest('.field')!.contains(message)).toBe(true);
+    expect(justification.getAttribute('aria-invalid')).toBe('true');
+    expect(justification.getAttribute('aria-describedby')).toContain(message.id);
+    expect(within(form).getByRole('alert').textContent).toContain('check the fields marked below');
+    expect((within(form).getByLabelText('VEX status') as HTMLSelectElement).value).toBe('not_affected');
+    expect((justification as HTMLSelectElement).value).toBe('component_not_present');
   });
 
   it('explains a delete refused because live assessments use the type', async () => {

@@ -1,11 +1,18 @@
 // Assessment types: the built-ins are read-only; custom ones carry a colour
 // (shown as a badge with its name, never colour alone), an effect on the gate,
-// how long an assessment lasts, and an optional CVSS range assessed automatically.
+// how long an assessment lasts, an optional CVSS range assessed automatically,
+// and what a VEX export states of findings assessed with it (docs/vex.md).
 import { useState } from 'preact/hooks';
 import { call, client, type Schemas } from '../../api/client';
 import { useSubmit } from '../../components/async';
 import { Dialog, EffectBadge, Empty, ErrorNotice, Field, Loading, Notice, TypeBadge } from '../../components/ui';
 import { formatDate, formatScore } from '../../format';
+import {
+  VEX_JUSTIFICATION_LABEL,
+  VEX_STATUS_LABEL,
+  type VexJustification,
+  type VexStatus,
+} from '../../vex';
 import { ConfirmDialog, errorFor, FormError, usePagedList } from './common';
 
 type AssessmentType = Schemas['AssessmentTypeView'];
@@ -27,6 +34,8 @@ const FIELDS = [
   'auto_assess',
   'auto_assess.min_cvss',
   'auto_assess.max_cvss',
+  'vex_status',
+  'vex_justification',
 ];
 
 interface TypeValues {
@@ -37,6 +46,9 @@ interface TypeValues {
   expirationDays: string;
   minCvss: string;
   maxCvss: string;
+  vexStatus: VexStatus | '';
+  /** Kept while another status is chosen; sent with not_affected only. */
+  vexJustification: VexJustification | '';
 }
 
 const EMPTY: TypeValues = {
@@ -47,6 +59,8 @@ const EMPTY: TypeValues = {
   expirationDays: '90',
   minCvss: '',
   maxCvss: '',
+  vexStatus: '',
+  vexJustification: '',
 };
 
 function valuesOf(kind: AssessmentType): TypeValues {
@@ -58,6 +72,8 @@ function valuesOf(kind: AssessmentType): TypeValues {
     expirationDays: kind.expiration_days === null ? '' : String(kind.expiration_days),
     minCvss: kind.auto_assess ? String(kind.auto_assess.min_cvss) : '',
     maxCvss: kind.auto_assess ? String(kind.auto_assess.max_cvss) : '',
+    vexStatus: kind.vex_status ?? '',
+    vexJustification: kind.vex_justification ?? '',
   };
 }
 
@@ -99,6 +115,9 @@ function bodyOf(values: TypeValues): { body: Body } | { errors: Record<string, s
       effect: values.effect,
       expiration_days: expirationDays,
       auto_assess: autoAssess,
+      vex_status: values.vexStatus || null,
+      // The API takes a justification with not_affected only; null clears one.
+      vex_justification: (values.vexStatus === 'not_affected' && values.vexJustification) || null,
     },
   };
 }
@@ -142,6 +161,7 @@ function TypeForm({ kind, onSaved, onCancel }: TypeFormProps) {
   }
 
   const rangeError = errorFor(errors, 'auto_assess');
+  const justifiable = values.vexStatus === 'not_affected';
   return (
     <form onSubmit={submit} noValidate aria-label={kind ? `Edit ${kind.name}` : 'New assessment type'}>
       <FormError error={error} shown={FIELDS} />
@@ -287,6 +307,58 @@ function TypeForm({ kind, onSaved, onCancel }: TypeFormProps) {
         </div>
         {rangeError && <p class="field-error">{rangeError}</p>}
       </fieldset>
+      <fieldset class="vex-fields">
+        <legend>VEX export (optional)</legend>
+        <p class="hint">
+          What a feed's VEX export tells scanners of a finding assessed with this type. Without a status it says
+          Affected.
+        </p>
+        <div class="form-grid">
+          <Field label="VEX status" error={errors.vex_status}>
+            {({ id, describedBy, invalid }) => (
+              <select
+                id={id}
+                name="vex_status"
+                value={values.vexStatus}
+                aria-describedby={describedBy}
+                aria-invalid={invalid}
+                onChange={set('vexStatus')}
+              >
+                <option value="">None (exported as Affected)</option>
+                {(Object.keys(VEX_STATUS_LABEL) as VexStatus[]).map((status) => (
+                  <option key={status} value={status}>
+                    {VEX_STATUS_LABEL[status]}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field
+            label="VEX justification"
+            error={errors.vex_justification}
+            hint="Why the package is not affected: only with the status Not affected."
+          >
+            {({ id, describedBy, invalid }) => (
+              <select
+                id={id}
+                name="vex_justification"
+                value={justifiable ? values.vexJustification : ''}
+                disabled={!justifiable}
+                aria-describedby={describedBy}
+                aria-invalid={invalid}
+                onChange={set('vexJustification')}
+              >
+                <option value="">None</option>
+                {(Object.keys(VEX_JUSTIFICATION_LABEL) as VexJustification[]).map((justification) => (
+                  <option key={justification} value={justification}>
+                    {VEX_JUSTIFICATION_LABEL[justification]}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        </div>
+      </fieldset>
       <div class="form-actions">
         <button type="submit" disabled={busy}>
           {busy ? 'Saving…' : creating ? 'Add type' : 'Save changes'}
@@ -304,6 +376,24 @@ function TypeForm({ kind, onSaved, onCancel }: TypeFormProps) {
 function rangeOf(kind: AssessmentType): string {
   if (!kind.auto_assess) return '—';
   return `CVSS ${formatScore(kind.auto_assess.min_cvss)} to ${formatScore(kind.auto_assess.max_cvss)}`;
+}
+
+/** What a VEX export states of a finding assessed with the type (docs/vex.md). */
+function VexCell({ kind }: { kind: AssessmentType }) {
+  if (kind.id === 'unassessed') return <span class="meta">Under investigation</span>;
+  if (!kind.vex_status) {
+    return (
+      <>
+        Affected <span class="meta">(not set)</span>
+      </>
+    );
+  }
+  return (
+    <>
+      {VEX_STATUS_LABEL[kind.vex_status]}
+      {kind.vex_justification && <div class="meta">{VEX_JUSTIFICATION_LABEL[kind.vex_justification]}</div>}
+    </>
+  );
 }
 
 export function TypesSection() {
@@ -345,8 +435,8 @@ export function TypesSection() {
     <>
       <h2>Assessment types</h2>
       <p class="lead">
-        What an assessment decides. The built-ins cannot be changed; add your own with a colour, an effect on the gate
-        and how long it lasts.
+        What an assessment decides. The built-ins cannot be changed; add your own with a colour, an effect on the gate,
+        how long it lasts and what a VEX export says of it.
       </p>
       {message && <Notice kind="success">{message}</Notice>}
       {loaded.state === 'failed' && <ErrorNotice error={loaded.error} onRetry={list.reload} />}
@@ -365,6 +455,7 @@ export function TypesSection() {
                   Expires after
                 </th>
                 <th scope="col">Auto-assess</th>
+                <th scope="col">VEX status</th>
                 <th scope="col">
                   <span class="visually-hidden">Actions</span>
                 </th>
@@ -404,6 +495,9 @@ export function TypesSection() {
                         : `${kind.expiration_days} days`}
                   </td>
                   <td>{rangeOf(kind)}</td>
+                  <td>
+                    <VexCell kind={kind} />
+                  </td>
                   <td>
                     {!kind.builtin && (
                       <div class="row-actions">
