@@ -5,17 +5,18 @@ coordinator, which the scan request queue invokes."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from feedguard import api, scan_queue
+from feedguard import api, clock, scan_queue
 from feedguard.access import Principal, Role
 from feedguard.dal import permissions, scans
 from feedguard.dal.models import ALL_FEEDS_SCOPE, Scan
-from feedguard.errors import Forbidden, NotFound
+from feedguard.errors import Conflict, Forbidden, NotFound
 from feedguard.ids import new_id
 from feedguard.settings import settings
 
@@ -25,6 +26,10 @@ settings().require("scan_queue_url", "scan_request_queue_url")
 app = api.create_app()
 
 Status = Literal["queued", "running", "succeeded", "partial", "failed"]
+
+# A refresh asks the sources again for every package, each a paid
+# coordinate: a feed's managers may ask for one an hour; the admin at will.
+REFRESH_INTERVAL = timedelta(hours=1)
 
 
 class ScanRequest(api.RequestModel):
@@ -99,15 +104,36 @@ def view(scan: Scan, caller: Principal) -> ScanView:
     status_code=202,
     summary="Scan every feed (admin), or one feed (its manager)",
     tags=["scans"],
-    responses=api.responses(202, "Queued", 400, 403, 404, 413),
+    # 409: a scan of the feed is queued or running (details name its scan_id),
+    # or a refresh came within the hour (details say when one is allowed).
+    responses=api.responses(202, "Queued", 400, 403, 404, 409, 413),
 )
 def start_scan(body: ScanRequest) -> Started:
     if body.feed is None:
-        api.require_admin(api.principal(app))
+        caller = api.principal(app)
+        api.require_admin(caller)
     else:
-        api.feed_caller(app, body.feed, Role.manager)
-    scan = scans.create(new_id("s"), body.feed, "api", body.refresh)
-    scan_queue.request_scan(scan.scan_id, body.feed, body.refresh)
+        caller = api.feed_caller(app, body.feed, Role.manager)
+    scope = f"feed {body.feed}" if body.feed else "every feed"
+    try:
+        scan = scans.start(new_id("s"), body.feed, "api", body.refresh, None if caller.is_admin else REFRESH_INTERVAL)
+    except scans.ScanInProgress as busy:
+        raise Conflict(
+            f"A scan of {scope} is already queued or running; follow it at /scans/{busy.scan_id}.",
+            details=[{"scan_id": busy.scan_id}],
+        ) from None
+    except scans.RefreshTooSoon as soon:
+        allowed_at = clock.iso(soon.allowed_at)
+        raise Conflict(
+            f"A refresh of {scope} is allowed once an hour; the next from {allowed_at}"
+            " (a scan without refresh is allowed now).",
+            details=[{"refresh_allowed_at": allowed_at}],
+        ) from None
+    try:
+        scan_queue.request_scan(scan.scan_id, body.feed, body.refresh)
+    except Exception:
+        scans.abandon(scan, "The scan could not be queued; ask again.")
+        raise
     logger.info("scan requested", extra={"scan_id": scan.scan_id, "feed": body.feed, "refresh": body.refresh})
     return Started(id=scan.scan_id, status="queued")
 

@@ -133,7 +133,9 @@ def test_rate_limiting_is_retried_and_the_scan_succeeds(stack: RunningStack) -> 
 
 def test_scans_list_newest_first(stack: RunningStack) -> None:
     setup_feed(stack, "listed")
-    first, second = start(stack, feed="listed"), start(stack, feed="listed")
+    first = start(stack, feed="listed")
+    finished(stack, first)  # a feed's next scan waits for the one queued or running
+    second = start(stack, feed="listed")
     listed = requests.get(f"{stack.api}/scans", params={"feed": "listed"}, headers=stack.headers(), timeout=10).json()
     assert [scan["id"] for scan in listed["items"]][:2] == [second, first]
     assert all(scan["feed"] == "listed" for scan in listed["items"])
@@ -216,3 +218,36 @@ def test_a_scan_of_a_feed_without_a_source_succeeds_with_nothing_to_do(stack: Ru
     scan = finished(stack, start(stack, feed="unsourced"))
     assert (scan["status"], scan["packages_total"], scan["requests_made"], scan["errors"]) == ("succeeded", 0, 0, [])
     assert findings(stack, "unsourced") == {}
+
+
+def test_a_feed_s_manager_cannot_stack_scans_or_refresh_more_than_once_an_hour(stack: RunningStack, fake: str) -> None:
+    # Given a feed with packages, and a key that manages it
+    setup_feed(stack, "metered")
+    add(stack, "metered", VULNERABLE)
+    key = requests.post(f"{stack.api}/api-keys", json={"name": "metered-bot"}, headers=stack.headers(), timeout=10)
+    granted = requests.put(
+        f"{stack.api}/feeds/metered/permissions/{key.json()['id']}",
+        json={"role": "manager"},
+        headers=stack.headers(),
+        timeout=10,
+    )
+    assert granted.status_code == 200
+    manager = {"Authorization": f"Bearer {key.json()['key']}"}
+    requests.put(f"{fake}/latency", json={"ms": 1500}, timeout=10)  # the source takes its time
+
+    def scan(**body: Any) -> requests.Response:
+        return requests.post(f"{stack.api}/scans", json={"feed": "metered", **body}, headers=manager, timeout=10)
+
+    # When the manager refreshes, and asks again while that scan is queued or running
+    first = scan(refresh=True)
+    assert first.status_code == 202, first.text
+    again = scan()
+    # Then the second is 409 naming the first
+    assert again.status_code == 409, again.text
+    assert again.json()["details"] == [{"scan_id": first.json()["id"]}]
+    # And once it finished, another refresh within the hour is 409 saying when, a plain scan is 202
+    finished(stack, first.json()["id"])
+    refresh = scan(refresh=True)
+    assert refresh.status_code == 409, refresh.text
+    assert set(refresh.json()["details"][0]) == {"refresh_allowed_at"}
+    assert scan().status_code == 202

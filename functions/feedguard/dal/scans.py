@@ -8,22 +8,127 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from feedguard import clock
 from feedguard.dal import conditions, transactions
-from feedguard.dal.models import ALL_FEEDS_SCOPE, SCAN_SK, Scan, ScanBatchMarker
+from feedguard.dal.models import ALL_FEEDS_SCOPE, SCAN_SK, Scan, ScanBatchMarker, Stored, _Meta
 from feedguard.dal.pages import Page, collect
 
 ENTITY = "scan"
 
+# A scan queued or running for longer than this no longer holds its scope:
+# the coordinator gives a request up after three tries of 30 minutes (the
+# request queue's visibility timeout and maxReceiveCount), and a planned
+# scan's batches take minutes, so such a scan is wedged, not working.
+WEDGED_AFTER = timedelta(hours=2)
+LOCK_SK = "#lock"
+_LOCK_PREFIX = "lock#"
 
-def create(scan_id: str, feed: str | None, trigger: str, refresh: bool) -> Scan:
-    scan = Scan(
+
+class ScanLock(Stored):
+    """One per scope (a feed's name, or * for every feed) that a scan was
+    requested for through the API, in the scans table: which scan holds the
+    scope, and when a refresh was last asked for. Requests take it by a
+    conditional write, so two at once cannot both start a scan. It has no
+    `entity` or `scope`, so neither index of the table lists it."""
+
+    class Meta(_Meta):
+        table_name = Scan.Meta.table_name
+
+    scan_id = UnicodeAttribute(hash_key=True)  # lock#<scope>
+    sk = UnicodeAttribute(range_key=True, default=LOCK_SK)
+    active_scan_id = UnicodeAttribute(null=True)
+    refreshed_at = UnicodeAttribute(null=True)
+
+
+class ScanInProgress(Exception):
+    def __init__(self, scan_id: str) -> None:
+        super().__init__(scan_id)
+        self.scan_id = scan_id
+
+
+class RefreshTooSoon(Exception):
+    def __init__(self, allowed_at: datetime) -> None:
+        super().__init__(allowed_at)
+        self.allowed_at = allowed_at
+
+
+def _in_progress(scan_id: str, now: datetime) -> bool:
+    scan = get(scan_id)
+    if scan is None or scan.status not in ("queued", "running"):
+        return False
+    return scan.started_at is None or clock.parse_iso(scan.started_at) > now - WEDGED_AFTER
+
+
+def start(scan_id: str, feed: str | None, trigger: str, refresh: bool, refresh_interval: timedelta | None) -> Scan:
+    """Records a requested scan of `feed` (None: every feed), queued, unless
+    a scan of that scope is queued or running (ScanInProgress, naming it),
+    or, with `refresh` and a `refresh_interval`, a refresh of the scope was
+    asked for within it (RefreshTooSoon). The scan and the scope's lock are
+    written in one transaction, on condition that the lock still names the
+    scan found finished (or none) and, for a limited refresh, still holds a
+    refresh time old enough: a request that loses the race reads again."""
+    scope = feed or ALL_FEEDS_SCOPE
+    for _ in range(transactions.CONFLICT_ATTEMPTS):
+        now = clock.now()
+        try:
+            lock = ScanLock.get(_LOCK_PREFIX + scope, LOCK_SK, consistent_read=True)
+        except DoesNotExist:
+            lock = ScanLock(scan_id=_LOCK_PREFIX + scope, sk=LOCK_SK)
+        holder = lock.active_scan_id
+        if holder is not None and _in_progress(holder, now):
+            raise ScanInProgress(holder)
+        limited = refresh_interval if refresh else None
+        cutoff = clock.iso(now - limited) if limited else None
+        if limited and cutoff and lock.refreshed_at is not None and lock.refreshed_at > cutoff:
+            raise RefreshTooSoon(clock.parse_iso(lock.refreshed_at) + limited)
+        condition = ScanLock.active_scan_id.does_not_exist() if holder is None else ScanLock.active_scan_id == holder
+        if cutoff is not None:
+            condition &= ScanLock.refreshed_at.does_not_exist() | (ScanLock.refreshed_at <= cutoff)
+        actions: list[Action] = [ScanLock.active_scan_id.set(scan_id)]
+        if refresh:
+            actions.append(ScanLock.refreshed_at.set(clock.iso(now)))
+        scan = _new_scan(scan_id, feed, trigger, refresh)
+        try:
+            with transactions.write() as transaction:
+                transaction.save(scan, condition=Scan.scan_id.does_not_exist())
+                transaction.update(lock, actions=actions, condition=condition)
+        except TransactWriteError as error:
+            if conditions.failed_in_transaction(error, 1) or conditions.conflicted(error):
+                continue  # another request took the scope first: see which scan holds it now
+            raise
+        return scan
+    raise ScanInProgress(_holder(scope) or "")
+
+
+def abandon(scan: Scan, reason: str) -> None:
+    """A requested scan that could not be queued fails at once, so it holds
+    its scope no longer."""
+    error = json.dumps({"source": None, "message": reason}, sort_keys=True)
+    actions: list[Action] = [
+        Scan.status.set("failed"),
+        Scan.finished_at.set(clock.iso(clock.now())),
+        Scan.error_set.add({error}),
+    ]
+    transactions.retrying(lambda: scan.update(actions=actions))
+
+
+def _holder(scope: str) -> str | None:
+    try:
+        return ScanLock.get(_LOCK_PREFIX + scope, LOCK_SK, consistent_read=True).active_scan_id
+    except DoesNotExist:
+        return None
+
+
+def _new_scan(scan_id: str, feed: str | None, trigger: str, refresh: bool) -> Scan:
+    return Scan(
         scan_id=scan_id,
         sk=SCAN_SK,
         scope=feed or ALL_FEEDS_SCOPE,
@@ -33,6 +138,12 @@ def create(scan_id: str, feed: str | None, trigger: str, refresh: bool) -> Scan:
         started_at=clock.iso(clock.now()),
         batches_counted=0,
     )
+
+
+def create(scan_id: str, feed: str | None, trigger: str, refresh: bool) -> Scan:
+    """Records a scan the system starts (the schedule, added packages): it
+    takes no scope's lock; requests through the API use `start`."""
+    scan = _new_scan(scan_id, feed, trigger, refresh)
     scan.save(condition=Scan.scan_id.does_not_exist())
     return scan
 
