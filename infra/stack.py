@@ -197,6 +197,8 @@ class LocalStack:
             # The local stack talks to its fake OSS Index over plain http, on 127.0.0.1.
             "FEEDGUARD_ALLOW_HTTP_SOURCES": "1",
             "FEEDGUARD_ALLOW_PRIVATE_SOURCES": "1",
+            # No X-Ray daemon here; Tracer is on wherever LAMBDA_TASK_ROOT is set.
+            "POWERTOOLS_TRACE_DISABLED": "true",
             **self.config.extra_environment,
         }
         for logical_id, spec in self.template.functions().items():

@@ -25,14 +25,17 @@ os.environ.update(
 for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(variable, None)
 
-# Each Globals variable that is a Ref to a table names that table, as deployed.
+# Each Globals variable that is a Ref to a table names that table, as deployed;
+# those with a plain value (the metrics namespace among them) have it, unless set above.
 _template = Template.load()
 for _name, _value in _template.globals["Environment"]["Variables"].items():
     if isinstance(_value, dict) and _value.get("Ref") in _template.tables():
         os.environ[_name] = f"{TEST_STACK}-{_value['Ref']}"
+    elif isinstance(_value, str):
+        os.environ.setdefault(_name, _value)
 os.environ["ADMIN_KEY_SECRET"] = f"{TEST_STACK}/AdminKeySecret"
+os.environ["GATE_LOOKUP_BUDGET_PER_KEY"] = _template.parameter_defaults()["GateLookupBudgetPerKey"]
 os.environ["SOURCE_SECRET_PREFIX"] = f"{TEST_STACK}/sources/"
 os.environ["EVENT_BUS_NAME"] = f"{TEST_STACK}-findings"
-os.environ["FEEDGUARD_ALLOW_HTTP_SOURCES"] = "0"
 os.environ["SCAN_QUEUE_URL"] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{TEST_STACK}-ScanQueue"
 os.environ["SCAN_REQUEST_QUEUE_URL"] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{TEST_STACK}-ScanRequestQueue"

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 from aws_lambda_powertools import Logger
 
-from feedguard import clock, ossindex
+from feedguard import clock, observability, ossindex
 from feedguard.dal import answers, detections, scans
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import sources as source_store
@@ -191,6 +191,14 @@ def record(answered: Answered) -> Result:
     batch = answered.batch
     outcome = answered.refused or _record(answered)
     counted = scans.count_batch(batch.scan_id, batch.number, outcome)
+    if counted is not scans.Counted.ALREADY:
+        observability.batch_counted(
+            requests_made=outcome.requests_made,
+            cache_hits=outcome.cache_hits,
+            packages_scanned=outcome.packages_scanned,
+            findings_new=outcome.findings_new,
+            failed=outcome.failed,
+        )
     finished = finish(batch.scan_id) if counted is scans.Counted.PERHAPS_LAST else None
     return Result(outcome, finished)
 
@@ -225,6 +233,11 @@ def finish(scan_id: str) -> Scan | None:
     if finished is None:
         return None
     logger.info("scan finished", extra={"scan_id": scan_id, "status": finished.status})
+    observability.scan_finished(
+        finished.status,
+        clock.parse_iso(finished.started_at) if finished.started_at else None,
+        clock.parse_iso(finished.finished_at) if finished.finished_at else None,
+    )
     if finished.status != "succeeded":
         # A batch that failed may have written package rows it did not count.
         touched = set(finished.covered_feeds or ()) | ({finished.scope} if finished.scope != ALL_FEEDS_SCOPE else set())

@@ -21,6 +21,7 @@ from feedguard.access import require_admin
 from feedguard.dal import assessment_types as type_store
 from feedguard.effects import AssessmentType
 from feedguard.errors import InvalidInput
+from feedguard.observability import metrics, tracer
 
 logger = Logger()
 app = api.create_app()
@@ -233,5 +234,7 @@ def delete_type(id: str) -> Response[None]:  # noqa: A002
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return api.resolve(app, event, context)

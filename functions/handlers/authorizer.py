@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from feedguard import keys
 from feedguard.access import ADMIN_ID
 from feedguard.dal import keys as key_store
+from feedguard.observability import metrics, tracer
 from feedguard.settings import settings
 
 logger = Logger()
@@ -70,6 +71,8 @@ def _allow(principal_id: str, method_arn: str, context: dict[str, str]) -> dict[
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     token = keys.bearer_token(_header(event.get("headers"), "authorization"))
     identity = identify(token) if token else None

@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from feedguard.dal import batching
 from feedguard.dal.models import Finding
 from feedguard.effects import severity
+from feedguard.observability import metrics, tracer
 from feedguard.settings import settings
 
 logger = Logger()
@@ -144,6 +145,8 @@ def _sequence(record: DynamoDBRecord) -> str:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     failed = publish([DynamoDBRecord(raw) for raw in event["Records"]])
 

@@ -24,6 +24,7 @@ from feedguard.dal.models import ALL_FEEDS_SCOPE, Feed, FeedPermission, Scan
 from feedguard.effects import strongest
 from feedguard.errors import InvalidInput, NotFound
 from feedguard.ids import new_id
+from feedguard.observability import metrics, tracer
 from feedguard.purls import InvalidPurl, canonical
 from feedguard.settings import settings
 
@@ -394,5 +395,7 @@ def delete_package(feed: str, purl: Annotated[str, Query(description="The packag
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return api.resolve(app, event, context)

@@ -11,9 +11,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from feedguard import api, clock, gate
+from feedguard import api, clock, gate, observability
 from feedguard.access import Role
 from feedguard.errors import InvalidInput
+from feedguard.observability import metrics, tracer
 from feedguard.purls import InvalidPurl, canonical
 from feedguard.settings import settings
 
@@ -65,6 +66,7 @@ def _canonical(purls: list[str]) -> list[str]:
 def _check(feed: str, purls: list[str]) -> list[CheckResult]:
     _, current = api.feed_access(app, feed, Role.viewer)
     results = gate.check(current, _canonical(purls), clock.now())
+    observability.gate_verdicts(result.verdict for result in results)
     logger.info(
         "checked", extra={"feed": feed, "purls": len(purls), "blocked": sum(r.verdict == "block" for r in results)}
     )
@@ -92,5 +94,7 @@ def check_one(feed: str, purl: Annotated[str, Query(description="The package's p
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return api.resolve(app, event, context)

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from feedguard import scanning
 from feedguard.dal import scans
 from feedguard.ids import new_id
+from feedguard.observability import metrics, tracer
 from feedguard.settings import settings
 
 logger = Logger()
@@ -46,6 +47,8 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
     if "Records" in event:
         return process_partial_response(

@@ -48,6 +48,7 @@ from botocore.exceptions import ClientError
 from feedguard import scan_queue, scanner
 from feedguard.dal import scans
 from feedguard.dal.models import Scan
+from feedguard.observability import metrics, tracer
 from feedguard.scanplan import Batch
 from feedguard.settings import settings
 
@@ -307,6 +308,8 @@ def _receives(record: SQSRecord) -> int:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     # The invocation's first request leaves first: the other messages read
     # the scan and the cache once it holds the request slot.

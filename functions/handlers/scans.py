@@ -18,6 +18,7 @@ from feedguard.dal import permissions, scans
 from feedguard.dal.models import ALL_FEEDS_SCOPE, Scan
 from feedguard.errors import Conflict, Forbidden, NotFound
 from feedguard.ids import new_id
+from feedguard.observability import metrics, tracer
 from feedguard.settings import settings
 
 logger = Logger()
@@ -180,5 +181,7 @@ def get_scan(id: str) -> ScanView:  # noqa: A002 - the contract names it id
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return api.resolve(app, event, context)

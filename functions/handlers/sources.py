@@ -17,6 +17,7 @@ from feedguard.access import require_admin
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import Source
 from feedguard.ids import new_id
+from feedguard.observability import metrics, tracer
 from feedguard.settings import settings
 
 logger = Logger()
@@ -151,5 +152,7 @@ def delete_source(id: str) -> Response[None]:  # noqa: A002
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return api.resolve(app, event, context)

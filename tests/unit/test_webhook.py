@@ -35,6 +35,7 @@ WEBHOOK_RESOURCES = {
     "WebhookRule",
     "WebhookDeadLetterQueue",
     "WebhookDeadLetterQueuePolicy",
+    "WebhookDeadLetterQueueAlarm",
 }
 
 
