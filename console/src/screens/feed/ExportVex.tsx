@@ -106,10 +106,10 @@ export function ExportVex({ feed }: { feed: string }) {
       <p id={`${id}-about`} class="visually-hidden">
         Downloads every finding of this feed with its decision, for scanners that read VEX.
       </p>
+      <ErrorNotice error={error} onRetry={() => void exportVex()} />
       <p class="meta vex-export-progress" role="status" aria-live="polite">
         {progress}
       </p>
-      <ErrorNotice error={error} onRetry={() => void exportVex()} />
     </div>
   );
 }
