@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, StringConstraints
 
-from feedguard import api, clock, vex
+from feedguard import actors, api, clock, vex
 from feedguard.access import Role
 from feedguard.dal import assessment_types as type_store
 from feedguard.dal import assessments as assessment_store
@@ -30,7 +30,6 @@ from feedguard.dal.models import Assessment, Finding, HistoryEntry
 from feedguard.dal.pages import collect
 from feedguard.effects import UNASSESSED, AssessmentType, finding_effect, severity
 from feedguard.errors import InvalidInput, NotFound
-from feedguard.observability import metrics, tracer
 from feedguard.purls import InvalidPurl, canonical
 
 logger = Logger()
@@ -45,7 +44,11 @@ class AssessmentView(api.ResponseModel):
     type: str
     effect: str
     comment: str | None
-    assessed_by: str
+    assessed_by: str = Field(description="The name the assessing key had when it assessed")
+    assessed_by_id: str | None = Field(
+        description="The assessing key's id (`auto` for a type's auto-assess range, `admin` for the admin key); "
+        "null for assessments made before ids were recorded"
+    )
     assessed_at: str
     expires_at: str | None
     version: int
@@ -75,7 +78,13 @@ class FindingDetail(FindingView):
 
 class HistoryView(api.ResponseModel):
     at: str
-    actor: str
+    actor: str = Field(
+        description="The name the key had at the time, or the system's actor: `scanner`, `auto`, `admin`"
+    )
+    actor_id: str | None = Field(
+        description="The key's id (`scanner`, `auto` or `admin` for the system and the admin key); "
+        "null for entries written before ids were recorded"
+    )
     action: str
     type: str | None = None
     comment: str | None = None
@@ -103,6 +112,7 @@ def view(finding: Finding, assessment: Assessment | None, unassessed_effect: str
             effect=in_force.effect,
             comment=in_force.comment,
             assessed_by=in_force.assessed_by,
+            assessed_by_id=in_force.assessed_by_id,
             assessed_at=in_force.assessed_at,
             expires_at=in_force.expires_at,
             version=int(in_force.version or 0),
@@ -226,7 +236,15 @@ def finding_history(
     if not page.items and cursor is None:
         raise NotFound(f"Feed {feed} has no history for {vulnerability_id}.")
     items = [
-        HistoryView(at=e.at, actor=e.actor, action=e.action, type=e.type, comment=e.comment, reason=e.reason)
+        HistoryView(
+            at=e.at,
+            actor=e.actor,
+            actor_id=e.actor_id,
+            action=e.action,
+            type=e.type,
+            comment=e.comment,
+            reason=e.reason,
+        )
         for e in page.items
     ]
     return api.ListBody[HistoryView](items=items, next_cursor=page.next_cursor)
@@ -352,6 +370,7 @@ def assessment_view(assessment: Assessment) -> AssessmentView:
         effect=assessment.effect,
         comment=assessment.comment,
         assessed_by=assessment.assessed_by,
+        assessed_by_id=assessment.assessed_by_id,
         assessed_at=assessment.assessed_at,
         expires_at=assessment.expires_at,
         version=int(assessment.version or 0),
@@ -375,7 +394,7 @@ def put_assessment(feed: str, id: str, body: AssessmentRequest) -> AssessmentVie
         effect=str(kind.effect),
         comment=body.comment,
         expires_at=expires,
-        actor=caller.name,
+        actor=actors.of(caller),
         if_match=_if_match(),
     )
     logger.info("finding assessed", extra={"feed": feed, "vulnerability_id": vulnerability_id, "type": kind.id})
@@ -392,7 +411,7 @@ def put_assessment(feed: str, id: str, body: AssessmentRequest) -> AssessmentVie
 def delete_assessment(feed: str, id: str) -> Response[None]:  # noqa: A002
     caller = api.feed_caller(app, feed, Role.assessor)
     vulnerability_id = unquote(id)
-    assessment_store.unassess(feed, vulnerability_id, actor=caller.name, if_match=_if_match())
+    assessment_store.unassess(feed, vulnerability_id, actor=actors.of(caller), if_match=_if_match())
     logger.info("assessment removed", extra={"feed": feed, "vulnerability_id": vulnerability_id})
     return Response(status_code=204)
 
@@ -416,7 +435,7 @@ def bulk_assess(feed: str, body: BulkAssessment) -> BulkResult:
                 effect=str(kind.effect),
                 comment=body.comment,
                 expires_at=expires,
-                actor=caller.name,
+                actor=actors.of(caller),
             )
         except NotFound:
             missing.append(vulnerability_id)
@@ -427,7 +446,5 @@ def bulk_assess(feed: str, body: BulkAssessment) -> BulkResult:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return api.resolve(app, event, context)

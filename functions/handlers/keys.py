@@ -8,19 +8,32 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
-from feedguard import api, keys
+from feedguard import actors, api, keys
 from feedguard.access import require_admin
 from feedguard.dal import keys as key_store
-from feedguard.observability import metrics, tracer
 
 logger = Logger()
 app = api.create_app()
 
 
+def _not_reserved(name: str) -> str:
+    # The history names keys by name too: a key called `scanner` would pass for the system.
+    if actors.is_reserved(name):
+        reserved = ", ".join(sorted(actors.RESERVED_NAMES))
+        raise ValueError(f"{name!r} is the system's name; a key may not be called {reserved}")
+    return name
+
+
 class NewKey(api.RequestModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+        AfterValidator(_not_reserved),
+    ] = Field(
+        description="What the key is for; not one of the system's names (admin, auto, scanner, system, feedguard)"
+    )
 
 
 class KeyView(api.ResponseModel):
@@ -95,7 +108,5 @@ def who_am_i() -> MeView:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return api.resolve(app, event, context)

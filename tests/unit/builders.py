@@ -54,6 +54,7 @@ def a_finding(
         seq=history.seq(now, "detected"),
         at=now,
         actor="scanner",
+        actor_id="scanner",
         action="detected",
     ).save()
     return finding

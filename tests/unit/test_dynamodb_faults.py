@@ -17,6 +17,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 
+from feedguard.actors import Actor
 from feedguard.dal import assessment_types as type_store
 from feedguard.dal import history
 from feedguard.dal.models import Finding, Scan
@@ -250,7 +251,7 @@ def test_an_assessors_write_cancelled_by_a_transaction_conflict_is_retried_not_a
     a_feed("demo", [], [])
     a_finding("demo", "CVE-1")
     assessment_store.assess(
-        "demo", "CVE-1", type_id="caution", effect="warn", comment=None, expires_at=None, actor="alice"
+        "demo", "CVE-1", type_id="caution", effect="warn", comment=None, expires_at=None, actor=Actor("kalice", "alice")
     )
     with refused_transactions(aws.table_names["AssessmentsTable"], conflict, times=2) as cancelled:
         # When the admin writes it

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from feedguard.actors import Actor
 from handlers import events
 from tests.support import LambdaContext, counted_dynamodb_calls
 from tests.unit.builders import a_finding
@@ -244,7 +245,13 @@ def test_an_assessment_entry_records_the_expiry_its_event_announces(aws: Any) ->
     a_finding("demo", "CVE-2021-44228")
     expires = datetime(2030, 1, 1, tzinfo=UTC)
     assessments.assess(
-        "demo", "CVE-2021-44228", type_id="ignore", effect="allow", comment=None, expires_at=expires, actor="ci-bot"
+        "demo",
+        "CVE-2021-44228",
+        type_id="ignore",
+        effect="allow",
+        comment=None,
+        expires_at=expires,
+        actor=Actor("k123", "ci-bot"),
     )
     (entry,) = [e for e in history.entries("demo", "CVE-2021-44228") if e.action == "assessed"]
     assert entry.expires_at == "2030-01-01T00:00:00Z"

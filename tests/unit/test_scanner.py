@@ -19,6 +19,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from feedguard import clock, ossindex, scan_queue, scanner, scanning
+from feedguard.actors import Actor
 from feedguard.dal import answers, detections, history, packages, scans
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import FEED_SK, CachedAnswer, Feed, Finding, Package, Scan, Vulnerability
@@ -961,10 +962,11 @@ def test_new_findings_in_an_auto_assess_range_are_assessed_by_auto(aws: Any, oss
     assessment = Assessment.get("demo", "CVE-2020-28500")
     assert (assessment.type, assessment.effect, assessment.assessed_by) == ("watch", "warn", "auto")
     assert Finding.get("demo", "CVE-2020-28500").status == "assessed"
-    assert [(e.action, e.actor) for e in history.entries("demo", "CVE-2020-28500")] == [
-        ("detected", "scanner"),
-        ("assessed", "auto"),
+    assert [(e.action, e.actor, e.actor_id) for e in history.entries("demo", "CVE-2020-28500")] == [
+        ("detected", "scanner", "scanner"),
+        ("assessed", "auto", "auto"),
     ]
+    assert assessment.assessed_by_id == "auto"
     assert Finding.get("demo", "CVE-2021-23337").status == "unassessed"
 
 
@@ -977,7 +979,13 @@ def test_a_severity_rise_reopens_the_assessment(
     a_feed("demo", [LODASH], [a_source(oss[1])])
     scan(aws, "demo")
     assessments.assess(
-        "demo", "CVE-2020-28500", type_id="ignore", effect="allow", comment=None, expires_at=None, actor="alice"
+        "demo",
+        "CVE-2020-28500",
+        type_id="ignore",
+        effect="allow",
+        comment=None,
+        expires_at=None,
+        actor=Actor("kalice", "alice"),
     )
     medium_turns_critical(monkeypatch)
     # When a rescan reports it in a higher band
@@ -989,6 +997,7 @@ def test_a_severity_rise_reopens_the_assessment(
     entries = history.entries("demo", "CVE-2020-28500")
     assert [e.action for e in entries] == ["detected", "assessed", "reopened"]
     assert entries[-1].reason == "Severity rose from medium to critical."
+    assert [e.actor_id for e in entries] == ["scanner", "kalice", "scanner"]
     # And a further rescan at the same severity changes nothing more
     scan(aws, "demo", refresh=True)
     assert [e.action for e in history.entries("demo", "CVE-2020-28500")] == ["detected", "assessed", "reopened"]
@@ -1013,7 +1022,9 @@ def assess_lodash(actor: str = "alice", type_id: str = "ignore") -> None:
     from feedguard.dal import assessments
 
     for vid in ("CVE-2020-28500", "CVE-2021-23337"):
-        assessments.assess("demo", vid, type_id=type_id, effect="allow", comment=None, expires_at=None, actor=actor)
+        assessments.assess(
+            "demo", vid, type_id=type_id, effect="allow", comment=None, expires_at=None, actor=Actor(f"k{actor}", actor)
+        )
 
 
 def test_a_rescan_reads_an_assessment_only_when_the_band_rose_above_the_one_it_recorded(
@@ -1091,7 +1102,9 @@ def test_an_assessment_made_while_a_scan_reopens_the_one_before_is_checked_and_r
     def reassessed_first(feed: str, vid: str, *args: Any) -> bool:
         if not reassessed:  # bob assesses at the band the finding still records (medium)
             reassessed.append(vid)
-            assessments.assess(feed, vid, type_id="caution", effect="warn", comment=None, expires_at=None, actor="bob")
+            assessments.assess(
+                feed, vid, type_id="caution", effect="warn", comment=None, expires_at=None, actor=Actor("kbob", "bob")
+            )
         return real_reopen(feed, vid, *args)
 
     reassessed: list[str] = []

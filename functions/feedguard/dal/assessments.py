@@ -23,6 +23,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from feedguard import clock
+from feedguard.actors import Actor
 from feedguard.dal import conditions, history, transactions
 from feedguard.dal.models import Assessment, Finding, HistoryEntry
 from feedguard.errors import NotFound, PreconditionFailed
@@ -63,7 +64,7 @@ def assess(
     effect: str,
     comment: str | None,
     expires_at: datetime | None,
-    actor: str,
+    actor: Actor,
     if_match: int | None = None,
 ) -> Assessment:
     for _ in range(RACE_RETRIES):
@@ -146,7 +147,7 @@ def _write(
 
 
 def first(
-    finding: Finding, *, type_id: str, effect: str, comment: str | None, expires_at: datetime | None, actor: str
+    finding: Finding, *, type_id: str, effect: str, comment: str | None, expires_at: datetime | None, actor: Actor
 ) -> tuple[Assessment, HistoryEntry]:
     """A new finding's first assessment and its entry, to write in the
     transaction that creates the finding (not yet saved), which is given the
@@ -178,14 +179,15 @@ def _fill(
     effect: str,
     comment: str | None,
     expires_at: datetime | None,
-    actor: str,
+    actor: Actor,
 ) -> HistoryEntry:
     """Gives `assessment` what it says, made now at the finding's `band`;
     returns the `assessed` entry that records it."""
     assessment.type = type_id
     assessment.effect = effect
     assessment.comment = comment
-    assessment.assessed_by = actor
+    assessment.assessed_by = actor.name
+    assessment.assessed_by_id = actor.id
     assessment.assessed_at = now
     assessment.expires_at = clock.iso(expires_at) if expires_at else None
     assessment.expires_ttl = int(expires_at.timestamp()) if expires_at else None
@@ -203,7 +205,7 @@ def _fill(
     )
 
 
-def unassess(feed: str, vulnerability_id: str, *, actor: str, if_match: int | None = None) -> None:
+def unassess(feed: str, vulnerability_id: str, *, actor: Actor, if_match: int | None = None) -> None:
     for _ in range(RACE_RETRIES):
         finding = _finding(feed, vulnerability_id)
         existing = current(feed, vulnerability_id)

@@ -21,6 +21,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 
 from feedguard import clock
+from feedguard.actors import AUTO, SCANNER
 from feedguard.dal import assessment_types as type_store
 from feedguard.dal import assessments as assessments_store
 from feedguard.dal import batching, conditions, history, transactions
@@ -78,7 +79,7 @@ class Recorded:
 
 
 def _entry(feed: str, vulnerability_id: str, at: str, action: str, reason: str | None = None) -> HistoryEntry:
-    return history.new_entry(feed, vulnerability_id, at, action, "scanner", reason=reason)
+    return history.new_entry(feed, vulnerability_id, at, action, SCANNER, reason=reason)
 
 
 def record_vulnerabilities(reports: Iterable[ComponentReport], now: datetime) -> int:
@@ -266,7 +267,7 @@ def _auto_assessment(kind: AssessmentType, vulnerability: Reported, now: datetim
         "comment": f"CVSS {vulnerability.cvss_score} is in the {kind.name} range "
         f"{kind.auto_assess_min}-{kind.auto_assess_max}.",
         "expires_at": now + timedelta(days=kind.expiration_days) if kind.expiration_days else None,
-        "actor": "auto",
+        "actor": AUTO,
     }
 
 

@@ -8,6 +8,7 @@ import time
 
 from pynamodb.exceptions import TransactWriteError
 
+from feedguard.actors import AUTO, Actor
 from feedguard.dal import conditions, transactions
 from feedguard.dal.models import Assessment, Finding, HistoryEntry
 
@@ -27,19 +28,21 @@ def new_entry(
     vulnerability_id: str,
     at: str,
     action: str,
-    actor: str,
+    actor: Actor,
     *,
     type: str | None = None,  # noqa: A002 - the contract's name
     comment: str | None = None,
     reason: str | None = None,
     expires_at: str | None = None,
 ) -> HistoryEntry:
-    """An entry to write in the transaction of the change it records."""
+    """An entry to write in the transaction of the change it records, naming
+    its actor by id and by the name it has now."""
     return HistoryEntry(
         finding=finding_key(feed, vulnerability_id),
         seq=seq(at, action),
         at=at,
-        actor=actor,
+        actor=actor.name,
+        actor_id=actor.id,
         action=action,
         type=type,
         comment=comment,
@@ -65,7 +68,9 @@ def record_expired(feed: str, vulnerability_id: str, assessment_type: str, expir
         finding=finding_key(feed, vulnerability_id),
         seq=derived_seq(expires_at, "expired", version),
         at=expires_at,
-        actor="feedguard",
+        # Time ends it, by the rule the assessment was made under.
+        actor=AUTO.name,
+        actor_id=AUTO.id,
         action="expired",
         type=assessment_type,
         reason=f"The {assessment_type} assessment expired at {expires_at}.",

@@ -386,7 +386,8 @@ class Assessment(Stored):
     type = UnicodeAttribute()
     effect = UnicodeAttribute()
     comment = UnicodeAttribute(null=True)
-    assessed_by = UnicodeAttribute()
+    assessed_by = UnicodeAttribute()  # the key's name when it assessed
+    assessed_by_id = UnicodeAttribute(null=True)  # its id (none on assessments made before ids were kept)
     assessed_at = UnicodeAttribute()
     expires_at = UnicodeAttribute(null=True)
     expires_ttl = NumberAttribute(null=True)  # epoch seconds of expires_at
@@ -410,7 +411,8 @@ class HistoryEntry(Stored):
     finding = UnicodeAttribute(hash_key=True)  # <feed>#<vulnerability id>
     seq = UnicodeAttribute(range_key=True)  # <at>#<unique suffix>
     at = UnicodeAttribute()
-    actor = UnicodeAttribute()
+    actor = UnicodeAttribute()  # the key's name at the time (feedguard.actors)
+    actor_id = UnicodeAttribute(null=True)  # its id; none on entries written before ids were kept
     action = UnicodeAttribute()
     type = UnicodeAttribute(null=True)
     comment = UnicodeAttribute(null=True)
