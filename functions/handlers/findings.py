@@ -30,6 +30,7 @@ from feedguard.dal.models import Assessment, Finding, HistoryEntry
 from feedguard.dal.pages import collect
 from feedguard.effects import UNASSESSED, AssessmentType, finding_effect, severity
 from feedguard.errors import InvalidInput, NotFound
+from feedguard.observability import metrics, tracer
 from feedguard.purls import InvalidPurl, canonical
 
 logger = Logger()
@@ -446,5 +447,7 @@ def bulk_assess(feed: str, body: BulkAssessment) -> BulkResult:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return api.resolve(app, event, context)

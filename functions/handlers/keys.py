@@ -13,6 +13,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 from feedguard import actors, api, keys
 from feedguard.access import require_admin
 from feedguard.dal import keys as key_store
+from feedguard.observability import metrics, tracer
 
 logger = Logger()
 app = api.create_app()
@@ -108,5 +109,7 @@ def who_am_i() -> MeView:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return api.resolve(app, event, context)
