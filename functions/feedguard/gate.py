@@ -8,6 +8,11 @@ number of DynamoDB round trips, whatever their vulnerabilities:
    is the feed's unassessed_effect;
 3. BatchGet the findings and assessments of every reported vulnerability.
 
+Inline lookups cost paid coordinates: with a key's `Budget`, each source's
+request takes its coordinates from the key's daily budget first; purls past
+it are not asked for and answer `scanned: false`, the feed's
+unassessed_effect and `lookup: "budget_exhausted"`.
+
 Each vulnerability takes its finding's effect (assessed: the type's effect;
 unassessed or expired: the feed's unassessed_effect; a vulnerability that is
 not a finding of the feed yet counts as unassessed); the verdict is the
@@ -44,9 +49,30 @@ class Result:
     verdict: str
     scanned: bool
     vulnerabilities: list[dict[str, object]] = field(default_factory=list)
+    lookup: str | None = None  # "budget_exhausted" when the key's budget stopped its lookup
 
 
-def _lookup(feed: Feed, purls: list[str], now: datetime) -> dict[str, list[Reported]] | None:
+@dataclass
+class Budget:
+    """A key's daily budget of coordinates looked up inline; `remaining`
+    once a lookup took from it, and the purls it left unasked."""
+
+    key_id: str
+    per_day: int
+    now: datetime
+    remaining: int | None = None
+    exhausted: set[str] = field(default_factory=set)
+
+    def take(self, missing: list[str]) -> list[str]:
+        """The purls of `missing` (one coordinate each) the budget pays for."""
+        from feedguard.dal import budgets
+
+        granted, self.remaining = budgets.reserve(self.key_id, len(missing), self.per_day, self.now)
+        self.exhausted.update(missing[granted:])
+        return missing[:granted]
+
+
+def _lookup(feed: Feed, purls: list[str], now: datetime, budget: Budget | None) -> dict[str, list[Reported]] | None:
     """What the feed's sources say of purls it never scanned; None when no
     source could answer for all of them."""
     # Here, not at cold start: most checks find every purl scanned already.
@@ -65,6 +91,8 @@ def _lookup(feed: Feed, purls: list[str], now: datetime) -> dict[str, list[Repor
         cached = answers.cached(source_id, purls, now)
         reports = {purl: ossindex.parse_report(raw) for purl, raw in cached.items()}
         missing = [purl for purl in purls if purl not in reports]
+        if missing and budget is not None:
+            missing = budget.take(missing)
         if missing:
             try:
                 client = ossindex.Client(
@@ -86,15 +114,16 @@ def _lookup(feed: Feed, purls: list[str], now: datetime) -> dict[str, list[Repor
                 reported[purl][vulnerability.id] = Reported(
                     vulnerability.id, vulnerability.title, vulnerability.cvss_score
                 )
-    return {purl: list(by_id.values()) for purl, by_id in reported.items()}
+    exhausted = budget.exhausted if budget else set()
+    return {purl: list(by_id.values()) for purl, by_id in reported.items() if purl not in exhausted}
 
 
-def check(feed: Feed, purls: list[str], now: datetime) -> list[Result]:
+def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = None) -> list[Result]:
     distinct = list(dict.fromkeys(purls))
     packages = {p.purl: p for p in batching.read(Package, [(feed.feed, purl) for purl in distinct])}
     scanned = {purl for purl, p in packages.items() if package_store.last_scanned(p, feed)}
     unscanned = [purl for purl in distinct if purl not in scanned]
-    looked_up = _lookup(feed, unscanned, now) if unscanned else {}
+    looked_up = _lookup(feed, unscanned, now, budget) if unscanned else {}
 
     ids_by_purl: dict[str, list[str]] = {purl: sorted(packages[purl].vulnerability_ids or ()) for purl in scanned}
     titles: dict[str, Reported] = {}
@@ -106,8 +135,9 @@ def check(feed: Feed, purls: list[str], now: datetime) -> list[Result]:
 
     results = []
     for purl in purls:
-        if purl not in ids_by_purl:  # never scanned, and the lookup failed
-            results.append(Result(purl, feed.unassessed_effect, scanned=False))
+        if purl not in ids_by_purl:  # never scanned, and the lookup failed or was not paid for
+            stopped = "budget_exhausted" if budget is not None and purl in budget.exhausted else None
+            results.append(Result(purl, feed.unassessed_effect, scanned=False, lookup=stopped))
             continue
         vulnerabilities: list[dict[str, object]] = []
         for vid in ids_by_purl[purl]:

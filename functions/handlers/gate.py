@@ -4,9 +4,11 @@ proxies ask whether packages may be used."""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
@@ -44,6 +46,11 @@ class CheckResult(api.ResponseModel):
     verdict: Effect
     scanned: bool
     vulnerabilities: list[VulnerabilityVerdict]
+    lookup: Literal["budget_exhausted"] | None = Field(
+        default=None,
+        description="Why a purl never scanned was not looked up: `budget_exhausted`, the key's daily budget"
+        " of inline lookups is spent (the verdict is then the feed's unassessed_effect)",
+    )
 
 
 class CheckAnswer(api.ResponseModel):
@@ -63,14 +70,32 @@ def _canonical(purls: list[str]) -> list[str]:
     return canonical_purls
 
 
-def _check(feed: str, purls: list[str]) -> list[CheckResult]:
-    _, current = api.feed_access(app, feed, Role.viewer)
-    results = gate.check(current, _canonical(purls), clock.now())
+# What a key's answers left of its daily budget of inline lookups; on
+# answers that needed one.
+BUDGET_HEADER = "X-Feedguard-Lookup-Budget-Remaining"
+
+
+def _lookup_budget(key_id: str) -> gate.Budget:
+    """The key's budget: GATE_LOOKUP_BUDGET_PER_KEY coordinates a UTC day
+    (template.yaml's GateLookupBudgetPerKey)."""
+    return gate.Budget(key_id, int(os.environ["GATE_LOOKUP_BUDGET_PER_KEY"]), clock.now())
+
+
+def _answer(body: CheckAnswer | CheckResult, budget: gate.Budget | None) -> Response[Any]:
+    headers = {} if budget is None or budget.remaining is None else {BUDGET_HEADER: str(budget.remaining)}
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+
+
+def _check(feed: str, purls: list[str]) -> tuple[list[CheckResult], gate.Budget | None]:
+    caller, current = api.feed_access(app, feed, Role.viewer)
+    # The admin key is the operator's, and is not counted.
+    budget = None if caller.is_admin else _lookup_budget(caller.key_id)
+    results = gate.check(current, _canonical(purls), clock.now(), budget)
     observability.gate_verdicts(result.verdict for result in results)
     logger.info(
         "checked", extra={"feed": feed, "purls": len(purls), "blocked": sum(r.verdict == "block" for r in results)}
     )
-    return [CheckResult.model_validate(result.__dict__) for result in results]
+    return [CheckResult.model_validate(result.__dict__) for result in results], budget
 
 
 @app.post(
@@ -79,8 +104,9 @@ def _check(feed: str, purls: list[str]) -> list[CheckResult]:
     tags=["gate"],
     responses=api.responses(200, "A verdict per purl, in the order asked", 400, 403, 404, 413),
 )
-def check_many(feed: str, body: CheckRequest) -> CheckAnswer:
-    return CheckAnswer(results=_check(feed, body.purls))
+def check_many(feed: str, body: CheckRequest) -> Response[CheckAnswer]:
+    results, budget = _check(feed, body.purls)
+    return _answer(CheckAnswer(results=results), budget)
 
 
 @app.get(
@@ -89,8 +115,9 @@ def check_many(feed: str, body: CheckRequest) -> CheckAnswer:
     tags=["gate"],
     responses=api.responses(200, "The verdict", 404),
 )
-def check_one(feed: str, purl: Annotated[str, Query(description="The package's purl")]) -> CheckResult:
-    return _check(feed, [purl])[0]
+def check_one(feed: str, purl: Annotated[str, Query(description="The package's purl")]) -> Response[CheckResult]:
+    results, budget = _check(feed, [purl])
+    return _answer(results[0], budget)
 
 
 @logger.inject_lambda_context(clear_state=True)

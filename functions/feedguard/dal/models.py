@@ -436,6 +436,20 @@ class CachedAnswer(Stored):
     expires_ttl = NumberAttribute()
 
 
+# ---------------------------------------------------------------- gate budgets
+
+
+class LookupBudget(Stored):
+    """Coordinates one key's gate checks looked up inline on one UTC day."""
+
+    class Meta(_Meta):
+        table_name = table_name("LOOKUP_BUDGETS_TABLE")
+
+    budget = UnicodeAttribute(hash_key=True)  # <key id>#<YYYY-MM-DD>
+    coordinates = NumberAttribute(default=0)
+    expires_ttl = NumberAttribute()  # epoch seconds: the end of the next day
+
+
 # ---------------------------------------------------------------- scans
 
 SCAN_SK = "#scan"
@@ -527,6 +541,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Assessment,
     HistoryEntry,
     CachedAnswer,
+    LookupBudget,
     Scan,
     ScanBatchMarker,
 )
