@@ -13,7 +13,7 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help openapi dev test pytest lint format typecheck validate iac-scan build unit integration bench soak lock clean deploy-console console
+.PHONY: help openapi dev test pytest lint format typecheck validate iac-scan build unit integration bench soak lock clean deploy-console rotate-admin-key console
 
 help:
 	@echo "make dev        the whole stack and the console locally (no Docker, no AWS account)"
@@ -22,6 +22,7 @@ help:
 	@echo "make soak       50 clients for 2 minutes on the local stack, then an audit of every write"
 	@echo "make build      sam build"
 	@echo "make format     ruff format + fixes"
+	@echo "make rotate-admin-key  a new admin key for the deployed stack, printed once"
 
 $(VENV)/.installed: requirements-dev.txt functions/requirements.txt constraints.txt cli/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -107,6 +108,11 @@ build: $(SAM_VENV)/.installed
 # (infra/deploy_console.py), with your own AWS credentials, not the placeholders above.
 deploy-console: $(VENV)/.installed
 	$(if $(filter file,$(origin AWS_ACCESS_KEY_ID)),env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY) $(PY) -m infra.deploy_console
+
+# A new random admin key in the deployed stack's secret, printed once
+# (infra/rotate_admin_key.py), with your own AWS credentials.
+rotate-admin-key: $(VENV)/.installed
+	$(if $(filter file,$(origin AWS_ACCESS_KEY_ID)),env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY) $(PY) -m infra.rotate_admin_key
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit

@@ -56,6 +56,8 @@ def _table_request(name: str, props: dict[str, Any]) -> dict[str, Any]:
             request[index_kind] = props[index_kind]
     if "StreamSpecification" in props:
         request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    if "DeletionProtectionEnabled" in props:
+        request["DeletionProtectionEnabled"] = props["DeletionProtectionEnabled"]
     return request
 
 
