@@ -1,8 +1,9 @@
-// Every screen passes axe-core with no serious or critical violation, and at
-// 390 px wide (a phone) no screen scrolls sideways: wide tables scroll inside
-// their own box. Screenshots of each screen at 390 px are saved to look at.
+// Every screen passes axe-core with no serious or critical violation, Tab
+// reaches every control on it and shows where the focus is, and at 390 px wide
+// (a phone) no screen scrolls sideways: wide tables scroll inside their own
+// box. Screenshots of each screen at 390 px are saved to look at.
 import { expect, type Page, test } from '@playwright/test';
-import { assessThroughApi, expectNoHorizontalOverflow, LODASH, LOG4J, scannedFeed } from './steps';
+import { assessThroughApi, expectEveryControlTabbable, expectNoHorizontalOverflow, LODASH, LOG4J, scannedFeed } from './steps';
 import { createKey, expectAccessible, screenshot, signIn } from './support';
 
 const FEED = 'payments-api';
@@ -113,6 +114,20 @@ test('axe-core finds no serious or critical violation on any screen', async ({ p
     await test.step(screen.name, async () => {
       await screen.open(page);
       await expectAccessible(page);
+    });
+  }
+});
+
+test('Tab reaches every control of every screen, with the focus shown', async ({ page }) => {
+  test.setTimeout(90_000);
+  await page.goto('/');
+  await expect(page.getByLabel('API key', { exact: true })).toBeVisible();
+  await expectEveryControlTabbable(page, 'sign-in');
+  await signIn(page);
+  for (const screen of SCREENS) {
+    await test.step(screen.name, async () => {
+      await screen.open(page);
+      await expectEveryControlTabbable(page, screen.name);
     });
   }
 });

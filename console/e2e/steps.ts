@@ -21,6 +21,56 @@ export async function tabTo(page: Page, target: Locator, { backwards = false, mo
   throw new Error(`${target.toString()} was not reached with ${most} presses of Tab.`);
 }
 
+/**
+ * Presses Tab through the page (or the open modal dialog) and fails unless
+ * every visible, enabled control got the focus and showed it (an outline).
+ */
+export async function expectEveryControlTabbable(page: Page, screen: string): Promise<void> {
+  const controls = await page.evaluate(() => {
+    const root = document.querySelector('dialog[open]') ?? document.body;
+    const candidates = Array.from(
+      root.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, summary, [tabindex]'),
+    );
+    return candidates
+      .filter((element) => {
+        const box = element.getBoundingClientRect();
+        const style = getComputedStyle(element);
+        const disabled = (element as HTMLButtonElement).disabled === true;
+        const hidden = element.closest('details:not([open])') && element.tagName !== 'SUMMARY';
+        // A native control counts even when made unfocusable (tabindex=-1): that is what this finds.
+        const native = element.matches('a[href], button, input, select, textarea, summary');
+        const visible = box.width > 0 && box.height > 0 && style.visibility !== 'hidden';
+        return visible && !disabled && !hidden && (native || element.tabIndex >= 0);
+      })
+      .map((element, index) => {
+        element.dataset.e2eControl = String(index);
+        const label = element.id ? document.querySelector(`label[for="${element.id}"]`)?.textContent : null;
+        const name = element.getAttribute('aria-label') ?? label ?? element.textContent?.trim() ?? '';
+        const type = element.getAttribute('type');
+        return `${element.tagName.toLowerCase()}${type ? `[type=${type}]` : ''} "${name.trim().slice(0, 40)}"`;
+      });
+  });
+  const reached = new Set<number>();
+  const unshown: string[] = [];
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  for (let presses = 0; presses < controls.length * 2 + 10 && reached.size < controls.length; presses++) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const element = document.activeElement as HTMLElement | null;
+      if (!element?.dataset.e2eControl) return null;
+      const style = getComputedStyle(element);
+      const shown = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+      return { index: Number(element.dataset.e2eControl), shown, style: `${style.outlineStyle} ${style.outlineWidth}` };
+    });
+    if (!focused) continue;
+    reached.add(focused.index);
+    if (!focused.shown) unshown.push(`${controls[focused.index] ?? focused.index} (outline: ${focused.style})`);
+  }
+  const missed = controls.filter((_, index) => !reached.has(index));
+  expect(missed, `${screen}: controls Tab never reached`).toEqual([]);
+  expect(unshown, `${screen}: controls that took the focus without showing it`).toEqual([]);
+}
+
 /** The page does not scroll sideways: everything fits the window's width. */
 export async function expectNoHorizontalOverflow(page: Page, screen: string): Promise<void> {
   const widths = await page.evaluate(() => {
