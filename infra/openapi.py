@@ -31,9 +31,10 @@ def _placeholder_settings() -> None:
 
     document = load_document()
     parameters = document.get("Parameters", {})
-    for name, value in document["Globals"]["Function"]["Environment"]["Variables"].items():
-        if isinstance(value, dict) and value.get("Ref") in parameters:
-            value = parameters[value["Ref"]].get("Default", "")
+    for name, declared in document["Globals"]["Function"]["Environment"]["Variables"].items():
+        value = declared
+        if isinstance(declared, dict) and declared.get("Ref") in parameters:
+            value = parameters[declared["Ref"]].get("Default", "")
         os.environ.setdefault(name, value if isinstance(value, str) else f"openapi-placeholder-{name.lower()}")
 
 
