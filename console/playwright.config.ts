@@ -12,7 +12,7 @@ export default defineConfig({
   fullyParallel: false,
   forbidOnly: Boolean(process.env.CI),
   retries: 0,
-  timeout: 30_000,
+  timeout: 60_000,
   // A function's first call in the local stack starts its process (several
   // seconds on a busy two-core machine): what a screen shows may wait for it.
   expect: { timeout: 15_000 },
