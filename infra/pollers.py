@@ -479,9 +479,15 @@ def rate_seconds(expression: str) -> int | None:
 
 
 class Scheduler(_Loop):
-    """A ScheduleV2 event: fires at its rate, retries a failed invocation up to
-    MaximumRetryAttempts within MaximumEventAgeInSeconds, then sends the input
-    to the dead-letter queue with the error, as EventBridge Scheduler does."""
+    """A ScheduleV2 event: fires at its rate and hands its input to the
+    function as an asynchronous invocation. EventBridge Scheduler counts that
+    delivered once Lambda accepts the event, which locally it always does (the
+    schedule's RetryPolicy and dead-letter queue are for deliveries Lambda
+    refuses, a throttle or a missing permission). Lambda itself then runs it:
+    a failed invocation is retried up to the function's EventInvokeConfig
+    MaximumRetryAttempts (2 without one) within MaximumEventAgeInSeconds, then
+    the event goes to its on-failure destination in Lambda's record, or is
+    dropped without one."""
 
     def __init__(
         self, schedule: Schedule, function: LocalFunction, provisioned: Provisioned, endpoint: str, expression: str
@@ -491,7 +497,12 @@ class Scheduler(_Loop):
         self.schedule = schedule
         self.function = function
         self.expression = expression
-        self.dead_letter_queue = provisioned.queue_urls.get(schedule.dead_letter_queue or "")
+        config = function.spec.invoke_config
+        self.max_retry_attempts = int(config.get("MaximumRetryAttempts", 2))
+        self.max_event_age_seconds = int(config.get("MaximumEventAgeInSeconds", 21600))
+        destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        queue = destination.get("Fn::GetAtt", [None])[0] if isinstance(destination, dict) else None
+        self.on_failure_queue = provisioned.queue_urls.get(queue or "")
         self.sqs = aws_client("sqs", endpoint)
         self.fired = 0
         self._fire_lock = threading.Lock()
@@ -508,7 +519,7 @@ class Scheduler(_Loop):
                 log.exception("schedule %s failed", self.schedule.name)
 
     def fire(self) -> bool:
-        """Invokes the target now; True when it succeeded (possibly after retries)."""
+        """Invokes the target now; True when it succeeded (possibly after Lambda's retries)."""
         with self._fire_lock:
             self.fired += 1
             payload = json.loads(self.schedule.input) if self.schedule.input else {}
@@ -520,31 +531,31 @@ class Scheduler(_Loop):
                     return True
                 except InvocationError as error:
                     attempt += 1
-                    too_old = time.time() - started > self.schedule.max_event_age_seconds
-                    if attempt > self.schedule.max_retry_attempts or too_old or self.stopping.is_set():
-                        self._dead_letter(error, attempt)
+                    too_old = time.time() - started > self.max_event_age_seconds
+                    if attempt > self.max_retry_attempts or too_old or self.stopping.is_set():
+                        self._on_failure(payload, error, attempt, "EventAgeExceeded" if too_old else "RetriesExhausted")
                         return False
+                    # Lambda waits a minute, then two; locally seconds.
                     self.stopping.wait(min(2 ** (attempt - 1), 10))
 
-    def _dead_letter(self, error: InvocationError, attempts: int) -> None:
-        log.warning(
-            "schedule %s: target failed %d times; input sent to the dead-letter queue", self.schedule.name, attempts
-        )
-        if not self.dead_letter_queue:
+    def _on_failure(self, payload: Any, error: InvocationError, invocations: int, condition: str) -> None:
+        log.warning("schedule %s: %s failed %d times", self.schedule.name, self.function.name, invocations)
+        if not self.on_failure_queue:
             return
-        self.sqs.send_message(
-            QueueUrl=self.dead_letter_queue,
-            MessageBody=self.schedule.input or "{}",
-            MessageAttributes={
-                "ERROR_CODE": {"DataType": "String", "StringValue": str(error.payload.get("errorType"))},
-                "ERROR_MESSAGE": {"DataType": "String", "StringValue": str(error.payload.get("errorMessage"))[:1000]},
-                "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": str(attempts - 1)},
-                "SCHEDULE_ARN": {
-                    "DataType": "String",
-                    "StringValue": f"arn:aws:scheduler:{REGION}:123456789012:schedule/default/{self.schedule.name}",
-                },
+        record = {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function.name}:$LATEST",
+                "condition": condition,
+                "approximateInvokeCount": invocations,
             },
-        )
+            "requestPayload": payload,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": error.payload,
+        }
+        self.sqs.send_message(QueueUrl=self.on_failure_queue, MessageBody=json.dumps(record))
 
 
 # ---------------------------------------------------------------- EventBridge API destinations

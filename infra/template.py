@@ -118,6 +118,8 @@ class FunctionSpec:
     memory: int
     environment: dict[str, Any] = field(default_factory=dict)
     events: dict[str, Any] = field(default_factory=dict)
+    # How Lambda runs its asynchronous invocations (retries, on-failure destination)
+    invoke_config: dict[str, Any] = field(default_factory=dict)
 
 
 def _logical_of(value: Any) -> str | None:
@@ -224,6 +226,7 @@ class Template:
                 memory=int(props.get("MemorySize", self.globals.get("MemorySize", 128))),
                 environment=env,
                 events=props.get("Events", {}),
+                invoke_config=props.get("EventInvokeConfig", {}),
             )
         return specs
 
