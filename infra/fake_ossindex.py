@@ -28,13 +28,17 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
+import requests.adapters
+from requests.structures import CaseInsensitiveDict
 
 from infra.ossindex_data import COMPONENTS, GUIDE, made_up_vulnerabilities
 
@@ -358,6 +362,50 @@ class FakeOssIndexProcess:
 
     def stats(self) -> dict[str, Any]:
         return self._call("GET", "stats")
+
+
+class InProcessAdapter(requests.adapters.BaseAdapter):
+    """A requests transport to a FakeOssIndex in this process, for unit
+    tests, where the network is off: a session mounts it for a public
+    source's URL, and the client's requests, headers and auth as sent, get
+    the fake's answers (a `reset` fault is a connection error)."""
+
+    def __init__(self, fake: FakeOssIndex) -> None:
+        super().__init__()
+        self.fake = fake
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        body = request.body or b""
+        parts = urlsplit(request.url or "")
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            status, headers, payload = self.fake.answer(
+                request.method or "GET",
+                path,
+                request.headers.get("Authorization"),
+                body.encode() if isinstance(body, str) else body,
+            )
+        except Reset:
+            raise requests.ConnectionError("the fake OSS Index reset the connection", request=request) from None
+        response = requests.Response()
+        response.status_code = status
+        response.reason = HTTPStatus(status).phrase
+        response.headers = CaseInsensitiveDict(headers)
+        response._content = payload
+        response.url = request.url or ""
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        return
 
 
 def main() -> None:

@@ -5,7 +5,8 @@ number of DynamoDB round trips, whatever their vulnerabilities:
 2. purls the feed has never scanned: BatchGet the answer cache of each source,
    then ask the sources through the scanner's client (one request per 128)
    and cache what they say; if that fails, `scanned: false` and the verdict
-   is the feed's unassessed_effect;
+   is the feed's unassessed_effect; either way the source's health is
+   recorded (source_health.recorder: at most one UpdateItem a source);
 3. BatchGet the findings and assessments of every reported vulnerability.
 
 Inline lookups cost paid coordinates: with a key's `Budget`, each source's
@@ -76,7 +77,7 @@ def _lookup(feed: Feed, purls: list[str], now: datetime, budget: Budget | None) 
     """What the feed's sources say of purls it never scanned; None when no
     source could answer for all of them."""
     # Here, not at cold start: most checks find every purl scanned already.
-    from feedguard import ossindex, scanner
+    from feedguard import ossindex, scanner, source_health
     from feedguard.dal import answers
 
     source_ids = feed_store.attached_source_ids(feed.feed)
@@ -104,7 +105,9 @@ def _lookup(feed: Feed, purls: list[str], now: datetime, budget: Budget | None) 
                 fresh = client.reports(missing)
             except ossindex.OssIndexError as error:
                 logger.warning("inline lookup failed", extra={"source_id": source_id, "reason": error.message})
+                source_health.recorder.failed(source_id, error)
                 return None
+            source_health.recorder.succeeded(source_id)
             answers.store(source_id, {purl: report.raw for purl, report in fresh.items()}, now)
             if len(fresh) < len(missing):
                 return None

@@ -43,6 +43,8 @@ from feedguard.sources import not_public
 
 MAX_COORDINATES = 128
 REPORT_PATH = "/api/v3/authorized/component-report"
+# What a credential test asks about: one coordinate every OSS Index knows.
+PROBE_PURL = "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"
 RETRYABLE = frozenset({429, 502, 503, 504})
 USER_AGENT = f"feedguard/{__version__} (vulnerability scanner; python-requests/{requests.__version__})"
 
@@ -58,10 +60,12 @@ class OssIndexError(Exception):
 
     stops_source = False
 
-    def __init__(self, message: str, detail: str | None = None) -> None:
+    def __init__(self, message: str, detail: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+        # The HTTP status the source answered last (None: no answer at all).
+        self.status = status
 
 
 class AuthenticationFailed(OssIndexError):
@@ -303,6 +307,14 @@ class Client:
             answered.update(self.match(chunk, self.ask(chunk)))
         return answered
 
+    def probe(self) -> None:
+        """The credential test of a source being saved: one component report
+        for PROBE_PURL on the path and with the authentication scans use,
+        read as scans read it. One coordinate (one credit where the service
+        meters them); OSS Index has no authenticated request that costs
+        nothing. Raises what a scan's request would."""
+        self.match([PROBE_PURL], self.ask([PROBE_PURL]))
+
     def ask(self, purls: list[str]) -> list[Any]:
         """One request, retried as need be, for at most 128 distinct purls:
         the entries OSS Index answered, unparsed (see `match`), so a caller
@@ -338,6 +350,7 @@ class Client:
             attempt += 1
             self.usage.requests += 1
             problem: str
+            last_status: int | None = None
             retry_after: float | None = None
             try:
                 response = self.session.post(
@@ -359,22 +372,24 @@ class Client:
                 if status == 200:
                     return self._entries(response)
                 if status in (401, 403):
-                    raise AuthenticationFailed(f"OSS Index answered {status}: the token was refused")
+                    raise AuthenticationFailed(f"OSS Index answered {status}: the token was refused", status=status)
                 if status == 402:
-                    raise CreditsExhausted("OSS Index answered 402: credits exhausted")
+                    raise CreditsExhausted("OSS Index answered 402: credits exhausted", status=status)
                 if 300 <= status < 400:
                     raise Redirected(
                         f"OSS Index answered {status}, a redirect, which sources do not follow; check the source's URL",
                         self._excerpt(response.headers.get("Location", "")),
+                        status,
                     )
                 if status not in RETRYABLE:
-                    raise OssIndexError(f"OSS Index answered {status}", self._excerpt(response.text))
+                    raise OssIndexError(f"OSS Index answered {status}", self._excerpt(response.text), status)
                 problem = f"OSS Index answered {status}"
+                last_status = status
                 retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
             elapsed = time.monotonic() - started
             delay = retry_after if retry_after is not None else self._jitter(attempt)
             if attempt >= self.max_attempts or elapsed + delay > self.max_total_seconds:
-                raise Unavailable(f"{problem} after {attempt} attempts")
+                raise Unavailable(f"{problem} after {attempt} attempts", status=last_status)
             self.usage.retries += 1
             self.sleep(delay)
 
@@ -392,9 +407,9 @@ class Client:
         try:
             entries = response.json()
         except ValueError:
-            raise MalformedAnswer("OSS Index answered a body that is not JSON") from None
+            raise MalformedAnswer("OSS Index answered a body that is not JSON", status=200) from None
         if not isinstance(entries, list):
-            raise MalformedAnswer("OSS Index answered JSON that is not a list of components")
+            raise MalformedAnswer("OSS Index answered JSON that is not a list of components", status=200)
         return entries
 
 

@@ -1,6 +1,8 @@
 """One batch of a scan: ask OSS Index (through the answer cache) about up to
 128 purls for one source, record what it says, count the batch once, and
-finish the scan when it was the last batch."""
+finish the scan when it was the last batch. A batch that sent the source a
+request records its health (source_health.recorder): at most one UpdateItem
+of the source's item, none for a batch the cache answered."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any
 import requests
 from aws_lambda_powertools import Logger
 
-from feedguard import clock, observability, ossindex
+from feedguard import clock, observability, ossindex, source_health
 from feedguard.dal import answers, detections, scans
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import sources as source_store
@@ -87,6 +89,9 @@ class Answered:
     requests: int = 0
     source_name: str = ""
     refused: scans.BatchOutcome | None = None
+    # The source was asked (its health is then recorded): it answered, or `failure`.
+    asked: bool = False
+    failure: ossindex.OssIndexError | None = None
 
 
 def process(
@@ -153,6 +158,7 @@ def _ask(
         if (batch.scan_id, source.id) in refusals:  # while this batch was being prepared
             answered.refused = scans.BatchOutcome(failed=True, cache_hits=len(cached))
             return answered
+        answered.asked = bool(missing)
         try:
             entries = client.ask(missing) if missing else []
         except ossindex.OssIndexError as error:
@@ -160,12 +166,14 @@ def _ask(
                 refusals.add((batch.scan_id, source.id))
                 scans.stop_source(batch.scan_id, source.id)
             answered.refused = _refused(error, source, client, len(cached))
+            answered.failure = error
             return answered
     try:
         # Read after the slot is free: the worker's next batch may ask meanwhile.
         answered.fresh = client.match(missing, entries)
     except ossindex.OssIndexError as error:
         answered.refused = _refused(error, source, client, len(cached))
+        answered.failure = error
         return answered
     answered.requests = client.usage.requests
     return answered
@@ -189,6 +197,10 @@ def record(answered: Answered) -> Result:
     """The second half of a batch: the answers stored and recorded, and the
     batch counted once; the scan finished when this was its last batch."""
     batch = answered.batch
+    if answered.failure is not None:
+        source_health.recorder.failed(batch.source_id, answered.failure)
+    elif answered.asked:
+        source_health.recorder.succeeded(batch.source_id)
     outcome = answered.refused or _record(answered)
     counted = scans.count_batch(batch.scan_id, batch.number, outcome)
     if counted is not scans.Counted.ALREADY:

@@ -1,24 +1,39 @@
 """Vulnerability sources: POST/GET /sources, GET/PATCH/DELETE /sources/{id}.
 
 Any valid key may read them; only the admin may change them. The token goes
-to Secrets Manager and never comes back: responses say only `token_set`."""
+to Secrets Manager and never comes back: responses say only `token_set`.
+
+Saving a source (POST, or a PATCH of url, auth, username or token) first
+tests its credentials with one component report of one coordinate
+(ossindex.Client.probe): a source that refuses them (401/403), redirects,
+is at a refused address or does not answer as OSS Index does is 422 and
+nothing is stored, the token included. Credits exhausted (402), or a
+source that cannot be reached or answers 5xx now, is saved with a
+`warnings` entry: the settings may be right, and the source's health
+shows what the next scans meet. The outcome is the source's first health."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import SecretStr, StringConstraints
+from pydantic import Field, SecretStr, StringConstraints
 
-from feedguard import api, sources
+from feedguard import api, clock, source_health, sources
 from feedguard.access import require_admin
 from feedguard.dal import sources as source_store
+from feedguard.dal import tokens
 from feedguard.dal.models import Source
+from feedguard.errors import InvalidInput
 from feedguard.ids import new_id
 from feedguard.observability import metrics, tracer
 from feedguard.settings import settings
+
+if TYPE_CHECKING:
+    import requests
 
 logger = Logger()
 # A cold start without one of these fails, naming its variable.
@@ -48,6 +63,20 @@ class SourceChanges(api.RequestModel):
     token: Token | None = None
 
 
+class SourceError(api.ResponseModel):
+    at: str = Field(description="When the source last failed")
+    status: int | None = Field(description="The HTTP status it answered; null when it could not be reached")
+    message: str = Field(description="feedguard's short reason, never what the source answered")
+
+
+class Health(api.ResponseModel):
+    last_success_at: str | None = Field(
+        description="When the source last answered a credential test, a scan or the gate; null if never"
+    )
+    last_error: SourceError | None = Field(description="Its most recent failure; null if none")
+    credits_exhausted: bool = Field(description="It answered 402 (credits exhausted) and has not answered since")
+
+
 class SourceView(api.ResponseModel):
     id: str
     name: str
@@ -58,6 +87,13 @@ class SourceView(api.ResponseModel):
     token_set: bool
     created_at: str
     updated_at: str | None = None
+    health: Health
+
+
+class SavedSource(SourceView):
+    warnings: list[str] = Field(
+        description="Why the source, saved, may not work yet (credits exhausted, source unreachable); empty if none"
+    )
 
 
 def view(source: Source) -> SourceView:
@@ -71,7 +107,62 @@ def view(source: Source) -> SourceView:
         token_set=bool(source.secret_name),
         created_at=source.created_at,
         updated_at=source.updated_at,
+        health=Health.model_validate(source_health.view(source)),
     )
+
+
+def saved(source: Source, warnings: list[str]) -> SavedSource:
+    return SavedSource(**view(source).model_dump(), warnings=warnings)
+
+
+# Per attempt, and in all: the test answers within API Gateway's 29 s.
+PROBE_TIMEOUT = 5.0
+PROBE_TOTAL_SECONDS = 8.0
+
+
+@lru_cache(maxsize=1)
+def probe_session() -> requests.Session:
+    """Connections to the sources, kept between invocations."""
+    import requests
+
+    return requests.Session()
+
+
+def check_credentials(url: str, auth: str, username: str | None, token: str) -> tuple[dict[str, Any], list[str]]:
+    """The health fields to store with the source and its warnings; 422
+    when the source refused the credentials or is not usable as set."""
+    from feedguard import ossindex
+
+    client = ossindex.Client(
+        url,
+        ossindex.Credentials(token=token, auth=auth, username=username),
+        session=probe_session(),
+        timeout=PROBE_TIMEOUT,
+        max_attempts=2,
+        max_total_seconds=PROBE_TOTAL_SECONDS,
+    )
+    now = clock.iso(clock.now())
+    try:
+        client.probe()
+    except ossindex.CreditsExhausted as error:
+        warning = "The source answered 402: its credits are exhausted, so scans of it fail until they are topped up."
+        return source_health.error_fields(now, error), [warning]
+    except ossindex.OssIndexError as error:
+        reason = error.message.rstrip(".")
+        unavailable = isinstance(error, ossindex.Unavailable) or (error.status or 0) >= 500
+        logger.info(
+            "source credential test failed",
+            extra={"reason": error.message, "detail": error.detail, "saved": unavailable},
+        )
+        if unavailable:
+            warning = f"The credentials could not be tested ({reason}); the source is saved and scans will try it."
+            return source_health.error_fields(now, error), [warning]
+        if isinstance(error, ossindex.AuthenticationFailed):
+            message = f"The source refused the credentials ({reason}); nothing was saved."
+        else:
+            message = f"The source cannot be used as set ({reason}); check its URL. Nothing was saved."
+        raise InvalidInput(message, details=[{"status": error.status, "reason": f"{reason}."}]) from None
+    return source_health.success_fields(now), []
 
 
 @app.post(
@@ -79,16 +170,20 @@ def view(source: Source) -> SourceView:
     status_code=201,
     summary="Connect a vulnerability source (admin)",
     tags=["sources"],
-    responses=api.responses(201, "The source (its token is never returned)", 400, 403, 413),
+    responses=api.responses(
+        201, "The source (its token is never returned), its credentials tested", 400, 403, 413, 422
+    ),
 )
-def create_source(body: NewSource) -> SourceView:
+def create_source(body: NewSource) -> SavedSource:
     require_admin(api.principal(app))
     url = sources.checked_url(body.url, settings().allow_http_sources, settings().allow_private_sources)
     sources.check_auth(body.auth, body.username)
+    token = body.token.get_secret_value()
+    health, warnings = check_credentials(url, body.auth, body.username, token)
     fields = {"name": body.name, "source_kind": body.kind, "url": url, "auth": body.auth, "username": body.username}
-    source = source_store.create(new_id("src"), fields, body.token.get_secret_value())
-    logger.info("source created", extra={"source_id": source.id})
-    return view(source)
+    source = source_store.create(new_id("src"), {**fields, **health}, token)
+    logger.info("source created", extra={"source_id": source.id, "warnings": len(warnings)})
+    return saved(source, warnings)
 
 
 @app.get(
@@ -115,9 +210,9 @@ def get_source(id: str) -> SourceView:  # noqa: A002 - the contract names it id
     "/sources/<id>",
     summary="Change a source, its token included (admin)",
     tags=["sources"],
-    responses=api.responses(200, "The source", 400, 403, 404, 413),
+    responses=api.responses(200, "The source; a change of how it is reached tested first", 400, 403, 404, 413, 422),
 )
-def update_source(id: str, body: SourceChanges) -> SourceView:  # noqa: A002
+def update_source(id: str, body: SourceChanges) -> SavedSource:  # noqa: A002
     require_admin(api.principal(app))
     source = source_store.get(id)
     sent = body.model_fields_set
@@ -130,11 +225,20 @@ def update_source(id: str, body: SourceChanges) -> SourceView:  # noqa: A002
         changes["auth"] = body.auth
     if "username" in sent:
         changes["username"] = body.username
-    sources.check_auth(changes.get("auth", source.auth), changes.get("username", source.username))
+    auth, username = changes.get("auth", source.auth), changes.get("username", source.username)
+    sources.check_auth(auth, username)
     token = body.token.get_secret_value() if "token" in sent and body.token is not None else None
-    updated = source_store.update(source, changes, token)
+    warnings: list[str] = []
+    remove: tuple[str, ...] = ()
+    if sent & {"url", "auth", "username", "token"}:
+        tested_token = token if token is not None else tokens.read(source.secret_name)
+        health, warnings = check_credentials(changes.get("url", source.url), auth, username, tested_token)
+        changes.update(health)
+        # An error of the settings replaced is not this source's any more.
+        remove = source_health.ERROR_FIELDS if not warnings else ()
+    updated = source_store.update(source, changes, token, remove)
     logger.info("source updated", extra={"source_id": id, "fields": sorted(sent), "token_replaced": token is not None})
-    return view(updated)
+    return saved(updated, warnings)
 
 
 @app.delete(

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 import requests
+import requests.adapters
 from moto import mock_aws
 
 from infra import fake_ossindex, moto_speedups
-from infra.fake_ossindex import FakeOssIndex
+from infra.fake_ossindex import FakeOssIndex, InProcessAdapter
 from infra.provision import Provisioned, provision
 from infra.stack import free_port
 from infra.template import Template
@@ -46,12 +47,13 @@ def aws() -> Iterator[Provisioned]:
     """A fresh account with the template's tables, queues and secrets."""
     from aws_lambda_powertools.utilities import parameters
 
-    from feedguard import scanner
+    from feedguard import scanner, source_health
     from feedguard.settings import settings
 
     with mock_aws():
         parameters.clear_caches()
         scanner.sources.clear()
+        source_health.recorder.clear()
         scanner.session.close()  # no connection to another test's fake OSS Index, maybe on the same port
         settings.cache_clear()
         provisioned = provision(TEMPLATE, None, TEST_STACK, secret_values={"AdminKeySecret": ADMIN_KEY})
@@ -85,6 +87,40 @@ def oss() -> Iterator[tuple[FakeOssIndex, str]]:
     yield service, f"http://127.0.0.1:{port}"
     server.shutdown()
     server.server_close()
+
+
+class AnyToken(set[str]):
+    """The tokens of a fake that takes any (a test sets a real set to refuse some)."""
+
+    def __contains__(self, token: object) -> bool:
+        return isinstance(token, str) and bool(token)
+
+
+class GuideSession(requests.Session):
+    """Connections to sources as unit tests have them, with the network off:
+    plain http on 127.0.0.1 (the `oss` fixture's fake servers) as usual,
+    any other URL answered in this process by one fake."""
+
+    def __init__(self, fake: FakeOssIndex) -> None:
+        super().__init__()
+        self.fake = InProcessAdapter(fake)
+
+    def get_adapter(self, url: str) -> requests.adapters.BaseAdapter:
+        return super().get_adapter(url) if url.startswith("http://127.0.0.1:") else self.fake
+
+
+@pytest.fixture(autouse=True)
+def guide(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOssIndex]:
+    """The fake OSS Index answering the credential tests of sources saved at
+    any URL but the `oss` fixture's (the default URL among them); it takes
+    any token unless the test sets its `tokens`."""
+    from handlers import sources
+
+    service = FakeOssIndex(tokens=AnyToken())
+    session = GuideSession(service)
+    monkeypatch.setattr(sources, "probe_session", lambda: session)
+    yield service
+    session.close()
 
 
 @pytest.fixture(autouse=True)

@@ -276,3 +276,158 @@ def test_a_feeds_manager_sees_a_short_reason_for_a_sources_failure_never_its_bod
     assert "10.0.0.7" not in json.dumps(manager) + json.dumps(one)
     # and the admin sees the new scan's reason as is; only a record from before quotes a body
     assert "10.0.0.7" not in json.dumps([s for s in admin["items"] if s["id"] == done.scan_id])
+
+
+# ---------------------------------------------------------------- the credential test
+
+
+def stored_secrets() -> list[str]:
+    listed = boto3.client("secretsmanager").list_secrets()["SecretList"]
+    return [s["Name"] for s in listed if s["Name"].startswith(settings().source_secret_prefix)]
+
+
+def test_a_source_is_saved_after_one_request_of_one_coordinate_answered(aws: Any, guide: Any) -> None:
+    created = new_source()
+    assert created["warnings"] == []
+    assert created["health"]["last_success_at"] == created["created_at"]
+    assert (created["health"]["last_error"], created["health"]["credits_exhausted"]) == (None, False)
+    assert (guide.stats()["requests"], guide.stats()["coordinates_asked"]) == (1, 1)
+    assert request(sources, "GET", f"/sources/{created['id']}")[1]["health"] == created["health"]
+
+
+@pytest.mark.parametrize(("status", "auth"), [(401, "bearer"), (403, "bearer"), (401, "basic")])
+def test_a_token_the_source_refuses_is_422_and_nothing_is_stored(aws: Any, guide: Any, status: int, auth: str) -> None:
+    from infra.fake_ossindex import Fault
+
+    guide.tokens = {"the-right-token"}
+    if status != 401:
+        guide.tokens = {TOKEN}
+        guide.add_fault(Fault(status=status))
+    body = {"name": "guide", "kind": "ossindex", "token": TOKEN, "auth": auth, "username": "me@example.com"}
+    answered, answer = request(sources, "POST", "/sources", body=body)
+    assert answered == 422, answer
+    assert answer["message"] == (
+        f"The source refused the credentials (OSS Index answered {status}: the token was refused); nothing was saved."
+    )
+    assert answer["details"] == [{"status": status, "reason": f"OSS Index answered {status}: the token was refused."}]
+    assert request(sources, "GET", "/sources")[1]["items"] == []
+    assert stored_secrets() == []
+    assert TOKEN not in json.dumps(answer)
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ({"status": 301}, "OSS Index answered 301, a redirect, which sources do not follow; check the source's URL"),
+        ({"status": 404, "body": "<html>not here</html>"}, "OSS Index answered 404"),
+        ({"body": "<html>a login page</html>"}, "OSS Index answered a body that is not JSON"),
+    ],
+)
+def test_a_source_not_answering_as_oss_index_is_422_and_nothing_is_stored(
+    aws: Any, guide: Any, fault: dict[str, Any], reason: str
+) -> None:
+    from infra.fake_ossindex import Fault
+
+    guide.add_fault(Fault(**fault))
+    status, answer = request(sources, "POST", "/sources", body={"name": "g", "kind": "ossindex", "token": TOKEN})
+    assert status == 422, answer
+    assert answer["message"] == f"The source cannot be used as set ({reason}); check its URL. Nothing was saved."
+    assert "<html" not in json.dumps(answer)
+    assert (request(sources, "GET", "/sources")[1]["items"], stored_secrets()) == ([], [])
+
+
+def test_credits_exhausted_saves_the_source_with_a_warning_and_its_health_says_so(aws: Any, guide: Any) -> None:
+    from infra.fake_ossindex import Fault
+
+    guide.add_fault(Fault(status=402))
+    created = new_source()
+    assert created["warnings"] == [
+        "The source answered 402: its credits are exhausted, so scans of it fail until they are topped up."
+    ]
+    assert created["health"] == {
+        "last_success_at": None,
+        "last_error": {
+            "at": created["created_at"],
+            "status": 402,
+            "message": "OSS Index answered 402: credits exhausted.",
+        },
+        "credits_exhausted": True,
+    }
+    assert stored_secrets() == [f"{settings().source_secret_prefix}{created['id']}"]
+    # A viewer sees the same health
+    viewer = request(sources, "GET", f"/sources/{created['id']}", caller=key_caller("kviewer"))[1]
+    assert viewer["health"] == created["health"]
+    assert "warnings" not in viewer
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason", "status"),
+    [
+        ({"status": 503, "times": 2}, "OSS Index answered 503 after 2 attempts", 503),
+        ({"reset": True, "times": 2}, "OSS Index could not be reached (ConnectionError) after 2 attempts", None),
+        ({"status": 500}, "OSS Index answered 500", 500),
+    ],
+)
+def test_a_source_that_cannot_answer_now_is_saved_with_a_warning(
+    aws: Any, guide: Any, monkeypatch: pytest.MonkeyPatch, fault: dict[str, Any], reason: str, status: int | None
+) -> None:
+    from infra.fake_ossindex import Fault
+
+    monkeypatch.setattr("feedguard.ossindex.time.sleep", lambda seconds: None)
+    guide.add_fault(Fault(**fault))
+    created = new_source()
+    assert created["warnings"] == [
+        f"The credentials could not be tested ({reason}); the source is saved and scans will try it."
+    ]
+    assert created["health"]["last_error"] == {"at": created["created_at"], "status": status, "message": f"{reason}."}
+    assert created["health"]["credits_exhausted"] is False
+
+
+def test_a_patch_tests_a_new_token_and_keeps_the_old_one_when_it_is_refused(aws: Any, guide: Any) -> None:
+    created = new_source()
+    guide.tokens = {TOKEN}
+    status, answer = request(sources, "PATCH", f"/sources/{created['id']}", body={"token": NEW_TOKEN})
+    assert status == 422, answer
+    secret = boto3.client("secretsmanager").get_secret_value(
+        SecretId=f"{settings().source_secret_prefix}{created['id']}"
+    )
+    assert secret["SecretString"] == TOKEN
+    guide.tokens = {TOKEN, NEW_TOKEN}
+    status, updated = request(sources, "PATCH", f"/sources/{created['id']}", body={"token": NEW_TOKEN})
+    assert (status, updated["warnings"]) == (200, [])
+
+
+def test_a_patch_of_the_url_or_auth_tests_them_with_the_stored_token(aws: Any, guide: Any) -> None:
+    created = new_source()
+    guide.tokens = {TOKEN}
+    assert (
+        request(sources, "PATCH", f"/sources/{created['id']}", body={"url": "https://ossindex.sonatype.org"})[0] == 200
+    )
+    guide.tokens = {"another-token"}
+    status, answer = request(
+        sources, "PATCH", f"/sources/{created['id']}", body={"auth": "basic", "username": "me@example.com"}
+    )
+    assert status == 422, answer
+    assert request(sources, "GET", f"/sources/{created['id']}")[1]["auth"] == "bearer"  # nothing changed
+
+
+def test_a_patch_of_the_name_alone_sends_nothing_to_the_source(aws: Any, guide: Any) -> None:
+    created = new_source()
+    asked = guide.stats()["requests"]
+    status, updated = request(sources, "PATCH", f"/sources/{created['id']}", body={"name": "renamed"})
+    assert (status, updated["name"], updated["warnings"]) == (200, "renamed", [])
+    assert guide.stats()["requests"] == asked
+
+
+def test_new_credentials_that_work_clear_the_errors_of_the_old(aws: Any, guide: Any) -> None:
+    from infra.fake_ossindex import Fault
+
+    guide.add_fault(Fault(status=402))
+    created = new_source()
+    status, updated = request(sources, "PATCH", f"/sources/{created['id']}", body={"token": NEW_TOKEN})
+    assert status == 200
+    assert updated["health"] == {
+        "last_success_at": updated["updated_at"],
+        "last_error": None,
+        "credits_exhausted": False,
+    }

@@ -121,6 +121,14 @@ class Source(Stored):
     secret_name = UnicodeAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute(null=True)
+    # Health (feedguard.source_health): what the source last answered a
+    # credential test, a scan or the gate. The message is feedguard's own
+    # short sentence, never what the source answered.
+    last_success_at = UnicodeAttribute(null=True)
+    last_error_at = UnicodeAttribute(null=True)
+    last_error_status = NumberAttribute(null=True)  # none: no answer at all
+    last_error_message = UnicodeAttribute(null=True)
+    credits_exhausted = BooleanAttribute(null=True)
 
     by_entity = SourcesByEntity()
 

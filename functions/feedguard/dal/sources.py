@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
 
 from feedguard import clock
 from feedguard.dal import tokens
@@ -47,14 +48,39 @@ def list_page(limit: int, cursor: str | None) -> Page[Source]:
     return collect(lambda **kwargs: Source.by_entity.query(ENTITY, **kwargs), limit, cursor)
 
 
-def update(source: Source, fields: dict[str, Any], token: str | None) -> Source:
+def update(source: Source, fields: dict[str, Any], token: str | None, remove: tuple[str, ...] = ()) -> Source:
+    """Sets `fields` (None removes one) and removes the attributes named in
+    `remove`, in one UpdateItem: what a scan recorded of the source's health
+    meanwhile is kept, as a whole-item put would not."""
     if token is not None:
         tokens.replace(source.secret_name, token)
-    for name, value in fields.items():
-        setattr(source, name, value)
-    source.updated_at = clock.iso(clock.now())
-    source.save(condition=Source.id.exists())
+    fields = {**fields, "updated_at": clock.iso(clock.now())}
+    actions = _actions(fields) + [Source.get_attributes()[name].remove() for name in remove if name not in fields]
+    try:
+        source.update(actions=actions, condition=Source.id.exists())
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise NotFound(f"There is no source with id {source.id}.") from None
+        raise
     return source
+
+
+def record_health(source_id: str, fields: dict[str, Any]) -> None:
+    """One UpdateItem of the health attributes (source_health); nothing for
+    a source deleted meanwhile."""
+    try:
+        Source(id=source_id).update(actions=_actions(fields), condition=Source.id.exists())
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def _actions(fields: dict[str, Any]) -> list[Action]:
+    attributes = Source.get_attributes()
+    return [
+        attributes[name].set(value) if value is not None else attributes[name].remove()
+        for name, value in fields.items()
+    ]
 
 
 def feeds_using(source_id: str) -> list[str]:

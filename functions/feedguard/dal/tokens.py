@@ -1,6 +1,7 @@
 """Source tokens in Secrets Manager: one secret per source. The token goes
-in and never comes back out through this module's callers' responses; only
-the scanner reads it (through powertools parameters, cached)."""
+in and never comes back out through this module's callers' responses; the
+scanner and the gate read it (through powertools parameters, cached), and
+the sources function to test a changed source's credentials."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def store(source_id: str, token: str) -> str:
         Tags=[{"Key": "feedguard:source", "Value": source_id}],
     )
     return name
+
+
+def read(name: str) -> str:
+    """The stored token, for the credential test of a PATCH that changes
+    where or how it is sent but not the token itself; never returned."""
+    return str(_client().get_secret_value(SecretId=name)["SecretString"])
 
 
 def replace(name: str, token: str) -> None:
