@@ -196,6 +196,7 @@ def test_me_says_the_admin_key_is_the_admin(aws: Any) -> None:
 def test_me_without_the_authorizers_context_is_401(aws: Any) -> None:
     event = api_event("api-keys-list.json")
     event["path"] = event["resource"] = "/me"
+    event["queryStringParameters"] = event["multiValueQueryStringParameters"] = None  # /me takes none
     del event["requestContext"]["authorizer"]
     response = keys.handler(event, LambdaContext())
     assert response["statusCode"] == 401
