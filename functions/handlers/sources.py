@@ -69,7 +69,7 @@ class SourceError(api.ResponseModel):
     message: str = Field(description="feedguard's short reason, never what the source answered")
 
 
-class Health(api.ResponseModel):
+class SourceHealth(api.ResponseModel):
     last_success_at: str | None = Field(
         description="When the source last answered a credential test, a scan or the gate; null if never"
     )
@@ -87,7 +87,7 @@ class SourceView(api.ResponseModel):
     token_set: bool
     created_at: str
     updated_at: str | None = None
-    health: Health
+    health: SourceHealth
 
 
 class SavedSource(SourceView):
@@ -107,7 +107,7 @@ def view(source: Source) -> SourceView:
         token_set=bool(source.secret_name),
         created_at=source.created_at,
         updated_at=source.updated_at,
-        health=Health.model_validate(source_health.view(source)),
+        health=SourceHealth.model_validate(source_health.view(source)),
     )
 
 

@@ -23,14 +23,15 @@ BOM = {
 
 def test_source_feed_attachment_and_bom_import(stack: RunningStack) -> None:
     api, admin = stack.api, stack.headers()
+    ossindex = requests.get(f"{stack.control}/status", timeout=10).json()["ossindex"]
     source = requests.post(
         f"{api}/sources",
-        json={"name": "guide", "kind": "ossindex", "url": "http://127.0.0.1:9/", "token": "pat-walkthrough"},
+        json={"name": "guide", "kind": "ossindex", "url": ossindex, "token": "local-fake-token"},
         headers=admin,
         timeout=10,
     )
     assert source.status_code == 201, source.text
-    assert "pat-walkthrough" not in source.text
+    assert "local-fake-token" not in source.text
     source_id = source.json()["id"]
     assert requests.post(f"{api}/feeds", json={"name": "walkthrough"}, headers=admin, timeout=10).status_code == 201
     attached = requests.put(f"{api}/feeds/walkthrough/sources/{source_id}", headers=admin, timeout=10)
@@ -76,10 +77,12 @@ def test_every_management_route_answers_over_http(stack: RunningStack) -> None:
         assert response.status_code == expected, (method, path, response.text)
         return response
 
-    source = call("POST", "/sources", 201, json={"name": "tour", "kind": "ossindex", "token": "pat-tour"}).json()["id"]
+    ossindex = requests.get(f"{stack.control}/status", timeout=10).json()["ossindex"]
+    tour = {"name": "tour", "kind": "ossindex", "url": ossindex, "token": "local-fake-token"}
+    source = call("POST", "/sources", 201, json=tour).json()["id"]
     call("GET", "/sources", 200)
     call("GET", f"/sources/{source}", 200)
-    call("PATCH", f"/sources/{source}", 200, json={"token": "pat-tour-2"})
+    call("PATCH", f"/sources/{source}", 200, json={"token": "local-fake-token", "name": "tour-source"})
     call("POST", "/assessment-types", 201, json={"name": "Tour Type", "effect": "warn", "expiration_days": 7})
     call("GET", "/assessment-types", 200)
     call("GET", "/assessment-types/tour-type", 200)
@@ -101,3 +104,33 @@ def test_every_management_route_answers_over_http(stack: RunningStack) -> None:
     call("DELETE", f"/sources/{source}", 204)
     call("DELETE", "/feeds/tour", 204)
     call("GET", "/feeds/tour", 404)
+
+
+def test_a_wrong_token_is_422_and_a_402_is_saved_with_a_warning(stack: RunningStack) -> None:
+    api, admin = stack.api, stack.headers()
+    ossindex = requests.get(f"{stack.control}/status", timeout=10).json()["ossindex"]
+    body = {"name": "checked", "kind": "ossindex", "url": ossindex}
+    before = requests.get(f"{api}/sources", headers=admin, params={"limit": "100"}, timeout=10).json()["items"]
+    # A token the fake OSS Index refuses (401, as the real one does)
+    refused = requests.post(f"{api}/sources", json={**body, "token": "not-the-token"}, headers=admin, timeout=30)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["details"] == [{"status": 401, "reason": "OSS Index answered 401: the token was refused."}]
+    after = requests.get(f"{api}/sources", headers=admin, params={"limit": "100"}, timeout=10).json()["items"]
+    assert after == before
+    # Credits exhausted: saved, with a warning, and the health says so
+    control = f"{stack.control}/ossindex"
+    assert requests.post(f"{control}/faults", json={"status": 402}, timeout=10).status_code == 200
+    saved = requests.post(f"{api}/sources", json={**body, "token": "local-fake-token"}, headers=admin, timeout=30)
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["warnings"] == [
+        "The source answered 402: its credits are exhausted, so scans of it fail until they are topped up."
+    ]
+    source = saved.json()["id"]
+    health = requests.get(f"{api}/sources/{source}", headers=admin, timeout=10).json()["health"]
+    assert (health["credits_exhausted"], health["last_error"]["status"]) == (True, 402)
+    # A new token that works clears it
+    fixed = requests.patch(f"{api}/sources/{source}", json={"token": "local-fake-token"}, headers=admin, timeout=30)
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["health"]["credits_exhausted"] is False
+    assert fixed.json()["health"]["last_error"] is None
+    assert requests.delete(f"{api}/sources/{source}", headers=admin, timeout=10).status_code == 204
