@@ -14,6 +14,7 @@ const LOCAL = {
   token_set: true,
   created_at: '2026-12-07T01:23:09Z',
   updated_at: null,
+  health: { last_success_at: '2026-12-07T01:23:09Z', last_error: null, credits_exhausted: false },
 };
 
 beforeEach(() => {
@@ -213,5 +214,52 @@ describe('vulnerability sources', () => {
     fail = false;
     await userEvent.click(screen.getByRole('button', { name: 'Try again' }));
     expect(await screen.findByText('local-ossindex', { selector: 'strong' })).toBeTruthy();
+  });
+
+  it("shows each source's health: answering, failing with the API's short reason, credits exhausted, not asked yet", async () => {
+    const failing = {
+      ...LOCAL,
+      id: 'src2',
+      name: 'metered',
+      health: {
+        last_success_at: '2026-12-07T01:00:00Z',
+        last_error: { at: '2026-12-07T02:00:00Z', status: 402, message: 'OSS Index answered 402: credits exhausted.' },
+        credits_exhausted: true,
+      },
+    };
+    const fresh = {
+      ...LOCAL,
+      id: 'src3',
+      name: 'fresh',
+      health: { last_success_at: null, last_error: null, credits_exhausted: false },
+    };
+    fakeApi({ 'GET /sources': page([LOCAL, failing, fresh]) });
+    render(<AdminScreen section="sources" />);
+    const table = await screen.findByRole('table', { name: 'Vulnerability sources' });
+    const row = (name: string) => within(table).getByText(name, { selector: 'strong' }).closest('tr')!;
+
+    expect(within(table).getByRole('columnheader', { name: 'Health' })).toBeTruthy();
+    expect(within(row('local-ossindex')).getByText(/^Answered/)).toBeTruthy();
+    expect(within(row('local-ossindex')).queryByText(/Failing/)).toBeNull();
+    expect(within(row('metered')).getByText('Credits exhausted')).toBeTruthy();
+    expect(within(row('metered')).getByText('Failing: OSS Index answered 402: credits exhausted.')).toBeTruthy();
+    expect(within(row('metered')).queryByText(/^Answered/)).toBeNull();
+    expect(within(row('fresh')).getByText('Not asked yet')).toBeTruthy();
+  });
+
+  it('shows the warnings of a source saved with credits exhausted', async () => {
+    const warning = 'The source answered 402: its credits are exhausted, so scans of it fail until they are topped up.';
+    fakeApi({
+      'GET /sources': page([]),
+      'POST /sources': () => json(201, { ...LOCAL, id: 'src9', name: 'metered', warnings: [warning] }),
+    });
+    render(<AdminScreen section="sources" />);
+    const form = await screen.findByRole('form', { name: 'New vulnerability source' });
+    await userEvent.type(within(form).getByLabelText('Name'), 'metered');
+    await userEvent.type(within(form).getByLabelText('Token'), 'tok');
+    await userEvent.click(within(form).getByRole('button', { name: 'Add source' }));
+
+    expect(await screen.findByText(warning)).toBeTruthy();
+    expect(screen.getByText(/Source metered added/)).toBeTruthy();
   });
 });

@@ -14,6 +14,33 @@ type Auth = 'bearer' | 'basic';
 export const DEFAULT_SOURCE_URL = 'https://api.guide.sonatype.com';
 const AUTH_LABEL: Record<string, string> = { bearer: 'Bearer token', basic: 'Basic (username and token)' };
 
+type Health = Source['health'];
+
+/** What the source last did, as scans, the gate and its credential test saw it. */
+export function SourceHealth({ health }: { health: Health }) {
+  const error = health.last_error;
+  const failing = error !== null && (!health.last_success_at || error.at >= health.last_success_at);
+  return (
+    <>
+      {health.credits_exhausted && <span class="badge badge-block">Credits exhausted</span>}
+      {failing && error && (
+        <div>
+          Failing: {error.message}
+          <div class="meta">
+            since <time dateTime={error.at}>{formatDate(error.at)}</time>
+          </div>
+        </div>
+      )}
+      {!failing && health.last_success_at && (
+        <div>
+          Answered <time dateTime={health.last_success_at}>{formatDate(health.last_success_at)}</time>
+        </div>
+      )}
+      {!failing && !health.last_success_at && <div class="meta">Not asked yet</div>}
+    </>
+  );
+}
+
 interface SourceValues {
   name: string;
   url: string;
@@ -326,6 +353,7 @@ export function SourcesSection() {
                 <th scope="col">Kind</th>
                 <th scope="col">URL</th>
                 <th scope="col">Authentication</th>
+                <th scope="col">Health</th>
                 <th scope="col">Created</th>
                 <th scope="col">
                   <span class="visually-hidden">Actions</span>
@@ -345,6 +373,9 @@ export function SourcesSection() {
                     {AUTH_LABEL[source.auth] ?? source.auth}
                     {source.username && <div class="meta">as {source.username}</div>}
                     <div class="meta">{source.token_set ? 'token set' : 'no token'}</div>
+                  </td>
+                  <td>
+                    <SourceHealth health={source.health} />
                   </td>
                   <td>{formatDate(source.created_at)}</td>
                   <td>
