@@ -32,6 +32,10 @@ from infra.provision import aws_client
 from infra.stack import LocalStack, StackConfig
 from infra.template import Template
 
+# What the service does, not what one key may ask: the usage plan's per-key
+# throttle (ApiKeyRateLimit, ApiKeyBurstLimit) is lifted for measurements.
+UNTHROTTLED = {"ApiKeyRateLimit": "10000", "ApiKeyBurstLimit": "5000"}
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 SCANS = int(os.environ.get("BENCH_SCANS", "5"))  # cold-cache scans with warm functions
@@ -91,7 +95,7 @@ def timed(routes: dict[str, Callable[[], requests.Response]], count: int) -> dic
 
 def api_latency(requests_per_route: int = 300) -> dict[str, dict[str, float]]:
     admin_key = secrets.token_urlsafe(24)
-    stack = LocalStack(StackConfig(admin_key=admin_key, port=0, schedule_rate="off"))
+    stack = LocalStack(StackConfig(admin_key=admin_key, port=0, schedule_rate="off", parameters=UNTHROTTLED))
     stack.start()
     try:
         session = requests.Session()
@@ -113,7 +117,7 @@ def package_import(count: int = 10_000) -> dict[str, object]:
     """POST /feeds/{feed}/packages with `count` new purls through the local
     stack, then the same request again (all existing), next to /health."""
     admin_key = secrets.token_urlsafe(24)
-    stack = LocalStack(StackConfig(admin_key=admin_key, port=0, schedule_rate="off"))
+    stack = LocalStack(StackConfig(admin_key=admin_key, port=0, schedule_rate="off", parameters=UNTHROTTLED))
     stack.start()
     try:
         headers = {"Authorization": f"Bearer {admin_key}"}
@@ -235,7 +239,7 @@ def scan_throughput(distinct: int = 10_000, latency_ms: int = 100) -> dict[str, 
     from feedguard.ossindex import Client, Credentials
 
     admin_key = secrets.token_urlsafe(24)
-    stack = LocalStack(StackConfig(admin_key=admin_key, port=0, schedule_rate="off"))
+    stack = LocalStack(StackConfig(admin_key=admin_key, port=0, schedule_rate="off", parameters=UNTHROTTLED))
     stack.start()
     try:
         api, headers = stack.api_url, {"Authorization": f"Bearer {admin_key}"}
@@ -446,7 +450,7 @@ def gate_latency(packages: int = 10_000, findings: int = 5_000, requests_per_rou
     key, next to GET /health; and the DynamoDB calls of one check and of one
     page of 100 findings, counted in a process running the real handlers."""
     admin_key = secrets.token_urlsafe(24)
-    stack = LocalStack(StackConfig(admin_key=admin_key, port=0, schedule_rate="off"))
+    stack = LocalStack(StackConfig(admin_key=admin_key, port=0, schedule_rate="off", parameters=UNTHROTTLED))
     stack.start()
     try:
         api, admin = stack.api_url, {"Authorization": f"Bearer {admin_key}"}

@@ -3,7 +3,8 @@
 Serves the routes of template.yaml: runs the REQUEST authorizer, builds v1
 proxy events with requestContext.authorizer, invokes the real handlers, and
 answers what API Gateway itself answers (unknown route, missing key, body too
-large, function error) with the template's GatewayResponses.
+large, function error, a key past its usage plan's rate) with the template's
+GatewayResponses.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +39,8 @@ _DEFAULT_STATUS = {
     "AUTHORIZER_CONFIGURATION_ERROR": 500,
     "INTEGRATION_FAILURE": 502,
     "INTEGRATION_TIMEOUT": 504,
+    "INVALID_API_KEY": 403,
+    "THROTTLED": 429,
 }
 _DEFAULT_MESSAGE = {
     "UNAUTHORIZED": "Unauthorized",
@@ -44,6 +48,8 @@ _DEFAULT_MESSAGE = {
     "MISSING_AUTHENTICATION_TOKEN": "Missing Authentication Token",
     "REQUEST_TOO_LARGE": "Request Too Long",
     "INTEGRATION_TIMEOUT": "Endpoint request timed out",
+    "INVALID_API_KEY": "Forbidden",
+    "THROTTLED": "Too Many Requests",
 }
 
 
@@ -70,6 +76,58 @@ def _compile(route: Route) -> _CompiledRoute:
     return _CompiledRoute(route, re.compile("^/" + "/".join(parts) + "$"), tuple(specificity))
 
 
+class TokenBucket:
+    """API Gateway's throttle: `burst` requests at once, refilled at `rate`
+    a second."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.tokens = float(burst)
+        self.updated = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = self.clock()
+            self.tokens = min(float(self.burst), self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+
+class UsagePlan:
+    """A usage plan's throttle, per API key: the key the authorizer names
+    (usageIdentifierKey) must be one of the plan's (`plan_keys` lists their
+    values, read again when a key is not among those read before), and each
+    has its own bucket."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        plan_keys: Callable[[], set[str]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate, self.burst, self.plan_keys, self.clock = rate, burst, plan_keys, clock
+        self.known: set[str] = set()
+        self.buckets: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, usage_key: str | None) -> str | None:
+        """None if the request may go on, else the gateway response's type."""
+        if not usage_key:
+            return "INVALID_API_KEY"
+        with self._lock:
+            if usage_key not in self.known:
+                self.known = self.plan_keys()
+            if usage_key not in self.known:
+                return "INVALID_API_KEY"
+            bucket = self.buckets.setdefault(usage_key, TokenBucket(self.rate, self.burst, self.clock))
+        return None if bucket.take() else "THROTTLED"
+
+
 @dataclass
 class GatewayAnswer:
     status: int
@@ -86,6 +144,7 @@ class ApiGateway:
         identity_headers: list[str],
         gateway_responses: dict[str, dict[str, Any]],
         stage: str,
+        usage_plan: UsagePlan | None = None,
     ) -> None:
         self.routes = [_compile(route) for route in routes]
         self.functions = functions
@@ -93,6 +152,7 @@ class ApiGateway:
         self.identity_headers = [header.lower() for header in identity_headers]
         self.gateway_responses = gateway_responses
         self.stage = stage
+        self.usage_plan = usage_plan
 
     # ------------------------------------------------------------ routing
 
@@ -119,6 +179,9 @@ class ApiGateway:
         template = configured.get("ResponseTemplates", {}).get("application/json")
         body = template or json.dumps({"message": _DEFAULT_MESSAGE.get(response_type, "Internal server error")})
         headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", response_type)]
+        # Static header values, as the template quotes them ('1').
+        for name, value in configured.get("ResponseParameters", {}).get("Headers", {}).items():
+            headers.append((name, str(value).strip("'")))
         return GatewayAnswer(status, headers, body.encode())
 
     def handle(
@@ -141,7 +204,12 @@ class ApiGateway:
             verdict = self._authorize(event)
             if isinstance(verdict, GatewayAnswer):
                 return verdict
-            event["requestContext"]["authorizer"] = verdict
+            context, usage_key = verdict
+            event["requestContext"]["authorizer"] = context
+            if route.api_key_required and self.usage_plan is not None:
+                refused = self.usage_plan.admit(usage_key)
+                if refused:
+                    return self.gateway_response(refused)
 
         try:
             result = self.functions[route.function].invoke(event, trigger=f"{method} {route.path}", record_event=False)
@@ -153,7 +221,8 @@ class ApiGateway:
             return answer
         return self._from_proxy_result(result)
 
-    def _authorize(self, event: dict[str, Any]) -> dict[str, Any] | GatewayAnswer:
+    def _authorize(self, event: dict[str, Any]) -> tuple[dict[str, Any], str | None] | GatewayAnswer:
+        """The authorizer's context and the usage plan key it names, or API Gateway's refusal."""
         lowered = {name.lower() for name in event["headers"] or {}}
         if any(header not in lowered for header in self.identity_headers):
             return self.gateway_response("UNAUTHORIZED")
@@ -184,7 +253,8 @@ class ApiGateway:
         }
         authorizer["principalId"] = policy.get("principalId")
         authorizer["integrationLatency"] = int((time.time() - started) * 1000)
-        return authorizer
+        usage_key = policy.get("usageIdentifierKey")
+        return authorizer, str(usage_key) if usage_key else None
 
     def _proxy_event(
         self,

@@ -30,6 +30,8 @@ class Provisioned:
     recorded_events_queues: dict[str, str]
     # (rule, target id) of each API destination target -> the queue its bus's rule fills
     api_destination_queues: dict[tuple[str, str], str] = field(default_factory=dict)
+    # logical id of each usage plan -> its id on moto
+    usage_plan_ids: dict[str, str] = field(default_factory=dict)
 
 
 def aws_client(service: str, endpoint: str) -> Any:
@@ -115,7 +117,33 @@ def provision(
         function_name = f"{stack}-{logical_id}"
         refs[logical_id] = function_name
         attributes[(logical_id, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
+    _usage_plans(template, aws_client("apigateway", endpoint), result, refs)
     return result
+
+
+def _usage_plans(template: Template, apigateway: Any, result: Provisioned, refs: dict[str, str]) -> None:
+    """The usage plans, API keys and usage plan keys, on moto: the keys
+    function adds a key to the plan for each key it makes, and the local
+    gateway throttles the keys of the plan at its rate and burst."""
+    for logical_id, props in template.usage_plans().items():
+        throttle = result.resolver(props.get("Throttle", {}))
+        plan = apigateway.create_usage_plan(
+            name=result.resolver(props["UsagePlanName"]),
+            throttle={"rateLimit": float(throttle["RateLimit"]), "burstLimit": int(throttle["BurstLimit"])},
+        )
+        refs[logical_id] = plan["id"]
+        result.usage_plan_ids[logical_id] = plan["id"]
+    for logical_id, props in template.of_type("AWS::ApiGateway::ApiKey").items():
+        made = apigateway.create_api_key(
+            name=result.resolver(props["Name"]), value=result.resolver(props["Value"]), enabled=True
+        )
+        refs[logical_id] = made["id"]
+    for props in template.of_type("AWS::ApiGateway::UsagePlanKey").values():
+        apigateway.create_usage_plan_key(
+            usagePlanId=result.resolver(props["UsagePlanId"]),
+            keyId=result.resolver(props["KeyId"]),
+            keyType=props["KeyType"],
+        )
 
 
 def _api_destination_rules(

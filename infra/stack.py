@@ -217,6 +217,7 @@ class LocalStack:
             identity_headers=self.template.authorizer_identity_headers(),
             gateway_responses=self.template.gateway_responses(),
             stage=str(self.provisioned.resolver(props.get("StageName", "Prod"))),
+            usage_plan=self._usage_plan(),
         )
         distribution = console_static.Distribution(
             gateway,
@@ -224,6 +225,25 @@ class LocalStack:
             console_static.ResponseHeadersPolicy.from_template(self.template, self.provisioned.resolver),
         )
         self.servers.append(apigw.serve(distribution, self.config.host, self.config.port))
+
+    def _usage_plan(self) -> apigw.UsagePlan | None:
+        """The template's usage plan, throttling each of its keys at its rate and burst."""
+        assert self.provisioned is not None
+        plans = self.template.usage_plans()
+        if not plans:
+            return None
+        ((logical_id, props),) = plans.items()
+        throttle = self.provisioned.resolver(props["Throttle"])
+        plan_id = self.provisioned.usage_plan_ids[logical_id]
+        apigateway = aws_client("apigateway", self.moto_url)
+
+        def plan_keys() -> set[str]:
+            keys: set[str] = set()
+            for page in apigateway.get_paginator("get_usage_plan_keys").paginate(usagePlanId=plan_id):
+                keys.update(str(item["value"]) for item in page.get("items", []))
+            return keys
+
+        return apigw.UsagePlan(float(throttle["RateLimit"]), int(throttle["BurstLimit"]), plan_keys)
 
     def _start_pollers(self) -> None:
         assert self.provisioned is not None

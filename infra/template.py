@@ -52,6 +52,9 @@ class Route:
     path: str
     function: str
     open: bool
+    # API Gateway refuses the call without a key of a usage plan (the Api's
+    # Auth.ApiKeyRequired, or the event's own).
+    api_key_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,8 @@ class Template:
 
     def routes(self) -> list[Route]:
         routes = []
+        apis = self.of_type("AWS::Serverless::Api")
+        key_required = any(props.get("Auth", {}).get("ApiKeyRequired") for props in apis.values())
         for function, _, props in self._events_of_type("Api"):
             auth = props.get("Auth", {})
             routes.append(
@@ -254,9 +259,13 @@ class Template:
                     path=str(props["Path"]),
                     function=function,
                     open=auth.get("Authorizer") == "NONE",
+                    api_key_required=bool(auth.get("ApiKeyRequired", key_required)),
                 )
             )
         return routes
+
+    def usage_plans(self) -> dict[str, dict[str, Any]]:
+        return self.of_type("AWS::ApiGateway::UsagePlan")
 
     def authorizer_function(self) -> str:
         _, props = self.api()

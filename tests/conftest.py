@@ -35,6 +35,8 @@ for _name, _value in _template.globals["Environment"]["Variables"].items():
         os.environ.setdefault(_name, _value)
 os.environ["ADMIN_KEY_SECRET"] = f"{TEST_STACK}/AdminKeySecret"
 os.environ["GATE_LOOKUP_BUDGET_PER_KEY"] = _template.parameter_defaults()["GateLookupBudgetPerKey"]
+os.environ["USAGE_KEY_PREFIX"] = f"{TEST_STACK}-feedguard-usage-"
+os.environ["USAGE_PLAN_NAME"] = f"{TEST_STACK}-per-key"
 os.environ["SOURCE_SECRET_PREFIX"] = f"{TEST_STACK}/sources/"
 os.environ["EVENT_BUS_NAME"] = f"{TEST_STACK}-findings"
 os.environ["SCAN_QUEUE_URL"] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{TEST_STACK}-ScanQueue"

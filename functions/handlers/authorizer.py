@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from feedguard import keys
+from feedguard import keys, usage_keys
 from feedguard.access import ADMIN_ID
 from feedguard.dal import keys as key_store
 from feedguard.observability import metrics, tracer
@@ -62,6 +62,8 @@ def _allow(principal_id: str, method_arn: str, context: dict[str, str]) -> dict[
     api_arn = "/".join(method_arn.split("/")[:2]) + "/*"
     return {
         "principalId": principal_id,
+        # The key's API Gateway key: its usage plan throttles it (feedguard.usage_keys).
+        "usageIdentifierKey": usage_keys.value_of(principal_id),
         "policyDocument": {
             "Version": "2012-10-17",
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": api_arn}],

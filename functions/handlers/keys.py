@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AfterValidator, Field, StringConstraints
 
-from feedguard import actors, api, keys
+from feedguard import actors, api, keys, usage_keys
 from feedguard.access import require_admin
 from feedguard.dal import keys as key_store
 from feedguard.observability import metrics, tracer
@@ -63,7 +63,13 @@ class MeView(api.ResponseModel):
 def create_key(body: NewKey) -> IssuedKeyView:
     require_admin(api.principal(app))
     issued = keys.issue()
-    stored = key_store.create(issued.id, body.name, issued.key_hash)
+    # Its usage plan key first: API Gateway refuses a key without one.
+    usage_keys.create(issued.id)
+    try:
+        stored = key_store.create(issued.id, body.name, issued.key_hash)
+    except Exception:
+        usage_keys.delete(issued.id)
+        raise
     logger.info("key created", extra={"key_id": stored.id})
     return IssuedKeyView(id=stored.id, name=stored.name, key=issued.key, created_at=stored.created_at)
 
@@ -91,6 +97,7 @@ def list_keys(limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None) -
 def delete_key(id: str) -> Response[None]:  # noqa: A002 - the contract names it id
     require_admin(api.principal(app))
     key_store.delete(id)
+    usage_keys.delete(id)
     logger.info("key deleted", extra={"key_id": id})
     return Response(status_code=204)
 

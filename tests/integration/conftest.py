@@ -88,6 +88,9 @@ def start_stack(**environment: str) -> RunningStack:
         "FEEDGUARD_TTL_INTERVAL": "1",
         "FEEDGUARD_SQS_RETRY_DELAY": "1",
         "FEEDGUARD_ENV_JSON": str(log.with_suffix(".env.json")),
+        # The suite tests behaviour, not one key's throttle, which has a test of
+        # its own (test_throttling_http.py, with low limits): lifted here.
+        "FEEDGUARD_PARAMETER_OVERRIDES": "ApiKeyRateLimit=10000 ApiKeyBurstLimit=5000",
         **environment,
     }
     process = subprocess.Popen(
