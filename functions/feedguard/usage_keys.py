@@ -49,9 +49,19 @@ def create(key_id: str) -> str:
 
 
 def delete(key_id: str) -> None:
-    """Deletes the key's API Gateway key, if it has one."""
+    """Deletes the key's API Gateway key, if it has one, out of the plan first."""
     value = value_of(key_id)
     for page in _client().get_paginator("get_api_keys").paginate(nameQuery=value):
         for item in page.get("items", []):
             if item.get("name") == value:
+                try:
+                    _client().delete_usage_plan_key(usagePlanId=_plan_id(), keyId=item["id"])
+                except _client().exceptions.NotFoundException:
+                    pass  # not in the plan (its creation failed half-way)
                 _client().delete_api_key(apiKey=item["id"])
+
+
+def clear_caches() -> None:
+    """Forgets the plan's id and the client (tests: a new moto account each)."""
+    _plan_id.cache_clear()
+    _client.cache_clear()

@@ -47,11 +47,12 @@ def aws() -> Iterator[Provisioned]:
     """A fresh account with the template's tables, queues and secrets."""
     from aws_lambda_powertools.utilities import parameters
 
-    from feedguard import scanner, source_health
+    from feedguard import scanner, source_health, usage_keys
     from feedguard.settings import settings
 
     with mock_aws():
         parameters.clear_caches()
+        usage_keys.clear_caches()  # the usage plan's id is the new account's
         scanner.sources.clear()
         source_health.recorder.clear()
         scanner.session.close()  # no connection to another test's fake OSS Index, maybe on the same port

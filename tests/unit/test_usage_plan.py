@@ -163,6 +163,7 @@ def test_a_new_key_gets_its_usage_plan_key_and_loses_it_when_deleted(aws: Any) -
     assert request(keys, "DELETE", f"/api-keys/{made['id']}")[0] == 204
     names = {item["name"] for item in boto3.client("apigateway").get_api_keys()["items"]}
     assert usage_keys.value_of(made["id"]) not in names
+    assert usage_keys.value_of(made["id"]) not in plan_key_values(aws)
 
 
 def test_the_admin_key_is_named_by_the_template_s_admin_usage_key(aws: Any) -> None:
