@@ -22,6 +22,7 @@ answers.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import email.utils
 import ipaddress
@@ -293,9 +294,11 @@ class Client:
         self.sleep = sleep or time.sleep
         self.usage = Usage()
 
-    def _auth(self) -> dict[str, str] | tuple[str, str]:
+    def _auth(self) -> dict[str, str]:
         if self.credentials.auth == "basic":
-            return (self.credentials.username or "", self.credentials.token)
+            # RFC 7617 with charset UTF-8: requests would encode latin-1 and fail on other scripts.
+            pair = f"{self.credentials.username or ''}:{self.credentials.token}".encode()
+            return {"Authorization": f"Basic {base64.b64encode(pair).decode('ascii')}"}
         return {"Authorization": f"Bearer {self.credentials.token}"}
 
     def reports(self, purls: list[str]) -> dict[str, ComponentReport]:
@@ -338,13 +341,7 @@ class Client:
 
     def _post(self, payload: dict[str, Any]) -> list[Any]:
         started = time.monotonic()
-        auth = self._auth()
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        basic = None
-        if isinstance(auth, dict):
-            headers.update(auth)
-        else:
-            basic = auth
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **self._auth()}
         attempt = 0
         while True:
             attempt += 1
@@ -357,7 +354,6 @@ class Client:
                     self.endpoint,
                     json=payload,
                     headers=headers,
-                    auth=basic,
                     timeout=self.timeout,
                     allow_redirects=False,
                 )

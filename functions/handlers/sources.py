@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field, SecretStr, StringConstraints
+from pydantic import AfterValidator, Field, SecretStr, StringConstraints
 
 from feedguard import api, clock, source_health, sources
 from feedguard.access import require_admin
@@ -41,9 +41,23 @@ settings().require("allow_http_sources", "allow_private_sources", "source_secret
 app = api.create_app()
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+# Basic authentication joins username and token with a colon (RFC 7617), so a
+# username cannot hold one; it goes out UTF-8 encoded, whatever its script.
+Username = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320, pattern=r"^[^:\x00-\x1f\x7f]+$")
+]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
-Token = Annotated[SecretStr, StringConstraints(min_length=1, max_length=4096)]
+
+
+def _token_characters(token: SecretStr) -> SecretStr:
+    # A token travels in an HTTP header: visible ASCII only (RFC 6750's b64token and
+    # Sonatype's tokens are). The message never repeats the token.
+    if not all("\x21" <= character <= "\x7e" for character in token.get_secret_value()):
+        raise ValueError("A token is visible ASCII characters, without spaces")
+    return token
+
+
+Token = Annotated[SecretStr, StringConstraints(min_length=1, max_length=4096), AfterValidator(_token_characters)]
 
 
 class NewSource(api.RequestModel):

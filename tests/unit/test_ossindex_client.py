@@ -162,6 +162,27 @@ def test_basic_auth_sends_username_and_token(oss: tuple[FakeOssIndex, str]) -> N
     assert seen == ["Basic " + base64.b64encode(f"me@example.com:{TOKEN}".encode()).decode()]
 
 
+def test_basic_auth_sends_a_username_of_any_script_as_utf8(oss: tuple[FakeOssIndex, str]) -> None:
+    # Given a username outside latin-1, which requests' own basic auth cannot encode
+    service, url = oss
+    seen: list[str | None] = []
+    real = service.answer
+
+    def spy(method: str, path: str, authorization: str | None, body: bytes) -> Any:
+        seen.append(authorization)
+        return real(method, path, authorization, body)
+
+    service.answer = spy  # type: ignore[method-assign]
+
+    # When the client asks
+    Client(url, Credentials(token=TOKEN, auth="basic", username="жена@пример.рф"), sleep=Sleeps()).reports(
+        ["pkg:npm/a@1"]
+    )
+
+    # Then the pair goes out UTF-8 encoded (RFC 7617), not as a crash
+    assert seen == ["Basic " + base64.b64encode(f"жена@пример.рф:{TOKEN}".encode()).decode()]
+
+
 @pytest.mark.parametrize(
     "body",
     [

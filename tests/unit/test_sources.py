@@ -66,6 +66,32 @@ def test_basic_auth_needs_a_username(aws: Any) -> None:
 
 
 @pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"auth": "basic", "username": "me:you@example.com"}, "username"),
+        ({"auth": "basic", "username": "me\u0000@example.com"}, "username"),
+        ({"token": "two words"}, "token"),
+        ({"token": "tökén"}, "token"),
+        ({"token": "line\nbreak"}, "token"),
+    ],
+)
+def test_a_username_or_token_no_header_can_carry_is_422_and_never_echoed(
+    aws: Any, fields: dict[str, str], named: str
+) -> None:
+    # Given a username with a colon or a control character, or a token that is not visible ASCII
+    body = {"name": "g", "kind": "ossindex", "token": TOKEN, **fields}
+
+    # When a source is created with it
+    status, answer = request(sources, "POST", "/sources", body=body)
+
+    # Then it is refused by the field it names, nothing is stored, and the token is not repeated
+    assert status == 422, answer
+    assert answer["details"][0]["loc"] == ["body", named]
+    assert fields.get("token", TOKEN) not in json.dumps(answer)
+    assert request(sources, "GET", "/sources")[1]["items"] == []
+
+
+@pytest.mark.parametrize(
     ("url", "allowed"),
     [
         ("https://ossindex.sonatype.org", True),
