@@ -3,9 +3,10 @@
 import { useRef, useState } from 'preact/hooks';
 import { call, client, type Schemas } from '../../api/client';
 import { useSubmit } from '../../components/async';
+import { Confirm } from '../../components/confirm';
 import { Dialog, Empty, ErrorNotice, Field, Loading, Notice } from '../../components/ui';
 import { formatDate } from '../../format';
-import { ConfirmDialog, FormError, usePagedList } from './common';
+import { FormError, usePagedList } from './common';
 
 type Key = Schemas['KeyView'];
 type IssuedKey = Schemas['IssuedKeyView'];
@@ -226,20 +227,21 @@ export function KeysSection() {
         </div>
       </Dialog>
 
-      <ConfirmDialog
+      <Confirm
         title={deleting ? `Delete the key ${deleting.name}?` : 'Delete key?'}
         open={deleting !== null}
         busy={removal.busy}
+        busyLabel="Deleting…"
+        error={removal.error}
         confirmLabel="Delete key"
         onConfirm={() => void remove()}
-        onClose={closeDelete}
-        failure={removal.error ? <ErrorNotice error={removal.error} /> : undefined}
+        onCancel={closeDelete}
       >
         <p>
           The key <strong>{deleting?.name}</strong> (<span class="mono">{deleting?.id}</span>) stops working at once:
           whatever uses it gets refused from its next request. This cannot be undone.
         </p>
-      </ConfirmDialog>
+      </Confirm>
     </>
   );
 }

@@ -3,10 +3,11 @@
 import { useState } from 'preact/hooks';
 import { ApiError, call, client, type Schemas } from '../../api/client';
 import { useSubmit } from '../../components/async';
+import { Confirm } from '../../components/confirm';
 import { Dialog, Empty, ErrorNotice, Field, Loading, Notice } from '../../components/ui';
 import { formatDate } from '../../format';
 import { href } from '../../router';
-import { ConfirmDialog, FormError, usePagedList } from './common';
+import { FormError, usePagedList } from './common';
 
 type Source = Schemas['SourceView'];
 type Auth = 'bearer' | 'basic';
@@ -430,21 +431,19 @@ export function SourcesSection() {
         )}
       </Dialog>
 
-      <ConfirmDialog
+      <Confirm
         title={deleting ? `Delete ${deleting.name}?` : 'Delete source?'}
         open={deleting !== null}
         busy={removal.busy}
+        busyLabel="Deleting…"
+        error={removal.error}
         confirmLabel="Delete source"
         onConfirm={() => void remove()}
-        onClose={closeDelete}
+        onCancel={closeDelete}
         blocked={removal.error?.status === 409}
         failure={
-          deleting && removal.error ? (
-            removal.error.status === 409 ? (
-              <StillAttached source={deleting} error={removal.error} />
-            ) : (
-              <ErrorNotice error={removal.error} />
-            )
+          deleting && removal.error?.status === 409 ? (
+            <StillAttached source={deleting} error={removal.error} />
           ) : undefined
         }
       >
@@ -452,7 +451,7 @@ export function SourcesSection() {
           The source <strong>{deleting?.name}</strong> and its token will be deleted. Feeds can no longer be scanned
           with it.
         </p>
-      </ConfirmDialog>
+      </Confirm>
     </>
   );
 }

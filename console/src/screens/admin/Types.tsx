@@ -5,6 +5,7 @@
 import { useState } from 'preact/hooks';
 import { call, client, type Schemas } from '../../api/client';
 import { useSubmit } from '../../components/async';
+import { Confirm } from '../../components/confirm';
 import { Dialog, EffectBadge, Empty, ErrorNotice, Field, Loading, Notice, TypeBadge } from '../../components/ui';
 import { formatDate, formatScore } from '../../format';
 import {
@@ -13,7 +14,7 @@ import {
   type VexJustification,
   type VexStatus,
 } from '../../vex';
-import { ConfirmDialog, errorFor, FormError, usePagedList } from './common';
+import { errorFor, FormError, usePagedList } from './common';
 
 type AssessmentType = Schemas['AssessmentTypeView'];
 type Effect = 'allow' | 'warn' | 'block';
@@ -553,30 +554,28 @@ export function TypesSection() {
         )}
       </Dialog>
 
-      <ConfirmDialog
+      <Confirm
         title={deleting ? `Delete ${deleting.name}?` : 'Delete assessment type?'}
         open={deleting !== null}
         busy={removal.busy}
+        busyLabel="Deleting…"
+        error={removal.error}
         confirmLabel="Delete type"
         onConfirm={() => void remove()}
-        onClose={closeDelete}
+        onCancel={closeDelete}
         blocked={removal.error?.status === 409}
         failure={
-          removal.error ? (
-            removal.error.status === 409 ? (
-              <div class="notice notice-error" role="alert">
-                <div>
-                  <p>{removal.error.message}</p>
-                  <p>
-                    A type cannot be deleted while an assessment in force uses it. Reassess those findings with another
-                    type, or wait until their assessments expire, then delete it. You can still edit its name, colour
-                    and effect.
-                  </p>
-                </div>
-              </div>
-            ) : (
-              <ErrorNotice error={removal.error} />
-            )
+          removal.error?.status === 409 ? (
+          <div class="notice notice-error" role="alert">
+            <div>
+              <p>{removal.error.message}</p>
+              <p>
+                A type cannot be deleted while an assessment in force uses it. Reassess those findings with another
+                type, or wait until their assessments expire, then delete it. You can still edit its name, colour
+                and effect.
+              </p>
+            </div>
+          </div>
           ) : undefined
         }
       >
@@ -584,7 +583,7 @@ export function TypesSection() {
           The assessment type <strong>{deleting?.name}</strong> will be deleted. It can only be deleted while no
           assessment in force uses it.
         </p>
-      </ConfirmDialog>
+      </Confirm>
     </>
   );
 }

@@ -1,10 +1,9 @@
 // What the three Administration sections share: a list paged with the API's
-// cursors, a confirm dialog for deleting, and the summary of a failed form.
-import type { ComponentChildren } from 'preact';
+// cursors and the summary of a failed form.
 import { useState } from 'preact/hooks';
 import type { ApiError } from '../../api/client';
 import { useLoad, type Loadable } from '../../components/async';
-import { cursorStack, Dialog, ErrorNotice, Pager } from '../../components/ui';
+import { cursorStack, ErrorNotice, Pager } from '../../components/ui';
 
 export interface Page<T> {
   items: T[];
@@ -51,43 +50,6 @@ export function FormError({ error, shown }: { error: ApiError | null; shown: str
     );
   }
   return <ErrorNotice error={error} />;
-}
-
-interface ConfirmProps {
-  title: string;
-  open: boolean;
-  busy: boolean;
-  confirmLabel: string;
-  onConfirm: () => void;
-  onClose: () => void;
-  /** What will happen; and, after a refusal, why it did not. */
-  children: ComponentChildren;
-  failure?: ComponentChildren;
-  /** The refusal stands until something else changes (a 409): no retry button. */
-  blocked?: boolean;
-}
-
-/** "Are you sure?" before a delete, which stays open to explain a refusal. */
-export function ConfirmDialog(props: ConfirmProps) {
-  const { title, open, busy, confirmLabel, onConfirm, onClose, children, failure, blocked } = props;
-  return (
-    <Dialog title={title} open={open} onClose={onClose}>
-      <div class="dialog-body">
-        {children}
-        {failure}
-        <div class="form-actions">
-          {!blocked && (
-            <button type="button" class="danger" disabled={busy} onClick={onConfirm}>
-              {busy ? 'Deleting…' : confirmLabel}
-            </button>
-          )}
-          <button type="button" class="secondary" onClick={onClose}>
-            {blocked ? 'OK' : 'Cancel'}
-          </button>
-        </div>
-      </div>
-    </Dialog>
-  );
 }
 
 /** A field's error: the first of several API locations that names it. */

@@ -4,11 +4,12 @@ import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError, call, client, type Schemas } from '../../api/client';
 import { asApiError, type Loadable, useLoad, useSubmit } from '../../components/async';
+import { Confirm } from '../../components/confirm';
 import { cursorStack, EffectBadge, Empty, ErrorNotice, Field, Loading, Notice, Pager } from '../../components/ui';
 import { formatDate } from '../../format';
 import { canManage } from '../../roles';
 import type { FeedTabProps } from './FeedScreen';
-import { Confirm, lastScanOf, ScanProgress, scanFinished } from './parts';
+import { lastScanOf, ScanProgress, scanFinished } from './parts';
 
 type PackageView = Schemas['PackageView'];
 type ImportResult = Schemas['ImportResult'];

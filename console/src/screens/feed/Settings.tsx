@@ -5,13 +5,14 @@
 import { useState } from 'preact/hooks';
 import { call, client, everyPage, type Schemas } from '../../api/client';
 import { useLoad, useSubmit } from '../../components/async';
+import { Confirm } from '../../components/confirm';
 import { Dialog, Empty, ErrorNotice, Field, Loading, Notice } from '../../components/ui';
 import { formatDate } from '../../format';
 import { canManage } from '../../roles';
 import { href, navigate } from '../../router';
 import { identity } from '../../session';
 import type { FeedTabProps } from './FeedScreen';
-import { Confirm, EFFECTS, type FeedEffect } from './parts';
+import { EFFECTS, type FeedEffect } from './parts';
 
 type SourceView = Schemas['SourceView'];
 type PermissionView = Schemas['PermissionView'];

@@ -1,10 +1,10 @@
 // Pieces the feeds list and a feed's tabs share: a scan's status and its
-// progress while it runs, the last scan of a feed, and a confirmation dialog.
+// progress while it runs, and the last scan of a feed.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { type ApiError, call, client, everyPage, type Schemas } from '../../api/client';
 import { asApiError } from '../../components/async';
-import { Dialog, ErrorNotice } from '../../components/ui';
+import { ErrorNotice } from '../../components/ui';
 import { formatDate } from '../../format';
 
 export type ScanView = Schemas['ScanView'];
@@ -217,36 +217,5 @@ export function ScanProgress({ scanId, onFinished, children }: ScanProgressProps
         </>
       )}
     </section>
-  );
-}
-
-interface ConfirmProps {
-  title: string;
-  open: boolean;
-  confirmLabel: string;
-  busy?: boolean;
-  error?: ApiError | null;
-  onConfirm: () => void;
-  onCancel: () => void;
-  children: ComponentChildren;
-}
-
-/** "Are you sure?" on a modal dialog, with the failure of the action inside it. */
-export function Confirm({ title, open, confirmLabel, busy, error, onConfirm, onCancel, children }: ConfirmProps) {
-  return (
-    <Dialog title={title} open={open} onClose={onCancel}>
-      <div class="dialog-body">
-        {children}
-        <ErrorNotice error={error ?? null} />
-        <div class="form-actions">
-          <button type="button" class="danger" disabled={busy} onClick={onConfirm}>
-            {busy ? 'Working…' : confirmLabel}
-          </button>
-          <button type="button" class="secondary" onClick={onCancel}>
-            Cancel
-          </button>
-        </div>
-      </div>
-    </Dialog>
   );
 }
