@@ -7,17 +7,7 @@ import { ApiError } from '../api/client';
 import type { Loadable } from '../components/async';
 import { session } from '../session';
 import { AssessDialog, type Assessment, type AssessmentType, type AssessTarget } from './AssessDialog';
-
-HTMLDialogElement.prototype.showModal = function showModal(this: HTMLDialogElement) {
-  this.setAttribute('open', '');
-};
-HTMLDialogElement.prototype.close = function close(this: HTMLDialogElement) {
-  this.removeAttribute('open');
-};
-
-function json(status: number, body: unknown) {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-}
+import { json } from '../testing';
 
 const TYPES: AssessmentType[] = [
   { id: 'unassessed', name: 'Unassessed', effect: null, expiration_days: null, color: null, builtin: true },

@@ -1,12 +1,10 @@
 import { render, screen, waitFor, within } from '@testing-library/preact';
 import userEvent from '@testing-library/user-event';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { location } from '../router';
 import { session } from '../session';
 import { FeedsScreen } from './Feeds';
-import { fakeApi, feedDetail, json, polyfillDialog } from './feed/testing';
-
-beforeAll(polyfillDialog);
+import { fakeApi, feedDetail, json } from '../testing';
 
 const FEEDS = {
   items: [

@@ -1,7 +1,7 @@
 import { render, screen, within } from '@testing-library/preact';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AdminScreen } from './AdminScreen';
-import { fakeApi, page, signInAsAdmin } from './testing';
+import { fakeApi, page, signInAsAdmin } from '../../testing';
 
 beforeEach(signInAsAdmin);
 

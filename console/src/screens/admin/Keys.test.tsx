@@ -2,13 +2,12 @@ import { render, screen, waitFor, within } from '@testing-library/preact';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AdminScreen } from './AdminScreen';
-import { fakeApi, json, page, polyfillDialog, signInAsAdmin, type Sent } from './testing';
+import { fakeApi, json, page, signInAsAdmin, type Sent } from '../../testing';
 
 const CI = { id: 'k01abc', name: 'ci-bot', created_at: '2026-12-07T01:00:00Z' };
 const SECRET = 'fgk_k01abc_Zx9-very-secret-value';
 
 beforeEach(() => {
-  polyfillDialog();
   signInAsAdmin();
 });
 

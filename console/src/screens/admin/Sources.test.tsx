@@ -2,7 +2,7 @@ import { render, screen, waitFor, within } from '@testing-library/preact';
 import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AdminScreen } from './AdminScreen';
-import { fakeApi, json, page, polyfillDialog, signInAsAdmin, type Sent } from './testing';
+import { fakeApi, json, page, signInAsAdmin, type Sent } from '../../testing';
 
 const LOCAL = {
   id: 'src1',
@@ -18,7 +18,6 @@ const LOCAL = {
 };
 
 beforeEach(() => {
-  polyfillDialog();
   signInAsAdmin();
 });
 

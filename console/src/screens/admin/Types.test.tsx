@@ -2,7 +2,7 @@ import { render, screen, waitFor, within } from '@testing-library/preact';
 import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AdminScreen } from './AdminScreen';
-import { fakeApi, json, page, polyfillDialog, signInAsAdmin, type Sent } from './testing';
+import { fakeApi, json, page, signInAsAdmin, type Sent } from '../../testing';
 
 const BUILTINS = [
   {
@@ -47,7 +47,6 @@ const WONTFIX = {
 };
 
 beforeEach(() => {
-  polyfillDialog();
   signInAsAdmin();
 });
 
@@ -334,8 +333,7 @@ describe('assessment types', () => {
 
 describe('assessment types when feedguard cannot be reached', () => {
   beforeEach(() => {
-    polyfillDialog();
-    signInAsAdmin();
+      signInAsAdmin();
   });
 
   it('says so and keeps the form as typed on a 5xx', async () => {

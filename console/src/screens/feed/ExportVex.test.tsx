@@ -1,15 +1,10 @@
 import { render, screen, waitFor, within } from '@testing-library/preact';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { session } from '../../session';
 import { ExportVex, REVOKE_AFTER_MS } from './ExportVex';
 import { FeedScreen } from './FeedScreen';
-import { feedDetail, json, polyfillDialog, polyfillFileText } from './testing';
-
-beforeAll(() => {
-  polyfillDialog();
-  polyfillFileText();
-});
+import { feedDetail, json } from '../../testing';
 
 const LOG4J = 'pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1';
 const LODASH = 'pkg:npm/lodash@4.17.20';

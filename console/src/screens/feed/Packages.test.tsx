@@ -1,17 +1,13 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/preact';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { roleOf } from '../../roles';
 import { session } from '../../session';
 import type { FeedDetail } from './FeedScreen';
 import { PackagesTab } from './Packages';
 import { scanPolling } from './parts';
-import { fakeApi, feedDetail, json, polyfillDialog, polyfillFileText } from './testing';
+import { fakeApi, feedDetail, json } from '../../testing';
 
-beforeAll(() => {
-  polyfillDialog();
-  polyfillFileText();
-});
 beforeEach(() => {
   scanPolling.intervalMs = 5;
 });

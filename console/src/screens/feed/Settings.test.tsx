@@ -1,14 +1,12 @@
 import { render, screen, waitFor, within } from '@testing-library/preact';
 import userEvent from '@testing-library/user-event';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { roleOf } from '../../roles';
 import { location } from '../../router';
 import { session } from '../../session';
 import type { FeedDetail } from './FeedScreen';
 import { SettingsTab } from './Settings';
-import { fakeApi, feedDetail, json, polyfillDialog } from './testing';
-
-beforeAll(polyfillDialog);
+import { fakeApi, feedDetail, json } from '../../testing';
 
 const SOURCES = {
   items: [

@@ -6,18 +6,7 @@ import { location, navigate } from '../../router';
 import { session } from '../../session';
 import type { FeedDetail } from './FeedScreen';
 import { VulnerabilitiesTab } from './Vulnerabilities';
-
-// jsdom has no modal dialogs: open and close them as a browser would.
-HTMLDialogElement.prototype.showModal = function showModal(this: HTMLDialogElement) {
-  this.setAttribute('open', '');
-};
-HTMLDialogElement.prototype.close = function close(this: HTMLDialogElement) {
-  this.removeAttribute('open');
-};
-
-function json(status: number, body: unknown) {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-}
+import { json } from '../../testing';
 
 const detail: FeedDetail = {
   name: 'demo',
