@@ -4,10 +4,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { location, navigate } from '../router';
 import { session } from '../session';
 import { GateScreen } from './Gate';
-
-function json(status: number, body: unknown) {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-}
+import { json } from '../testing';
 
 const FEEDS = [
   { name: 'demo', description: null, unassessed_effect: 'block', created_at: '2026-11-01T00:00:00Z', role: 'viewer' },

@@ -3,10 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { App } from '../app';
 import { identity, session } from '../session';
-
-function json(status: number, body: unknown) {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-}
+import { json } from '../testing';
 
 describe('signing in', () => {
   it('keeps an accepted key in sessionStorage only and shows the feeds', async () => {
