@@ -72,7 +72,7 @@ console: $(VENV)/.installed $(CHROMIUM) | console/node_modules
 test: lint typecheck validate iac-scan build pytest console
 
 pytest: $(VENV)/.installed
-	$(PY) -m pytest -n 2 tests
+	$(PY) -m pytest -n 2 --durations=15 tests
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
