@@ -109,6 +109,47 @@ describe('the API client', () => {
     await expect(callWithResponse(client.GET('/feeds'))).rejects.toMatchObject({ status: 401 });
     expect(session.key()).toBeNull();
   });
+
+  it('asks a throttled read once more after Retry-After', async () => {
+    // Given a key past its rate limit for a moment
+    const answers = [
+      new Response(JSON.stringify({ message: 'Too many requests.' }), {
+        status: 429,
+        headers: { 'Content-Type': 'application/json', 'Retry-After': '0' },
+      }),
+      answer(200, { items: [], next_cursor: null }),
+    ];
+    const fetch = vi.fn(async (_request: Request) => answers.shift()!);
+    vi.stubGlobal('fetch', fetch);
+
+    // When a screen lists the feeds
+    const page = await call(client.GET('/feeds'));
+
+    // Then the second answer is the one it gets, with the key sent both times
+    expect(page).toEqual({ items: [], next_cursor: null });
+    expect(fetch).toHaveBeenCalledTimes(2);
+    expect(fetch.mock.calls[1]![0].headers.get('Authorization')).toBe('Bearer fgk_secret');
+  });
+
+  it('never repeats a throttled write', async () => {
+    const fetch = vi.fn(
+      async (_request: Request) =>
+        new Response(JSON.stringify({ message: 'Too many requests.' }), {
+          status: 429,
+          headers: { 'Content-Type': 'application/json', 'Retry-After': '0' },
+        }),
+    );
+    vi.stubGlobal('fetch', fetch);
+
+    const error = (await call(client.POST('/feeds', { body: { name: 'x', unassessed_effect: 'block' } })).catch(
+      (caught: unknown) => caught,
+    )) as ApiError;
+
+    expect(error.status).toBe(429);
+    expect(error.message).toBe('Too many requests.');
+    expect(error.transient).toBe(true);
+    expect(fetch).toHaveBeenCalledTimes(1);
+  });
 });
 
 function answer422() {

@@ -71,11 +71,32 @@ const authorize: Middleware = {
 };
 
 // Same origin as the console; fetch is looked up per call, so tests can stub it.
+/** Longest wait for a throttled read before the person is told instead. */
+const LONGEST_THROTTLE_WAIT_MS = 5_000;
+
+function retryAfterMs(value: string | null): number | null {
+  if (value === null || !/^\d+$/.test(value.trim())) return null;
+  const ms = Number(value.trim()) * 1000;
+  return ms <= LONGEST_THROTTLE_WAIT_MS ? ms : null;
+}
+
+// A key past its rate limit gets 429 with Retry-After. A read is asked once
+// more after that wait; a write is never repeated on the person's behalf.
+const retryThrottledReads: Middleware = {
+  async onResponse({ request, response }) {
+    if (response.status !== 429 || request.method !== 'GET') return response;
+    const wait = retryAfterMs(response.headers.get('Retry-After'));
+    if (wait === null) return response;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    return globalThis.fetch(new Request(request));
+  },
+};
+
 export const client = createClient<paths>({
   baseUrl: typeof window === 'undefined' ? '' : window.location.origin,
   fetch: (request: Request) => globalThis.fetch(request),
 });
-client.use(authorize);
+client.use(authorize, retryThrottledReads);
 
 interface Answer<T> {
   data?: T;
