@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from feedguard.access import Principal, Role, require_admin, require_role
 from feedguard.dal.pages import DEFAULT_LIMIT, MAX_LIMIT
-from feedguard.errors import FeedguardError
+from feedguard.errors import FeedguardError, InvalidInput
 
 if TYPE_CHECKING:
     from feedguard.dal.models import Feed
@@ -272,15 +272,25 @@ def _early_answer(status: int, message: str) -> dict[str, Any]:
 MAX_VERSION_DIGITS = 38
 
 
+def if_match_version(value: str) -> int:
+    """The assessment version an If-Match header names (`3`, `"3"`, `W/"3"`).
+    No int() of thousands of digits, or of digits that are not ASCII, is ever
+    attempted."""
+    text = str(value).strip().removeprefix("W/").strip('"')
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_VERSION_DIGITS):
+        raise InvalidInput("If-Match takes the assessment's version, a whole number.")
+    return int(text)
+
+
 def _if_match_problem(event: dict[str, Any]) -> str | None:
     """Why the request's If-Match cannot be a version, if it cannot. Checked
-    before routing, for every route: no int() of thousands of digits, or of
-    digits that are not ASCII, is ever attempted."""
+    before routing, for every route."""
     values = [v for k, v in (event.get("headers") or {}).items() if k.lower() == "if-match"]
     for value in values:
-        text = str(value).strip().removeprefix("W/").strip('"')
-        if not (text.isascii() and text.isdigit() and len(text) <= MAX_VERSION_DIGITS):
-            return "If-Match takes the assessment's version, a whole number."
+        try:
+            if_match_version(value)
+        except InvalidInput as refused:
+            return refused.message
     return None
 
 

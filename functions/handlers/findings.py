@@ -357,12 +357,7 @@ def _type_and_expiry(body: AssessmentRequest) -> tuple[AssessmentType, datetime 
 
 def _if_match() -> int | None:
     value = app.current_event.headers.get("if-match")
-    if value is None:
-        return None
-    text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
-        raise InvalidInput("If-Match takes the assessment's version, a whole number.")
-    return int(text)
+    return None if value is None else api.if_match_version(value)
 
 
 def assessment_view(assessment: Assessment) -> AssessmentView:
