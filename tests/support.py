@@ -178,21 +178,40 @@ def request(
     return response["statusCode"], body_of(response)
 
 
+# The hooks dynamodb_hook holds, by unique id, and every DynamoDB client
+# that sent a call: each PynamoDB connection (one a model, and the one of
+# transactions and batches) has a botocore client of its own.
+_hooks: dict[str, tuple[str, Callable[..., None]]] = {}
+_clients: dict[int, Any] = {}
+
+
+def _hooked(sender: Any, **_: Any) -> None:
+    """PynamoDB's pre_dynamodb_send signal, before each call of any of its
+    connections: the client that is about to send has every hook held."""
+    client = sender.client
+    _clients[id(client)] = client
+    for unique_id, (event, hook) in list(_hooks.items()):
+        client.meta.events.register(event, hook, unique_id=unique_id)
+
+
 @contextmanager
 def dynamodb_hook(event: str, hook: Callable[..., None]) -> Iterator[None]:
-    """`hook` on a botocore event (e.g. "before-call.dynamodb") of the client
-    every model shares, while the block runs; several hooks on one event
-    coexist. Imported late: feedguard reads its table names on import, after
-    tests/conftest.py has set them."""
-    from feedguard.dal import models
+    """`hook` on a botocore event (e.g. "before-call.dynamodb") of every
+    DynamoDB client the models and transactions use, while the block runs;
+    several hooks on one event coexist."""
+    from pynamodb.signals import pre_dynamodb_send
 
-    events = models.connection().client.meta.events
+    pre_dynamodb_send.connect(_hooked, weak=False)
     unique_id = f"test-hook-{event}-{id(hook)}"
-    events.register(event, hook, unique_id=unique_id)
+    _hooks[unique_id] = (event, hook)
+    for client in _clients.values():
+        client.meta.events.register(event, hook, unique_id=unique_id)
     try:
         yield
     finally:
-        events.unregister(event, unique_id=unique_id)
+        del _hooks[unique_id]
+        for client in _clients.values():
+            client.meta.events.unregister(event, unique_id=unique_id)
 
 
 @contextmanager

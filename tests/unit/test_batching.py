@@ -18,8 +18,21 @@ from pynamodb.models import Model
 from feedguard.dal import answers, batching
 from feedguard.dal.models import CachedAnswer, Finding, Vulnerability
 from tests.support import dynamodb_hook
-from tests.unit.test_wire import values
 
+# Any attribute value of DynamoDB's JSON but binary (this service stores none).
+values: st.SearchStrategy[dict[str, Any]] = st.deferred(
+    lambda: st.one_of(
+        st.builds(lambda text: {"S": text}, st.text()),
+        st.builds(
+            lambda number: {"N": str(number)}, st.integers() | st.decimals(allow_nan=False, allow_infinity=False)
+        ),
+        st.builds(lambda texts: {"SS": texts}, st.lists(st.text(min_size=1), min_size=1, unique=True)),
+        st.builds(lambda flag: {"BOOL": flag}, st.booleans()),
+        st.just({"NULL": True}),
+        st.builds(lambda members: {"L": members}, st.lists(values, max_size=3)),
+        st.builds(lambda members: {"M": members}, st.dictionaries(st.text(), values, max_size=3)),
+    )
+)
 dynamodb_items = st.dictionaries(st.text(min_size=1, max_size=10), values, max_size=5)
 
 

@@ -13,10 +13,11 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.attributes import Attribute
-from pynamodb.exceptions import GetError
+from pynamodb.exceptions import GetError, PutError
 from pynamodb.models import Model
 
 from feedguard.dal import transactions
+from feedguard.dal.models import connection
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
@@ -49,10 +50,14 @@ def _backoff(attempt: int) -> None:
 
 
 def _write_chunk(model: type[Model], puts: list[dict[str, Any]], deletes: list[dict[str, Any]]) -> None:
-    connection = model._get_connection()
     table = model.Meta.table_name
     for attempt in range(MAX_ATTEMPTS):
-        answer = connection.batch_write_item(put_items=puts, delete_items=deletes) or {}
+        requests = [{"DeleteRequest": {"Key": key}} for key in deletes]
+        requests += [{"PutRequest": {"Item": item}} for item in puts]
+        try:
+            answer = connection().dispatch("BatchWriteItem", {"RequestItems": {table: requests}}) or {}
+        except (BotoCoreError, ClientError) as error:  # as PynamoDB's own batch write says it
+            raise PutError(f"Failed to batch write items: {error}", error) from error
         unprocessed = answer.get("UnprocessedItems", {}).get(table) or []
         if not unprocessed:
             return
@@ -69,8 +74,17 @@ def write(model: type[M], puts: Iterable[M] = (), deletes: Iterable[M] = ()) -> 
     write_serialized(
         model,
         [item.serialize() for item in puts],
-        [item._get_keys() for item in deletes],  # type: ignore[no-untyped-call]
+        [key_of(item) for item in deletes],
     )
+
+
+def key_of(item: Model) -> dict[str, Any]:
+    """The item's key in DynamoDB's form."""
+    return {
+        attribute.attr_name: {attribute.attr_type: attribute.serialize(getattr(item, name))}
+        for name, attribute in type(item).get_attributes().items()
+        if attribute.is_hash_key or attribute.is_range_key
+    }
 
 
 def write_serialized(
@@ -109,12 +123,11 @@ def put_together(model: type[Model], items: Sequence[dict[str, Any]]) -> None:
     batch's 128 answers take two calls instead of six BatchWriteItem calls
     of 25. The price is twice the write units (docs/data-model.md)."""
     table = model.Meta.table_name
-    connection = model._get_connection().connection
 
     def send(chunk: Sequence[dict[str, Any]]) -> None:
         puts = [{"TableName": table, "Item": item} for item in chunk]
         transactions.retrying(
-            lambda: connection.transact_write_items(
+            lambda: connection().transact_write_items(
                 condition_check_items=(), delete_items=(), put_items=puts, update_items=()
             )
         )
@@ -154,8 +167,9 @@ def _item_bytes(item: dict[str, Any]) -> int:
 def serialized_keys(model: type[Model], keys: Iterable[Any]) -> list[dict[str, Any]]:
     """Keys in DynamoDB's form: each a hash key, or a (hash, range) pair for
     a model with a range key, as `read` takes them. Only for string keys."""
-    hash_attribute = model._hash_key_attribute()  # type: ignore[no-untyped-call]
-    range_attribute = model._range_key_attribute()  # type: ignore[no-untyped-call]
+    attributes = model.get_attributes().values()
+    hash_attribute = next(attribute for attribute in attributes if attribute.is_hash_key)
+    range_attribute = next((attribute for attribute in attributes if attribute.is_range_key), None)
     for attribute in (hash_attribute, range_attribute):
         if attribute is not None and attribute.attr_type != "S":
             raise TypeError(f"{model.__name__}.{attribute.attr_name} is not a string key")
@@ -174,7 +188,6 @@ def read_serialized(
     map twice and a model once for each, half of the read's CPU), with only
     `attributes` when named. Unprocessed keys are asked again with backoff,
     as writes are."""
-    connection = model._get_connection().connection
     table = model.Meta.table_name
     asked: dict[str, Any] = {}
     if attributes:
@@ -186,7 +199,7 @@ def read_serialized(
         pending = list(chunk)
         for attempt in range(MAX_ATTEMPTS):
             try:
-                answer = connection.dispatch("BatchGetItem", {"RequestItems": {table: {"Keys": pending, **asked}}})
+                answer = connection().dispatch("BatchGetItem", {"RequestItems": {table: {"Keys": pending, **asked}}})
             except (BotoCoreError, ClientError) as error:  # as PynamoDB's own batch read says it
                 raise GetError(f"Failed to batch get items: {error}", error) from error
             found += answer.get("Responses", {}).get(table, [])

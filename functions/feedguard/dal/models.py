@@ -21,12 +21,11 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.connection import Connection, TableConnection
+from pynamodb.connection import Connection
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
-from feedguard.dal import wire
 from feedguard.settings import table_name
 
 REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -42,30 +41,22 @@ class _Meta:
 
 @cache
 def connection() -> Connection:
-    """The one DynamoDB connection of this process, for models and
-    transactions, its items' JSON sent and read as it is (dal.wire)."""
-    made = Connection(
+    """The process's connection for what is not one model's: write
+    transactions (pynamodb.transactions takes a Connection) and the calls
+    dal.batching and the scan planning send in DynamoDB's own form. Each
+    model keeps the connection PynamoDB makes for it, with its own botocore
+    client, built on the model's first call: a process makes one client per
+    model it uses, plus this one (docs/architecture.md, "Connections")."""
+    return Connection(
         region=REGION,
         max_retry_attempts=_Meta.max_retry_attempts,
         connect_timeout_seconds=_Meta.connect_timeout_seconds,
         read_timeout_seconds=_Meta.read_timeout_seconds,
     )
-    wire.install(made.client)
-    return made
 
 
 class Stored(Model):
-    """The base of every model: they all use one botocore client. PynamoDB
-    builds a client per model class, each loading DynamoDB's service
-    description (about 100 ms); with a dozen models that was over a second
-    of a cold start, paid again by every new Lambda sandbox."""
-
-    @classmethod
-    def _get_connection(cls) -> TableConnection:
-        table = super()._get_connection()
-        if table.connection._client is None:
-            table.connection._client = connection().client
-        return table
+    """The base of every model."""
 
 
 # ---------------------------------------------------------------- keys

@@ -1,7 +1,7 @@
-"""Write transactions on the models' shared connection. A PynamoDB
-Connection builds its botocore client on first use, which costs tens of
-milliseconds: a new Connection for every transaction cost more than the
-transaction itself."""
+"""Write transactions on the process's connection (models.connection). A
+TransactWrite made without one makes a Connection of its own, whose
+botocore client, built on first use, costs tens of milliseconds: more than
+the transaction itself."""
 
 from __future__ import annotations
 
