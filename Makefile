@@ -124,7 +124,7 @@ integration: $(VENV)/.installed
 openapi: $(VENV)/.installed
 	$(PY) -m infra.openapi
 
-bench: $(VENV)/.installed console/dist/index.html $(CHROMIUM)
+bench: $(VENV)/.installed
 	$(PY) -m bench
 
 # Not part of make test (it runs for minutes); figures in docs/reliability.md.

@@ -1,24 +1,22 @@
 """Run by `make bench` in a subprocess holding GateFunction's environment
 (the local stack's table names and moto endpoint): seeds a feed of 10,000
 packages and 5,000 findings (their vulnerabilities' details as long as OSS
-Index's longer ones), then counts the DynamoDB calls of one POST /check of
-128 purls, of one page of 100 findings, and of the feed's whole VEX export
-in each format (its pages, their sizes in Lambda's response), made by the
-real handlers with API Gateway proxy events (tests.support builds them as
-the unit tests do). Prints one JSON line."""
+Index's longer ones), then records the sequential DynamoDB round trips of
+one POST /check of 128 purls made by the real handler with an API Gateway
+proxy event (tests.support builds it as the unit tests do), each call held
+50 ms before it is sent as a network would. Prints one JSON line: the purls
+checked and the round trips."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
-from typing import Any
 
 from feedguard import clock
 from feedguard.dal import batching
 from feedguard.dal.models import Assessment, Finding, Package, Vulnerability
 from feedguard.effects import score_key, severity
-from tests.support import counted_dynamodb_calls, key_caller, request
+from tests.support import dynamodb_round_trips, key_caller, request
 
 
 def seed(feed: str, packages: int, findings: int) -> list[str]:
@@ -97,51 +95,10 @@ def details(vulnerability_id: str) -> Vulnerability:
     )
 
 
-def vex_export(feed: str, caller: dict[str, str], format_: str) -> dict[str, object]:
-    """GET /feeds/{feed}/vex in `format_`, every page: how many, the findings
-    and payload bytes of each, the DynamoDB calls and seconds of them all."""
-    from handlers import findings as findings_handler
-
-    pages: list[dict[str, int]] = []
-    query = {"format": format_}
-    started = time.perf_counter()
-    with counted_dynamodb_calls() as calls:
-        while True:
-            status, text, headers = request_with_headers(findings_handler, f"/feeds/{feed}/vex", query, caller)
-            assert status == 200, text
-            body = json.loads(text)
-            listed = body.get("vulnerabilities", body.get("statements"))
-            # The body as Lambda's JSON response carries it, escaped once more
-            pages.append({"findings": len(listed), "lambda_payload_bytes": len(json.dumps(text))})
-            link = headers.get("Link")
-            if not link:
-                break
-            query = {"format": format_, "cursor": link[link.index("cursor=") + 7 : link.index(">")]}
-    return {"pages": pages, "calls": dict(calls), "seconds": round(time.perf_counter() - started, 2)}
-
-
-def request_with_headers(
-    handler: Any, path: str, query: dict[str, str], caller: dict[str, str]
-) -> tuple[int, str, dict[str, str]]:
-    """A GET as tests.support.request makes it: (status, body text, headers)."""
-    from tests.support import LambdaContext, load_event
-
-    event = load_event("api-keys-list.json")
-    event.update(httpMethod="GET", path=path, resource=path, body=None)
-    event["requestContext"]["httpMethod"] = "GET"
-    event["queryStringParameters"] = query
-    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
-    event["requestContext"]["authorizer"] = {"principalId": caller["key_id"], **caller}
-    response = handler.handler(event, LambdaContext())
-    headers = {k: v[0] for k, v in (response.get("multiValueHeaders") or {}).items()}
-    return response["statusCode"], response["body"], {**headers, **(response.get("headers") or {})}
-
-
 def main() -> int:
     feed, packages, findings, viewer = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     purls = seed(feed, packages, findings)
 
-    from handlers import findings as findings_handler
     from handlers import gate as gate_handler
 
     caller = key_caller(viewer)
@@ -150,21 +107,14 @@ def main() -> int:
         status, answer = request(gate_handler, "POST", f"/feeds/{feed}/check", body={"purls": purls}, caller=caller)
         assert status == 200, answer
 
-    def page() -> None:
-        status, answer = request(
-            findings_handler, "GET", f"/feeds/{feed}/vulnerabilities", query={"limit": "100"}, caller=caller
-        )
-        assert status == 200, answer
-        assert len(answer["items"]) == 100
-
     check()  # warm: the clients, the validators
-    page()
-    with counted_dynamodb_calls() as check_calls:
+    with dynamodb_round_trips() as trips:
         check()
-    with counted_dynamodb_calls() as page_calls:
-        page()
-    vex = {format_: vex_export(feed, caller, format_) for format_ in ("cyclonedx", "openvex")}
-    print(json.dumps({"purls": purls, "check_calls": dict(check_calls), "page_calls": dict(page_calls), "vex": vex}))
+    calls = [
+        {"operation": name, "ms_from_start": round((started - trips.calls[0][0]) * 1000)}
+        for started, _, name in sorted(trips.calls)
+    ]
+    print(json.dumps({"purls": purls, "round_trips": {"sequential": trips.sequential, "calls": calls}}))
     return 0
 
 

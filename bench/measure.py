@@ -19,16 +19,6 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def machine_loop_ms(iterations: int = 3_000_000) -> float:
-    """How long a fixed pure-Python loop takes now: this machine's speed at
-    the moment. A VM's swings (here 210-400 ms) change CPU-bound figures
-    by as much, and a run that records them says which it met."""
-    started, total = time.perf_counter(), 0
-    for n in range(iterations):
-        total += n % 7
-    return round((time.perf_counter() - started) * 1000)
-
-
 def wait_for_scan(
     api: str, headers: dict[str, str], scan_id: str, timeout: float = 600, every: float = 0.1
 ) -> dict[str, object]:

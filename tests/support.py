@@ -224,3 +224,52 @@ def counted_dynamodb_calls() -> Iterator[Counter[str]]:
 
     with dynamodb_hook("before-call.dynamodb", count):
         yield calls
+
+
+@dataclass
+class RoundTrips:
+    """The DynamoDB calls of a block as (started, ended) intervals, and how
+    many of them ran one after another: the longest chain of calls each of
+    which began after the one before it had its answer. Calls made at once
+    (a BatchGet split over threads) overlap and count once."""
+
+    calls: list[tuple[float, float, str]]
+
+    @property
+    def sequential(self) -> int:
+        ordered = sorted(self.calls)
+        chain: list[int] = []
+        for started, _, _ in ordered:
+            before = [chain[n] for n, (_, ended, _) in enumerate(ordered[: len(chain)]) if ended <= started]
+            chain.append(1 + max(before, default=0))
+        return max(chain, default=0)
+
+
+@contextmanager
+def dynamodb_round_trips(latency: float = 0.05) -> Iterator[RoundTrips]:
+    """Records the DynamoDB calls of the block, each held `latency` seconds
+    before it is sent, as a network would: calls sent together then overlap
+    however quickly the emulator answers, and calls that wait for an answer
+    do not."""
+    import time
+
+    recorded = RoundTrips([])
+
+    def started(context: dict[str, Any], **_: Any) -> None:
+        context["round_trip_started"] = time.monotonic()
+
+    def delayed(**_: Any) -> None:
+        time.sleep(latency)
+
+    def ended(context: dict[str, Any], event_name: str, **_: Any) -> None:
+        if "round_trip_started" in context:
+            operation = event_name.rsplit(".", maxsplit=1)[-1]
+            recorded.calls.append((context.pop("round_trip_started"), time.monotonic(), operation))
+
+    with (
+        dynamodb_hook("before-call.dynamodb", started),
+        dynamodb_hook("before-send.dynamodb", delayed),
+        dynamodb_hook("after-call.dynamodb", ended),
+        dynamodb_hook("after-call-error.dynamodb", ended),
+    ):
+        yield recorded
