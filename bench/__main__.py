@@ -47,6 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZES = [int(size) for size in os.environ.get("BENCH_SIZES", "2000,20000").split(",") if size]
 VULNERABLE_SHARE = float(os.environ.get("BENCH_VULNERABLE_SHARE", "0.1"))
 FINISHED = ("succeeded", "partial", "failed")
+# The meter's tally, invocations, emulated milliseconds by function, the fake OSS Index's stats, when.
+Mark = tuple[Tally, Counter[str], dict[str, float], dict[str, Any], float]
 
 
 class Run:
@@ -59,7 +61,7 @@ class Run:
             StackConfig(admin_key=self.admin_key, port=0, schedule_rate="off", parameters=UNTHROTTLED)
         )
         self.invocations: Counter[str] = Counter()
-        self.emulated_ms: Counter[str] = Counter()
+        self.emulated_ms: dict[str, float] = defaultdict(float)
         self.meter: Meter | None = None
 
     def __enter__(self) -> Run:
@@ -99,19 +101,19 @@ class Run:
         assert self.stack.provisioned is not None
         return self.stack.provisioned.table_names[logical_id]
 
-    def mark(self) -> tuple[Tally, Counter[str], Counter[str], dict[str, Any], float]:
+    def mark(self) -> Mark:
         assert self.meter is not None
         fake = self.stack.fake_ossindex.stats()
-        return self.meter.snapshot(), Counter(self.invocations), Counter(self.emulated_ms), fake, time.monotonic()
+        return self.meter.snapshot(), Counter(self.invocations), dict(self.emulated_ms), fake, time.monotonic()
 
-    def since(self, mark: tuple[Tally, Counter[str], Counter[str], dict[str, Any], float], packages: int) -> dict:
+    def since(self, mark: Mark, packages: int) -> dict[str, Any]:
         """What the stack did since `mark`, per package and in total."""
         tally, invocations, emulated, fake, started = mark
         now = self.mark()
         return report(
             now[0].minus(tally),
             now[1] - invocations,
-            now[2] - emulated,
+            {name: ms - emulated.get(name, 0.0) for name, ms in now[2].items() if ms != emulated.get(name, 0.0)},
             now[3]["requests"] - fake["requests"],
             packages,
             now[4] - started,
@@ -181,7 +183,7 @@ class Run:
 def report(
     tally: Tally,
     invocations: Counter[str],
-    emulated_ms: Counter[str],
+    emulated_ms: dict[str, float],
     ossindex_requests: int,
     packages: int,
     seconds: float,
@@ -354,7 +356,9 @@ def gate_costs(packages: int = 10_000, findings: int = 5_000) -> dict[str, Any]:
         return one
 
 
-def vex_costs(run: Run, session: requests.Session, viewer: dict[str, str], format_: str, findings: int) -> dict:
+def vex_costs(
+    run: Run, session: requests.Session, viewer: dict[str, str], format_: str, findings: int
+) -> dict[str, Any]:
     """GET /feeds/gate/vex in `format_`, every page, as a viewer: its pages
     (findings, bytes of Lambda's response) and what they cost, per finding."""
     mark = run.mark()

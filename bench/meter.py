@@ -27,10 +27,10 @@ import json
 import re
 import threading
 import zlib
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bench import capacity
@@ -39,6 +39,8 @@ from infra.provision import aws_client
 APP_ID = re.compile(r"\bapp/([A-Za-z0-9_.-]+)")
 CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
 PLACEHOLDER = re.compile(r"[#:][A-Za-z0-9_]+")
+K = TypeVar("K")
+Response = tuple[int, list[tuple[str, str]], bytes]
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
@@ -56,14 +58,22 @@ class Tally:
     own ReturnConsumedCapacity by operation."""
 
     calls: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    units: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
-    moto_units: Counter[str] = field(default_factory=Counter)
+    units: dict[tuple[str, str, str, str], float] = field(default_factory=lambda: defaultdict(float))
+    moto_units: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def minus(self, earlier: Tally) -> Tally:
-        return Tally(self.calls - earlier.calls, self.units - earlier.units, self.moto_units - earlier.moto_units)
+        return Tally(
+            self.calls - earlier.calls, _minus(self.units, earlier.units), _minus(self.moto_units, earlier.moto_units)
+        )
 
     def copy(self) -> Tally:
-        return Tally(Counter(self.calls), Counter(self.units), Counter(self.moto_units))
+        return Tally(Counter(self.calls), defaultdict(float, self.units), defaultdict(float, self.moto_units))
+
+
+def _minus(later: dict[K, float], earlier: dict[K, float]) -> dict[K, float]:
+    return defaultdict(
+        float, {key: amount - earlier.get(key, 0.0) for key, amount in later.items() if amount != earlier.get(key, 0.0)}
+    )
 
 
 class Meter:
@@ -107,10 +117,10 @@ class Meter:
 
     # ------------------------------------------------------------ forwarding
 
-    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, list, bytes]:
+    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=300)
+            connection = http.client.HTTPConnection(str(self.upstream.hostname), self.upstream.port, timeout=300)
             self._local.connection = connection
         try:
             connection.request(method, path, body=body, headers=headers)
@@ -121,7 +131,7 @@ class Meter:
             response = connection.getresponse()
         return response.status, response.getheaders(), response.read()
 
-    def exchange(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, list, bytes]:
+    def exchange(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         """Forwards one call, counting it."""
         function = match.group(1) if (match := APP_ID.search(headers.get("User-Agent", ""))) else "-"
         service = match.group(1) if (match := CREDENTIAL.search(headers.get("Authorization", ""))) else "-"
@@ -139,7 +149,7 @@ class Meter:
 
     def _dynamodb_call(
         self, function: str, operation: str, method: str, path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, list, bytes]:
+    ) -> Response:
         params = json.loads(body or b"{}")
         before = self._before(operation, params)
         asked_capacity = "ReturnConsumedCapacity" in params
@@ -229,8 +239,8 @@ class Meter:
         result: dict[str, Any],
         status: int,
         before: dict[tuple[str, str], capacity.Item],
-    ) -> Counter[tuple[str, str]]:
-        units: Counter[tuple[str, str]] = Counter()
+    ) -> dict[tuple[str, str], float]:
+        units: dict[tuple[str, str], float] = defaultdict(float)
         keys = self._write_keys(operation, params)
         unprocessed = {
             (
@@ -263,8 +273,8 @@ class Meter:
 
     def _read_units(
         self, operation: str, params: dict[str, Any], result: dict[str, Any], status: int
-    ) -> Counter[tuple[str, str]]:
-        units: Counter[tuple[str, str]] = Counter()
+    ) -> dict[tuple[str, str], float]:
+        units: dict[tuple[str, str], float] = defaultdict(float)
         if status != 200:
             return units
         if operation == "GetItem":
