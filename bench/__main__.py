@@ -35,6 +35,7 @@ from typing import Any
 
 import requests
 
+from bench import capacity
 from bench.measure import LOCAL_TOKEN
 from bench.meter import Meter, Tally
 from infra.provision import aws_client
@@ -173,6 +174,25 @@ class Run:
                 chunk = page["Items"][start : start + 25]
                 self.dynamodb.batch_write_item(RequestItems={table: [{"DeleteRequest": {"Key": key}} for key in chunk]})
 
+    def storage(self) -> dict[str, dict[str, int]]:
+        """Each table's items and billed bytes (items and their index entries,
+        each with DynamoDB's 100 bytes of overhead), read uncounted."""
+        assert self.meter is not None
+        assert self.stack.provisioned is not None
+        stored = {}
+        for logical_id, name in sorted(self.stack.provisioned.table_names.items()):
+            described = self.meter.table(name)
+            items = bytes_ = 0
+            for page in self.dynamodb.get_paginator("scan").paginate(TableName=name):
+                for item in page["Items"]:
+                    items += 1
+                    bytes_ += capacity.storage_bytes(item)
+                    for index in described.indexes:
+                        entry = index.entry(item, described.keys)
+                        bytes_ += capacity.storage_bytes(entry) if entry is not None else 0
+            stored[logical_id] = {"items": items, "bytes": bytes_}
+        return stored
+
     def count_items(self, logical_id: str) -> int:
         return sum(
             page["Count"]
@@ -287,6 +307,7 @@ def scan_costs(distinct: int) -> dict[str, Any]:
         daily_scan["scan"] = _scan_summary(daily)
         daily_scan["items"] = {logical_id: run.count_items(logical_id) for logical_id in watched}
         daily_scan["items_before"] = items_before
+        stored = run.storage()
         return {
             "distinct_purls": distinct,
             "package_rows_over_3_feeds": rows,
@@ -294,6 +315,7 @@ def scan_costs(distinct: int) -> dict[str, Any]:
             "import": imported,
             "first_scan": first_scan,
             "daily_scan_nothing_new": daily_scan,
+            "storage": stored,
         }
 
 
@@ -350,6 +372,7 @@ def gate_costs(packages: int = 10_000, findings: int = 5_000) -> dict[str, Any]:
         samples.sort()
         one["emulator_check_ms"] = {"p50": round(samples[25] * 1000, 1), "max": round(samples[-1] * 1000, 1)}
         one["sequential_dynamodb_round_trips"] = seed["round_trips"]
+        one["log_bytes_per_check"] = seed["log_bytes"]
         one["feed"] = {"packages": packages, "findings": findings, "purls_checked": len(seed["purls"])}
         for format_ in ("cyclonedx", "openvex"):
             one[f"vex_export_{format_}"] = vex_costs(run, session, viewer, format_, findings)
