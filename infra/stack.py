@@ -8,7 +8,6 @@ for OSS Index. Everything is created from template.yaml.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
@@ -23,14 +22,13 @@ from typing import Any
 import requests
 from moto.server import ThreadedMotoServer
 
-from infra import apigw, console_static, fake_ossindex, moto_speedups
+from infra import apigw, console_static, fake_ossindex, moto_patches
 from infra.lambdas import LocalFunction, function_environment
 from infra.pollers import ApiDestinationPoller, Scheduler, SqsPoller, StreamPoller, TtlRegistry, TtlSweeper
 from infra.provision import REGION, Provisioned, aws_client, provision
 from infra.template import Template
 
 log = logging.getLogger("feedguard.local")
-GC_YOUNG_THRESHOLD = 50_000  # allocations between collections of the youngest generation (Python's default: 700)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -107,14 +105,10 @@ class LocalStack:
             config.port = free_port(config.host)
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's request lines
-        moto_speedups.apply()
-        # moto keeps every item as a tree of Python objects, hundreds of
-        # thousands of them after a 10,000-package import, and every request
-        # allocates many more: at the default threshold the collector ran
-        # 700 times in a 6-second scan, with pauses of up to 0.2 s that
-        # stalled every server of the stack. It runs 70 times less often now.
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        self.moto = moto_speedups.KeepAliveMotoServer(ip_address=config.host, port=config.moto_port, verbose=False)
+        # moto's own threaded server (werkzeug, one thread a connection), as
+        # moto documents it, with its one correctness patch (infra/moto_patches.py).
+        moto_patches.apply()
+        self.moto = ThreadedMotoServer(ip_address=config.host, port=config.moto_port, verbose=False)
         self.moto.start()
         # moto keeps its state per process, not per server: a stack started
         # after another in the same process (make bench) starts empty.

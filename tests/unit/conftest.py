@@ -1,8 +1,6 @@
 """Unit tests run under moto's mock_aws, with every resource created from
-template.yaml, and with the network off. moto runs as the local stack runs
-it (infra/moto_speedups.py): among other things, its transactions are then
-serializable, as DynamoDB's are; moto's own let two concurrent counts of
-one scan both see the same counter."""
+template.yaml, and with the network off. moto has the local stack's one
+correctness patch (infra/moto_patches.py: DynamoDB's requests one at a time)."""
 
 from __future__ import annotations
 
@@ -14,15 +12,16 @@ import pytest
 import requests
 import requests.adapters
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
-from infra import fake_ossindex, moto_speedups
+from infra import fake_ossindex, moto_patches
 from infra.fake_ossindex import FakeOssIndex, InProcessAdapter
 from infra.provision import Provisioned, provision
 from infra.stack import free_port
 from infra.template import Template
 from tests.support import ADMIN_KEY, TEST_STACK, dynamodb_hook
 
-moto_speedups.apply()
+moto_patches.apply()
 # Read once: parsing template.yaml costs more than most unit tests.
 TEMPLATE = Template.load()
 # (logical id, handler module, handler attribute) of every function
@@ -64,12 +63,12 @@ def aws() -> Iterator[Provisioned]:
 
 @pytest.fixture
 def served() -> Iterator[tuple[Provisioned, str]]:
-    """The template's resources on a moto server of the local stack's kind:
+    """The template's resources on a moto server, as the local stack runs it:
     (what was made, the server's URL). For DynamoDB Streams, which moto's
     in-process mock does not answer for this botocore ("Not yet
     implemented"). moto's state is the process's, so it starts empty."""
     port = free_port()
-    server = moto_speedups.KeepAliveMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     url = f"http://127.0.0.1:{port}"
     try:

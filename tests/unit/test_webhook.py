@@ -17,8 +17,8 @@ import boto3
 import pytest
 import requests
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
-from infra import moto_speedups
 from infra.pollers import ApiDestinationPoller
 from infra.provision import Provisioned, aws_client, provision
 from infra.stack import free_port
@@ -428,7 +428,7 @@ def destination() -> Iterator[Any]:
     """A moto server with the template's resources and the webhook pointed at
     `url`; returns (poller, a function that publishes an event, the dead-letter queue's messages)."""
     port = free_port()
-    server = moto_speedups.KeepAliveMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
