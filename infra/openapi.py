@@ -22,16 +22,21 @@ def served() -> str:
     return json.dumps(json.loads(openapi_json()), indent=2, sort_keys=True) + "\n"
 
 
-def _placeholder_settings() -> None:
+def placeholder_settings() -> None:
     """Settings fail closed: the handlers read their table names as they are
-    imported. The document depends on none of them, so each variable the
-    template's Globals set that is not set here gets its plain value, its
-    parameter's default, or a placeholder for a resource's name."""
+    imported. The document depends on none of them but the stage, so each
+    variable the template's Globals and MetaFunction set that is not set
+    here gets its plain value, its parameter's default (the stage's, v1), or
+    a placeholder for a resource's name."""
     from infra.template import load_document
 
     document = load_document()
     parameters = document.get("Parameters", {})
-    for name, declared in document["Globals"]["Function"]["Environment"]["Variables"].items():
+    variables = {
+        **document["Globals"]["Function"]["Environment"]["Variables"],
+        **document["Resources"]["MetaFunction"]["Properties"]["Environment"]["Variables"],
+    }
+    for name, declared in variables.items():
         value = declared
         if isinstance(declared, dict) and declared.get("Ref") in parameters:
             value = parameters[declared["Ref"]].get("Default", "")
@@ -39,7 +44,7 @@ def _placeholder_settings() -> None:
 
 
 def main() -> int:
-    _placeholder_settings()
+    placeholder_settings()
     DOCUMENT.write_text(served())
     print(f"wrote {DOCUMENT}")
     return 0

@@ -14,10 +14,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from feedguard import purls
 from feedguard.access import Principal, Role, require_admin, require_role
 from feedguard.dal.pages import DEFAULT_LIMIT, MAX_LIMIT
 from feedguard.errors import FeedguardError, InvalidInput
@@ -44,15 +45,45 @@ __all__ = [
 # Lambda refuses synchronous payloads over 6 MB; the contract answers 413.
 MAX_BODY_BYTES = 6 * 1024 * 1024
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1-500).")]
-Cursor = Annotated[str | None, Query(description="The next_cursor of the previous page.")]
+Limit = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (1-{MAX_LIMIT})", examples=[DEFAULT_LIMIT])
+]
+Cursor = Annotated[
+    str | None,
+    Query(
+        description="The next_cursor of the previous page, as the API gave it: opaque, and tied to the route and "
+        "filters it came from (any other value is 422)"
+    ),
+]
 
 ItemT = TypeVar("ItemT")
 
 
 # A feed's name: what POST /feeds accepts, and what ?feed= filters take.
 FEED_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
-FeedName = Annotated[str, StringConstraints(pattern=FEED_NAME_PATTERN)]
+FeedName = Annotated[
+    str,
+    StringConstraints(pattern=FEED_NAME_PATTERN),
+    Field(description="The feed's name: lowercase letters, digits, '.', '_' and '-'", examples=["web-shop"]),
+]
+FeedPath = Annotated[
+    str,
+    Path(description="The feed's name", examples=["web-shop"], json_schema_extra={"pattern": FEED_NAME_PATTERN}),
+]
+
+# Timestamps are ISO 8601 in UTC (2026-11-25T22:00:00Z).
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+# A Package URL as the document describes it: the pattern and length are a
+# subset of what purls.canonical accepts (which the API applies, and whose
+# refusal is a 422 or a `rejected` entry), so documentation only here.
+PURL_DESCRIPTION = (
+    "A Package URL with a version, of a type OSS Index knows (the pattern); other purls the Package URL spec "
+    "allows (percent-encoded characters, '+' in a version) are accepted too, up to 1,024 bytes once canonical"
+)
+PURL_SCHEMA = {"pattern": purls.PATTERN, "maxLength": purls.DOCUMENTED_MAX_LENGTH}
+PURL_EXAMPLE = "pkg:npm/lodash@4.17.20"
+Purl = Annotated[str, Field(description=PURL_DESCRIPTION, examples=[PURL_EXAMPLE], json_schema_extra=PURL_SCHEMA)]
 
 
 class ResponseModel(BaseModel):
@@ -63,14 +94,48 @@ class ResponseModel(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
 
+def examples(*values: dict[str, Any]) -> ConfigDict:
+    """A model's config with the examples its JSON schema shows."""
+    return ConfigDict(json_schema_extra={"examples": list(values)})
+
+
 class ErrorBody(ResponseModel):
-    message: str
-    details: list[Any] | None = None
+    model_config = examples(
+        {
+            "message": "The request is not valid: body.name: String should match pattern "
+            "'^[a-z0-9][a-z0-9._-]{0,63}$'.",
+            "details": [
+                {
+                    "loc": ["body", "name"],
+                    "type": "string_pattern_mismatch",
+                    "msg": "String should match pattern '^[a-z0-9][a-z0-9._-]{0,63}$'",
+                }
+            ],
+        }
+    )
+
+    message: str = Field(description="What went wrong, in one sentence a person can act on")
+    details: list[Any] | None = Field(
+        default=None,
+        description="The particulars, where there are several (each invalid field, each refused purl); absent if none",
+    )
+
+
+def _list_example(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """A page's example: the item model's example, and a next cursor."""
+    arguments = model.__pydantic_generic_metadata__["args"]
+    extra = arguments[0].model_config.get("json_schema_extra") if arguments else None
+    if isinstance(extra, dict) and extra.get("examples"):
+        schema["examples"] = [{"items": extra["examples"][:1], "next_cursor": "eyJmZWVkIjoid2ViLXNob3AifQ"}]
 
 
 class ListBody(ResponseModel, Generic[ItemT]):
-    items: list[ItemT]
-    next_cursor: str | None
+    model_config = ConfigDict(json_schema_extra=_list_example)
+
+    items: list[ItemT] = Field(description="This page's items")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page, with the same filters; null on the last page"
+    )
 
 
 class RequestModel(BaseModel):

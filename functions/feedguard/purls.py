@@ -35,6 +35,21 @@ MAX_LENGTH = 2048
 # DynamoDB limits to 1,024 bytes: measured on the canonical form, in UTF-8.
 MAX_KEY_BYTES = 1024
 
+# The purls the OpenAPI document describes: a subset of what canonical()
+# accepts, narrow enough that every string it admits is accepted (a test
+# draws them), so generated clients and fuzzers send purls that are taken.
+# Unreserved ASCII characters only, which canonical form never encodes; an
+# `@` only to open an npm scope, which it encodes as %40 (two bytes more);
+# qualifiers and a subpath, which it drops. Hence a length whose canonical
+# form always fits MAX_KEY_BYTES.
+_SEGMENT = r"[A-Za-z0-9._~-]+"
+_QUALIFIER = r"[a-z][a-z0-9._-]*=[A-Za-z0-9._~-]+"
+PATTERN = (
+    rf"^pkg:({'|'.join(sorted(OSS_INDEX_TYPES))})/(@?{_SEGMENT}/)?({_SEGMENT}/)*{_SEGMENT}@[A-Za-z0-9._~:-]+"
+    rf"(\?{_QUALIFIER}(&{_QUALIFIER})*)?(#{_SEGMENT}(/{_SEGMENT})*)?$"
+)
+DOCUMENTED_MAX_LENGTH = MAX_KEY_BYTES - 2
+
 
 class InvalidPurl(ValueError):
     """The message says why, in one sentence a person can act on."""

@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from feedguard import api, effects, vex
 from feedguard.access import require_admin
@@ -41,10 +43,35 @@ VEX_STATUS_FIELD = Field(
 VEX_JUSTIFICATION_FIELD = Field(
     default=None, description="An OpenVEX justification; only with vex_status not_affected (422 otherwise)"
 )
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# A name makes the type's id (a slug of it), so it needs a letter or digit
+# (create_type says so; the document's pattern asks for an ASCII one).
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    Field(json_schema_extra={"pattern": "[A-Za-z0-9]"}),
+]
 Description = Annotated[str, StringConstraints(max_length=1000)]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
-Days = Annotated[int, Field(ge=1, le=3650)]
+
+
+def _whole(value: object) -> object:
+    # JSON has one number type: 30.0 is 30, as JSON Schema's integer says.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+MAX_EXPIRATION_DAYS = 3650
+Days = Annotated[int, BeforeValidator(_whole), Field(ge=1, le=MAX_EXPIRATION_DAYS)]
+NAME_FIELD = "What people call it; its id is a slug of it"
+DESCRIPTION_FIELD = "When to use it"
+EFFECT_FIELD = "What a finding assessed with it does at the gate: allow < warn < block"
+DAYS_FIELD = (
+    f"Assessments with it expire after this many days (1-{MAX_EXPIRATION_DAYS}) unless given expires_at; null: never"
+)
+COLOR_FIELD = "Its colour in the console, #rrggbb"
+AUTO_FIELD = "Newly detected findings scored in this CVSS range are assessed with it by actor auto"
+TypeIdPath = Annotated[
+    str, Path(description="The type's id: a built-in's or a slug of a custom type's name", examples=["caution"])
+]
 # CVSS scores carry one decimal: more precision is rounded away, which also
 # keeps values DynamoDB cannot store (2.2e-313 is below its 1e-130) out.
 Score = Annotated[
@@ -55,8 +82,8 @@ Score = Annotated[
 
 
 class AutoAssess(api.RequestModel):
-    min_cvss: Score
-    max_cvss: Score
+    min_cvss: Score = Field(description="The lowest score assessed, 0-10")
+    max_cvss: Score = Field(description="The highest score assessed, 0-10, not below min_cvss")
 
     @model_validator(mode="after")
     def ordered(self) -> AutoAssess:
@@ -66,44 +93,76 @@ class AutoAssess(api.RequestModel):
 
 
 class NewAssessmentType(api.RequestModel):
-    name: Name
-    description: Description | None = None
-    effect: Effect
-    expiration_days: Days | None = None
-    color: Color | None = None
-    auto_assess: AutoAssess | None = None
+    model_config = api.examples(
+        {
+            "name": "Accepted risk",
+            "description": "Reviewed by security; revisit at the next release.",
+            "effect": "allow",
+            "expiration_days": 30,
+            "color": "#2e7d32",
+            "auto_assess": {"min_cvss": 0.0, "max_cvss": 3.9},
+            "vex_status": "not_affected",
+            "vex_justification": "vulnerable_code_not_in_execute_path",
+        }
+    )
+
+    name: Name = Field(description=NAME_FIELD)
+    description: Description | None = Field(default=None, description=DESCRIPTION_FIELD)
+    effect: Effect = Field(description=EFFECT_FIELD)
+    expiration_days: Days | None = Field(default=None, description=DAYS_FIELD)
+    color: Color | None = Field(default=None, description=COLOR_FIELD)
+    auto_assess: AutoAssess | None = Field(default=None, description=AUTO_FIELD)
     vex_status: VexStatus | None = VEX_STATUS_FIELD
     vex_justification: VexJustification | None = VEX_JUSTIFICATION_FIELD
 
 
 class AssessmentTypeChanges(api.RequestModel):
-    name: Name | None = None
-    description: Description | None = None
-    effect: Effect | None = None
-    expiration_days: Days | None = None
-    color: Color | None = None
-    auto_assess: AutoAssess | None = None
+    model_config = api.examples({"expiration_days": 60, "color": "#f9a825"})
+
+    # name and effect cannot be null (422), so the document does not offer it.
+    name: Name | SkipJsonSchema[None] = Field(default=None, description=NAME_FIELD + " (the id stays)")
+    description: Description | None = Field(default=None, description=DESCRIPTION_FIELD + "; null clears it")
+    effect: Effect | SkipJsonSchema[None] = Field(default=None, description=EFFECT_FIELD)
+    expiration_days: Days | None = Field(default=None, description=DAYS_FIELD)
+    color: Color | None = Field(default=None, description=COLOR_FIELD + "; null clears it")
+    auto_assess: AutoAssess | None = Field(default=None, description=AUTO_FIELD + "; null stops it")
     vex_status: VexStatus | None = VEX_STATUS_FIELD
     vex_justification: VexJustification | None = VEX_JUSTIFICATION_FIELD
 
 
 class AutoAssessView(api.ResponseModel):
-    min_cvss: float
-    max_cvss: float
+    min_cvss: float = Field(description="The lowest score assessed")
+    max_cvss: float = Field(description="The highest score assessed")
 
 
 class AssessmentTypeView(api.ResponseModel):
-    id: str
-    name: str
-    description: str | None
+    model_config = api.examples(
+        {
+            "id": "caution",
+            "name": "Caution",
+            "description": None,
+            "effect": "warn",
+            "expiration_days": 90,
+            "color": None,
+            "auto_assess": None,
+            "vex_status": "affected",
+            "vex_justification": None,
+            "builtin": True,
+            "created_at": None,
+        }
+    )
+
+    id: str = Field(description="What assessments name it by: a built-in's id or a slug of the name")
+    name: str = Field(description=NAME_FIELD)
+    description: str | None = Field(description=DESCRIPTION_FIELD)
     effect: Effect | None = Field(description="null for unassessed: the feed's unassessed_effect applies")
-    expiration_days: int | None
-    color: str | None
-    auto_assess: AutoAssessView | None
+    expiration_days: int | None = Field(description="Days until assessments with it expire; null: never")
+    color: str | None = Field(description=COLOR_FIELD)
+    auto_assess: AutoAssessView | None = Field(description=AUTO_FIELD + "; null: none")
     vex_status: VexStatus | None = Field(description="What a VEX export states of findings assessed with this type")
-    vex_justification: VexJustification | None
-    builtin: bool
-    created_at: str | None
+    vex_justification: VexJustification | None = Field(description="The OpenVEX justification, with not_affected")
+    builtin: bool = Field(description="A built-in type: unassessed, ignore, caution, blocked (cannot be deleted)")
+    created_at: api.Timestamp | None = Field(description="When it was created; null for the built-ins")
 
 
 def view(kind: AssessmentType) -> AssessmentTypeView:
@@ -129,6 +188,8 @@ def view(kind: AssessmentType) -> AssessmentTypeView:
     "/assessment-types",
     status_code=201,
     summary="Create an assessment type (admin)",
+    description="A custom kind of decision with its own effect and default expiry, optionally assessing new "
+    "findings in a CVSS range and stating a VEX status. 409 when a type with the same id exists.",
     tags=["assessment types"],
     responses=api.responses(201, "The type; its id is a slug of its name", 400, 403, 409, 413),
 )
@@ -160,6 +221,7 @@ def create_type(body: NewAssessmentType) -> AssessmentTypeView:
 @app.get(
     "/assessment-types",
     summary="List assessment types, built-ins first",
+    description="Any valid key may read them.",
     tags=["assessment types"],
     responses=api.responses(200, "A page of types"),
 )
@@ -172,10 +234,11 @@ def list_types(limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None) 
 @app.get(
     "/assessment-types/<id>",
     summary="An assessment type",
+    description="Any valid key may read it.",
     tags=["assessment types"],
     responses=api.responses(200, "The type", 404),
 )
-def get_type(id: str) -> AssessmentTypeView:  # noqa: A002 - the contract names it id
+def get_type(id: TypeIdPath) -> AssessmentTypeView:  # noqa: A002 - the contract names it id
     api.principal(app)
     return view(type_store.get(id))
 
@@ -183,10 +246,12 @@ def get_type(id: str) -> AssessmentTypeView:  # noqa: A002 - the contract names 
 @app.patch(
     "/assessment-types/<id>",
     summary="Change a custom assessment type (admin)",
+    description="Only the fields sent change. Assessments already made keep their effect and expiry. The "
+    "built-ins are 409.",
     tags=["assessment types"],
     responses=api.responses(200, "The type", 400, 403, 404, 409, 413),
 )
-def update_type(id: str, body: AssessmentTypeChanges) -> AssessmentTypeView:  # noqa: A002
+def update_type(id: TypeIdPath, body: AssessmentTypeChanges) -> AssessmentTypeView:  # noqa: A002
     """Only the fields sent change. A vex_justification the type would be
     left with beside a vex_status other than not_affected is 422 (send
     `"vex_justification": null` with the new status)."""
@@ -223,10 +288,11 @@ def _check_vex(status: str | None, justification: str | None) -> None:
     "/assessment-types/<id>",
     status_code=204,
     summary="Delete a custom assessment type not in use (admin)",
+    description="409 while an assessment in force uses it, and for the built-ins.",
     tags=["assessment types"],
     responses=api.responses(204, "Deleted", 403, 404, 409),
 )
-def delete_type(id: str) -> Response[None]:  # noqa: A002
+def delete_type(id: TypeIdPath) -> Response[None]:  # noqa: A002
     require_admin(api.principal(app))
     type_store.delete(id)
     logger.info("assessment type deleted", extra={"type_id": id})

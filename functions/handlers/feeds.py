@@ -10,9 +10,10 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
 
 from feedguard import api, clock, imports, scanning
 from feedguard.access import ROLE_NAMES, Role, require_admin
@@ -33,35 +34,66 @@ logger = Logger()
 settings().require("scan_queue_url", "scan_request_queue_url", "source_secret_prefix")
 app = api.create_app()
 
-Description = Annotated[str, StringConstraints(max_length=1000)]
+MAX_DESCRIPTION = 1000
+Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION)]
 Effect = Literal["allow", "warn", "block"]
 RoleName = Literal["viewer", "assessor", "manager"]
 
+DESCRIPTION_FIELD = "What the feed holds, for people"
+EFFECT_FIELD = (
+    "The effect of its unassessed and expired findings: allow < warn < block (block: new findings block until "
+    "someone assesses them)"
+)
+SOURCE_ID_EXAMPLE = "src0192f3a4b5c6d7e8f9"
+SourceId = Annotated[str, Path(description="The source's id (GET /sources)", examples=[SOURCE_ID_EXAMPLE])]
+KeyId = Annotated[str, Path(description="The key's id (GET /api-keys)", examples=["k0192f3a4b5c6d7e8f9"])]
+
 
 class NewFeed(api.RequestModel):
+    model_config = api.examples(
+        {"name": "web-shop", "description": "The shop's storefront", "unassessed_effect": "block"}
+    )
+
     name: api.FeedName
-    description: Description | None = None
-    unassessed_effect: Effect = "block"
+    description: Description | None = Field(default=None, description=DESCRIPTION_FIELD)
+    unassessed_effect: Effect = Field(default="block", description=EFFECT_FIELD)
 
 
 class FeedChanges(api.RequestModel):
-    description: Description | None = None
-    unassessed_effect: Effect | None = None
+    model_config = api.examples({"unassessed_effect": "warn"})
+
+    description: Description | None = Field(default=None, description=DESCRIPTION_FIELD + "; null clears it")
+    # Null is refused (422), so the document does not offer it.
+    unassessed_effect: Effect | SkipJsonSchema[None] = Field(default=None, description=EFFECT_FIELD)
 
 
 class Counts(api.ResponseModel):
-    unassessed: int
-    assessed: int
-    expired: int
+    unassessed: int = Field(description="Findings never assessed, or whose assessment was removed")
+    assessed: int = Field(description="Findings with an assessment in force")
+    expired: int = Field(description="Findings whose assessment expired or was reopened: they need reassessment")
+
+
+FEED_EXAMPLE = {
+    "name": "web-shop",
+    "description": "The shop's storefront",
+    "unassessed_effect": "block",
+    "created_at": "2026-11-25T22:00:00Z",
+    "updated_at": None,
+    "role": "manager",
+}
 
 
 class FeedView(api.ResponseModel):
-    name: str
-    description: str | None
-    unassessed_effect: Effect
-    created_at: str
-    updated_at: str | None = None
-    role: str | None = None
+    model_config = api.examples(FEED_EXAMPLE)
+
+    name: str = Field(description="The feed's name, its handle in every path")
+    description: str | None = Field(description=DESCRIPTION_FIELD)
+    unassessed_effect: Effect = Field(description=EFFECT_FIELD)
+    created_at: api.Timestamp = Field(description="When it was created")
+    updated_at: api.Timestamp | None = Field(default=None, description="When it was last changed; null if never")
+    role: str | None = Field(
+        default=None, description="The calling key's role on it: viewer, assessor, manager, or admin for the admin key"
+    )
 
 
 ScanStatus = Literal["queued", "running", "succeeded", "partial", "failed"]
@@ -70,53 +102,106 @@ ScanStatus = Literal["queued", "running", "succeeded", "partial", "failed"]
 class LastScan(api.ResponseModel):
     id: str = Field(description="The scan's id (GET /scans/{id} for its managers and the admin)")
     status: ScanStatus = Field(description="queued and running: not ended; succeeded, partial or failed: ended")
-    started_at: str | None = Field(description="When it was requested")
-    finished_at: str | None = Field(description="When it ended; null while queued or running")
+    started_at: api.Timestamp | None = Field(description="When it was requested")
+    finished_at: api.Timestamp | None = Field(description="When it ended; null while queued or running")
     feed: str | None = Field(description="The feed it scanned; null for a scan of every feed that included this one")
     trigger: str = Field(description="api (POST /scans), packages (added packages only) or schedule")
 
 
 class FeedDetail(FeedView):
-    sources: list[str]
-    counts: Counts
+    model_config = api.examples(
+        {
+            **FEED_EXAMPLE,
+            "sources": [SOURCE_ID_EXAMPLE],
+            "counts": {"unassessed": 2, "assessed": 5, "expired": 1},
+            "last_scan": {
+                "id": "s0192f3a4b5c6d7e8f9",
+                "status": "succeeded",
+                "started_at": "2026-11-26T04:00:00Z",
+                "finished_at": "2026-11-26T04:00:07Z",
+                "feed": None,
+                "trigger": "schedule",
+            },
+        }
+    )
+
+    sources: list[str] = Field(description="The ids of the sources attached to it; none: it is never scanned")
+    counts: Counts = Field(description="Its findings by status")
     last_scan: LastScan | None = Field(
         description="The most recent scan that included the feed: its own, or one of every feed; null when none has"
     )
 
 
 class Attachment(api.ResponseModel):
-    feed: str
-    source_id: str
-    attached_at: str
+    model_config = api.examples(
+        {"feed": "web-shop", "source_id": SOURCE_ID_EXAMPLE, "attached_at": "2026-11-25T22:05:00Z"}
+    )
+
+    feed: str = Field(description="The feed's name")
+    source_id: str = Field(description="The attached source's id")
+    attached_at: api.Timestamp = Field(description="When it was first attached")
 
 
 class NewRole(api.RequestModel):
-    role: RoleName
+    model_config = api.examples({"role": "assessor"})
+
+    role: RoleName = Field(
+        description="viewer: read the feed, its findings, the gate; assessor: viewer and assess; "
+        "manager: assessor and packages, sources, permissions, scans of the feed"
+    )
 
 
 class PermissionView(api.ResponseModel):
-    key_id: str
-    role: str
-    granted_at: str
+    model_config = api.examples(
+        {"key_id": "k0192f3a4b5c6d7e8f9", "role": "assessor", "granted_at": "2026-11-25T22:10:00Z"}
+    )
+
+    key_id: str = Field(description="The key's id")
+    role: str = Field(description="viewer, assessor or manager")
+    granted_at: api.Timestamp = Field(description="When the role was given (or last changed)")
 
 
 class Rejected(api.ResponseModel):
-    purl: str | None
-    message: str
+    purl: str | None = Field(description="The entry as sent; null when it was not a string or a component had none")
+    message: str = Field(description="Why it was not added")
 
 
 class ImportResult(api.ResponseModel):
-    added: int
-    existing: int
-    rejected: list[Rejected]
-    scan_id: str | None = None
+    model_config = api.examples(
+        {
+            "added": 2,
+            "existing": 1,
+            "rejected": [
+                {"purl": "pkg:npm/left-pad", "message": "A purl needs a version (pkg:type/name@version): ..."}
+            ],
+            "scan_id": "s0192f3a4b5c6d7e8f9",
+        }
+    )
+
+    added: int = Field(description="Packages new to the feed")
+    existing: int = Field(description="Packages the feed already had")
+    rejected: list[Rejected] = Field(description="Entries not added, each with the reason; the others were added")
+    scan_id: str | None = Field(
+        default=None, description="The scan of the new packages, started at once; null when none was needed"
+    )
 
 
 class PackageView(api.ResponseModel):
-    purl: str
-    added_at: str
-    last_scanned_at: str | None
-    verdict: Effect | None
+    model_config = api.examples(
+        {
+            "purl": "pkg:npm/lodash@4.17.20",
+            "added_at": "2026-11-25T22:15:00Z",
+            "last_scanned_at": "2026-11-26T04:00:07Z",
+            "verdict": "block",
+        }
+    )
+
+    purl: str = Field(description="The package, canonical: qualifiers and subpath dropped, type lowercased")
+    added_at: api.Timestamp = Field(description="When it was added to the feed")
+    last_scanned_at: api.Timestamp | None = Field(description="When a scan last asked the sources; null if never")
+    verdict: Effect | None = Field(
+        description="The strongest effect of its findings (allow with none); null until it is scanned"
+    )
 
 
 def feed_view(feed: Feed, role: str | None = None) -> FeedView:
@@ -166,6 +251,8 @@ def role_label(feed: str, caller_is_admin: bool, key_id: str) -> str | None:
     "/feeds",
     status_code=201,
     summary="Create a feed (admin)",
+    description="A feed is a set of packages watched together, with its own findings, assessments and roles. "
+    "409 when a feed of that name exists. Attach a source and add packages to have it scanned.",
     tags=["feeds"],
     responses=api.responses(201, "The feed", 400, 403, 409, 413),
 )
@@ -179,6 +266,7 @@ def create_feed(body: NewFeed) -> FeedDetail:
 @app.get(
     "/feeds",
     summary="The feeds this key has a role on (every feed for the admin)",
+    description="By name, each with the calling key's role on it.",
     tags=["feeds"],
     responses=api.responses(200, "A page of feeds"),
 )
@@ -196,10 +284,11 @@ def list_feeds(limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None) 
 @app.get(
     "/feeds/<feed>",
     summary="A feed, its attached sources, its findings by status and its last scan",
+    description="For any key with a role on the feed; 404 for one without (the feed's existence is not revealed).",
     tags=["feeds"],
     responses=api.responses(200, "The feed", 404),
 )
-def get_feed(feed: str) -> FeedDetail:
+def get_feed(feed: api.FeedPath) -> FeedDetail:
     caller, current = api.feed_access(app, feed, Role.viewer)
     return detail(current, role_label(feed, caller.is_admin, caller.key_id))
 
@@ -207,10 +296,12 @@ def get_feed(feed: str) -> FeedDetail:
 @app.patch(
     "/feeds/<feed>",
     summary="Change a feed (admin)",
+    description="Only the fields sent change. A new unassessed_effect applies at once to every unassessed and "
+    "expired finding, in answers and at the gate.",
     tags=["feeds"],
     responses=api.responses(200, "The feed", 400, 403, 404, 413),
 )
-def update_feed(feed: str, body: FeedChanges) -> FeedDetail:
+def update_feed(feed: api.FeedPath, body: FeedChanges) -> FeedDetail:
     current = api.feed_admin(app, feed)
     sent = body.model_fields_set
     if "unassessed_effect" in sent and body.unassessed_effect is None:
@@ -227,10 +318,11 @@ def update_feed(feed: str, body: FeedChanges) -> FeedDetail:
     "/feeds/<feed>",
     status_code=204,
     summary="Delete a feed and its packages, findings and permissions (admin)",
+    description="A feed created later under the same name starts empty.",
     tags=["feeds"],
     responses=api.responses(204, "Deleted; its history stays", 403, 404),
 )
-def delete_feed(feed: str) -> Response[None]:
+def delete_feed(feed: api.FeedPath) -> Response[None]:
     api.feed_admin(app, feed)
     feed_store.delete(feed)
     logger.info("feed deleted", extra={"feed": feed})
@@ -243,10 +335,12 @@ def delete_feed(feed: str) -> Response[None]:
 @app.put(
     "/feeds/<feed>/sources/<source_id>",
     summary="Attach a source to the feed (its manager; idempotent)",
+    description="The feed's packages are asked of every attached source at its next scan. Attaching again "
+    "changes nothing.",
     tags=["feeds"],
     responses=api.responses(200, "Attached", 403, 404),
 )
-def attach_source(feed: str, source_id: str) -> Attachment:
+def attach_source(feed: api.FeedPath, source_id: SourceId) -> Attachment:
     api.feed_caller(app, feed, Role.manager)
     if not source_store.exists(source_id):
         raise NotFound(f"There is no source with id {source_id}.")
@@ -259,10 +353,11 @@ def attach_source(feed: str, source_id: str) -> Attachment:
     "/feeds/<feed>/sources/<source_id>",
     status_code=204,
     summary="Detach a source (its manager)",
+    description="Scans stop asking it; findings it reported stay until a successful scan no longer reports them.",
     tags=["feeds"],
     responses=api.responses(204, "Detached", 403, 404),
 )
-def detach_source(feed: str, source_id: str) -> Response[None]:
+def detach_source(feed: api.FeedPath, source_id: SourceId) -> Response[None]:
     api.feed_caller(app, feed, Role.manager)
     feed_store.detach(feed, source_id)
     logger.info("source detached", extra={"feed": feed, "source_id": source_id})
@@ -279,11 +374,12 @@ def permission_view(permission: FeedPermission) -> PermissionView:
 @app.get(
     "/feeds/<feed>/permissions",
     summary="Who may do what on the feed (its manager)",
+    description="Each key with a role on the feed. The admin key has every role on every feed and is not listed.",
     tags=["permissions"],
     responses=api.responses(200, "A page of roles", 403, 404),
 )
 def list_permissions(
-    feed: str, limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None
+    feed: api.FeedPath, limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None
 ) -> api.ListBody[PermissionView]:
     api.feed_caller(app, feed, Role.manager)
     page = permissions.list_page(feed, limit, cursor)
@@ -293,10 +389,11 @@ def list_permissions(
 @app.put(
     "/feeds/<feed>/permissions/<key_id>",
     summary=f"Give a key a role on the feed ({', '.join(ROLE_NAMES)})",
+    description="Its manager may; the key's previous role on the feed, if any, is replaced.",
     tags=["permissions"],
     responses=api.responses(200, "The role", 400, 403, 404, 413),
 )
-def grant_permission(feed: str, key_id: str, body: NewRole) -> PermissionView:
+def grant_permission(feed: api.FeedPath, key_id: KeyId, body: NewRole) -> PermissionView:
     api.feed_caller(app, feed, Role.manager)
     if key_store.find(key_id) is None:
         raise NotFound(f"There is no API key with id {key_id}.")
@@ -309,10 +406,11 @@ def grant_permission(feed: str, key_id: str, body: NewRole) -> PermissionView:
     "/feeds/<feed>/permissions/<key_id>",
     status_code=204,
     summary="Take a key's role on the feed away",
+    description="Its manager may; the key no longer sees the feed (404). 404 when it had no role.",
     tags=["permissions"],
     responses=api.responses(204, "Revoked", 403, 404),
 )
-def revoke_permission(feed: str, key_id: str) -> Response[None]:
+def revoke_permission(feed: api.FeedPath, key_id: KeyId) -> Response[None]:
     api.feed_caller(app, feed, Role.manager)
     if not permissions.revoke(feed, key_id):
         raise NotFound(f"Key {key_id} has no role on feed {feed}.")
@@ -322,19 +420,87 @@ def revoke_permission(feed: str, key_id: str) -> Response[None]:
 
 # ---------------------------------------------------------------- packages
 
+# imports.parse reads the body (a purl it refuses is a `rejected` entry, not
+# a 422): the schema below documents what it takes.
+PURL_LIST_SCHEMA = {
+    "type": "object",
+    "title": "PurlList",
+    "description": "Packages by Package URL",
+    "properties": {
+        "purls": {
+            "type": "array",
+            "description": f"At most {imports.MAX_PURLS:,}; an invalid one is reported in `rejected`, the others added",
+            "items": {"type": "string", "description": api.PURL_DESCRIPTION, **api.PURL_SCHEMA},
+            "maxItems": imports.MAX_PURLS,
+        }
+    },
+    "required": ["purls"],
+    "additionalProperties": False,
+}
+BOM_SCHEMA = {
+    "type": "object",
+    "title": "CycloneDXBom",
+    "description": "A CycloneDX JSON BOM of any spec version: only components[].purl (nested components "
+    "included) is read; a component without a purl is reported in `rejected`, the others added",
+    "properties": {
+        "bomFormat": {"const": "CycloneDX", "description": "Always CycloneDX"},
+        "components": {
+            "type": "array",
+            "description": f"The packages, at most {imports.MAX_PURLS:,} components in all",
+            "maxItems": imports.MAX_PURLS,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "purl": {"type": "string", "description": api.PURL_DESCRIPTION, **api.PURL_SCHEMA},
+                    "name": {"type": "string", "description": "The component's name, to name it in `rejected`"},
+                    "version": {"type": "string", "description": "Its version, to name it in `rejected`"},
+                },
+            },
+        },
+    },
+    "required": ["bomFormat"],
+}
 PackagesBody = Annotated[
     dict[str, Any],
-    Body(description='{"purls": ["pkg:npm/lodash@4.17.20", ...]} (at most 10,000) or a CycloneDX JSON BOM'),
+    WithJsonSchema({"oneOf": [PURL_LIST_SCHEMA, BOM_SCHEMA]}),
+    Body(
+        description=f'{{"purls": [...]}} (at most {imports.MAX_PURLS:,}) or a CycloneDX JSON BOM',
+        openapi_examples={
+            "purls": {
+                "summary": "A list of purls",
+                "value": {"purls": ["pkg:npm/lodash@4.17.20", "pkg:pypi/django@4.2.1"]},
+            },
+            "bom": {
+                "summary": "A CycloneDX BOM",
+                "value": {
+                    "bomFormat": "CycloneDX",
+                    "specVersion": "1.6",
+                    "components": [
+                        {
+                            "name": "log4j-core",
+                            "version": "2.14.1",
+                            "purl": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+                        }
+                    ],
+                },
+            },
+        },
+    ),
+]
+PurlQuery = Annotated[
+    str, Query(description="The package's purl", examples=[api.PURL_EXAMPLE], json_schema_extra=api.PURL_SCHEMA)
 ]
 
 
 @app.post(
     "/feeds/<feed>/packages",
     summary="Add packages: a purl list or a CycloneDX BOM (its manager)",
+    description="Each purl is stored canonical (qualifiers and subpath dropped, type lowercased). Valid purls are "
+    "added even when others are rejected; new ones are scanned at once, without waiting for the schedule.",
     tags=["packages"],
     responses=api.responses(200, "What was added, what was there, what was refused", 400, 403, 404, 413),
 )
-def add_packages(feed: str, body: PackagesBody) -> ImportResult:
+def add_packages(feed: api.FeedPath, body: PackagesBody) -> ImportResult:
     api.feed_caller(app, feed, Role.manager)
     parsed = imports.parse(body)
     added = packages.add(feed, parsed.purls)
@@ -354,11 +520,13 @@ def add_packages(feed: str, body: PackagesBody) -> ImportResult:
 @app.get(
     "/feeds/<feed>/packages",
     summary="The feed's packages and their verdicts",
+    description="By purl. A package's verdict is the strongest effect of its findings now (assessments in force, "
+    "expiries past, the feed's unassessed_effect).",
     tags=["packages"],
     responses=api.responses(200, "A page of packages", 404),
 )
 def list_packages(
-    feed: str, limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None
+    feed: api.FeedPath, limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None
 ) -> api.ListBody[PackageView]:
     _, current = api.feed_access(app, feed, Role.viewer)
     page = packages.list_page(feed, limit, cursor)
@@ -380,10 +548,12 @@ def list_packages(
     "/feeds/<feed>/packages",
     status_code=204,
     summary="Remove one package (its manager)",
+    description="The purl is compared in its canonical form. Its findings stay until the next successful scan "
+    "withdraws those no other package reports.",
     tags=["packages"],
     responses=api.responses(204, "Removed", 403, 404),
 )
-def delete_package(feed: str, purl: Annotated[str, Query(description="The package's purl")]) -> Response[None]:
+def delete_package(feed: api.FeedPath, purl: PurlQuery) -> Response[None]:
     api.feed_caller(app, feed, Role.manager)
     try:
         canonical_purl = canonical(purl)

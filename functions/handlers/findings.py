@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, StringConstraints
 
@@ -40,45 +40,109 @@ Status = Literal["unassessed", "assessed", "expired"]
 Effect = Literal["allow", "warn", "block"]
 Severity = Literal["none", "low", "medium", "high", "critical"]
 
+VulnerabilityId = Annotated[
+    str,
+    Path(
+        description="The vulnerability's id as the source gives it (CVE-… or sonatype-…), URL-encoded",
+        examples=["CVE-2021-23337"],
+    ),
+]
+ASSESSMENT_EXAMPLE = {
+    "type": "caution",
+    "effect": "warn",
+    "comment": "Only reachable through the admin tool's template feature; fix planned for 2027-01.",
+    "assessed_by": "alice",
+    "assessed_by_id": "k0192f3a4b5c6d7e8f9",
+    "assessed_at": "2026-11-26T09:30:00Z",
+    "expires_at": "2027-02-24T09:30:00Z",
+    "version": 3,
+}
+
 
 class AssessmentView(api.ResponseModel):
-    type: str
-    effect: str
-    comment: str | None
+    model_config = api.examples(ASSESSMENT_EXAMPLE)
+
+    type: str = Field(description="The assessment type's id")
+    effect: str = Field(description="The type's effect: allow, warn or block")
+    comment: str | None = Field(description="Why, in the assessor's words")
     assessed_by: str = Field(description="The name the assessing key had when it assessed")
     assessed_by_id: str | None = Field(
         description="The assessing key's id (`auto` for a type's auto-assess range, `admin` for the admin key); "
         "null for assessments made before ids were recorded"
     )
-    assessed_at: str
-    expires_at: str | None
-    version: int
+    assessed_at: api.Timestamp = Field(description="When it was assessed")
+    expires_at: api.Timestamp | None = Field(description="When it expires and needs reassessment; null: never")
+    version: int = Field(description="Grows with every change of the finding's assessment: send it as If-Match")
+
+
+FINDING_EXAMPLE = {
+    "id": "CVE-2021-23337",
+    "display_name": "CVE-2021-23337",
+    "title": "[CVE-2021-23337] Improper Neutralization of Special Elements used in a Command",
+    "cvss_score": 7.2,
+    "severity": "high",
+    "cve": "CVE-2021-23337",
+    "packages": ["pkg:npm/lodash@4.17.20"],
+    "status": "assessed",
+    "effect": "warn",
+    "assessment": ASSESSMENT_EXAMPLE,
+    "first_seen": "2026-11-25T22:16:00Z",
+}
 
 
 class FindingView(api.ResponseModel):
-    id: str
-    display_name: str | None
-    title: str | None
-    cvss_score: float | None
-    severity: Severity
-    cve: str | None
-    packages: list[str]
-    status: Status
-    effect: Effect
-    assessment: AssessmentView | None
-    first_seen: str
+    model_config = api.examples(FINDING_EXAMPLE)
+
+    id: str = Field(description="The vulnerability's id (CVE-… or sonatype-…)")
+    display_name: str | None = Field(description="The id people know it by, as the source gives it")
+    title: str | None = Field(description="Its title, as the source gives it")
+    cvss_score: float | None = Field(description="Its CVSS score, 0-10; null when the source gave none")
+    severity: Severity = Field(description="The CVSS v3 band of the score: none (0 or no score) to critical (9-10)")
+    cve: str | None = Field(description="Its CVE id, if it has one")
+    packages: list[str] = Field(description="The feed's packages it is reported for, by canonical purl")
+    status: Status = Field(
+        description="unassessed: never assessed or the assessment was removed; assessed: an assessment is in force; "
+        "expired: its assessment expired or was reopened, it needs reassessment"
+    )
+    effect: Effect = Field(description="Its assessment's effect when assessed, else the feed's unassessed_effect")
+    assessment: AssessmentView | None = Field(description="The assessment in force; null unless status is assessed")
+    first_seen: api.Timestamp = Field(description="When a scan first reported it for the feed")
 
 
 class FindingDetail(FindingView):
-    description: str | None
-    cvss_vector: str | None
-    cwe: str | None
-    reference: str | None
-    external_references: list[str]
+    model_config = api.examples(
+        {
+            **FINDING_EXAMPLE,
+            "description": "Lodash versions prior to 4.17.21 are vulnerable to Command Injection via the template "
+            "function.",
+            "cvss_vector": "CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H",
+            "cwe": "CWE-77",
+            "reference": "https://ossindex.sonatype.org/vulnerability/CVE-2021-23337",
+            "external_references": ["https://nvd.nist.gov/vuln/detail/CVE-2021-23337"],
+        }
+    )
+
+    description: str | None = Field(description="What the vulnerability is, as the source describes it")
+    cvss_vector: str | None = Field(description="Its CVSS vector")
+    cwe: str | None = Field(description="Its weakness class (CWE-…)")
+    reference: str | None = Field(description="The source's page about it")
+    external_references: list[str] = Field(description="Other pages about it: advisories, fixes")
 
 
 class HistoryView(api.ResponseModel):
-    at: str
+    model_config = api.examples(
+        {
+            "at": "2026-11-26T09:30:00Z",
+            "actor": "alice",
+            "actor_id": "k0192f3a4b5c6d7e8f9",
+            "action": "assessed",
+            "type": "caution",
+            "comment": "Only reachable through the admin tool's template feature.",
+            "reason": None,
+        }
+    )
+
+    at: api.Timestamp = Field(description="When it happened")
     actor: str = Field(
         description="The name the key had at the time, or the system's actor: `scanner`, `auto`, `admin`"
     )
@@ -86,10 +150,10 @@ class HistoryView(api.ResponseModel):
         description="The key's id (`scanner`, `auto` or `admin` for the system and the admin key); "
         "null for entries written before ids were recorded"
     )
-    action: str
-    type: str | None = None
-    comment: str | None = None
-    reason: str | None = None
+    action: str = Field(description="detected, assessed, unassessed, expired, reopened or withdrawn")
+    type: str | None = Field(default=None, description="The assessment type, for assessed")
+    comment: str | None = Field(default=None, description="The assessor's comment, for assessed")
+    reason: str | None = Field(default=None, description="Why, for reopened (both severity bands) and withdrawn")
 
 
 def view(finding: Finding, assessment: Assessment | None, unassessed_effect: str) -> FindingView:
@@ -144,32 +208,42 @@ def _package_filter(package: str | None) -> str | None:
 @app.get(
     "/feeds/<feed>/vulnerabilities",
     summary="The feed's findings, most severe first (order=asc: least severe first)",
+    description="Status and effect are as of now: an assessment whose expires_at has passed counts as expired "
+    "at once. The filters combine.",
     tags=["findings"],
     responses=api.responses(200, "A page of findings", 404),
 )
 def list_findings(
-    feed: str,
-    status: Annotated[Status | None, Query(description="unassessed, assessed or expired")] = None,
-    min_cvss: Annotated[float | None, Query(ge=0, le=10, description="Only findings scored at least this")] = None,
+    feed: api.FeedPath,
+    status: Annotated[
+        Status | None, Query(description="unassessed, assessed or expired", examples=["unassessed"])
+    ] = None,
+    min_cvss: Annotated[
+        float | None, Query(ge=0, le=10, description="Only findings scored at least this (0-10)", examples=[7.0])
+    ] = None,
     severity: Annotated[
         Severity | None,
         Query(
             description="Only findings in this CVSS v3 band: none (0 or no score), low (0.1-3.9), "
-            "medium (4.0-6.9), high (7.0-8.9), critical (9.0-10.0). With min_cvss, both apply."
+            "medium (4.0-6.9), high (7.0-8.9), critical (9.0-10.0). With min_cvss, both apply.",
+            examples=["critical"],
         ),
     ] = None,
     package: Annotated[
         str | None,
         Query(
             description="Only findings reported for this package: a purl with a version, compared in its "
-            "canonical form (qualifiers and subpath dropped, type lowercased), as the feed's packages are stored"
+            "canonical form (qualifiers and subpath dropped, type lowercased), as the feed's packages are stored",
+            examples=[api.PURL_EXAMPLE],
+            json_schema_extra=api.PURL_SCHEMA,
         ),
     ] = None,
     order: Annotated[
         Order,
         Query(
             description="desc: most severe first (the default); asc: least severe first. "
-            "A cursor continues only the order (and filters) it was given with; another is 422."
+            "A cursor continues only the order (and filters) it was given with; another is 422.",
+            examples=["desc"],
         ),
     ] = "desc",
     limit: api.Limit = api.DEFAULT_LIMIT,
@@ -192,10 +266,12 @@ def list_findings(
 @app.get(
     "/feeds/<feed>/vulnerabilities/<id>",
     summary="One finding, with the vulnerability's details",
+    description="The finding as GET /feeds/{feed}/vulnerabilities lists it, with the source's description, "
+    "CVSS vector, weakness and references.",
     tags=["findings"],
     responses=api.responses(200, "The finding", 404),
 )
-def get_finding(feed: str, id: str) -> FindingDetail:  # noqa: A002 - the contract names it id
+def get_finding(feed: api.FeedPath, id: VulnerabilityId) -> FindingDetail:  # noqa: A002 - the contract names it id
     _, current = api.feed_access(app, feed, Role.viewer)
     vulnerability_id = unquote(id)
     finding = finding_store.get(feed, vulnerability_id)
@@ -216,12 +292,15 @@ def get_finding(feed: str, id: str) -> FindingDetail:  # noqa: A002 - the contra
 @app.get(
     "/feeds/<feed>/vulnerabilities/<id>/history",
     summary="What happened to a finding, oldest first",
+    description="Append-only: detections, assessments, removals, expiries, reopenings and withdrawals, each with "
+    "who (key name and id, or the system) and when. It survives the assessment's expiry and deletion; the admin "
+    "reads it even after the feed is deleted.",
     tags=["findings"],
     responses=api.responses(200, "A page of history entries", 404),
 )
 def finding_history(
-    feed: str,
-    id: str,  # noqa: A002
+    feed: api.FeedPath,
+    id: VulnerabilityId,  # noqa: A002
     limit: api.Limit = api.DEFAULT_LIMIT,
     cursor: api.Cursor = None,
 ) -> api.ListBody[HistoryView]:
@@ -253,6 +332,36 @@ def finding_history(
 
 VexFormat = Literal["cyclonedx", "openvex"]
 VEX_MEDIA_TYPES = {"cyclonedx": "application/vnd.cyclonedx+json; version=1.6", "openvex": "application/json"}
+VEX_EXAMPLES = {
+    "cyclonedx": {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "version": 1,
+        "metadata": {"timestamp": "2026-11-26T10:00:00Z"},
+        "vulnerabilities": [
+            {
+                "id": "CVE-2021-23337",
+                "affects": [{"ref": "pkg:npm/lodash@4.17.20"}],
+                "analysis": {"state": "exploitable", "response": ["will_not_fix"], "detail": "Only reachable ..."},
+            }
+        ],
+    },
+    "openvex": {
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://feedguard.example/vex/web-shop",
+        "author": "feedguard",
+        "timestamp": "2026-11-26T10:00:00Z",
+        "version": 1,
+        "statements": [
+            {
+                "vulnerability": {"name": "CVE-2021-23337"},
+                "products": [{"@id": "pkg:npm/lodash@4.17.20"}],
+                "status": "affected",
+                "action_statement": "Only reachable ...",
+            }
+        ],
+    },
+}
 VEX_FILE_NAMES = {"cyclonedx": "vex.cdx.json", "openvex": "vex.openvex.json"}
 # Lambda answers at most 6 MB (6,291,556 bytes) of JSON, which holds the
 # body escaped once more and the headers; 64 KiB is left for the headers.
@@ -272,14 +381,18 @@ MAX_VEX_PAYLOAD_BYTES = 6_291_556 - 64 * 1024
         **api.responses(200, "The VEX document", 404),
         200: {
             "description": "The VEX document (a page of it when the response has a Link header, rel=next)",
-            "content": {media: {"schema": {"type": "object"}} for media in dict.fromkeys(VEX_MEDIA_TYPES.values())},
+            "content": {
+                media: {"schema": {"type": "object"}, "examples": {kind: {"value": VEX_EXAMPLES[kind]}}}
+                for kind, media in VEX_MEDIA_TYPES.items()
+            },
         },
     },
 )
 def export_vex(
-    feed: str,
+    feed: api.FeedPath,
     format: Annotated[  # noqa: A002 - the contract names it format
-        VexFormat, Query(description="cyclonedx (the default): CycloneDX 1.6 JSON; openvex: OpenVEX 0.2.0")
+        VexFormat,
+        Query(description="cyclonedx (the default): CycloneDX 1.6 JSON; openvex: OpenVEX 0.2.0", examples=["openvex"]),
     ] = "cyclonedx",
     cursor: Annotated[
         str | None, Query(description="The next page's cursor, from the Link header (rel=next) of the previous one")
@@ -309,27 +422,54 @@ def export_vex(
 
 # ---------------------------------------------------------------- assessing
 
-TypeId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Comment = Annotated[str, StringConstraints(max_length=2000)]
+MAX_TYPE_ID = 64
+MAX_COMMENT = 2000
+MAX_BULK = 100
+MAX_VULNERABILITY_ID = 200
+TypeId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TYPE_ID)]
+Comment = Annotated[str, StringConstraints(max_length=MAX_COMMENT)]
+TYPE_FIELD = Field(
+    description="The id of an assessment type (GET /assessment-types); unassessed or an unknown id is 422",
+    examples=["ignore", "caution", "blocked"],
+)
+COMMENT_FIELD = Field(default=None, description="Why, for the history and the next assessor")
+EXPIRES_FIELD = Field(
+    default=None,
+    description="When the assessment lapses, in the future (past: 422); null: never; absent: now plus the type's "
+    "expiration_days",
+)
 
 
 class AssessmentRequest(api.RequestModel):
-    type: TypeId
-    comment: Comment | None = None
-    expires_at: str | None = Field(
-        default=None, description="ISO 8601 in the future; null: never; absent: the type's default"
+    model_config = api.examples(
+        {
+            "type": "caution",
+            "comment": "Only reachable through the admin tool's template feature.",
+            "expires_at": "2027-02-24T09:30:00Z",
+        }
     )
+
+    type: TypeId = TYPE_FIELD
+    comment: Comment | None = COMMENT_FIELD
+    expires_at: api.Timestamp | None = EXPIRES_FIELD
 
 
 class BulkAssessment(AssessmentRequest):
+    model_config = api.examples(
+        {"vulnerability_ids": ["CVE-2021-23337", "CVE-2020-8203"], "type": "ignore", "comment": "Build-time only."}
+    )
+
     vulnerability_ids: Annotated[
-        list[Annotated[str, StringConstraints(min_length=1, max_length=200)]], Field(min_length=1, max_length=100)
-    ]
+        list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_VULNERABILITY_ID)]],
+        Field(min_length=1, max_length=MAX_BULK),
+    ] = Field(description=f"The findings to assess, 1 to {MAX_BULK}, by vulnerability id")
 
 
 class BulkResult(api.ResponseModel):
-    assessed: int
-    missing: list[str]
+    model_config = api.examples({"assessed": 1, "missing": ["CVE-2020-8203"]})
+
+    assessed: int = Field(description="How many findings were assessed")
+    missing: list[str] = Field(description="The ids that are not findings of the feed (nothing was done for them)")
 
 
 def _type_and_expiry(body: AssessmentRequest) -> tuple[AssessmentType, datetime | None]:
@@ -376,10 +516,13 @@ def assessment_view(assessment: Assessment) -> AssessmentView:
 @app.put(
     "/feeds/<feed>/vulnerabilities/<id>/assessment",
     summary="Assess a finding (its assessors); If-Match: <version> guards against overwriting",
+    description="Replaces the assessment in force, if any, and records it in the history. With If-Match, a version "
+    "that is not the finding's current one is 412 and nothing changes; versions only grow, across removals and "
+    "expiries.",
     tags=["assessments"],
     responses=api.responses(200, "The assessment in force", 400, 403, 404, 412, 413),
 )
-def put_assessment(feed: str, id: str, body: AssessmentRequest) -> AssessmentView:  # noqa: A002
+def put_assessment(feed: api.FeedPath, id: VulnerabilityId, body: AssessmentRequest) -> AssessmentView:  # noqa: A002
     caller = api.feed_caller(app, feed, Role.assessor)
     kind, expires = _type_and_expiry(body)
     vulnerability_id = unquote(id)
@@ -401,10 +544,11 @@ def put_assessment(feed: str, id: str, body: AssessmentRequest) -> AssessmentVie
     "/feeds/<feed>/vulnerabilities/<id>/assessment",
     status_code=204,
     summary="Remove an assessment: the finding is unassessed again",
+    description="The finding takes the feed's unassessed_effect again; the history records it. If-Match as for PUT.",
     tags=["assessments"],
     responses=api.responses(204, "Removed", 403, 404, 412),
 )
-def delete_assessment(feed: str, id: str) -> Response[None]:  # noqa: A002
+def delete_assessment(feed: api.FeedPath, id: VulnerabilityId) -> Response[None]:  # noqa: A002
     caller = api.feed_caller(app, feed, Role.assessor)
     vulnerability_id = unquote(id)
     assessment_store.unassess(feed, vulnerability_id, actor=actors.of(caller), if_match=_if_match())
@@ -415,10 +559,12 @@ def delete_assessment(feed: str, id: str) -> Response[None]:  # noqa: A002
 @app.post(
     "/feeds/<feed>/assessments",
     summary="Assess up to 100 findings with one type",
+    description="As PUT …/assessment for each id, without If-Match; ids that are not findings of the feed are "
+    "listed in missing.",
     tags=["assessments"],
     responses=api.responses(200, "How many were assessed, which were not findings of the feed", 400, 403, 404, 413),
 )
-def bulk_assess(feed: str, body: BulkAssessment) -> BulkResult:
+def bulk_assess(feed: api.FeedPath, body: BulkAssessment) -> BulkResult:
     caller = api.feed_caller(app, feed, Role.assessor)
     kind, expires = _type_and_expiry(body)
     assessed, missing = 0, []

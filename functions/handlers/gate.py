@@ -18,6 +18,7 @@ from feedguard.access import Role
 from feedguard.errors import InvalidInput
 from feedguard.observability import metrics, tracer
 from feedguard.purls import InvalidPurl, canonical
+from feedguard.scanplan import MAX_COORDINATES
 from feedguard.settings import settings
 
 logger = Logger()
@@ -26,26 +27,57 @@ settings().require("allow_private_sources", "source_secret_prefix")
 app = api.create_app()
 
 Effect = Literal["allow", "warn", "block"]
-MAX_PURLS = 128
+# One OSS Index request holds this many coordinates: a check never needs two.
+MAX_PURLS = MAX_COORDINATES
 
 
 class CheckRequest(api.RequestModel):
-    purls: Annotated[list[str], Field(min_length=1, max_length=MAX_PURLS)]
+    model_config = api.examples(
+        {"purls": ["pkg:npm/lodash@4.17.20", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"]}
+    )
+
+    purls: Annotated[list[api.Purl], Field(min_length=1, max_length=MAX_PURLS)] = Field(
+        description=f"The packages to check, 1 to {MAX_PURLS}; one the API cannot read makes the request a 422 "
+        "naming it in details"
+    )
 
 
 class VulnerabilityVerdict(api.ResponseModel):
-    id: str
-    title: str | None
-    cvss_score: float | None
-    status: Literal["unassessed", "assessed", "expired"]
-    effect: Effect
+    id: str = Field(description="The vulnerability's id (CVE-… or sonatype-…)")
+    title: str | None = Field(description="Its title, as the source gave it")
+    cvss_score: float | None = Field(description="Its CVSS score, 0-10; null when the source gave none")
+    status: Literal["unassessed", "assessed", "expired"] = Field(description="The finding's status in this feed")
+    effect: Effect = Field(
+        description="What it does to the verdict: its assessment's effect, or the feed's unassessed_effect"
+    )
+
+
+CHECK_RESULT_EXAMPLE = {
+    "purl": "pkg:npm/lodash@4.17.20",
+    "verdict": "warn",
+    "scanned": True,
+    "vulnerabilities": [
+        {
+            "id": "CVE-2021-23337",
+            "title": "[CVE-2021-23337] Improper Neutralization of Special Elements used in a Command",
+            "cvss_score": 7.2,
+            "status": "assessed",
+            "effect": "warn",
+        }
+    ],
+}
 
 
 class CheckResult(api.ResponseModel):
-    purl: str
-    verdict: Effect
-    scanned: bool
-    vulnerabilities: list[VulnerabilityVerdict]
+    model_config = api.examples(CHECK_RESULT_EXAMPLE)
+
+    purl: str = Field(description="The purl, canonical")
+    verdict: Effect = Field(
+        description="The strongest effect of its findings (allow with none); the feed's unassessed_effect when it "
+        "could not be looked up"
+    )
+    scanned: bool = Field(description="Whether a source has answered for it (now or at a scan)")
+    vulnerabilities: list[VulnerabilityVerdict] = Field(description="Its findings in this feed")
     lookup: Literal["budget_exhausted"] | None = Field(
         default=None,
         description="Why a purl never scanned was not looked up: `budget_exhausted`, the key's daily budget"
@@ -54,7 +86,9 @@ class CheckResult(api.ResponseModel):
 
 
 class CheckAnswer(api.ResponseModel):
-    results: list[CheckResult]
+    model_config = api.examples({"results": [CHECK_RESULT_EXAMPLE]})
+
+    results: list[CheckResult] = Field(description="A result per purl, in the order asked")
 
 
 def _canonical(purls: list[str]) -> list[str]:
@@ -101,10 +135,14 @@ def _check(feed: str, purls: list[str]) -> tuple[list[CheckResult], gate.Budget 
 @app.post(
     "/feeds/<feed>/check",
     summary="May these packages be used? (up to 128)",
+    description="For the feed's viewers: CI pipelines and package proxies. Purls never scanned are looked up at "
+    "once (cache first, then the feed's sources, one request), within the key's daily budget of such lookups; "
+    f"past it they answer scanned: false and lookup: budget_exhausted. The {BUDGET_HEADER} header says what "
+    "is left of the budget when a lookup counted.",
     tags=["gate"],
     responses=api.responses(200, "A verdict per purl, in the order asked", 400, 403, 404, 413),
 )
-def check_many(feed: str, body: CheckRequest) -> Response[CheckAnswer]:
+def check_many(feed: api.FeedPath, body: CheckRequest) -> Response[CheckAnswer]:
     results, budget = _check(feed, body.purls)
     return _answer(CheckAnswer(results=results), budget)
 
@@ -112,10 +150,16 @@ def check_many(feed: str, body: CheckRequest) -> Response[CheckAnswer]:
 @app.get(
     "/feeds/<feed>/check",
     summary="May this package be used?",
+    description="POST /feeds/{feed}/check for one purl, answered as its single result.",
     tags=["gate"],
     responses=api.responses(200, "The verdict", 404),
 )
-def check_one(feed: str, purl: Annotated[str, Query(description="The package's purl")]) -> Response[CheckResult]:
+def check_one(
+    feed: api.FeedPath,
+    purl: Annotated[
+        str, Query(description="The package's purl", examples=[api.PURL_EXAMPLE], json_schema_extra=api.PURL_SCHEMA)
+    ],
+) -> Response[CheckResult]:
     results, budget = _check(feed, [purl])
     return _answer(results[0], budget)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -27,7 +28,13 @@ def _not_reserved(name: str) -> str:
     return name
 
 
+KEY_ID_EXAMPLE = "k0192f3a4b5c6d7e8f9"
+KeyId = Annotated[str, Path(description="The key's id (from POST or GET /api-keys)", examples=[KEY_ID_EXAMPLE])]
+
+
 class NewKey(api.RequestModel):
+    model_config = api.examples({"name": "ci-bot"})
+
     name: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
@@ -37,17 +44,26 @@ class NewKey(api.RequestModel):
     )
 
 
+KEY_EXAMPLE = {"id": KEY_ID_EXAMPLE, "name": "ci-bot", "created_at": "2026-11-25T22:00:00Z"}
+
+
 class KeyView(api.ResponseModel):
-    id: str
-    name: str
-    created_at: str
+    model_config = api.examples(KEY_EXAMPLE)
+
+    id: str = Field(description="The key's id: what permissions and the audit trail name it by")
+    name: str = Field(description="What the key is for; not unique")
+    created_at: api.Timestamp = Field(description="When it was created")
 
 
 class IssuedKeyView(KeyView):
-    key: str
+    model_config = api.examples({**KEY_EXAMPLE, "key": "fgk_3xAmPlE0nLy7hE4k3yIsSh0wNoNc3"})
+
+    key: str = Field(description="The key itself, for Authorization: Bearer; shown only in this answer")
 
 
 class MeView(api.ResponseModel):
+    model_config = api.examples({"id": KEY_ID_EXAMPLE, "name": "ci-bot", "admin": False})
+
     id: str = Field(description="The key's id; `admin` for the admin key")
     name: str = Field(description="The key's name; `admin` for the admin key")
     admin: bool = Field(description="Whether this is the admin key, which may do everything")
@@ -57,6 +73,8 @@ class MeView(api.ResponseModel):
     "/api-keys",
     status_code=201,
     summary="Create an API key (admin); the key is shown only in this answer",
+    description="Issues a new key with no role on any feed (grant one with PUT /feeds/{feed}/permissions/{key_id}). "
+    "The key is in this answer only: feedguard stores its hash.",
     tags=["keys"],
     responses=api.responses(201, "The new key", 400, 403, 413),
 )
@@ -77,6 +95,7 @@ def create_key(body: NewKey) -> IssuedKeyView:
 @app.get(
     "/api-keys",
     summary="List API keys (admin)",
+    description="Every key's id, name and creation time, oldest first; never the keys themselves.",
     tags=["keys"],
     responses=api.responses(200, "A page of keys", 403),
 )
@@ -91,10 +110,11 @@ def list_keys(limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None) -
     "/api-keys/<id>",
     status_code=204,
     summary="Delete an API key (admin); it stops working at once",
+    description="The key is refused from the next request on; its roles go with it. The audit trail keeps its id.",
     tags=["keys"],
     responses=api.responses(204, "Deleted", 403, 404),
 )
-def delete_key(id: str) -> Response[None]:  # noqa: A002 - the contract names it id
+def delete_key(id: KeyId) -> Response[None]:  # noqa: A002 - the contract names it id
     require_admin(api.principal(app))
     key_store.delete(id)
     usage_keys.delete(id)
@@ -105,6 +125,7 @@ def delete_key(id: str) -> Response[None]:  # noqa: A002 - the contract names it
 @app.get(
     "/me",
     summary="The calling key: its id, its name, and whether it is the admin key",
+    description="Any valid key may ask. A key's roles on feeds are the `role` of each feed in GET /feeds.",
     tags=["keys"],
     responses=api.responses(200, "The calling key"),
 )

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
 
 from feedguard import __version__, api
 from feedguard.observability import metrics, tracer
@@ -37,20 +39,46 @@ OPEN_PATHS = ("/health", "/openapi.json")
 
 
 class Health(api.ResponseModel):
-    status: str
+    model_config = api.examples({"status": "ok"})
+
+    status: Literal["ok"] = Field(description="Always ok: the API answers")
 
 
-@app.get("/health", summary="Liveness", tags=["meta"], responses={200: {"description": "The service answers"}})
+@app.get(
+    "/health",
+    summary="Liveness",
+    description="Answers without a key and without reading any table: that the API and its function answer.",
+    tags=["meta"],
+    responses={200: {"description": "The service answers"}},
+)
 def health() -> Health:
     return Health(status="ok")
+
+
+DOCUMENT_EXAMPLE = {
+    "openapi": "3.1.0",
+    "info": {"title": "feedguard", "version": __version__},
+    "servers": [{"url": "."}],
+    "paths": {"/health": {"get": {"summary": "Liveness"}}},
+}
 
 
 @app.get(
     "/openapi.json",
     summary="This document",
+    description="The OpenAPI 3.1 document of the whole API, without a key. docs/openapi.json in the repository is "
+    "the same document; the console's TypeScript types are generated from it.",
     tags=["meta"],
     responses={
-        200: {"description": "OpenAPI 3 document", "content": {"application/json": {"schema": {"type": "object"}}}}
+        200: {
+            "description": "OpenAPI 3 document",
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object"},
+                    "examples": {"document": {"value": DOCUMENT_EXAMPLE}},
+                }
+            },
+        }
     },
 )
 def openapi_document() -> Response[str]:
@@ -79,7 +107,42 @@ def openapi_json() -> str:
         for operation in document["paths"][path].values():
             operation["security"] = []
             operation["responses"].pop("422", None)  # nothing to validate
+    document["servers"] = servers(os.environ["API_STAGE_NAME"])
+    _drop_unused_schemas(document)
     return json.dumps(document)
+
+
+def servers(stage: str) -> list[dict[str, Any]]:
+    """Where the API is. First relative to where this document was read,
+    which is the API's base in every case: the stage's path on API
+    Gateway's own URL (…/v1/openapi.json), the console's CloudFront
+    address, whose origin path is the stage (/openapi.json), and the local
+    stack, which serves at the root as `sam local start-api` does."""
+    return [
+        {"url": ".", "description": "The API that served this document"},
+        {
+            "url": "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
+            "description": "A deployment, by API Gateway's own URL (the stack's ApiUrl output)",
+            "variables": {
+                "api_id": {"default": "abcdef1234", "description": "The REST API's id"},
+                "region": {"default": "us-east-1", "description": "The AWS region of the stack"},
+                "stage": {"default": stage, "description": "The stage (template.yaml's StageName)"},
+            },
+        },
+    ]
+
+
+def _drop_unused_schemas(document: dict[str, Any]) -> None:
+    """Powertools adds its own validation error schemas to every resolver's
+    document; feedguard answers 422 with ErrorBody, so nothing refers to them."""
+    schemas = document["components"]["schemas"]
+    while True:
+        text = json.dumps(document["paths"]) + json.dumps(schemas)
+        unused = [name for name in schemas if f'"#/components/schemas/{name}"' not in text]
+        if not unused:
+            return
+        for name in unused:
+            del schemas[name]
 
 
 @logger.inject_lambda_context(clear_state=True)

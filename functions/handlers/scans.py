@@ -9,8 +9,9 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
 
 from feedguard import api, clock, scan_queue
 from feedguard.access import Principal, Role
@@ -33,35 +34,67 @@ Status = Literal["queued", "running", "succeeded", "partial", "failed"]
 REFRESH_INTERVAL = timedelta(hours=1)
 
 
+SCAN_ID_EXAMPLE = "s0192f3a4b5c6d7e8f9"
+STATUS_FIELD = "queued, running, succeeded, partial (some sources or packages failed) or failed"
+
+
 class ScanRequest(api.RequestModel):
-    feed: api.FeedName | None = None
-    refresh: bool = False
+    model_config = api.examples({"feed": "web-shop", "refresh": False})
+
+    feed: api.FeedName | None = Field(
+        default=None, description="The feed to scan (its manager may); absent: every feed (admin)"
+    )
+    refresh: bool = Field(
+        default=False,
+        description="Ask the sources again even for answers younger than 24 hours; once an hour per feed, "
+        "except for the admin",
+    )
 
 
 class Started(api.ResponseModel):
-    id: str
-    status: Status
+    model_config = api.examples({"id": SCAN_ID_EXAMPLE, "status": "queued"})
+
+    id: str = Field(description="The scan's id: follow it at GET /scans/{id}")
+    status: Status = Field(description="queued")
 
 
 class ScanError(api.ResponseModel):
-    source: str | None
-    message: str
+    source: str | None = Field(description="The source's id; null for an error of no one source")
+    message: str = Field(description="What failed; for non-admins a short reason, never what the source answered")
 
 
 class ScanView(api.ResponseModel):
-    id: str
-    status: Status
-    feed: str | None
-    trigger: str
-    refresh: bool
-    packages_total: int
-    packages_scanned: int
-    requests_made: int
-    cache_hits: int
-    findings_new: int
-    errors: list[ScanError]
-    started_at: str | None
-    finished_at: str | None
+    model_config = api.examples(
+        {
+            "id": SCAN_ID_EXAMPLE,
+            "status": "partial",
+            "feed": "web-shop",
+            "trigger": "api",
+            "refresh": False,
+            "packages_total": 240,
+            "packages_scanned": 238,
+            "requests_made": 2,
+            "cache_hits": 120,
+            "findings_new": 3,
+            "errors": [{"source": "src0192f3a4b5c6d7e8f9", "message": "OSS Index answered 503."}],
+            "started_at": "2026-11-26T04:00:00Z",
+            "finished_at": "2026-11-26T04:00:07Z",
+        }
+    )
+
+    id: str = Field(description="The scan's id")
+    status: Status = Field(description=STATUS_FIELD)
+    feed: str | None = Field(description="The feed scanned; null for a scan of every feed")
+    trigger: str = Field(description="api (POST /scans), packages (added packages only) or schedule")
+    refresh: bool = Field(description="Whether cached answers were ignored")
+    packages_total: int = Field(description="Distinct packages to ask about")
+    packages_scanned: int = Field(description="Packages answered so far")
+    requests_made: int = Field(description="Requests sent to the sources (128 coordinates at most each)")
+    cache_hits: int = Field(description="Packages answered from answers younger than 24 hours")
+    findings_new: int = Field(description="Findings detected for the first time")
+    errors: list[ScanError] = Field(description="What failed; a failed source never closes findings")
+    started_at: api.Timestamp | None = Field(description="When it was requested")
+    finished_at: api.Timestamp | None = Field(description="When it ended; null while queued or running")
 
 
 # Errors recorded before the OSS Index client stopped quoting what a source
@@ -104,6 +137,8 @@ def view(scan: Scan, caller: Principal) -> ScanView:
     "/scans",
     status_code=202,
     summary="Scan every feed (admin), or one feed (its manager)",
+    description="Queues a scan; the schedule scans every feed the same way. 409 while a scan of the feed is "
+    "queued or running (details name its scan_id), or for a refresh within the hour (details say when).",
     tags=["scans"],
     # 409: a scan of the feed is queued or running (details name its scan_id),
     # or a refresh came within the hour (details say when one is allowed).
@@ -142,11 +177,15 @@ def start_scan(body: ScanRequest) -> Started:
 @app.get(
     "/scans",
     summary="Scans, newest first: every scan (admin) or one feed's (its manager)",
+    description="Without ?feed= only the admin may list; a feed's manager lists the scans of that feed, scans of "
+    "every feed included.",
     tags=["scans"],
     responses=api.responses(200, "A page of scans", 403, 404),
 )
 def list_scans(
-    feed: Annotated[str | None, Query(description="Only this feed's scans", pattern=api.FEED_NAME_PATTERN)] = None,
+    feed: Annotated[
+        str | None, Query(description="Only this feed's scans", pattern=api.FEED_NAME_PATTERN, examples=["web-shop"])
+    ] = None,
     limit: api.Limit = api.DEFAULT_LIMIT,
     cursor: api.Cursor = None,
 ) -> api.ListBody[ScanView]:
@@ -162,9 +201,13 @@ def list_scans(
 
 
 @app.get(
-    "/scans/<id>", summary="A scan and its counters", tags=["scans"], responses=api.responses(200, "The scan", 403, 404)
+    "/scans/<id>",
+    summary="A scan and its counters",
+    description="For the admin, and for the managers of the scanned feed.",
+    tags=["scans"],
+    responses=api.responses(200, "The scan", 403, 404),
 )
-def get_scan(id: str) -> ScanView:  # noqa: A002 - the contract names it id
+def get_scan(id: Annotated[str, Path(description="The scan's id", examples=[SCAN_ID_EXAMPLE])]) -> ScanView:  # noqa: A002 - the contract names it id
     caller = api.principal(app)
     scan = scans.get(id)
     missing = NotFound(f"There is no scan with id {id}.")

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AfterValidator, Field, SecretStr, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic.config import JsonDict
 
 from feedguard import api, clock, source_health, sources
 from feedguard.access import require_admin
@@ -46,7 +48,17 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Username = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320, pattern=r"^[^:\x00-\x1f\x7f]+$")
 ]
-Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+MAX_URL = 2048
+# What sources.checked_url takes everywhere: https, a host, a valid port, a
+# path, nothing else. A deployment that allows them also takes http:// and
+# private hosts, which the document cannot know.
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+URL_PATTERN = rf"^https://([A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(:{_PORT})?(/[A-Za-z0-9._~-]*)*$"
+Url = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_URL),
+    Field(json_schema_extra={"pattern": URL_PATTERN}),
+]
 
 
 def _token_characters(token: SecretStr) -> SecretStr:
@@ -57,54 +69,108 @@ def _token_characters(token: SecretStr) -> SecretStr:
     return token
 
 
-Token = Annotated[SecretStr, StringConstraints(min_length=1, max_length=4096), AfterValidator(_token_characters)]
+Token = Annotated[
+    SecretStr,
+    StringConstraints(min_length=1, max_length=4096),
+    AfterValidator(_token_characters),
+    Field(json_schema_extra={"pattern": r"^[\x21-\x7e]+$"}),
+]
+NAME_FIELD = "What people call it"
+URL_FIELD = (
+    f"Where OSS Index answers; default {sources.DEFAULT_URL} (https://ossindex.sonatype.org also works). "
+    "https only, no credentials, query or fragment; a deployment may also allow http:// and private hosts"
+)
+AUTH_FIELD = "bearer (default): the token is a Sonatype personal access token; basic: username:token"
+USERNAME_FIELD = "For basic authentication (required with it): the account's e-mail; no colon"
+TOKEN_FIELD = "The credential, visible ASCII; stored in Secrets Manager and never returned"  # noqa: S105
+SourceId = Annotated[str, Path(description="The source's id", examples=["src0192f3a4b5c6d7e8f9"])]
+# Basic authentication needs a username.
+BASIC_NEEDS_USERNAME: JsonDict = {
+    "if": {"properties": {"auth": {"const": "basic"}}, "required": ["auth"]},
+    "then": {"properties": {"username": {"type": "string"}}, "required": ["username"]},
+}
 
 
 class NewSource(api.RequestModel):
-    name: Name
-    kind: Literal["ossindex"]
-    url: Url | None = None
-    auth: Literal["bearer", "basic"] = "bearer"
-    username: Username | None = None
-    token: Token
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "sonatype", "kind": "ossindex", "url": sources.DEFAULT_URL, "token": "sonatype-pat-0123456789"}
+            ],
+            **BASIC_NEEDS_USERNAME,
+        }
+    )
+
+    name: Name = Field(description=NAME_FIELD)
+    kind: Literal["ossindex"] = Field(description="The kind of source: ossindex (Sonatype OSS Index)")
+    url: Url | None = Field(default=None, description=URL_FIELD)
+    auth: Literal["bearer", "basic"] = Field(default="bearer", description=AUTH_FIELD)
+    username: Username | None = Field(default=None, description=USERNAME_FIELD)
+    token: Token = Field(description=TOKEN_FIELD)
 
 
 class SourceChanges(api.RequestModel):
-    name: Name | None = None
-    url: Url | None = None
-    auth: Literal["bearer", "basic"] | None = None
-    username: Username | None = None
-    token: Token | None = None
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"token": "sonatype-pat-9876543210"}], **BASIC_NEEDS_USERNAME}
+    )
+
+    name: Name | None = Field(default=None, description=NAME_FIELD)
+    url: Url | None = Field(default=None, description=URL_FIELD + "; null: the default")
+    auth: Literal["bearer", "basic"] | None = Field(default=None, description=AUTH_FIELD)
+    username: Username | None = Field(default=None, description=USERNAME_FIELD)
+    token: Token | None = Field(default=None, description=TOKEN_FIELD + "; a new one replaces the old")
 
 
 class SourceError(api.ResponseModel):
-    at: str = Field(description="When the source last failed")
+    at: api.Timestamp = Field(description="When the source last failed")
     status: int | None = Field(description="The HTTP status it answered; null when it could not be reached")
     message: str = Field(description="feedguard's short reason, never what the source answered")
 
 
 class SourceHealth(api.ResponseModel):
-    last_success_at: str | None = Field(
+    last_success_at: api.Timestamp | None = Field(
         description="When the source last answered a credential test, a scan or the gate; null if never"
     )
     last_error: SourceError | None = Field(description="Its most recent failure; null if none")
     credits_exhausted: bool = Field(description="It answered 402 (credits exhausted) and has not answered since")
 
 
+SOURCE_EXAMPLE = {
+    "id": "src0192f3a4b5c6d7e8f9",
+    "name": "sonatype",
+    "kind": "ossindex",
+    "url": sources.DEFAULT_URL,
+    "auth": "bearer",
+    "username": None,
+    "token_set": True,
+    "created_at": "2026-11-25T21:50:00Z",
+    "updated_at": None,
+    "health": {
+        "last_success_at": "2026-11-26T04:00:05Z",
+        "last_error": {"at": "2026-11-25T23:10:00Z", "status": 429, "message": "OSS Index answered 429."},
+        "credits_exhausted": False,
+    },
+}
+
+
 class SourceView(api.ResponseModel):
-    id: str
-    name: str
-    kind: str
-    url: str
-    auth: str
-    username: str | None
-    token_set: bool
-    created_at: str
-    updated_at: str | None = None
-    health: SourceHealth
+    model_config = api.examples(SOURCE_EXAMPLE)
+
+    id: str = Field(description="The source's id")
+    name: str = Field(description=NAME_FIELD)
+    kind: str = Field(description="ossindex")
+    url: str = Field(description="Where it is asked")
+    auth: str = Field(description="bearer or basic")
+    username: str | None = Field(description="The basic authentication username; null with bearer")
+    token_set: bool = Field(description="Whether it has a token (the token itself is never returned)")
+    created_at: api.Timestamp = Field(description="When it was created")
+    updated_at: api.Timestamp | None = Field(default=None, description="When it was last changed; null if never")
+    health: SourceHealth = Field(description="How its last requests went")
 
 
 class SavedSource(SourceView):
+    model_config = api.examples({**SOURCE_EXAMPLE, "warnings": []})
+
     warnings: list[str] = Field(
         description="Why the source, saved, may not work yet (credits exhausted, source unreachable); empty if none"
     )
@@ -183,6 +249,9 @@ def check_credentials(url: str, auth: str, username: str | None, token: str) -> 
     "/sources",
     status_code=201,
     summary="Connect a vulnerability source (admin)",
+    description="The credentials are tested first with one request of one coordinate: refused (401/403), a "
+    "redirect, or an answer that is not OSS Index's is 422 and nothing is stored; credits exhausted (402) or an "
+    "unreachable source is stored, with a warning.",
     tags=["sources"],
     responses=api.responses(
         201, "The source (its token is never returned), its credentials tested", 400, 403, 413, 422
@@ -203,6 +272,7 @@ def create_source(body: NewSource) -> SavedSource:
 @app.get(
     "/sources",
     summary="List vulnerability sources",
+    description="Any valid key may read them; tokens are never returned.",
     tags=["sources"],
     responses=api.responses(200, "A page of sources"),
 )
@@ -213,9 +283,13 @@ def list_sources(limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None
 
 
 @app.get(
-    "/sources/<id>", summary="A vulnerability source", tags=["sources"], responses=api.responses(200, "The source", 404)
+    "/sources/<id>",
+    summary="A vulnerability source",
+    description="With its health: last success, last error and whether its credits are exhausted.",
+    tags=["sources"],
+    responses=api.responses(200, "The source", 404),
 )
-def get_source(id: str) -> SourceView:  # noqa: A002 - the contract names it id
+def get_source(id: SourceId) -> SourceView:  # noqa: A002 - the contract names it id
     api.principal(app)
     return view(source_store.get(id))
 
@@ -223,10 +297,12 @@ def get_source(id: str) -> SourceView:  # noqa: A002 - the contract names it id
 @app.patch(
     "/sources/<id>",
     summary="Change a source, its token included (admin)",
+    description="Only the fields sent change. A change of url, auth, username or token is tested as POST /sources "
+    "tests, and nothing changes when it fails.",
     tags=["sources"],
     responses=api.responses(200, "The source; a change of how it is reached tested first", 400, 403, 404, 413, 422),
 )
-def update_source(id: str, body: SourceChanges) -> SavedSource:  # noqa: A002
+def update_source(id: SourceId, body: SourceChanges) -> SavedSource:  # noqa: A002
     require_admin(api.principal(app))
     source = source_store.get(id)
     sent = body.model_fields_set
@@ -259,10 +335,11 @@ def update_source(id: str, body: SourceChanges) -> SavedSource:  # noqa: A002
     "/sources/<id>",
     status_code=204,
     summary="Delete a source and its token (admin)",
+    description="409 while a feed uses it: detach it first.",
     tags=["sources"],
     responses=api.responses(204, "Deleted", 403, 404, 409),
 )
-def delete_source(id: str) -> Response[None]:  # noqa: A002
+def delete_source(id: SourceId) -> Response[None]:  # noqa: A002
     require_admin(api.principal(app))
     source_store.delete(id)
     logger.info("source deleted", extra={"source_id": id})

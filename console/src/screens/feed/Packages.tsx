@@ -3,6 +3,7 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError, call, client, type Schemas } from '../../api/client';
+import type { paths } from '../../api/schema';
 import { asApiError, type Loadable, useLoad, useSubmit } from '../../components/async';
 import { Confirm } from '../../components/confirm';
 import { cursorStack, EffectBadge, Empty, ErrorNotice, Field, Loading, Notice, Pager } from '../../components/ui';
@@ -13,6 +14,9 @@ import { lastScanOf, ScanProgress, scanFinished } from './parts';
 
 type PackageView = Schemas['PackageView'];
 type ImportResult = Schemas['ImportResult'];
+/** What POST /feeds/{feed}/packages takes: a purl list or a CycloneDX BOM. */
+type PackagesBody = paths['/feeds/{feed}/packages']['post']['requestBody']['content']['application/json'];
+type Bom = Extract<PackagesBody, { bomFormat: 'CycloneDX' }>;
 
 export const PACKAGES_PAGE = 50;
 /** The API refuses bodies over 6 MB (413): say so before sending. */
@@ -221,7 +225,7 @@ function RemovePackage({
 }
 
 /** Reads a chosen or dropped file: a CycloneDX JSON BOM, or a clear reason it is not one. */
-export async function readBom(file: File): Promise<Record<string, unknown>> {
+export async function readBom(file: File): Promise<Bom> {
   if (file.size > MAX_BODY) {
     throw new Error(`${file.name} is larger than the 6 MB feedguard accepts in one import.`);
   }
@@ -240,7 +244,8 @@ export async function readBom(file: File): Promise<Record<string, unknown>> {
   if (bom.components !== undefined && !Array.isArray(bom.components)) {
     throw new Error(`${file.name} is not a usable CycloneDX BOM: its "components" is not a list.`);
   }
-  return bom;
+  // The API reads only components[].purl, and reports each unusable one.
+  return { ...bom, bomFormat: 'CycloneDX', components: bom.components as Bom['components'] };
 }
 
 /** Components of a BOM, nested ones too. */
@@ -255,13 +260,13 @@ function countComponents(components: unknown): number {
 function ImportPanel({ feed, onImported }: { feed: string; onImported: (result: ImportResult) => void }) {
   const [text, setText] = useState('');
   const [textProblem, setTextProblem] = useState<string | null>(null);
-  const [bom, setBom] = useState<{ name: string; body: Record<string, unknown>; components: number } | null>(null);
+  const [bom, setBom] = useState<{ name: string; body: Bom; components: number } | null>(null);
   const [fileProblem, setFileProblem] = useState<string | null>(null);
   const [dragging, setDragging] = useState(false);
   const [result, setResult] = useState<{ from: string; answer: ImportResult } | null>(null);
   const submit = useSubmit();
 
-  async function send(body: Record<string, unknown>, from: string): Promise<ImportResult | undefined> {
+  async function send(body: PackagesBody, from: string): Promise<ImportResult | undefined> {
     setResult(null);
     const answer = await submit.run(() =>
       call(client.POST('/feeds/{feed}/packages', { params: { path: { feed } }, body })),
