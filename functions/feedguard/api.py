@@ -68,7 +68,7 @@ FeedName = Annotated[
 ]
 FeedPath = Annotated[
     str,
-    Path(description="The feed's name", examples=["web-shop"], json_schema_extra={"pattern": FEED_NAME_PATTERN}),
+    Path(description="The feed's name (an unknown one is 404, whatever its shape)", examples=["web-shop"]),
 ]
 
 # Timestamps are ISO 8601 in UTC (2026-11-25T22:00:00Z).

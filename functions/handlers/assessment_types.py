@@ -15,7 +15,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.config import JsonDict
 from pydantic.json_schema import SkipJsonSchema
 
 from feedguard import api, effects, vex
@@ -69,6 +70,12 @@ DAYS_FIELD = (
 )
 COLOR_FIELD = "Its colour in the console, #rrggbb"
 AUTO_FIELD = "Newly detected findings scored in this CVSS range are assessed with it by actor auto"
+# A justification goes only with not_affected (the handlers' _check_vex; a
+# PATCH may also rely on the status the type has).
+JUSTIFICATION_NEEDS_NOT_AFFECTED: JsonDict = {
+    "if": {"properties": {"vex_justification": {"type": "string"}}, "required": ["vex_justification"]},
+    "then": {"properties": {"vex_status": {"const": "not_affected"}}, "required": ["vex_status"]},
+}
 TypeIdPath = Annotated[
     str, Path(description="The type's id: a built-in's or a slug of a custom type's name", examples=["caution"])
 ]
@@ -82,8 +89,9 @@ Score = Annotated[
 
 
 class AutoAssess(api.RequestModel):
-    min_cvss: Score = Field(description="The lowest score assessed, 0-10")
-    max_cvss: Score = Field(description="The highest score assessed, 0-10, not below min_cvss")
+    # min_cvss <= max_cvss is checked below: JSON Schema cannot compare two fields.
+    min_cvss: Score = Field(description="The lowest score assessed, 0-10, not above max_cvss (422)")
+    max_cvss: Score = Field(description="The highest score assessed, 0-10")
 
     @model_validator(mode="after")
     def ordered(self) -> AutoAssess:
@@ -93,16 +101,21 @@ class AutoAssess(api.RequestModel):
 
 
 class NewAssessmentType(api.RequestModel):
-    model_config = api.examples(
-        {
-            "name": "Accepted risk",
-            "description": "Reviewed by security; revisit at the next release.",
-            "effect": "allow",
-            "expiration_days": 30,
-            "color": "#2e7d32",
-            "auto_assess": {"min_cvss": 0.0, "max_cvss": 3.9},
-            "vex_status": "not_affected",
-            "vex_justification": "vulnerable_code_not_in_execute_path",
+    model_config = ConfigDict(
+        json_schema_extra={
+            **JUSTIFICATION_NEEDS_NOT_AFFECTED,
+            "examples": [
+                {
+                    "name": "Accepted risk",
+                    "description": "Reviewed by security; revisit at the next release.",
+                    "effect": "allow",
+                    "expiration_days": 30,
+                    "color": "#2e7d32",
+                    "auto_assess": {"min_cvss": 0.0, "max_cvss": 3.9},
+                    "vex_status": "not_affected",
+                    "vex_justification": "vulnerable_code_not_in_execute_path",
+                }
+            ],
         }
     )
 
@@ -117,7 +130,12 @@ class NewAssessmentType(api.RequestModel):
 
 
 class AssessmentTypeChanges(api.RequestModel):
-    model_config = api.examples({"expiration_days": 60, "color": "#f9a825"})
+    model_config = ConfigDict(
+        json_schema_extra={
+            **JUSTIFICATION_NEEDS_NOT_AFFECTED,
+            "examples": [{"expiration_days": 60, "color": "#f9a825"}],
+        }
+    )
 
     # name and effect cannot be null (422), so the document does not offer it.
     name: Name | SkipJsonSchema[None] = Field(default=None, description=NAME_FIELD + " (the id stays)")

@@ -452,8 +452,8 @@ BOM_SCHEMA = {
                 "type": "object",
                 "properties": {
                     "purl": {"type": "string", "description": api.PURL_DESCRIPTION, **api.PURL_SCHEMA},
-                    "name": {"type": "string", "description": "The component's name, to name it in `rejected`"},
-                    "version": {"type": "string", "description": "Its version, to name it in `rejected`"},
+                    "name": {"description": "The component's name, to name it in `rejected`"},
+                    "version": {"description": "Its version, to name it in `rejected`"},
                 },
             },
         },

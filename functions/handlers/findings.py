@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field, StringConstraints
+from pydantic import Field, JsonValue, StringConstraints
 
 from feedguard import actors, api, clock, vex
 from feedguard.access import Role
@@ -28,7 +28,7 @@ from feedguard.dal import exports, history
 from feedguard.dal import findings as finding_store
 from feedguard.dal.models import Assessment, Finding, HistoryEntry
 from feedguard.dal.pages import collect
-from feedguard.effects import UNASSESSED, AssessmentType, finding_effect, severity
+from feedguard.effects import BUILTIN_TYPES, UNASSESSED, AssessmentType, finding_effect, severity
 from feedguard.errors import InvalidInput, NotFound
 from feedguard.observability import metrics, tracer
 from feedguard.purls import InvalidPurl, canonical
@@ -428,9 +428,13 @@ MAX_BULK = 100
 MAX_VULNERABILITY_ID = 200
 TypeId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TYPE_ID)]
 Comment = Annotated[str, StringConstraints(max_length=MAX_COMMENT)]
+# The built-ins' ids, or a custom type's (which the document cannot know).
+ASSIGNABLE_BUILTINS: list[JsonValue] = [type_id for type_id in sorted(BUILTIN_TYPES) if type_id != UNASSESSED]
 TYPE_FIELD = Field(
-    description="The id of an assessment type (GET /assessment-types); unassessed or an unknown id is 422",
-    examples=["ignore", "caution", "blocked"],
+    description="The id of an assessment type (GET /assessment-types): a built-in's or a custom type's; "
+    "unassessed or an unknown id is 422",
+    examples=ASSIGNABLE_BUILTINS,
+    json_schema_extra={"anyOf": [{"enum": ASSIGNABLE_BUILTINS}, {"type": "string"}]},
 )
 COMMENT_FIELD = Field(default=None, description="Why, for the history and the next assessor")
 EXPIRES_FIELD = Field(

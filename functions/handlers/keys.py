@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, JsonValue, StringConstraints
 
 from feedguard import actors, api, keys, usage_keys
 from feedguard.access import require_admin
@@ -32,6 +32,9 @@ KEY_ID_EXAMPLE = "k0192f3a4b5c6d7e8f9"
 KeyId = Annotated[str, Path(description="The key's id (from POST or GET /api-keys)", examples=[KEY_ID_EXAMPLE])]
 
 
+RESERVED_NAMES: list[JsonValue] = [*sorted(actors.RESERVED_NAMES)]
+
+
 class NewKey(api.RequestModel):
     model_config = api.examples({"name": "ci-bot"})
 
@@ -40,7 +43,10 @@ class NewKey(api.RequestModel):
         StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
         AfterValidator(_not_reserved),
     ] = Field(
-        description="What the key is for; not one of the system's names (admin, auto, scanner, system, feedguard)"
+        description="What the key is for, with a visible character; not one of the system's names (admin, auto, "
+        "scanner, system, feedguard), whatever its case",
+        # Surrounding spaces are dropped; the reserved names in any case are 422.
+        json_schema_extra={"pattern": "[!-~]", "not": {"enum": RESERVED_NAMES}},
     )
 
 

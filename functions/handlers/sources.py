@@ -42,7 +42,12 @@ logger = Logger()
 settings().require("allow_http_sources", "allow_private_sources", "source_secret_prefix")
 app = api.create_app()
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# Surrounding spaces are dropped: the document asks for a visible character.
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    Field(json_schema_extra={"pattern": "[!-~]"}),
+]
 # Basic authentication joins username and token with a colon (RFC 7617), so a
 # username cannot hold one; it goes out UTF-8 encoded, whatever its script.
 Username = Annotated[
