@@ -7,7 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-EFFECTS = ("allow", "warn", "block")  # ordered: allow < warn < block
+from feedguard.domain import BANDS, EFFECTS, Severity
+
 UNASSESSED = "unassessed"
 
 
@@ -83,10 +84,7 @@ def finding_effect(
     return status, unassessed_effect
 
 
-BANDS = ("none", "low", "medium", "high", "critical")
-
-
-def severity(score: float | None) -> str:
+def severity(score: float | None) -> Severity:
     """CVSS v3 bands: none 0, low 0.1-3.9, medium 4.0-6.9, high 7.0-8.9, critical 9.0-10.0."""
     if score is None or score <= 0:
         return "none"

@@ -40,6 +40,7 @@ import urllib3
 import urllib3.connection
 
 from feedguard import __version__
+from feedguard.domain import Report, Vulnerability
 from feedguard.sources import not_public
 
 MAX_COORDINATES = 128
@@ -160,21 +161,10 @@ class Credentials:
 
 
 @dataclass(frozen=True)
-class Vulnerability:
-    id: str
-    display_name: str | None
-    title: str | None
-    description: str | None
-    cvss_score: float | None
-    cvss_vector: str | None
-    cwe: str | None
-    cve: str | None
-    reference: str | None
-    external_references: tuple[str, ...]
+class ComponentReport(Report):
+    """OSS Index's component report: the domain's Report (its
+    vulnerabilities), with what the answer cache keeps (`raw`)."""
 
-
-@dataclass(frozen=True)
-class ComponentReport:
     coordinates: str
     description: str | None
     reference: str | None

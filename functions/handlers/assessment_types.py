@@ -22,6 +22,7 @@ from pydantic.json_schema import SkipJsonSchema
 from feedguard import api, effects, vex
 from feedguard.access import require_admin
 from feedguard.dal import assessment_types as type_store
+from feedguard.domain import Effect
 from feedguard.effects import AssessmentType
 from feedguard.errors import InvalidInput
 from feedguard.observability import metrics, tracer
@@ -29,7 +30,6 @@ from feedguard.observability import metrics, tracer
 logger = Logger()
 app = api.create_app()
 
-Effect = Literal["allow", "warn", "block"]
 VexStatus = Literal["not_affected", "affected", "fixed", "under_investigation"]
 VexJustification = Literal[
     "component_not_present",

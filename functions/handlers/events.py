@@ -25,8 +25,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from feedguard.dal import batching
-from feedguard.dal.models import Finding
+from feedguard.dal import findings as finding_store
+from feedguard.domain import Finding
 from feedguard.effects import severity
 from feedguard.observability import metrics, tracer
 from feedguard.settings import settings
@@ -63,7 +63,7 @@ def detail_of(entry: dict[str, Any], finding: Finding | None) -> tuple[str, dict
     feed, vulnerability_id = _finding_key(entry)
     score = float(finding.cvss_score) if finding and finding.cvss_score is not None else None
     title = finding.title if finding else None
-    packages = sorted(finding.packages or ()) if finding else []
+    packages = sorted(finding.packages) if finding else []
     return detail_type, {
         "feed": feed,
         "vulnerability_id": vulnerability_id,
@@ -106,7 +106,7 @@ def publish(records: list[DynamoDBRecord]) -> dict[str, str]:
     entries = [(record, dict(record.dynamodb.new_image or {}) if record.dynamodb else {}) for record in records]
     announcing = [(record, entry) for record, entry in entries if str(entry.get("action")) in DETAIL_TYPES]
     keys = sorted({_finding_key(entry) for _, entry in announcing})
-    findings = {(f.feed, f.vulnerability_id): f for f in batching.read(Finding, keys)} if keys else {}
+    findings = finding_store.read(keys)
     events = []
     for record, entry in announcing:
         announced = detail_of(entry, findings.get(_finding_key(entry)))

@@ -22,6 +22,7 @@ from feedguard.dal import findings, packages, permissions, scans
 from feedguard.dal import keys as key_store
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import ALL_FEEDS_SCOPE, Feed, FeedPermission, Scan
+from feedguard.domain import Effect, ScanStatus
 from feedguard.effects import strongest
 from feedguard.errors import InvalidInput, NotFound
 from feedguard.ids import new_id
@@ -36,7 +37,6 @@ app = api.create_app()
 
 MAX_DESCRIPTION = 1000
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION)]
-Effect = Literal["allow", "warn", "block"]
 RoleName = Literal["viewer", "assessor", "manager"]
 
 DESCRIPTION_FIELD = "What the feed holds, for people"
@@ -94,9 +94,6 @@ class FeedView(api.ResponseModel):
     role: str | None = Field(
         default=None, description="The calling key's role on it: viewer, assessor, manager, or admin for the admin key"
     )
-
-
-ScanStatus = Literal["queued", "running", "succeeded", "partial", "failed"]
 
 
 class LastScan(api.ResponseModel):

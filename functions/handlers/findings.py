@@ -26,8 +26,7 @@ from feedguard.dal import assessment_types as type_store
 from feedguard.dal import assessments as assessment_store
 from feedguard.dal import exports, history
 from feedguard.dal import findings as finding_store
-from feedguard.dal.models import Assessment, Finding, HistoryEntry
-from feedguard.dal.pages import collect
+from feedguard.domain import Assessment, Effect, Finding, FindingStatus, Severity
 from feedguard.effects import BUILTIN_TYPES, UNASSESSED, AssessmentType, finding_effect, severity
 from feedguard.errors import InvalidInput, NotFound
 from feedguard.observability import metrics, tracer
@@ -36,9 +35,6 @@ from feedguard.purls import InvalidPurl, canonical
 logger = Logger()
 app = api.create_app()
 
-Status = Literal["unassessed", "assessed", "expired"]
-Effect = Literal["allow", "warn", "block"]
-Severity = Literal["none", "low", "medium", "high", "critical"]
 
 VulnerabilityId = Annotated[
     str,
@@ -100,7 +96,7 @@ class FindingView(api.ResponseModel):
     severity: Severity = Field(description="The CVSS v3 band of the score: none (0 or no score) to critical (9-10)")
     cve: str | None = Field(description="Its CVE id, if it has one")
     packages: list[str] = Field(description="The feed's packages it is reported for, by canonical purl")
-    status: Status = Field(
+    status: FindingStatus = Field(
         description="unassessed: never assessed or the assessment was removed; assessed: an assessment is in force; "
         "expired: its assessment expired or was reopened, it needs reassessment"
     )
@@ -167,9 +163,9 @@ def view(finding: Finding, assessment: Assessment | None, unassessed_effect: str
         display_name=finding.display_name,
         title=finding.title,
         cvss_score=float(finding.cvss_score) if finding.cvss_score is not None else None,
-        severity=severity(finding.cvss_score),  # type: ignore[arg-type]
+        severity=severity(finding.cvss_score),
         cve=finding.cve,
-        packages=sorted(finding.packages or ()),
+        packages=sorted(finding.packages),
         status=status,  # type: ignore[arg-type]
         effect=effect,  # type: ignore[arg-type]
         assessment=AssessmentView(
@@ -180,7 +176,7 @@ def view(finding: Finding, assessment: Assessment | None, unassessed_effect: str
             assessed_by_id=in_force.assessed_by_id,
             assessed_at=in_force.assessed_at,
             expires_at=in_force.expires_at,
-            version=int(in_force.version or 0),
+            version=in_force.version,
         )
         if in_force
         else None,
@@ -216,7 +212,7 @@ def _package_filter(package: str | None) -> str | None:
 def list_findings(
     feed: api.FeedPath,
     status: Annotated[
-        Status | None, Query(description="unassessed, assessed or expired", examples=["unassessed"])
+        FindingStatus | None, Query(description="unassessed, assessed or expired", examples=["unassessed"])
     ] = None,
     min_cvss: Annotated[
         float | None, Query(ge=0, le=10, description="Only findings scored at least this (0-10)", examples=[7.0])
@@ -285,7 +281,7 @@ def get_finding(feed: api.FeedPath, id: VulnerabilityId) -> FindingDetail:  # no
         cvss_vector=details.cvss_vector if details else None,
         cwe=details.cwe if details else None,
         reference=details.reference if details else None,
-        external_references=[str(reference) for reference in details.external_references or ()] if details else [],
+        external_references=list(details.external_references) if details else [],
     )
 
 
@@ -308,11 +304,7 @@ def finding_history(
     if not caller.is_admin:  # the admin reads it even after the feed is gone
         api.feed_caller(app, feed, Role.viewer)
     vulnerability_id = unquote(id)
-    page = collect(
-        lambda **kw: HistoryEntry.query(history.finding_key(feed, vulnerability_id), consistent_read=True, **kw),
-        limit,
-        cursor,
-    )
+    page = history.page(feed, vulnerability_id, limit, cursor)
     if not page.items and cursor is None:
         raise NotFound(f"Feed {feed} has no history for {vulnerability_id}.")
     items = [
@@ -513,7 +505,7 @@ def assessment_view(assessment: Assessment) -> AssessmentView:
         assessed_by_id=assessment.assessed_by_id,
         assessed_at=assessment.assessed_at,
         expires_at=assessment.expires_at,
-        version=int(assessment.version or 0),
+        version=assessment.version,
     )
 
 

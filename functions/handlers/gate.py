@@ -15,6 +15,7 @@ from pydantic import Field
 
 from feedguard import api, clock, gate, observability
 from feedguard.access import Role
+from feedguard.domain import Effect, FindingStatus
 from feedguard.errors import InvalidInput
 from feedguard.observability import metrics, tracer
 from feedguard.purls import InvalidPurl, canonical
@@ -26,7 +27,6 @@ logger = Logger()
 settings().require("allow_private_sources", "source_secret_prefix")
 app = api.create_app()
 
-Effect = Literal["allow", "warn", "block"]
 # One OSS Index request holds this many coordinates: a check never needs two.
 MAX_PURLS = MAX_COORDINATES
 
@@ -46,7 +46,7 @@ class VulnerabilityVerdict(api.ResponseModel):
     id: str = Field(description="The vulnerability's id (CVE-… or sonatype-…)")
     title: str | None = Field(description="Its title, as the source gave it")
     cvss_score: float | None = Field(description="Its CVSS score, 0-10; null when the source gave none")
-    status: Literal["unassessed", "assessed", "expired"] = Field(description="The finding's status in this feed")
+    status: FindingStatus = Field(description="The finding's status in this feed")
     effect: Effect = Field(
         description="What it does to the verdict: its assessment's effect, or the feed's unassessed_effect"
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -17,6 +17,7 @@ from feedguard import api, clock, scan_queue
 from feedguard.access import Principal, Role
 from feedguard.dal import permissions, scans
 from feedguard.dal.models import ALL_FEEDS_SCOPE, Scan
+from feedguard.domain import ScanStatus
 from feedguard.errors import Conflict, Forbidden, NotFound
 from feedguard.ids import new_id
 from feedguard.observability import metrics, tracer
@@ -27,7 +28,6 @@ logger = Logger()
 settings().require("scan_queue_url", "scan_request_queue_url")
 app = api.create_app()
 
-Status = Literal["queued", "running", "succeeded", "partial", "failed"]
 
 # A refresh asks the sources again for every package, each a paid
 # coordinate: a feed's managers may ask for one an hour; the admin at will.
@@ -55,7 +55,7 @@ class Started(api.ResponseModel):
     model_config = api.examples({"id": SCAN_ID_EXAMPLE, "status": "queued"})
 
     id: str = Field(description="The scan's id: follow it at GET /scans/{id}")
-    status: Status = Field(description="queued")
+    status: ScanStatus = Field(description="queued")
 
 
 class ScanError(api.ResponseModel):
@@ -83,7 +83,7 @@ class ScanView(api.ResponseModel):
     )
 
     id: str = Field(description="The scan's id")
-    status: Status = Field(description=STATUS_FIELD)
+    status: ScanStatus = Field(description=STATUS_FIELD)
     feed: str | None = Field(description="The feed scanned; null for a scan of every feed")
     trigger: str = Field(description="api (POST /scans), packages (added packages only) or schedule")
     refresh: bool = Field(description="Whether cached answers were ignored")

@@ -22,9 +22,9 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from feedguard import clock
+from feedguard import clock, domain
 from feedguard.actors import Actor
-from feedguard.dal import conditions, history, transactions
+from feedguard.dal import conditions, findings, history, transactions
 from feedguard.dal.models import Assessment, Finding, HistoryEntry
 from feedguard.errors import NotFound, PreconditionFailed
 
@@ -66,7 +66,8 @@ def assess(
     expires_at: datetime | None,
     actor: Actor,
     if_match: int | None = None,
-) -> Assessment:
+) -> domain.Assessment:
+    """The finding assessed: the assessment in force, as written."""
     for _ in range(RACE_RETRIES):
         finding = _finding(feed, vulnerability_id)
         existing = current(feed, vulnerability_id)
@@ -105,7 +106,7 @@ def assess(
                     ) from None
                 continue  # someone else wrote first: apply ours on top, in order
             raise
-        return assessment
+        return findings.as_assessment(assessment)
     raise PreconditionFailed("The assessment kept changing; try again.")
 
 

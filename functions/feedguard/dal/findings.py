@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from feedguard import clock
+from feedguard import clock, domain
 from feedguard.dal import batching
 from feedguard.dal.models import Assessment, Finding, Vulnerability
 from feedguard.dal.pages import MAX_LIMIT, Page, collect, decode_cursor, encode_cursor
@@ -116,7 +116,42 @@ def _both(first: Any, second: Any) -> Any:
     return first if second is None else second if first is None else first & second
 
 
-def list_page(feed: str, filters: Filters, limit: int, cursor: str | None, now: datetime) -> Page[Finding]:
+def as_finding(item: Finding) -> domain.Finding:
+    return domain.Finding(
+        feed=item.feed,
+        vulnerability_id=item.vulnerability_id,
+        status=item.status,  # type: ignore[arg-type]
+        packages=frozenset(item.packages or ()),
+        cvss_score=float(item.cvss_score) if item.cvss_score is not None else None,
+        title=item.title,
+        display_name=item.display_name,
+        cve=item.cve,
+        first_seen=item.first_seen,
+    )
+
+
+def as_assessment(item: Assessment) -> domain.Assessment:
+    return domain.Assessment(
+        feed=item.feed,
+        vulnerability_id=item.vulnerability_id,
+        type=item.type,
+        effect=item.effect,
+        comment=item.comment,
+        assessed_by=item.assessed_by,
+        assessed_by_id=item.assessed_by_id,
+        assessed_at=item.assessed_at,
+        expires_at=item.expires_at,
+        version=int(item.version or 0),
+    )
+
+
+def list_page(feed: str, filters: Filters, limit: int, cursor: str | None, now: datetime) -> Page[domain.Finding]:
+    """A page of the feed's findings (list_items)."""
+    page = _list_page(feed, filters, limit, cursor, now)
+    return Page([as_finding(item) for item in page.items], page.next_cursor)
+
+
+def _list_page(feed: str, filters: Filters, limit: int, cursor: str | None, now: datetime) -> Page[Finding]:
     """A page of the feed's findings, most severe first (least with
     `ascending`), one Query on an index: by_score, or by_status for a status
     (two phases for `expired`: those stored expired, then those assessed whose
@@ -207,21 +242,43 @@ def _cursor_problem(message: str) -> dict[str, Any]:
     return {"loc": ["query", "cursor"], "type": "value_error", "msg": message}
 
 
-def get(feed: str, vulnerability_id: str) -> Finding | None:
+def get(feed: str, vulnerability_id: str) -> domain.Finding | None:
+    """The finding, unless it does not exist or is withdrawn."""
     try:
         finding = Finding.get(feed, vulnerability_id, consistent_read=True)
     except Finding.DoesNotExist:
         return None
-    return None if finding.status == "withdrawn" else finding
+    return None if finding.status == "withdrawn" else as_finding(finding)
 
 
-def assessments_of(feed: str, vulnerability_ids: Iterable[str]) -> dict[str, Assessment]:
+def read(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], domain.Finding]:
+    """The findings of these (feed, vulnerability id) that exist, withdrawn ones too."""
+    wanted = sorted(set(keys))
+    return {(f.feed, f.vulnerability_id): as_finding(f) for f in batching.read(Finding, wanted)} if wanted else {}
+
+
+def assessments_of(feed: str, vulnerability_ids: Iterable[str]) -> dict[str, domain.Assessment]:
     ids = sorted(set(vulnerability_ids))
-    return {item.vulnerability_id: item for item in batching.read(Assessment, [(feed, vid) for vid in ids])}
+    return {
+        item.vulnerability_id: as_assessment(item) for item in batching.read(Assessment, [(feed, vid) for vid in ids])
+    }
 
 
-def vulnerability(vulnerability_id: str) -> Vulnerability | None:
+def vulnerability(vulnerability_id: str) -> domain.Vulnerability | None:
+    """The vulnerability's details as last reported."""
     try:
-        return Vulnerability.get(vulnerability_id)
+        item = Vulnerability.get(vulnerability_id)
     except Vulnerability.DoesNotExist:
         return None
+    return domain.Vulnerability(
+        id=item.id,
+        display_name=item.display_name,
+        title=item.title,
+        description=item.description,
+        cvss_score=float(item.cvss_score) if item.cvss_score is not None else None,
+        cvss_vector=item.cvss_vector,
+        cwe=item.cwe,
+        cve=item.cve,
+        reference=item.reference,
+        external_references=tuple(str(reference) for reference in item.external_references or ()),
+    )

@@ -8,9 +8,11 @@ import time
 
 from pynamodb.exceptions import TransactWriteError
 
+from feedguard import domain
 from feedguard.actors import AUTO, Actor
 from feedguard.dal import conditions, transactions
 from feedguard.dal.models import Assessment, Finding, HistoryEntry
+from feedguard.dal.pages import Page, collect
 
 
 def finding_key(feed: str, vulnerability_id: str) -> str:
@@ -119,3 +121,27 @@ def _current_version(feed: str, vulnerability_id: str) -> int | None:
 
 def entries(feed: str, vulnerability_id: str) -> list[HistoryEntry]:
     return list(HistoryEntry.query(finding_key(feed, vulnerability_id), consistent_read=True))
+
+
+def page(feed: str, vulnerability_id: str, limit: int, cursor: str | None) -> Page[domain.HistoryEntry]:
+    """A page of the finding's history, oldest first."""
+    read = collect(
+        lambda **kw: HistoryEntry.query(finding_key(feed, vulnerability_id), consistent_read=True, **kw),
+        limit,
+        cursor,
+    )
+    return Page(
+        [
+            domain.HistoryEntry(
+                at=e.at,
+                actor=e.actor,
+                actor_id=e.actor_id,
+                action=e.action,
+                type=e.type,
+                comment=e.comment,
+                reason=e.reason,
+            )
+            for e in read.items
+        ],
+        read.next_cursor,
+    )
