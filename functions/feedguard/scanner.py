@@ -16,8 +16,8 @@ from typing import Any
 import requests
 from aws_lambda_powertools import Logger
 
-from feedguard import clock, observability, ossindex, source_health
-from feedguard.dal import answers, detections, scans
+from feedguard import clock, observability, ossindex, recording, source_health
+from feedguard.dal import answers, scans
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import ALL_FEEDS_SCOPE, Scan, Source
@@ -219,9 +219,9 @@ def _record(answered: Answered) -> scans.BatchOutcome:
     batch, now, fresh = answered.batch, answered.now, answered.fresh
     answers.store(batch.source_id, {purl: report.raw for purl, report in fresh.items()}, now)
     reports = {**answered.cached, **fresh}
-    detections.record_vulnerabilities(reports.values(), now)
-    packages = detections.record_packages(batch.packages, reports, now, covered=answered.scan.covered_feeds or ())
-    findings_new = detections.record_findings(packages, reports, now, batch=f"{batch.scan_id}#{batch.number}")
+    findings_new = recording.record_batch(
+        batch.packages, reports, now, covered=answered.scan.covered_feeds or (), batch=f"{batch.scan_id}#{batch.number}"
+    )
     unanswered = answered.missing - len(fresh)
     unanswered_error = (
         f"{answered.source_name}: OSS Index did not answer for {unanswered} of {answered.missing} packages."
@@ -260,7 +260,7 @@ def finish(scan_id: str) -> Scan | None:
     for feed in sorted(finished.covered_feeds or ()):
         if finished.started_at:
             feed_store.mark_scanned(feed, finished.started_at)
-        withdrawn = detections.withdraw_unreported(feed, now)
+        withdrawn = recording.withdraw_unreported(feed, now)
         if withdrawn:
             logger.info("findings withdrawn", extra={"feed": feed, "count": withdrawn})
     return finished

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from feedguard import clock, ossindex
+from feedguard import clock, ossindex, recording
 from feedguard.dal import assessment_types as type_store
 from feedguard.dal import detections, history
 from feedguard.dal.models import Assessment, Finding, Vulnerability
@@ -35,7 +35,7 @@ def test_a_batch_creates_its_new_findings_fifty_a_transaction_each_with_its_dete
     wanted = {(feed, v.id): purl for purl in purls for v in reports[purl].vulnerabilities for feed in FEEDS}
     assert len(wanted) > 100
     with counted_dynamodb_calls() as calls:
-        new = detections.record_findings(
+        new = recording.record_findings(
             [(feed, purl) for purl in purls for feed in FEEDS], reports, clock.now(), batch="s1#0"
         )
     assert new == len(wanted)
@@ -65,7 +65,7 @@ def test_new_findings_a_range_holds_are_created_assessed_by_auto_in_the_same_tra
         counted_dynamodb_calls() as calls,
         dynamodb_hook("provide-client-params.dynamodb.TransactWriteItems", transaction_size),
     ):
-        new = detections.record_findings([(feed, purl) for purl in purls for feed in FEEDS], reports, now, "s1#0")
+        new = recording.record_findings([(feed, purl) for purl in purls for feed in FEEDS], reports, now, "s1#0")
     # Then every one is new, in full transactions (4 items an auto-assessed finding, 2 another), nothing read one by one
     assert new == len(scores)
     assert sum(sizes) == 4 * len(auto) + 2 * (len(scores) - len(auto))
@@ -111,7 +111,7 @@ def test_a_new_finding_whose_assessment_was_left_behind_is_still_auto_assessed(a
     ).save()
     # When a batch creates the finding (and another, with the same range)
     reports = reports_for([LODASH], [TEMPLATE_INJECTION])
-    assert detections.record_findings([("feed-a", LODASH), ("feed-b", LODASH)], reports, clock.now(), "s1#0") == 2
+    assert recording.record_findings([("feed-a", LODASH), ("feed-b", LODASH)], reports, clock.now(), "s1#0") == 2
     # Then both are created and assessed by auto; the one left behind is replaced
     for feed in FEEDS:
         assessment = Assessment.get(feed, "CVE-2021-23337", consistent_read=True)
@@ -124,14 +124,14 @@ def test_a_new_finding_whose_assessment_was_left_behind_is_still_auto_assessed(a
 def test_a_redelivered_batch_auto_assesses_what_its_first_delivery_created_unassessed(aws: Any) -> None:
     # Given a finding a batch created unassessed (by a version that auto-assessed after creating, and stopped between)
     reports = reports_for([LODASH], [TEMPLATE_INJECTION])
-    assert detections.record_findings([("feed-a", LODASH)], reports, clock.now(), "s1#0") == 1
+    assert recording.record_findings([("feed-a", LODASH)], reports, clock.now(), "s1#0") == 1
     type_store.create(AssessmentType("triage", "Triage", "warn", None, auto_assess_min=7.0, auto_assess_max=7.5))
     # When the batch is delivered again, it counts the finding as new again and assesses it
-    assert detections.record_findings([("feed-a", LODASH)], reports, clock.now(), "s1#0") == 1
+    assert recording.record_findings([("feed-a", LODASH)], reports, clock.now(), "s1#0") == 1
     assert Finding.get("feed-a", "CVE-2021-23337", consistent_read=True).status == "assessed"
     assert [e.action for e in history.entries("feed-a", "CVE-2021-23337")] == ["detected", "assessed"]
     # And another batch that reports it neither counts nor assesses it again
-    assert detections.record_findings([("feed-a", LODASH)], reports, clock.now(), "s1#1") == 0
+    assert recording.record_findings([("feed-a", LODASH)], reports, clock.now(), "s1#1") == 0
     assert [e.action for e in history.entries("feed-a", "CVE-2021-23337")] == ["detected", "assessed"]
 
 
@@ -146,12 +146,12 @@ def test_a_finding_another_batch_created_meanwhile_gets_this_batchs_packages_too
     own = made_up_vulnerabilities("pkg:npm/own@1.0.0")
     first, second, third = "pkg:npm/shared@1.0.0", "pkg:npm/shared@1.0.1", "pkg:npm/own@1.0.0"
     # Batch 0 reports the shared vulnerability for one version, and creates its finding
-    assert detections.record_findings([("feed-a", first)], reports_for([first], shared), clock.now(), "s1#0") == 1
+    assert recording.record_findings([("feed-a", first)], reports_for([first], shared), clock.now(), "s1#0") == 1
     # Batch 1 read the findings before that finding was there (the race), and
     # reports it for another version, with a vulnerability of its own
-    monkeypatch.setattr(detections.Recorded, "read", classmethod(lambda cls, keys: {}))
+    monkeypatch.setattr(detections, "stored_findings", lambda keys: {})
     reports = {**reports_for([second], shared), **reports_for([third], own)}
-    new = detections.record_findings([("feed-a", second), ("feed-a", third)], reports, clock.now(), "s1#1")
+    new = recording.record_findings([("feed-a", second), ("feed-a", third)], reports, clock.now(), "s1#1")
     # Then the shared finding lists both versions, detected once, and the other is created
     assert new == len(own)
     shared_finding = Finding.get("feed-a", shared[0]["id"], consistent_read=True)
@@ -184,14 +184,8 @@ TEMPLATE_INJECTION = {
 
 
 def record(reports: dict[str, Any]) -> int:
-    detections.record_vulnerabilities(reports.values(), clock.now())
-    return detections.record_findings([(feed, purl) for purl in reports for feed in FEEDS], reports, clock.now())
-
-
-def test_a_vulnerabilitys_fingerprint_is_the_one_stored_by_earlier_versions() -> None:
-    # A changed fingerprint would make the next scan rewrite every vulnerability stored.
-    vulnerability = ossindex.parse_vulnerability(TEMPLATE_INJECTION)
-    assert detections.fingerprint(vulnerability) == "f5f1b1b60e307a8156443e0468003ec1da7d3f3cb4cef39445c7ab1d7effb9a3"
+    recording.record_vulnerabilities(reports.values(), clock.now())
+    return recording.record_findings([(feed, purl) for purl in reports for feed in FEEDS], reports, clock.now())
 
 
 def test_a_rescan_rewrites_a_finding_and_its_vulnerability_only_when_oss_index_changed_them(aws: Any) -> None:

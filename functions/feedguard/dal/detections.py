@@ -1,20 +1,18 @@
-"""Recording what a scan found: vulnerabilities (once per id), the packages'
-last answers, findings (one per feed and vulnerability) and their `detected`
-and `withdrawn` history. Writes happen only where something changed, so a
-rescan that finds nothing new rewrites no finding and no vulnerability."""
+"""Storing what a scan found, as feedguard.findings_plan decided:
+vulnerabilities (one item per id), the packages' last answers, findings
+(one per feed and vulnerability) and their `detected`, `reopened` and
+`withdrawn` history; and reading the stored state those plans start from.
+No rule of findings is decided here: where a write races another (a finding
+another batch created first, an assessment changed since it was read),
+what is left to do follows the plan's own terms."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
-from dataclasses import fields as dataclass_fields
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from functools import partial
 from itertools import accumulate
-from typing import Any
 
 from aws_lambda_powertools import Logger
 from pynamodb.exceptions import TransactWriteError
@@ -22,80 +20,47 @@ from pynamodb.expressions.update import Action
 
 from feedguard import clock
 from feedguard.actors import AUTO, SCANNER
-from feedguard.dal import assessment_types as type_store
 from feedguard.dal import assessments as assessments_store
 from feedguard.dal import batching, conditions, history, transactions
 from feedguard.dal import feeds as feed_store
 from feedguard.dal.models import Assessment, Finding, HistoryEntry, Package, Vulnerability
-from feedguard.effects import AssessmentType, auto_type, band_rank, score_key, severity
-from feedguard.ossindex import ComponentReport
-from feedguard.ossindex import Vulnerability as Reported
-from feedguard.scanplan import Rows
+from feedguard.domain import Vulnerability as Reported
+from feedguard.effects import band_rank, score_key, severity
+from feedguard.findings_plan import (
+    AutoAssessment,
+    Change,
+    Creation,
+    FindingsPlan,
+    Key,
+    Listed,
+    PackagesPlan,
+    Reopen,
+    StoredAssessment,
+    StoredFinding,
+    WithdrawalPlan,
+)
 
 logger = Logger(child=True)
-
-
-FINGERPRINTED = tuple(field.name for field in dataclass_fields(Reported))
-
-
-def fingerprint(vulnerability: Reported) -> str:
-    # Its fields are plain values: no need for asdict's deep copy (the JSON is the same).
-    fields = {name: getattr(vulnerability, name) for name in FINGERPRINTED}
-    payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What a batch reads of a finding already recorded: all it compares
-    with what OSS Index said. The rest of the item is never read (a daily
-    scan reads every finding its packages report, and building models of
-    whole items was most of a batch's extra CPU when it had findings)."""
-
-    status: str
-    packages: frozenset[str]
-    cvss_score: float | None
-    title: str | None
-    detected_in: str | None
-    assessment_band: str | None  # the band its assessment recorded, when assessed
-
-    @classmethod
-    def read(cls, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Recorded]:
-        """The findings of these (feed, vulnerability id) that exist."""
-        feed, vid, status = Finding.feed, Finding.vulnerability_id, Finding.status
-        packages, score, title, batch = Finding.packages, Finding.cvss_score, Finding.title, Finding.detected_in
-        band = Finding.assessment_band
-        found: dict[tuple[str, str], Recorded] = {}
-        for values in batching.read_values(Finding, keys, (feed, vid, status, packages, score, title, batch, band)):
-            found[(values[feed.attr_name], values[vid.attr_name])] = cls(
-                status=values[status.attr_name],
-                packages=frozenset(values[packages.attr_name] or ()),
-                cvss_score=float(values[score.attr_name]) if values[score.attr_name] is not None else None,
-                title=values[title.attr_name],
-                detected_in=values[batch.attr_name],
-                assessment_band=values[band.attr_name],
-            )
-        return found
 
 
 def _entry(feed: str, vulnerability_id: str, at: str, action: str, reason: str | None = None) -> HistoryEntry:
     return history.new_entry(feed, vulnerability_id, at, action, SCANNER, reason=reason)
 
 
-def record_vulnerabilities(reports: Iterable[ComponentReport], now: datetime) -> int:
-    """Stores each vulnerability new or changed since last seen; returns how many were written."""
-    latest: dict[str, Reported] = {}
-    for report in reports:
-        for vulnerability in report.vulnerabilities:
-            latest[vulnerability.id] = vulnerability
-    if not latest:
-        return 0
+# ---------------------------------------------------------------- vulnerabilities
+
+
+def fingerprints(ids: list[str]) -> dict[str, str]:
+    """The stored fingerprint of each of these vulnerabilities that is stored."""
     identifier, printed = Vulnerability.id, Vulnerability.fingerprint
-    known = {
+    return {
         values[identifier.attr_name]: values[printed.attr_name]
-        for values in batching.read_values(Vulnerability, latest, (identifier, printed))
+        for values in batching.read_values(Vulnerability, ids, (identifier, printed))
     }
-    changed = [v for v in latest.values() if known.get(v.id) != fingerprint(v)]
+
+
+def write_vulnerabilities(changed: list[tuple[Reported, str]], now: datetime) -> None:
+    """Puts each (vulnerability, its fingerprint)."""
     batching.write(
         Vulnerability,
         puts=[
@@ -110,130 +75,125 @@ def record_vulnerabilities(reports: Iterable[ComponentReport], now: datetime) ->
                 cve=v.cve,
                 reference=v.reference,
                 external_references=list(v.external_references),
-                fingerprint=fingerprint(v),
+                fingerprint=printed,
                 updated_at=clock.iso(now),
             )
-            for v in changed
+            for v, printed in changed
         ],
     )
-    return len(changed)
 
 
-def record_packages(
-    rows: Rows, reports: dict[str, ComponentReport], now: datetime, covered: Iterable[str] = ()
-) -> list[tuple[str, str]]:
-    """The answered packages of the batch, as (feed, purl), and their rows
-    brought up to date. `rows` says what each row held when the scan was
-    planned, so only a row whose answer changed is read and written, or one
-    never scanned whose feed this scan does not cover whole (a scan that does
-    stamps the feed once when it succeeds: see feeds.mark_scanned). A row
-    removed since the scan was planned is not written back."""
-    whole = set(covered)
-    answered: list[tuple[str, str]] = []
-    stale: dict[tuple[str, str], set[str]] = {}
-    for purl, feeds in rows.items():
-        report = reports.get(purl)
-        if report is None:
-            continue
-        ids = {v.id for v in report.vulnerabilities}
-        for feed, known in feeds.items():
-            answered.append((feed, purl))
-            if ids != known.vulnerabilities or not (known.scanned or feed in whole):
-                stale[(feed, purl)] = ids
+# ---------------------------------------------------------------- packages
+
+
+def write_packages(plan: PackagesPlan, now: datetime) -> None:
+    """Rewrites the rows the plan names that still exist (a row removed
+    since the scan was planned is not written back), then counts each
+    feed's changed rows: counted once written, since a batch cut short in
+    between is delivered again, and on its last delivery its scan does not
+    succeed (scanner.finish)."""
     at = clock.iso(now)
-    changed = batching.read(Package, list(stale)) if stale else []
-    for package in changed:
-        package.vulnerability_ids = stale[(package.feed, package.purl)] or None
+    rows = batching.read(Package, list(plan.rewrite)) if plan.rewrite else []
+    for package in rows:
+        package.vulnerability_ids = set(plan.rewrite[(package.feed, package.purl)]) or None
         package.last_scanned_at = at
-    batching.write(Package, puts=changed)
-    # Counted once written: a batch cut short in between is delivered again,
-    # and on its last delivery its scan does not succeed (scanner.finish).
-    reporting = Counter(feed for (feed, purl), ids in stale.items() if ids != rows[purl][feed].vulnerabilities)
-    for feed, count in sorted(reporting.items()):
+    batching.write(Package, puts=rows)
+    for feed, count in sorted(plan.changes.items()):
         feed_store.note_package_changes(feed, count)
-    return answered
 
 
-def record_findings(
-    packages: Iterable[tuple[str, str]], reports: dict[str, ComponentReport], now: datetime, batch: str | None = None
-) -> int:
-    """Creates each finding seen for the first time (status unassessed, with a
-    `detected` entry in the same transaction), revives withdrawn ones, adds
-    newly affected packages. Returns how many findings are new.
+# ---------------------------------------------------------------- findings
 
-    `batch` ("<scan id>#<number>") makes a redelivered batch idempotent in
-    what it reports too: the findings it created on an earlier delivery count
-    as new again, and get the auto-assessment that delivery may not have
-    reached."""
-    wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
-    reported: dict[str, Reported] = {}
-    for feed, purl in packages:
-        for vulnerability in reports[purl].vulnerabilities:
-            wanted[(feed, vulnerability.id)].add(purl)
-            reported[vulnerability.id] = vulnerability
-    if not wanted:
-        return 0
-    existing = Recorded.read(list(wanted))
-    # An assessment is read only when the band reported is above the one it
-    # recorded (copied on its finding): a daily scan of a feed whose findings
-    # are assessed reads none. A finding assessed before the copy existed has
-    # none, below every band, so its assessment is read as it always was.
-    suspect = [
-        (feed, vid)
-        for (feed, vid), f in existing.items()
-        if f.status == "assessed" and _rose(f.assessment_band, reported[vid])
-    ]
-    assessments = {(a.feed, a.vulnerability_id): a for a in batching.read(Assessment, suspect)} if suspect else {}
+
+def stored_findings(keys: list[Key]) -> dict[Key, StoredFinding]:
+    """What planning compares of the findings of these keys that exist.
+    Only those attributes are read (a daily scan reads every finding its
+    packages report, and building models of whole items was most of a
+    batch's extra CPU when it had findings)."""
+    feed, vid, status = Finding.feed, Finding.vulnerability_id, Finding.status
+    packages, score, title, batch = Finding.packages, Finding.cvss_score, Finding.title, Finding.detected_in
+    band = Finding.assessment_band
+    found: dict[Key, StoredFinding] = {}
+    for values in batching.read_values(Finding, keys, (feed, vid, status, packages, score, title, batch, band)):
+        found[(values[feed.attr_name], values[vid.attr_name])] = StoredFinding(
+            status=values[status.attr_name],
+            packages=frozenset(values[packages.attr_name] or ()),
+            cvss_score=float(values[score.attr_name]) if values[score.attr_name] is not None else None,
+            title=values[title.attr_name],
+            detected_in=values[batch.attr_name],
+            assessment_band=values[band.attr_name],
+        )
+    return found
+
+
+def _stored_assessment(assessment: Assessment) -> StoredAssessment:
+    return StoredAssessment(int(assessment.version or 0), assessment.type, assessment.severity_band)
+
+
+def stored_assessments(keys: list[Key]) -> dict[Key, StoredAssessment]:
+    """The assessments of these findings that exist."""
+    return {(a.feed, a.vulnerability_id): _stored_assessment(a) for a in batching.read(Assessment, keys)}
+
+
+def carry_out(plan: FindingsPlan, now: datetime, batch: str | None = None) -> int:
+    """Writes the plan's creations (together, up to 100 items a transaction)
+    and changes (a transaction a finding); returns how many findings it
+    created. A finding another batch created first gets this batch's
+    packages; one created unassessed because an assessment was left behind
+    (a feed deleted part way, its name used again) is assessed after."""
     at = clock.iso(now)
-    unseen = [(feed, vid) for feed, vid in sorted(wanted) if (feed, vid) not in existing]
-    autos = type_store.auto_assessing() if unseen else None
-    created, lost, unassessed = _create_all(
-        [
-            _Creation(feed, vid, wanted[(feed, vid)], reported[vid], auto_type(reported[vid].cvss_score, autos or []))
-            for feed, vid in unseen
-        ],
-        at,
-        batch,
-        now,
-    )
-    for feed, vid in lost:  # another batch created it first: this one's packages go on it
-        _add_packages(feed, vid, wanted[(feed, vid)], at)
+    created, lost, unassessed = _create_all(list(plan.creations), at, batch)
+    for creation in lost:  # another batch created it first: this one's packages go on it
+        _add_packages(creation.feed, creation.vid, creation.purls, at)
     for creation in unassessed:
-        _auto_assess(creation.feed, creation.vid, creation.vulnerability, creation.auto, now)
-    new = 0
-    for (feed, vid), purls in sorted(wanted.items()):
-        vulnerability = reported[vid]
-        finding = existing.get((feed, vid))
-        redelivered = finding is not None and batch is not None and finding.detected_in == batch
-        if (feed, vid) in created or redelivered:
-            new += 1
-        if redelivered and finding is not None and finding.status == "unassessed":
-            # Created by an earlier delivery, perhaps by a version that auto-assessed after creating.
-            autos = type_store.auto_assessing() if autos is None else autos
-            _auto_assess(feed, vid, vulnerability, auto_type(vulnerability.cvss_score, autos), now)
-        if finding is not None:
-            assessment = assessments.get((feed, vid))
-            if assessment is not None and _reopen_if_rose(feed, vid, assessment, vulnerability, at):
-                finding = replace(finding, status="expired")
-            _update(feed, vid, finding, purls, vulnerability, at)
-    return new
+        if creation.auto is not None:
+            _auto_assess(creation.feed, creation.vid, creation.auto)
+    for change in plan.changes:
+        _change(change, at)
+    return len(created)
 
 
-def _rose(assessed_band: str | None, vulnerability: Reported) -> bool:
-    return band_rank(severity(vulnerability.cvss_score)) > band_rank(assessed_band)
+def _auto_assess(feed: str, vid: str, auto: AutoAssessment) -> None:
+    """A finding that exists assessed by `auto`'s type."""
+    assessments_store.assess(
+        feed,
+        vid,
+        type_id=auto.type_id,
+        effect=auto.effect,
+        comment=auto.comment,
+        expires_at=auto.expires_at,
+        actor=AUTO,
+    )
 
 
-def _reopen_if_rose(feed: str, vid: str, assessment: Assessment | None, vulnerability: Reported, at: str) -> bool:
-    """Reopens the assessment if the vulnerability got more severe than when
-    it was assessed. When it was reassessed or removed meanwhile, the
-    assessment now in force is read and checked in turn: one made while this
-    scan ran was made at the band before it. True when one was reopened."""
+def _first(finding: Finding, auto: AutoAssessment) -> tuple[Assessment, HistoryEntry]:
+    """A new finding's assessment by `auto`'s type, and its entry, to write with it."""
+    return assessments_store.first(
+        finding, type_id=auto.type_id, effect=auto.effect, comment=auto.comment, expires_at=auto.expires_at, actor=AUTO
+    )
+
+
+def _change(change: Change, at: str) -> None:
+    if change.auto is not None:
+        _auto_assess(change.feed, change.vid, change.auto)
+    if change.reopen is not None:
+        _reopen_if_rose(change.feed, change.vid, change.reopen, at)
+    _update(change, at)
+
+
+def _reopen_if_rose(feed: str, vid: str, reopen: Reopen, at: str) -> bool:
+    """Reopens the assessment read. When it was reassessed or removed
+    meanwhile, the assessment now in force is read and checked in turn: one
+    made while this scan ran was made at the band before it. True when one
+    was reopened."""
+    assessment: StoredAssessment | None = reopen.assessment
     for _ in range(assessments_store.RACE_RETRIES):
-        if assessment is None or not _rose(assessment.severity_band, vulnerability):
+        if assessment is None or band_rank(reopen.band) <= band_rank(assessment.band):
             return False
-        if _reopen(feed, vid, assessment, vulnerability, at):
+        if _reopen(feed, vid, replace(reopen, assessment=assessment), at):
             return True
-        assessment = assessments_store.current(feed, vid)
+        current = assessments_store.current(feed, vid)
+        assessment = _stored_assessment(current) if current is not None else None
     # It kept changing: whichever assessment is left, its band is on the
     # finding, and the next scan compares with it.
     logger.warning(
@@ -242,71 +202,36 @@ def _reopen_if_rose(feed: str, vid: str, assessment: Assessment | None, vulnerab
     return False
 
 
-def _reopen(feed: str, vid: str, assessment: Assessment, vulnerability: Reported, at: str) -> bool:
-    """The vulnerability got more severe than when it was assessed: the
-    assessment ends as `reopened` and the finding needs reassessing (its
-    status is then `expired`). False when the assessment changed since it
-    was read."""
-    old, new = assessment.severity_band or "none", severity(vulnerability.cvss_score)
-    entry = _entry(feed, vid, at, "reopened", f"Severity rose from {old} to {new}.")
-    entry.type = assessment.type
+def _reopen(feed: str, vid: str, reopen: Reopen, at: str) -> bool:
+    """The assessment ends as `reopened` and the finding needs reassessing
+    (its status is then `expired`). False when the assessment changed since
+    it was read."""
+    entry = _entry(feed, vid, at, "reopened", reopen.reason)
+    entry.type = reopen.assessment.type
+    assessment = Assessment(feed=feed, vulnerability_id=vid, version=reopen.assessment.version)
     return assessments_store.end(assessment, Finding(feed=feed, vulnerability_id=vid), "expired", entry)
 
 
-def _auto_assess(feed: str, vid: str, vulnerability: Reported, kind: AssessmentType | None, now: datetime) -> None:
-    """A finding that exists assessed by `kind`, when a type's range holds its score."""
-    if kind is not None:
-        assessments_store.assess(feed, vid, **_auto_assessment(kind, vulnerability, now))
-
-
-def _auto_assessment(kind: AssessmentType, vulnerability: Reported, now: datetime) -> dict[str, Any]:
-    """What an auto-assessment by `kind` says."""
-    return {
-        "type_id": kind.id,
-        "effect": str(kind.effect),
-        "comment": f"CVSS {vulnerability.cvss_score} is in the {kind.name} range "
-        f"{kind.auto_assess_min}-{kind.auto_assess_max}.",
-        "expires_at": now + timedelta(days=kind.expiration_days) if kind.expiration_days else None,
-        "actor": AUTO,
-    }
-
-
-@dataclass(frozen=True)
-class _Creation:
-    """A finding a batch creates, and the type that auto-assesses it as it is created."""
-
-    feed: str
-    vid: str
-    purls: set[str]
-    vulnerability: Reported
-    auto: AssessmentType | None
-
-    @property
-    def items(self) -> int:
-        return 4 if self.auto else 2
-
-
 def _create_all(
-    creations: list[_Creation], at: str, batch: str | None, now: datetime
-) -> tuple[set[tuple[str, str]], list[tuple[str, str]], list[_Creation]]:
+    creations: list[Creation], at: str, batch: str | None
+) -> tuple[set[Key], list[Creation], list[Creation]]:
     """Creates each finding (unassessed, or assessed by the type whose range
     holds its score) with its entries, DynamoDB's 100 items a transaction (a
     finding and its `detected` entry, and the assessment and its `assessed`
     entry when a type auto-assesses it): a first scan of a feed creates
-    thousands, and a transaction each was most of its time. Returns the (feed, vulnerability) of those
-    created; of those another batch of the scan created first (a finding's
-    condition failed: it and its items are left out, and the others are
-    written again); and those created unassessed because an assessment was
-    there already (a feed deleted part way, its name used again), for
-    assessments.assess, which replaces it."""
-    created: set[tuple[str, str]] = set()
-    lost: list[tuple[str, str]] = []
-    unassessed: list[_Creation] = []
+    thousands, and a transaction each was most of its time. Returns the keys
+    of those created; those another batch of the scan created first (a
+    finding's condition failed: it and its items are left out, and the
+    others are written again); and those created unassessed because an
+    assessment was there already, for assessments.assess, which replaces it."""
+    created: set[Key] = set()
+    lost: list[Creation] = []
+    unassessed: list[Creation] = []
     for together in _transactions_of(creations):
         pending = together
         while pending:
             try:
-                _create_together(pending, at, batch, now)
+                _create_together(pending, at, batch)
             except TransactWriteError as error:
                 # Each creation's items in order: the finding first, its assessment third.
                 starts = [0, *accumulate(c.items for c in pending)][:-1]
@@ -318,7 +243,7 @@ def _create_all(
                 } - refused
                 if not refused and not stale:
                     raise
-                lost += [(pending[i].feed, pending[i].vid) for i in sorted(refused)]
+                lost += [pending[i] for i in sorted(refused)]
                 unassessed += [pending[i] for i in sorted(stale)]
                 pending = [
                     replace(c, auto=None) if i in stale else c for i, c in enumerate(pending) if i not in refused
@@ -329,8 +254,8 @@ def _create_all(
     return created, lost, unassessed
 
 
-def _transactions_of(creations: list[_Creation]) -> Iterator[list[_Creation]]:
-    chunk: list[_Creation] = []
+def _transactions_of(creations: list[Creation]) -> Iterator[list[Creation]]:
+    chunk: list[Creation] = []
     items = 0
     for creation in creations:
         if chunk and items + creation.items > batching.TRANSACTION_ITEMS:
@@ -342,16 +267,14 @@ def _transactions_of(creations: list[_Creation]) -> Iterator[list[_Creation]]:
         yield chunk
 
 
-def _create_together(creations: list[_Creation], at: str, batch: str | None, now: datetime) -> None:
+def _create_together(creations: list[Creation], at: str, batch: str | None) -> None:
     def create() -> None:
         with transactions.write() as transaction:
             for c in creations:
-                finding = _new_finding(c.feed, c.vid, c.purls, c.vulnerability, at, batch)
-                detected = _entry(c.feed, c.vid, at, "detected", f"Reported for {', '.join(sorted(c.purls))}.")
+                finding = _new_finding(c, at, batch)
+                detected = _entry(c.feed, c.vid, at, "detected", c.reason)
                 # The assessment (saved on condition that there is none) and its entry, after `detected`.
-                assessed = (
-                    assessments_store.first(finding, **_auto_assessment(c.auto, c.vulnerability, now)) if c.auto else ()
-                )
+                assessed = _first(finding, c.auto) if c.auto else ()
                 transaction.save(finding, condition=Finding.vulnerability_id.does_not_exist())
                 transaction.save(detected)
                 if assessed:
@@ -363,11 +286,12 @@ def _create_together(creations: list[_Creation], at: str, batch: str | None, now
     transactions.retrying(create)
 
 
-def _new_finding(feed: str, vid: str, purls: set[str], vulnerability: Reported, at: str, batch: str | None) -> Finding:
+def _new_finding(creation: Creation, at: str, batch: str | None) -> Finding:
+    feed, vulnerability = creation.feed, creation.vulnerability
     return Finding(
         feed=feed,
-        vulnerability_id=vid,
-        packages=purls,
+        vulnerability_id=creation.vid,
+        packages=set(creation.purls),
         status="unassessed",
         feed_status=Finding.status_key(feed, "unassessed"),
         score_key=score_key(vulnerability.cvss_score),
@@ -382,36 +306,35 @@ def _new_finding(feed: str, vid: str, purls: set[str], vulnerability: Reported, 
     )
 
 
-def _add_packages(feed: str, vid: str, purls: set[str], at: str) -> None:
+def _add_packages(feed: str, vid: str, purls: Iterable[str], at: str) -> None:
     """Puts a batch's packages on a finding another batch created meanwhile:
     without them a scan that reported a vulnerability for two packages in two
     batches at once listed only one, and kept it so."""
     finding = Finding(feed=feed, vulnerability_id=vid)
     transactions.retrying(
         lambda: finding.update(
-            actions=[Finding.packages.add(purls), Finding.last_seen.set(at)],
+            actions=[Finding.packages.add(set(purls)), Finding.last_seen.set(at)],
             condition=Finding.vulnerability_id.exists(),
         )
     )
 
 
-def _update(feed: str, vid: str, finding: Recorded, purls: set[str], vulnerability: Reported, at: str) -> None:
+def _update(change: Change, at: str) -> None:
+    feed, vid, vulnerability = change.feed, change.vid, change.vulnerability
     actions: list[Action] = []
-    missing = purls - finding.packages
-    if missing:
-        actions.append(Finding.packages.add(missing))
-    band = severity(vulnerability.cvss_score)
-    if finding.cvss_score != vulnerability.cvss_score or finding.title != vulnerability.title:
+    if change.add_packages:
+        actions.append(Finding.packages.add(set(change.add_packages)))
+    if change.rescore:
         actions += [
             Finding.cvss_score.set(vulnerability.cvss_score)
             if vulnerability.cvss_score is not None
             else Finding.cvss_score.remove(),
             Finding.score_key.set(score_key(vulnerability.cvss_score)),
             Finding.title.set(vulnerability.title) if vulnerability.title is not None else Finding.title.remove(),
-            Finding.severity_band.set(band),
+            Finding.severity_band.set(severity(vulnerability.cvss_score)),
         ]
     stored = Finding(feed=feed, vulnerability_id=vid)
-    if finding.status == "withdrawn":
+    if change.revive:
         # Reported again after it was withdrawn: it needs assessing again.
         actions += [
             *Finding.status_change(feed, "unassessed"),
@@ -429,46 +352,38 @@ def _update(feed: str, vid: str, finding: Recorded, purls: set[str], vulnerabili
         transactions.retrying(lambda: stored.update(actions=[*actions, Finding.last_seen.set(at)]))
 
 
-def withdraw_unreported(feed: str, now: datetime) -> int:
-    """After a fully successful scan of `feed`: findings no longer reported for
-    any of its packages are withdrawn; the others list exactly the packages
-    that report them. Returns how many were withdrawn.
+# ---------------------------------------------------------------- withdrawals
 
-    Only the packages a finding lists are read: a scan adds every package
-    that reports a vulnerability to its finding, so a package that reports it
-    and is not listed cannot exist. The cost follows the findings, not the
-    feed's size, and is paid only when a package changed what it reports, or
-    was removed, since the findings were last checked (feeds.findings_to_check):
-    a daily scan that finds nothing new reads no finding."""
-    changes = feed_store.findings_to_check(feed)
-    if changes is None:
-        return 0  # no package changed what it reports, and none was removed, since the findings were checked
-    findings = [finding for finding in Finding.query(feed) if finding.status != "withdrawn"]
-    listed = sorted({(feed, purl) for finding in findings for purl in finding.packages or ()})
-    reports = {package.purl: package.vulnerability_ids or set() for package in batching.read(Package, listed)}
+
+def open_findings(feed: str) -> list[Listed]:
+    """The feed's findings that are not withdrawn, with the packages they list."""
+    return [
+        Listed(finding.vulnerability_id, frozenset(finding.packages or ()))
+        for finding in Finding.query(feed)
+        if finding.status != "withdrawn"
+    ]
+
+
+def package_reports(feed: str, purls: list[str]) -> dict[str, frozenset[str]]:
+    """The vulnerability ids each of these packages' rows holds, for those that exist."""
+    rows = batching.read(Package, [(feed, purl) for purl in purls]) if purls else []
+    return {package.purl: frozenset(package.vulnerability_ids or ()) for package in rows}
+
+
+def withdraw(feed: str, plan: WithdrawalPlan, now: datetime) -> None:
+    """Narrows the findings' packages and withdraws the findings, as planned."""
     at = clock.iso(now)
-    withdrawn = 0
-    for finding in findings:
-        purls = {purl for purl in finding.packages or () if finding.vulnerability_id in reports.get(purl, ())}
-        if purls:
-            if purls != set(finding.packages or ()):
-                finding.update(actions=[Finding.packages.set(purls)])
-            continue
-        transactions.retrying(partial(_withdraw, feed, finding, at))
-        withdrawn += 1
-    feed_store.findings_checked(feed, changes)
-    return withdrawn
+    for vid, purls in plan.narrow.items():
+        Finding(feed=feed, vulnerability_id=vid).update(actions=[Finding.packages.set(set(purls))])
+    for vid in plan.withdraw:
+        transactions.retrying(partial(_withdraw, feed, vid, at))
 
 
-def _withdraw(feed: str, finding: Finding, at: str) -> None:
+def _withdraw(feed: str, vid: str, at: str) -> None:
     with transactions.write() as transaction:
         transaction.update(
-            finding,
+            Finding(feed=feed, vulnerability_id=vid),
             actions=[*Finding.status_change(feed, "withdrawn"), Finding.withdrawn_at.set(at)],
             condition=Finding.status != "withdrawn",
         )
-        transaction.save(
-            _entry(
-                feed, finding.vulnerability_id, at, "withdrawn", "No package of the feed is reported with it any more."
-            )
-        )
+        transaction.save(_entry(feed, vid, at, "withdrawn", "No package of the feed is reported with it any more."))

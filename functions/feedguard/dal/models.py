@@ -201,7 +201,7 @@ class Feed(Stored):
     scanned_at = UnicodeAttribute(null=True)
     # Package rows whose reported vulnerabilities changed, and packages
     # removed, counted as they happen; and that count when the findings were
-    # last checked against the packages (detections.withdraw_unreported).
+    # last checked against the packages (recording.withdraw_unreported).
     # Equal: no finding can need withdrawing or a package taken off.
     package_changes = NumberAttribute(null=True)
     findings_checked = NumberAttribute(null=True)
