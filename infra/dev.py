@@ -81,7 +81,9 @@ Ctrl-C stops everything.
         if os.environ.get("FEEDGUARD_SEED", "1") != "0":
             for line in seed(stack.api_url, admin_key, stack.template.routes(), stack.ossindex_url):
                 print(f"seed {line}", flush=True)
-        stopping.wait()
+        # With a timeout: the main thread wakes to run the handler of a signal another thread took.
+        while not stopping.wait(timeout=1.0):
+            pass
         print("stopping the local stack", flush=True)
     finally:
         stack.stop()
