@@ -46,7 +46,7 @@ class NewKey(api.RequestModel):
         description="What the key is for, with a visible character; not one of the system's names (admin, auto, "
         "scanner, system, feedguard), whatever its case",
         # Surrounding spaces are dropped; the reserved names in any case are 422.
-        json_schema_extra={"pattern": "[!-~]", "not": {"enum": RESERVED_NAMES}},
+        json_schema_extra={"pattern": r"\S", "not": {"enum": RESERVED_NAMES}},
     )
 
 

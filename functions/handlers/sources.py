@@ -42,11 +42,11 @@ logger = Logger()
 settings().require("allow_http_sources", "allow_private_sources", "source_secret_prefix")
 app = api.create_app()
 
-# Surrounding spaces are dropped: the document asks for a visible character.
+# Surrounding spaces are dropped: the document asks for a character that is not one.
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    Field(json_schema_extra={"pattern": "[!-~]"}),
+    Field(json_schema_extra={"pattern": r"\S"}),
 ]
 # Basic authentication joins username and token with a colon (RFC 7617), so a
 # username cannot hold one; it goes out UTF-8 encoded, whatever its script.
