@@ -353,9 +353,19 @@ class StreamPoller(_Loop):
 
 
 class SqsPoller(_Loop):
-    """One of an SQS event source mapping's pollers; the mapping runs
-    MaximumConcurrency of them. A failed message is visible again after
-    `retry_delay` seconds (on AWS, after the queue's visibility timeout)."""
+    """One of an SQS event source mapping's pollers. The stack runs the
+    mapping's `ScalingConfig.MaximumConcurrency` of them, each invoking the
+    function synchronously, so no more invocations of the mapping run at
+    once. Each gathers a batch as Lambda does: up to `BatchSize` messages
+    (a ReceiveMessage takes ten at most, so it asks again), waiting for
+    more up to `MaximumBatchingWindowInSeconds` after its first receive (0:
+    what one receive returns). With `ReportBatchItemFailures`, only the
+    messages the function names fail (a name not in the batch, or an error,
+    fails the whole batch); the others are deleted. A failed message is left
+    alone, as Lambda leaves it: it comes back once its visibility timeout
+    passes (the queue's `VisibilityTimeout`, or what the function set), and
+    the queue's redrive policy moves it to the dead-letter queue once it has
+    been received `maxReceiveCount` times; moto does both, as SQS does."""
 
     def __init__(
         self,
@@ -364,59 +374,75 @@ class SqsPoller(_Loop):
         provisioned: Provisioned,
         endpoint: str,
         number: int,
-        retry_delay: int,
     ) -> None:
         super().__init__(f"sqs-{mapping.function}-{number}", 0.0)
         self.mapping = mapping
         self.function = function
-        self.retry_delay = retry_delay
         self.queue_url = provisioned.queue_urls[mapping.queue]
         self.queue_arn = provisioned.queue_arns[mapping.queue]
         self.sqs = aws_client("sqs", endpoint)
         self.settling = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-settle")
 
     def tick(self) -> None:
-        messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=min(self.mapping.batch_size, 10),
-            WaitTimeSeconds=1,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        messages = self.gather()
         if not messages:
             return
         records = [self._record(message) for message in messages]
         try:
             result = self.function.invoke({"Records": records}, trigger="sqs")
         except InvocationError:
-            self._settle([], messages)
-            return
+            return  # every message of the batch comes back
         failed_ids = set()
         if self.mapping.report_failures and isinstance(result, dict):
             failed_ids = {failure.get("itemIdentifier") for failure in result.get("batchItemFailures") or []}
-        known_ids = {message["MessageId"] for message in messages}
-        if not failed_ids <= known_ids:
-            self._settle([], messages)  # an unknown identifier fails the whole batch
-            return
-        done = [message for message in messages if message["MessageId"] not in failed_ids]
-        self._settle(done, [message for message in messages if message["MessageId"] in failed_ids])
+        if not failed_ids <= {message["MessageId"] for message in messages}:
+            return  # an unknown identifier fails the whole batch
+        self._settle([message for message in messages if message["MessageId"] not in failed_ids])
 
-    def _settle(self, done: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
-        """Deletes the messages done and makes the failed ones visible again
-        later, while this poller already receives its next batch (one
-        settlement at a time, in order)."""
-        self.settling.submit(self._delete_and_retry, done, failed)
+    def gather(self) -> list[dict[str, Any]]:
+        """The next batch: what one receive (a long poll of up to a second)
+        returns, then more until BatchSize or the batching window closes."""
+        wanted = self.mapping.batch_size
+        messages = self._receive(wanted, wait_seconds=1)
+        if not messages:
+            return []
+        closes = time.monotonic() + self.mapping.batching_window_seconds
+        while len(messages) < wanted and not self.stopping.is_set():
+            left = closes - time.monotonic()
+            if left <= 0:
+                break
+            more = self._receive(wanted - len(messages), wait_seconds=int(min(left, 1.0)))
+            messages.extend(more)
+            if not more and left < 1.0:
+                self.stopping.wait(min(left, 0.05))  # a short poll found none; the window is still open
+        return messages
 
-    def _delete_and_retry(self, done: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
+    def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(count, 10),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        return messages
+
+    def _settle(self, done: list[dict[str, Any]]) -> None:
+        """Deletes the messages done while this poller already gathers its
+        next batch (one settlement at a time, in order)."""
+        if done:
+            self.settling.submit(self._delete_done, done)
+
+    def _delete_done(self, done: list[dict[str, Any]]) -> None:
         try:
-            if done:
+            for start in range(0, len(done), 10):
+                chunk = done[start : start + 10]
                 self.sqs.delete_message_batch(
                     QueueUrl=self.queue_url,
-                    Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
+                    Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)],
                 )
-            self._retry_later(failed)
         except Exception:
-            log.exception("%s could not settle a batch; its messages come back after the visibility timeout", self.name)
+            log.exception("%s could not delete a batch; its messages come back after the visibility timeout", self.name)
 
     def settled(self) -> None:
         """Returns once every batch received so far is settled."""
@@ -427,16 +453,6 @@ class SqsPoller(_Loop):
             super().run()
         finally:
             self.settling.shutdown(wait=True)
-
-    def _retry_later(self, messages: list[dict[str, Any]]) -> None:
-        if messages:
-            self.sqs.change_message_visibility_batch(
-                QueueUrl=self.queue_url,
-                Entries=[
-                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_delay}
-                    for n, m in enumerate(messages)
-                ],
-            )
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         attributes = {}
@@ -459,6 +475,13 @@ class SqsPoller(_Loop):
             "eventSourceARN": self.queue_arn,
             "awsRegion": REGION,
         }
+
+
+def sqs_pollers(
+    mapping: SqsMapping, function: LocalFunction, provisioned: Provisioned, endpoint: str
+) -> list[SqsPoller]:
+    """An SQS mapping's pollers: one for each invocation it may run at once."""
+    return [SqsPoller(mapping, function, provisioned, endpoint, number) for number in range(mapping.max_concurrency)]
 
 
 # ---------------------------------------------------------------- EventBridge Scheduler

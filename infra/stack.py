@@ -24,7 +24,7 @@ from moto.server import ThreadedMotoServer
 
 from infra import apigw, console_static, fake_ossindex, moto_patches
 from infra.lambdas import LocalFunction, function_environment
-from infra.pollers import ApiDestinationPoller, Scheduler, SqsPoller, StreamPoller, TtlRegistry, TtlSweeper
+from infra.pollers import ApiDestinationPoller, Scheduler, StreamPoller, TtlRegistry, TtlSweeper, sqs_pollers
 from infra.provision import REGION, Provisioned, aws_client, provision
 from infra.template import Template
 
@@ -49,7 +49,6 @@ class StackConfig:
     # A rate() value ("5 minutes") to use instead of the template's, or "off".
     schedule_rate: str | None = None
     ttl_interval: float = 2.0
-    sqs_retry_delay: int = 2
     concurrency: int = 4
     extra_environment: dict[str, str] = field(default_factory=dict)
     # Template parameters other than their defaults (WebhookUrl: FEEDGUARD_WEBHOOK_URL).
@@ -195,11 +194,14 @@ class LocalStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
             **self.config.extra_environment,
         }
+        # A function an SQS mapping invokes may run as many at once as the mapping's MaximumConcurrency.
+        mapped = {mapping.function: mapping.max_concurrency for mapping in self.template.sqs_mappings()}
         for logical_id, spec in self.template.functions().items():
             name = f"{self.config.stack}-{logical_id}"
             variables = {key: str(value) for key, value in self.provisioned.resolver(spec.environment).items()}
             environment = function_environment(spec, {**variables, **overrides}, self.aws_environment(), name)
-            self.functions[logical_id] = LocalFunction(spec, name, environment, self.config.concurrency)
+            concurrency = max(self.config.concurrency, mapped.get(logical_id, 0))
+            self.functions[logical_id] = LocalFunction(spec, name, environment, concurrency)
 
     def _start_gateway(self) -> None:
         _, props = self.template.api()
@@ -242,17 +244,7 @@ class LocalStack:
     def _start_pollers(self) -> None:
         assert self.provisioned is not None
         for mapping in self.template.sqs_mappings():
-            for number in range(mapping.max_concurrency):
-                self.pollers.append(
-                    SqsPoller(
-                        mapping,
-                        self.functions[mapping.function],
-                        self.provisioned,
-                        self.moto_url,
-                        number,
-                        self.config.sqs_retry_delay,
-                    )
-                )
+            self.pollers.extend(sqs_pollers(mapping, self.functions[mapping.function], self.provisioned, self.moto_url))
         for stream in self.template.stream_mappings():
             self.pollers.append(
                 StreamPoller(
@@ -293,7 +285,6 @@ def config_from_environment(admin_key: str) -> StackConfig:
         ossindex_port=number("FEEDGUARD_OSSINDEX_PORT", 0),
         schedule_rate=os.environ.get("FEEDGUARD_SCHEDULE_RATE") or None,
         ttl_interval=float(os.environ.get("FEEDGUARD_TTL_INTERVAL") or 2.0),
-        sqs_retry_delay=number("FEEDGUARD_SQS_RETRY_DELAY", 2),
         console_dir=Path(os.environ.get("FEEDGUARD_CONSOLE_DIR") or console_static.DEFAULT_CONSOLE_DIR),
     )
 

@@ -64,6 +64,8 @@ class SqsMapping:
     batch_size: int
     report_failures: bool
     max_concurrency: int
+    # MaximumBatchingWindowInSeconds: how long Lambda may gather a batch
+    batching_window_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -287,18 +289,28 @@ class Template:
         return dict(props.get("GatewayResponses", {}))
 
     def sqs_mappings(self) -> list[SqsMapping]:
+        """Each SQS event source mapping, with AWS's defaults for what it
+        leaves out (no MaximumConcurrency is Lambda's unreserved concurrency:
+        locally, 2 pollers)."""
         mappings = []
         for function, _, props in self._events_of_type("SQS"):
             mappings.append(
                 SqsMapping(
                     function=function,
                     queue=_logical_of(props["Queue"]) or "",
-                    batch_size=int(props.get("BatchSize", 10)),
+                    batch_size=int(self.value(props.get("BatchSize", 10))),
                     report_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-                    max_concurrency=int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 2)),
+                    max_concurrency=int(self.value(props.get("ScalingConfig", {}).get("MaximumConcurrency", 2))),
+                    batching_window_seconds=float(self.value(props.get("MaximumBatchingWindowInSeconds", 0))),
                 )
             )
         return mappings
+
+    def value(self, value: Any) -> Any:
+        """A property's value: a Ref to a parameter is the parameter's value."""
+        if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in self.parameters:
+            return self.parameter_values()[value["Ref"]]
+        return value
 
     def stream_mappings(self) -> list[StreamMapping]:
         mappings = []

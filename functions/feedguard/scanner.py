@@ -6,12 +6,9 @@ of the source's item, none for a batch the cache answered."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import requests
 from aws_lambda_powertools import Logger
@@ -50,16 +47,32 @@ class RecentSources:
 
 sources = RecentSources()
 
-# One request to OSS Index in flight per worker, however many batches it is
-# preparing: the scan queue mapping's MaximumConcurrency is then the most a
-# source sees. Held with it: the (scan, source) pairs this worker has seen
-# refused, so a batch prepared meanwhile does not ask again.
-request_slot = threading.Lock()
-refusals: set[tuple[str, str]] = set()
 # The worker's connections to OSS Index, kept between batches and
 # invocations: on AWS a new connection is a TLS handshake with Sonatype.
-# Only the batch holding request_slot sends through it.
 session = requests.Session()
+
+
+class ScanReads:
+    """The scan records one invocation reads, each once: its batches are
+    mostly of one scan. A source that refused a batch of this invocation is
+    stopped for its later batches at once; one that another invocation
+    stopped meanwhile is seen by the next invocation's read."""
+
+    def __init__(self) -> None:
+        self.read: dict[str, Scan | None] = {}
+        self.stopped: set[tuple[str, str]] = set()
+
+    def get(self, scan_id: str) -> Scan | None:
+        if scan_id not in self.read:
+            self.read[scan_id] = scans.get(scan_id)
+        return self.read[scan_id]
+
+    def is_stopped(self, scan: Scan, source_id: str) -> bool:
+        return source_id in (scan.stopped_sources or ()) or (scan.scan_id, source_id) in self.stopped
+
+    def stop(self, scan_id: str, source_id: str) -> None:
+        self.stopped.add((scan_id, source_id))
+        scans.stop_source(scan_id, source_id)
 
 
 def credentials(secret_name: str, auth: str, username: str | None) -> ossindex.Credentials:
@@ -94,46 +107,23 @@ class Answered:
     failure: ossindex.OssIndexError | None = None
 
 
-def process(
-    batch: Batch,
-    redelivered: bool = True,
-    asking: Callable[[], None] = lambda: None,
-    read_scan: Callable[[str], Scan | None] | None = None,
-) -> Result | None:
-    """None when the batch was counted already (a redelivered message)."""
-    answered = ask(batch, redelivered, asking, read_scan)
+def process(batch: Batch, redelivered: bool = True, reads: ScanReads | None = None) -> Result | None:
+    """None when the batch was counted already (a redelivered message).
+    `reads`: the scan records read by the batches before it in the same
+    invocation."""
+    answered = ask(batch, redelivered, reads or ScanReads())
     return record(answered) if answered is not None else None
 
 
-def ask(
-    batch: Batch,
-    redelivered: bool = True,
-    asking: Callable[[], None] = lambda: None,
-    read_scan: Callable[[str], Scan | None] | None = None,
-) -> Answered | None:
+def ask(batch: Batch, redelivered: bool, reads: ScanReads) -> Answered | None:
     """The first half of a batch: the cache, then OSS Index for the rest.
-    It writes nothing but a source's refusal, so the worker can ask for its
-    next batch while it records this one. None when the batch was counted
-    already: a message delivered the first time cannot have been, and the
-    count itself is conditional, so only a redelivery is checked first (to
-    spare OSS Index the question). `asking` is called once the batch holds
-    the request slot, or needs it no more; `read_scan` reads the scan
-    record (a worker reads it once an invocation)."""
-    try:
-        return _ask(batch, redelivered, asking, read_scan)
-    finally:
-        asking()
-
-
-def _ask(
-    batch: Batch,
-    redelivered: bool,
-    asking: Callable[[], None],
-    read_scan: Callable[[str], Scan | None] | None,
-) -> Answered | None:
+    It writes nothing but a source's refusal. None when the batch was
+    counted already: a message delivered the first time cannot have been,
+    and the count itself is conditional, so only a redelivery is checked
+    first (to spare OSS Index the question)."""
     if redelivered and scans.batch_counted(batch.scan_id, batch.number):
         return None
-    scan = (read_scan or scans.get)(batch.scan_id)
+    scan = reads.get(batch.scan_id)
     if scan is None:
         raise NotFound(f"scan {batch.scan_id} does not exist")
     now = clock.now()
@@ -144,7 +134,7 @@ def _ask(
             failed=True, error_source=batch.source_id, error_message="The source no longer exists."
         )
         return Answered(batch, scan, now, refused=gone)
-    if batch.source_id in (scan.stopped_sources or ()):
+    if reads.is_stopped(scan, batch.source_id):
         # The source refused an earlier batch of this scan; that error is recorded once.
         return Answered(batch, scan, now, refused=scans.BatchOutcome(failed=True))
     raw = {} if batch.refresh else answers.cached(source.id, list(batch.purls), now)
@@ -152,24 +142,16 @@ def _ask(
     missing = [purl for purl in batch.purls if purl not in cached]
     client = ossindex.Client(source.url, credentials(source.secret_name, source.auth, source.username), session=session)
     answered = Answered(batch, scan, now, cached, missing=len(missing), source_name=source.name)
-    entries: list[Any] = []
-    with request_slot:
-        asking()
-        if (batch.scan_id, source.id) in refusals:  # while this batch was being prepared
-            answered.refused = scans.BatchOutcome(failed=True, cache_hits=len(cached))
-            return answered
-        answered.asked = bool(missing)
-        try:
-            entries = client.ask(missing) if missing else []
-        except ossindex.OssIndexError as error:
-            if error.stops_source:
-                refusals.add((batch.scan_id, source.id))
-                scans.stop_source(batch.scan_id, source.id)
-            answered.refused = _refused(error, source, client, len(cached))
-            answered.failure = error
-            return answered
+    answered.asked = bool(missing)
     try:
-        # Read after the slot is free: the worker's next batch may ask meanwhile.
+        entries = client.ask(missing) if missing else []
+    except ossindex.OssIndexError as error:
+        if error.stops_source:
+            reads.stop(batch.scan_id, source.id)
+        answered.refused = _refused(error, source, client, len(cached))
+        answered.failure = error
+        return answered
+    try:
         answered.fresh = client.match(missing, entries)
     except ossindex.OssIndexError as error:
         answered.refused = _refused(error, source, client, len(cached))

@@ -43,6 +43,7 @@ class Settings:
         "source_secret_prefix": "SOURCE_SECRET_PREFIX",
         "scan_queue_url": "SCAN_QUEUE_URL",
         "scan_request_queue_url": "SCAN_REQUEST_QUEUE_URL",
+        "scan_retry_seconds": "SCAN_RETRY_SECONDS",
         "event_bus_name": "EVENT_BUS_NAME",
         "allow_http_sources": "FEEDGUARD_ALLOW_HTTP_SOURCES",
         # Sources on loopback, link-local or private addresses (the local stack's fake OSS Index)
@@ -64,6 +65,14 @@ class Settings:
     @cached_property
     def scan_request_queue_url(self) -> str:
         return required("SCAN_REQUEST_QUEUE_URL")
+
+    @cached_property
+    def scan_retry_seconds(self) -> int:
+        """Seconds before a scan batch that failed comes back, doubled with each receive."""
+        value = required("SCAN_RETRY_SECONDS")
+        if not (value.isascii() and value.isdigit()) or int(value) < 1:
+            raise MissingSetting(f"SCAN_RETRY_SECONDS is {value!r}: template.yaml sets it to a whole number of seconds")
+        return int(value)
 
     @cached_property
     def event_bus_name(self) -> str:

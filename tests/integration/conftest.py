@@ -86,11 +86,11 @@ def start_stack(**environment: str) -> RunningStack:
         "FEEDGUARD_CONTROL_PORT": str(control),
         "FEEDGUARD_ADMIN_KEY": ADMIN_KEY,
         "FEEDGUARD_TTL_INTERVAL": "1",
-        "FEEDGUARD_SQS_RETRY_DELAY": "1",
         "FEEDGUARD_ENV_JSON": str(log.with_suffix(".env.json")),
         # The suite tests behaviour, not one key's throttle, which has a test of
-        # its own (test_throttling_http.py, with low limits): lifted here.
-        "FEEDGUARD_PARAMETER_OVERRIDES": "ApiKeyRateLimit=10000 ApiKeyBurstLimit=5000",
+        # its own (test_throttling_http.py, with low limits): lifted here. A
+        # failed scan batch comes back after 1, 2, 4... seconds, not 30, 60...
+        "FEEDGUARD_PARAMETER_OVERRIDES": "ApiKeyRateLimit=10000 ApiKeyBurstLimit=5000 ScanBatchRetrySeconds=1",
         **environment,
     }
     process = subprocess.Popen(

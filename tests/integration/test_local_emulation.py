@@ -99,13 +99,17 @@ def test_a_message_that_always_fails_ends_in_the_dead_letter_queue(stack: Runnin
     sqs = stack.aws("sqs")
     queue = sqs.get_queue_url(QueueName="feedguard-local-ScanQueue")["QueueUrl"]
     dead_letters = sqs.get_queue_url(QueueName="feedguard-local-ScanDeadLetterQueue")["QueueUrl"]
+    redrive = json.loads(
+        sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+    )
     sqs.send_message(QueueUrl=queue, MessageBody="not a scan batch")
 
     def dead_lettered() -> list[dict[str, Any]]:
         messages = sqs.receive_message(QueueUrl=dead_letters, MaxNumberOfMessages=10, VisibilityTimeout=0)
         return [m for m in messages.get("Messages", []) if m["Body"] == "not a scan batch"]
 
-    (message,) = wait_for(dead_lettered, timeout=60, interval=1)
+    # The worker brings it back after 1, 2, 4, 8 and 16 s (ScanBatchRetrySeconds=1, doubled)
+    (message,) = wait_for(dead_lettered, timeout=120, interval=1)
     assert message["Body"] == "not a scan batch"
 
     def reported_as_failed(call: dict[str, Any]) -> bool:
@@ -116,7 +120,6 @@ def test_a_message_that_always_fails_ends_in_the_dead_letter_queue(stack: Runnin
         return {"itemIdentifier": record["messageId"]} in call["result"]["batchItemFailures"]
 
     worker_calls = [i for i in stack.invocations("ScanWorkerFunction") if "not a scan batch" in json.dumps(i["event"])]
-    # Five receives (the queue's maxReceiveCount) before the dead-letter queue; a
-    # running invocation's Intake may take one of them itself, outside any event.
-    assert 1 <= len(worker_calls) <= 5
+    # Received maxReceiveCount times, each time by an invocation that reported it failed, then dead-lettered
+    assert len(worker_calls) == int(redrive["maxReceiveCount"]) == 5
     assert all(reported_as_failed(call) for call in worker_calls)

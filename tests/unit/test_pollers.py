@@ -18,9 +18,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infra.lambdas import InvocationError
-from infra.pollers import TTL_HORIZON_SECONDS, SqsPoller, StreamPoller, TtlRegistry, TtlSweeper, rate_seconds
+from infra.pollers import (
+    TTL_HORIZON_SECONDS,
+    SqsPoller,
+    StreamPoller,
+    TtlRegistry,
+    TtlSweeper,
+    rate_seconds,
+    sqs_pollers,
+)
 from infra.provision import aws_client
-from infra.template import SqsMapping, StreamMapping
+from infra.template import SqsMapping, StreamMapping, Template
 
 
 @dataclass
@@ -182,60 +190,174 @@ def test_ttl_registry_claims_only_deletions_the_sweeper_made() -> None:
     assert not registry.claim("table", keys, timeout=0)
 
 
+TEMPLATE = Template.load()
+
+
+def scan_worker_mapping(**parameters: str) -> SqsMapping:
+    """The scan queue's mapping as template.yaml makes it, with these parameters."""
+    (mapping,) = [m for m in TEMPLATE.with_parameters(parameters).sqs_mappings() if m.function == "ScanWorkerFunction"]
+    return mapping
+
+
+def send(url: str, count: int, start: int = 0) -> None:
+    sqs = boto3.client("sqs")
+    for n in range(start, start + count):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": n}))
+
+
+def bodies(batch: list[dict[str, Any]]) -> list[int]:
+    return [json.loads(record["body"])["n"] for record in batch]
+
+
+def test_the_scan_queue_mapping_is_read_from_the_templates_parameters() -> None:
+    defaults = TEMPLATE.parameter_defaults()
+    mapping = scan_worker_mapping()
+    assert mapping.queue == "ScanQueue"
+    assert mapping.report_failures
+    assert mapping.batch_size == int(defaults["ScanWorkerBatchSize"])
+    assert mapping.batching_window_seconds == float(defaults["ScanWorkerBatchingWindowSeconds"])
+    assert mapping.max_concurrency == int(defaults["ScanWorkerMaximumConcurrency"])
+    changed = scan_worker_mapping(
+        ScanWorkerBatchSize="3", ScanWorkerBatchingWindowSeconds="2", ScanWorkerMaximumConcurrency="7"
+    )
+    assert (changed.batch_size, changed.batching_window_seconds, changed.max_concurrency) == (3, 2.0, 7)
+
+
+def test_a_poller_hands_the_function_batches_of_the_mappings_batch_size(aws: Any) -> None:
+    for size in (1, int(TEMPLATE.parameter_defaults()["ScanWorkerBatchSize"]), 10):
+        mapping = scan_worker_mapping(ScanWorkerBatchSize=str(size))
+        url = aws.queue_urls["ScanQueue"]
+        send(url, 2 * size + 1)
+        function = FakeFunction(lambda batch: {"batchItemFailures": []})
+        poller = SqsPoller(mapping, function, aws, None, number=0)
+        for _ in range(3):
+            poller.tick()
+        poller.settled()
+        assert [len(batch) for batch in function.batches] == [size, size, 1]
+
+
+def test_a_poller_waits_for_a_fuller_batch_only_within_the_batching_window(aws: Any) -> None:
+    url = aws.queue_urls["ScanQueue"]
+    # Without a window (the template's default): what one receive returns
+    send(url, 1)
+    alone = SqsPoller(scan_worker_mapping(), FakeFunction(lambda batch: None), aws, None, number=0)
+    assert len(alone.gather()) == 1
+    # With one: the messages sent within it join the batch, up to its size
+    poller = SqsPoller(
+        scan_worker_mapping(ScanWorkerBatchSize="3", ScanWorkerBatchingWindowSeconds="3"),
+        FakeFunction(lambda batch: None),
+        aws,
+        None,
+        number=0,
+    )
+    send(url, 1, start=10)
+    threading.Timer(0.5, send, args=(url, 3, 11)).start()
+    started = time.monotonic()
+    gathered = poller.gather()
+    assert sorted(json.loads(m["Body"])["n"] for m in gathered) == [10, 11, 12]
+    assert time.monotonic() - started < 3  # full before the window closed
+    # and a batch short of its size waits the window out, then goes as it is
+    started = time.monotonic()
+    assert [json.loads(m["Body"])["n"] for m in poller.gather()] == [13]
+    assert 2.5 < time.monotonic() - started < 6
+
+
+def test_the_mapping_never_runs_more_invocations_at_once_than_its_maximum_concurrency(aws: Any) -> None:
+    mapping = scan_worker_mapping(ScanWorkerBatchSize="1")
+    url = aws.queue_urls["ScanQueue"]
+    send(url, 3 * mapping.max_concurrency)
+    running, most, handled = 0, 0, 0
+    lock = threading.Lock()
+
+    def slow(batch: list[dict[str, Any]]) -> dict[str, Any]:
+        nonlocal running, most, handled
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.2)
+        with lock:
+            running -= 1
+            handled += len(batch)
+        return {"batchItemFailures": []}
+
+    pollers = sqs_pollers(mapping, FakeFunction(slow), aws, None)  # type: ignore[arg-type]
+    for poller in pollers:
+        poller.start()
+    try:
+        deadline = time.monotonic() + 20
+        while handled < 3 * mapping.max_concurrency and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        for poller in pollers:
+            poller.stop()
+        for poller in pollers:
+            poller.join()
+    assert handled == 3 * mapping.max_concurrency
+    assert most == mapping.max_concurrency == int(TEMPLATE.parameter_defaults()["ScanWorkerMaximumConcurrency"])
+
+
 def test_sqs_partial_failures_delete_only_the_successes(aws: Any) -> None:
     sqs = boto3.client("sqs")
     url = aws.queue_urls["ScanQueue"]
-    for n in range(3):
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": n}))
-    failed_bodies: list[str] = []
+    send(url, 3)
+    failed_bodies: list[int] = []
 
     def behaviour(batch: list[dict[str, Any]]) -> dict[str, Any]:
         failures = [r for r in batch if json.loads(r["body"])["n"] == 1]
-        failed_bodies.extend(r["body"] for r in failures)
+        failed_bodies.extend(bodies(failures))
         return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in failures]}
 
-    mapping = SqsMapping("ScanWorkerFunction", "ScanQueue", batch_size=5, report_failures=True, max_concurrency=1)
-    poller = SqsPoller(mapping, FakeFunction(behaviour), aws, None, number=0, retry_delay=0)
+    poller = SqsPoller(scan_worker_mapping(), FakeFunction(behaviour), aws, None, number=0)
     poller.tick()
     poller.settled()
-    left = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-    assert [json.loads(m["Body"]) for m in left] == [{"n": 1}]
-    assert failed_bodies == [json.dumps({"n": 1})]
-
-
-def test_an_sqs_poller_receives_its_next_batch_while_the_last_one_is_deleted(aws: Any) -> None:
-    sqs = boto3.client("sqs")
-    url = aws.queue_urls["ScanQueue"]
-    for n in range(2):
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": n}))
-    mapping = SqsMapping("ScanWorkerFunction", "ScanQueue", batch_size=1, report_failures=True, max_concurrency=1)
-    function = FakeFunction(lambda batch: {"batchItemFailures": []})
-    poller = SqsPoller(mapping, function, aws, None, number=0, retry_delay=0)
-    # Given a delete that SQS is slow to answer
-    slow = threading.Event()
-    real_delete = poller.sqs.delete_message_batch
-
-    def delete_message_batch(**kwargs: Any) -> Any:
-        assert slow.wait(timeout=10)
-        return real_delete(**kwargs)
-
-    poller.sqs.delete_message_batch = delete_message_batch
-    # When the poller has invoked the function with each message
-    poller.tick()
-    poller.tick()
-    # Then the second was received and handled while the first was being deleted
-    assert len(function.batches) == 2
-    slow.set()
-    poller.settled()
-    assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-    assert (
-        int(
-            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"][
-                "ApproximateNumberOfMessagesNotVisible"
-            ]
-        )
-        == 0
+    assert failed_bodies == [1]
+    # The failed one is left to its visibility timeout (the queue's: 90 minutes), not deleted
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == (
+        "0",
+        "1",
     )
+
+
+def test_an_unknown_identifier_or_an_error_fails_the_whole_batch(aws: Any) -> None:
+    url = aws.queue_urls["ScanQueue"]
+    for answer in ({"batchItemFailures": [{"itemIdentifier": "not-in-the-batch"}]}, InvocationError({})):
+
+        def behaviour(batch: list[dict[str, Any]], answer: Any = answer) -> Any:
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        send(url, 2)
+        poller = SqsPoller(scan_worker_mapping(), FakeFunction(behaviour), aws, None, number=0)
+        poller.tick()
+        poller.settled()
+        attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attributes["ApproximateNumberOfMessagesNotVisible"] == "2"
+        boto3.client("sqs").purge_queue(QueueUrl=url)
+
+
+def test_a_message_that_keeps_failing_is_delivered_max_receive_count_times_then_dead_lettered(aws: Any) -> None:
+    sqs = boto3.client("sqs")
+    url, dead_letters = aws.queue_urls["ScanQueue"], aws.queue_urls["ScanDeadLetterQueue"]
+    max_receives = int(TEMPLATE.queues()["ScanQueue"]["RedrivePolicy"]["maxReceiveCount"])
+    send(url, 1)
+
+    def failing(batch: list[dict[str, Any]]) -> dict[str, Any]:
+        # as the worker does: the failed batch is made visible again at once
+        for record in batch:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0)
+        return {"batchItemFailures": [{"itemIdentifier": record["messageId"]} for record in batch]}
+
+    function = FakeFunction(failing)
+    poller = SqsPoller(scan_worker_mapping(), function, aws, None, number=0)
+    for _ in range(max_receives + 2):
+        poller.tick()
+    poller.settled()
+    assert len(function.batches) == max_receives == 5
+    (dead,) = sqs.receive_message(QueueUrl=dead_letters, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(dead["Body"]) == {"n": 0}
 
 
 def test_rate_expressions() -> None:

@@ -6,19 +6,18 @@ from __future__ import annotations
 import io
 import json
 import math
-import sys
-import threading
+import os
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from feedguard import clock, ossindex, scan_queue, scanner, scanning
+from feedguard import clock, scan_queue, scanner, scanning
 from feedguard.actors import Actor
 from feedguard.dal import answers, detections, history, packages, scans
 from feedguard.dal import sources as source_store
@@ -213,69 +212,41 @@ def test_a_batch_reads_and_writes_only_the_package_rows_whose_answer_changed(
     assert (cold.status, again.status, again.requests_made) == ("succeeded", "succeeded", 1)
 
 
-def test_a_worker_asks_for_its_next_batch_while_it_records_one_with_one_request_in_flight(
+def test_an_invocation_works_its_batches_one_after_another_with_one_request_in_flight(
     aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     service, url = oss
     a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(url)])
     service.latency_ms = 30
-    next_asked = threading.Event()
+    steps: list[tuple[str, int]] = []
     real_ask, real_record = scanner.ask, scanner.record
 
-    def ask(batch: Any, *args: Any, **kwargs: Any) -> Any:
-        if batch.number == 1:
-            next_asked.set()
+    def ask(batch: Batch, *args: Any, **kwargs: Any) -> Any:
+        steps.append(("ask", batch.number))
         return real_ask(batch, *args, **kwargs)
 
     def record(answered: Any) -> Any:
-        if answered.batch.number == 0:
-            # Recording the first batch waits until the second is being asked about
-            assert next_asked.wait(timeout=10)
+        steps.append(("record", answered.batch.number))
         return real_record(answered)
 
     monkeypatch.setattr(scanner, "ask", ask)
     monkeypatch.setattr(scanner, "record", record)
+    # When one invocation is handed the scan's three batches
     done = scan(aws, "demo")
+    # Then it asked about and recorded each before the next: the mapping's
+    # MaximumConcurrency is the most requests OSS Index sees at once
     assert (done.status, done.batches_done) == ("succeeded", 3)
+    assert [kind for kind, _ in steps] == ["ask", "record"] * 3
     assert service.stats()["max_in_flight"] == 1
 
 
-def test_an_invocations_first_request_leaves_before_its_other_batches_read_the_cache(
-    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
-    events: list[str] = []
-    real_cached, real_ask = answers.cached, ossindex.Client.ask
-
-    def cached(source_id: str, purls: list[str], now: Any) -> Any:
-        first = not events
-        events.append("cache")
-        if first:
-            time.sleep(0.05)  # the others would read meanwhile, were they not held back
-        return real_cached(source_id, purls, now)
-
-    def ask(client: ossindex.Client, purls: list[str]) -> Any:
-        events.append("ask")
-        return real_ask(client, purls)
-
-    monkeypatch.setattr(answers, "cached", cached)
-    monkeypatch.setattr(ossindex.Client, "ask", ask)
-    # When one invocation is given the scan's three batches
-    done = scan(aws, "demo")
-    # Then the first asked before the second and third read the cache
-    assert done.status == "succeeded"
-    assert events[:3] == ["cache", "ask", "cache"]
-    assert events.count("ask") == 3
-
-
-def scan_reads_of_batches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The scan ids the worker's batch threads read, as they read them."""
+def scan_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The scan ids read by scans.get from now on."""
     reads: list[str] = []
     real_get = scans.get
 
     def get(scan_id: str) -> Any:
-        if threading.current_thread().name.startswith("batch"):
-            reads.append(scan_id)
+        reads.append(scan_id)
         return real_get(scan_id)
 
     monkeypatch.setattr(scans, "get", get)
@@ -286,8 +257,10 @@ def test_an_invocation_reads_its_scan_record_once_and_only_the_last_batch_reads_
     aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
-    reads = scan_reads_of_batches(monkeypatch)
-    done = scan(aws, "demo")
+    scan_id = scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())["scan_id"]
+    reads = scan_reads(monkeypatch)
+    assert drain(aws) == 3  # one invocation
+    done = Scan.get(scan_id, "#scan", consistent_read=True)
     assert (done.status, done.batches_done) == ("succeeded", 3)
     # Once for asking, then once more to finish it: the first two counts knew
     # from their own transaction that batches remained
@@ -313,8 +286,8 @@ def test_an_invocation_parses_each_message_once(
 def test_a_batchs_log_lines_name_its_scan_and_batch(
     aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Batches are worked on in threads of their own: each names itself in
-    what it logs, whichever message the invocation's main thread is on."""
+    """What is logged while a batch is worked on names it, whichever of the
+    invocation's messages it is."""
     service, url = oss
     a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(url)])
     service.add_fault(Fault(status=402, times=10))
@@ -332,6 +305,7 @@ def test_batches_counted_before_the_total_is_known_do_not_read_the_scan_back(
     """Workers start on the first batches while the coordinator still plans
     the rest: their counts know from their transaction that batches remain."""
     a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(7 * 128)], [a_source(oss[1])])
+    monkeypatch.setattr(scan_queue, "SEND_BATCH", 2)  # six batches are sent before the total is known
     checked: list[str] = []
     finish_if_complete, set_totals = scans.finish_if_complete, scans.set_totals
 
@@ -341,7 +315,7 @@ def test_batches_counted_before_the_total_is_known_do_not_read_the_scan_back(
 
     def totals_after_a_drain(scan: Scan, packages_total: int, batches_total: int) -> None:
         # the batches sent so far are asked and counted before the total is written
-        assert drain(aws) == scan_queue.STARTING_SENDS
+        assert drain(aws) == 6
         set_totals(scan, packages_total=packages_total, batches_total=batches_total)
 
     monkeypatch.setattr(scans, "finish_if_complete", checking)
@@ -514,245 +488,73 @@ def test_a_batch_that_cannot_be_read_is_counted_failed_on_its_last_delivery(
     assert oss[0].stats()["requests"] == 0
 
 
-class LongContext(LambdaContext):
-    """An invocation with the worker's whole timeout ahead."""
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
-
-
-def queue_counts(aws: Any, sqs: Any = None) -> tuple[int, int]:
-    """Messages of the scan queue visible, and in flight (`sqs`: a client
-    made beforehand, for a worker's thread)."""
-    attributes = (sqs or boto3.client("sqs")).get_queue_attributes(
+def queue_counts(aws: Any) -> tuple[int, int]:
+    """Messages of the scan queue visible, and in flight."""
+    attributes = boto3.client("sqs").get_queue_attributes(
         QueueUrl=aws.queue_urls["ScanQueue"],
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-def one_delivered(aws: Any, feed: str, purls: int, context: Any) -> tuple[str, dict[str, Any], Any]:
-    """A scan of `feed` with `purls` packages started, and its first message
-    handed to one worker invocation as the mapping would: (scan id, the
-    message, what the invocation answered)."""
-    started = scan_coordinator.handler({"trigger": "api", "feed": feed}, LambdaContext())
-    message = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls["ScanQueue"])["Messages"][0]
-    return started["scan_id"], message, scan_worker.handler({"Records": [sqs_record(message, 1)]}, context)
-
-
-def test_an_invocation_with_time_takes_the_queues_other_batches_and_deletes_them_once_done(
+def test_an_invocation_reports_only_its_failed_batch_which_comes_back_soon(
     aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(8 * 128)], [a_source(oss[1])])
-    held: list[int] = []
-    empty = 0
-    take = scan_queue.take
-
-    def taking(count: int) -> list[dict[str, Any]]:
-        nonlocal empty
-        held.append(sum(1 for ahead in scan_worker.underway.values() if not ahead.done()) + count)
-        taken = take(count)
-        empty += not taken
-        return taken
-
-    monkeypatch.setattr(scan_queue, "take", taking)
-    # When one invocation is handed the first of a scan's eight batches
-    scan_id, _, answer = one_delivered(aws, "demo", 8 * 128, LongContext())
-    # Then it does all eight, one request at a time, holding at most AHEAD batches
-    done = Scan.get(scan_id, "#scan", consistent_read=True)
-    assert answer == {"batchItemFailures": []}
-    assert (done.status, done.batches_done, done.requests_made) == ("succeeded", 8, 8)
-    assert oss[0].stats()["max_in_flight"] == 1
-    assert held
-    assert max(held) <= scan_worker.AHEAD
-    # and, the scan being planned whole, ends once the queue looks empty, without looking again
-    assert empty == 1
-    # and deletes the seven it took; the one it was handed is the mapping's to delete
-    assert queue_counts(aws) == (0, 1)
-
-
-def test_a_worker_lets_a_waiting_thread_have_the_gil_within_a_millisecond() -> None:
-    # The thread whose OSS Index answer came in, and the next batch waiting
-    # for the request slot, wait for the GIL behind a batch being recorded:
-    # Python's default lets them wait 5 ms, with OSS Index idle meanwhile.
-    assert scan_worker.SWITCH_INTERVAL_SECONDS == 0.001
-    assert sys.getswitchinterval() == pytest.approx(scan_worker.SWITCH_INTERVAL_SECONDS)
-
-
-def a_scan_still_being_planned(
-    aws: Any, monkeypatch: pytest.MonkeyPatch, batches: int
-) -> tuple[str, dict[str, Any], list[dict[str, Any]], Callable[[], None]]:
-    """A scan of the demo feed (`batches` batches) whose coordinator has so
-    far sent only its first: (scan id, that message, the others, taken off
-    the queue for a test to send, and what marks the scan planned)."""
-    mark_planned = scans.mark_planned
-    monkeypatch.setattr(scans, "mark_planned", lambda scan: None)  # still planning
-    scan_id = scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())["scan_id"]
-    sqs, url = boto3.client("sqs"), aws.queue_urls["ScanQueue"]
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-    first, *rest = sorted(messages, key=lambda message: int(json.loads(message["Body"])["batch"]))
-    assert len(rest) == batches - 1
-    for message in rest:
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return scan_id, first, rest, lambda: mark_planned(Scan.get(scan_id, "#scan", consistent_read=True))
-
-
-def test_an_invocation_waits_for_the_batches_of_a_scan_still_being_planned(
-    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a scan of four batches whose coordinator has sent the first only, so far
-    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(4 * 128)], [a_source(oss[1])])
-    scan_id, first, rest, mark_planned = a_scan_still_being_planned(aws, monkeypatch, 4)
-    sqs, url = boto3.client("sqs"), aws.queue_urls["ScanQueue"]
-
-    def send_the_rest() -> None:
-        for message in rest:
-            threading.Event().wait(0.2)  # the queue looks empty meanwhile (time.sleep is off here)
-            sqs.send_message(QueueUrl=url, MessageBody=message["Body"])
-        mark_planned()
-
-    coordinator = threading.Thread(target=send_the_rest)
-    coordinator.start()
-    # When one invocation is handed the first batch meanwhile
-    answer = scan_worker.handler({"Records": [sqs_record(first, 1)]}, LongContext())
-    coordinator.join()
-    # Then it waited for the other three and did them: the scan is done when it returns
-    done = Scan.get(scan_id, "#scan", consistent_read=True)
-    assert (len(rest), answer) == (3, {"batchItemFailures": []})
-    assert (done.status, done.batches_done) == ("succeeded", 4)
-    assert queue_counts(aws) == (0, 1)
-
-
-def test_an_invocation_ends_within_a_poll_once_its_scan_is_planned(
-    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # An invocation that waited a whole PLANNING_WAIT_SECONDS after its scan's
-    # planning ended would outlive its scan and take the next scan's batches.
-    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(2 * 128)], [a_source(oss[1])])
-    _, first, _, mark_planned = a_scan_still_being_planned(aws, monkeypatch, 2)  # the second delivered elsewhere, say
-    planned_at: list[float] = []
-
-    def plan_the_rest() -> None:
-        threading.Event().wait(0.3)  # the invocation is waiting meanwhile (time.sleep is off here)
-        mark_planned()
-        planned_at.append(time.monotonic())
-
-    coordinator = threading.Thread(target=plan_the_rest)
-    coordinator.start()
-    answer = scan_worker.handler({"Records": [sqs_record(first, 1)]}, LongContext())
-    returned_at = time.monotonic()
-    coordinator.join()
-    assert answer == {"batchItemFailures": []}
-    assert returned_at - planned_at[0] < scan_worker.PLANNING_WAIT_SECONDS / 2
-
-
-def test_an_invocation_takes_no_batch_off_the_queue_before_its_first_request_leaves(
-    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # At a scan's start, batches taken then would hold up that request, and be
-    # the ones sent one a call to start the other workers.
     a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
-    events: list[str] = []
-    real_cached, real_take = answers.cached, scan_queue.take
-
-    def cached(source_id: str, purls: list[str], now: Any) -> Any:
-        if not events:
-            threading.Event().wait(0.05)  # the intake would take meanwhile (time.sleep is off here)
-        events.append("cache")
-        return real_cached(source_id, purls, now)
-
-    def take(count: int) -> list[dict[str, Any]]:
-        events.append("take")
-        return real_take(count)
-
-    monkeypatch.setattr(answers, "cached", cached)
-    monkeypatch.setattr(scan_queue, "take", take)
-    scan_id, _, answer = one_delivered(aws, "demo", 3 * 128, LongContext())
-    assert answer == {"batchItemFailures": []}
-    assert events[:2] == ["cache", "take"]
-    assert Scan.get(scan_id, "#scan", consistent_read=True).batches_done == 3
-
-
-def test_an_invocation_short_of_time_takes_nothing(aws: Any, oss: tuple[FakeOssIndex, str]) -> None:
-    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
-
-    class Short(LambdaContext):
-        def get_remaining_time_in_millis(self) -> int:
-            return 2 * scan_worker.WORST_BATCH_SECONDS * 1000 - 1  # not the worst of a second batch
-
-    scan_id, _, answer = one_delivered(aws, "demo", 3 * 128, Short())
-    done = Scan.get(scan_id, "#scan", consistent_read=True)
-    assert answer == {"batchItemFailures": []}
-    assert (done.status, done.batches_done) == ("running", 1)
-    assert queue_counts(aws) == (2, 1)
-
-
-def test_a_taken_batch_that_fails_is_left_on_the_queue_to_come_back(
-    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(4 * 128)], [a_source(oss[1])])
-    monkeypatch.setattr(scan_queue, "RETRY_BASE", 0)  # back at once
-    failed: list[int] = []
+    started = scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())
+    sqs = boto3.client("sqs")
+    messages = sqs.receive_message(QueueUrl=aws.queue_urls["ScanQueue"], MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 3
     process = scanner.process
+    failing_batch = json.loads(messages[1]["Body"])["batch"]
 
     def failing(batch: Batch, *args: Any, **kwargs: Any) -> Any:
-        if batch.number == 2 and not failed:
-            failed.append(batch.number)
+        if batch.number == failing_batch:
             raise RuntimeError("DynamoDB went away")
         return process(batch, *args, **kwargs)
 
     monkeypatch.setattr(scanner, "process", failing)
-    scan_id, _, answer = one_delivered(aws, "demo", 4 * 128, LongContext())
-    # The failed one is not deleted: it is back on the queue
-    assert (failed, answer) == ([2], {"batchItemFailures": []})
-    assert Scan.get(scan_id, "#scan", consistent_read=True).batches_done == 3
-    assert queue_counts(aws) == (1, 1)
-    # and done when delivered again
-    assert drain(aws) == 1
-    done = Scan.get(scan_id, "#scan", consistent_read=True)
-    assert (done.status, done.batches_done, done.batches_failed) == ("succeeded", 4, 0)
-
-
-def test_an_invocation_whose_own_batches_all_fail_still_reports_those_it_took(
-    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(4 * 128)], [a_source(oss[1])])
-    started = scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())
-    sqs = boto3.client("sqs")
-    message = sqs.receive_message(QueueUrl=aws.queue_urls["ScanQueue"])["Messages"][0]
-    handed = json.loads(message["Body"])["batch"]
-    process = scanner.process
-
-    def failing(batch: Batch, *args: Any, asking: Callable[[], None] = lambda: None, **kwargs: Any) -> Any:
-        if batch.number != handed:
-            return process(batch, *args, asking=asking, **kwargs)
-        asking()  # it holds the request slot: the invocation takes the other three meanwhile
-        waited_until = time.monotonic() + 10
-        while queue_counts(aws, sqs) != (0, 4) and time.monotonic() < waited_until:
-            time.sleep(0.01)
-        raise RuntimeError("DynamoDB went away")
-
-    monkeypatch.setattr(scanner, "process", failing)
-    # The one it was handed fails, once the others are taken, so the whole
-    # invocation does (the mapping retries it)
-    with pytest.raises(BatchProcessingError):
-        scan_worker.handler({"Records": [sqs_record(message, 1)]}, LongContext())
-    # and the three it took are done and deleted; the failed one waits to come back
+    # When one invocation is handed the scan's three batches and the second fails
+    answer = scan_worker.handler({"Records": [sqs_record(m, receives=1) for m in messages]}, LambdaContext())
+    # Then that one alone is reported, and hidden for ScanBatchRetrySeconds, not the queue's 90 minutes
+    assert answer == {"batchItemFailures": [{"itemIdentifier": messages[1]["MessageId"]}]}
+    assert Scan.get(started["scan_id"], "#scan", consistent_read=True).batches_done == 2
+    assert queue_counts(aws) == (0, 3)  # none deleted yet: the mapping deletes the two done
+    clock_moved = time.time() + int(os.environ["SCAN_RETRY_SECONDS"]) + 1
+    with mock.patch("moto.sqs.models.unix_time_millis", return_value=clock_moved * 1000):
+        (back,) = sqs.receive_message(QueueUrl=aws.queue_urls["ScanQueue"], MaxNumberOfMessages=10)["Messages"]
+    assert back["MessageId"] == messages[1]["MessageId"]
+    # and its next delivery finishes the scan
+    monkeypatch.setattr(scanner, "process", process)
+    answer = scan_worker.handler({"Records": [sqs_record(back, receives=2)]}, LambdaContext())
+    assert answer == {"batchItemFailures": []}
     done = Scan.get(started["scan_id"], "#scan", consistent_read=True)
-    assert (done.status, done.batches_done) == ("running", 3)
-    assert queue_counts(aws) == (0, 1)
+    assert (done.status, done.batches_done, done.batches_failed) == ("succeeded", 3, 0)
 
 
-def test_an_invocation_reads_its_scan_again_once_its_read_is_old(
-    aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch
+def test_a_failed_batch_comes_back_after_the_retry_delay_doubled_with_each_receive() -> None:
+    assert [scan_worker.retry_delay(receives) for receives in range(1, 7)] == [30, 60, 120, 240, 480, 900]
+
+
+def test_a_source_refused_in_an_invocation_is_stopped_for_its_later_batches_and_read_by_the_next(
+    aws: Any, oss: tuple[FakeOssIndex, str]
 ) -> None:
-    # A source another worker stopped is seen within SCAN_MAX_AGE, however long the invocation
-    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(3 * 128)], [a_source(oss[1])])
-    monkeypatch.setattr(scan_worker, "SCAN_MAX_AGE", 0.0)
-    reads = scan_reads_of_batches(monkeypatch)
-    done = scan(aws, "demo")
-    assert (done.status, done.batches_done) == ("succeeded", 3)
-    assert reads == [done.scan_id] * 4  # each batch's, then the last one's to finish
+    service, url = oss
+    a_feed("demo", [f"pkg:npm/package-{n}@1.0.0" for n in range(4 * 128)], [a_source(url)])
+    started = scan_coordinator.handler({"trigger": "api", "feed": "demo"}, LambdaContext())
+    messages = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls["ScanQueue"], MaxNumberOfMessages=10)[
+        "Messages"
+    ]
+    assert len(messages) == 4
+    service.add_fault(Fault(status=401, times=10))
+    # One invocation of two batches: the first is refused, the second not asked
+    scan_worker.handler({"Records": [sqs_record(m, 1) for m in messages[:2]]}, LambdaContext())
+    assert service.stats()["requests"] == 1
+    # The next invocation reads the stop from the scan record and asks nothing
+    scan_worker.handler({"Records": [sqs_record(m, 1) for m in messages[2:]]}, LambdaContext())
+    done = Scan.get(started["scan_id"], "#scan", consistent_read=True)
+    assert (done.status, done.batches_failed) == ("failed", 4)
+    assert service.stats()["requests"] == 1
 
 
 def test_a_finding_no_longer_reported_is_withdrawn_after_a_successful_scan(

@@ -4,6 +4,7 @@ when a message would outgrow SQS; messages round-trip."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -50,21 +51,29 @@ def test_a_purl_in_very_many_feeds_cuts_its_batch_early_to_fit_an_sqs_message() 
     assert [purl for batch in batches for purl in batch.packages] == purls
 
 
-def test_the_first_calls_carry_a_batch_each_so_every_worker_starts_on_the_first_batches(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    calls: list[int] = []
+def test_batches_go_on_the_queue_ten_a_call_as_they_are_planned(monkeypatch: pytest.MonkeyPatch) -> None:
+    steps: list[str] = []
 
     def send(chunk: list[tuple[Batch, str]]) -> int:
-        calls.append(len(chunk))
+        steps.append(f"sent {len(chunk)}")
         return len(chunk)
 
     monkeypatch.setattr(scan_queue, "_send", send)
     planner = Planner("s1", False, {"src-1": {"demo"}})
-    purls = [f"pkg:npm/package-{n}@1.0.0" for n in range(30 * 128)]
-    batches = [batch for purl in purls for batch in planner.add(purl, {"demo": Known()})] + planner.finish()
-    assert scan_queue.enqueue(batches) == 30
-    assert calls == [1] * scan_queue.STARTING_SENDS + [10, 10, 30 - 20 - scan_queue.STARTING_SENDS]
+
+    def planned() -> Iterator[Batch]:
+        for n in range(25 * 128):
+            for batch in planner.add(f"pkg:npm/package-{n}@1.0.0", {"demo": Known()}):
+                steps.append("planned")
+                yield batch
+        yield from planner.finish()
+
+    assert scan_queue.enqueue(planned(), before_last=lambda total: steps.append(f"total {total}")) == 25
+    # Each call leaves as soon as its ten are planned, not once the whole scan is
+    assert steps == ["planned"] * 11 + ["sent 10"] + ["planned"] * 10 + ["sent 10"] + ["planned"] * 4 + [
+        "total 25",
+        "sent 5",
+    ]
 
 
 def test_the_queue_sends_up_to_ten_messages_a_call_within_sqs_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -156,25 +156,28 @@ def _scan_worker_mapping() -> SqsMapping:
 def test_a_scan_worker_invocation_outlasts_its_batches_and_the_queue_outlasts_it() -> None:
     """Every batch of an invocation may take as long as the OSS Index client
     allows before it gives up (its total retry time plus one request); the
-    function's timeout must cover them all, or an OSS Index outage would
-    kill the invocation before it counts its batches as failed, and the scan
-    would never finish. The queue hides a message six timeouts long."""
+    function's timeout must cover the largest batch size the template
+    allows, or an OSS Index outage would kill the invocation before it
+    counts its batches as failed, and the scan would never finish. The
+    queue hides a message six timeouts long."""
     from feedguard import ossindex
 
     worker = FUNCTIONS["ScanWorkerFunction"]
     mapping = _scan_worker_mapping()
     client = ossindex.Client("https://example.invalid", ossindex.Credentials(token="-"))
     per_batch = client.max_total_seconds + client.timeout
-    assert mapping.batch_size * per_batch <= worker.timeout
+    largest = int(TEMPLATE.parameters["ScanWorkerBatchSize"]["MaxValue"])
+    assert mapping.batch_size <= largest <= 10  # above 10, Lambda needs a batching window
+    assert largest * per_batch <= worker.timeout
     queue = TEMPLATE.queues()[mapping.queue]
     assert int(queue["VisibilityTimeout"]) >= 6 * worker.timeout
 
 
-def test_a_scan_starts_with_a_call_for_each_worker_the_scan_queue_runs_at_once() -> None:
-    from feedguard import scan_queue
+def test_a_scan_batch_is_counted_failed_before_the_queue_dead_letters_it() -> None:
+    from handlers import scan_worker
 
-    mapping = _scan_worker_mapping()
-    assert mapping.max_concurrency == scan_queue.STARTING_SENDS
+    queue = TEMPLATE.queues()[_scan_worker_mapping().queue]
+    assert int(queue["RedrivePolicy"]["maxReceiveCount"]) > scan_worker.LAST_TRY
 
 
 def _settings_required_at_import(handler: str) -> set[str]:
