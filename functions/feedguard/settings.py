@@ -43,6 +43,7 @@ class Settings:
         "source_secret_prefix": "SOURCE_SECRET_PREFIX",
         "scan_queue_url": "SCAN_QUEUE_URL",
         "scan_request_queue_url": "SCAN_REQUEST_QUEUE_URL",
+        "feed_purge_queue_url": "FEED_PURGE_QUEUE_URL",
         "event_bus_name": "EVENT_BUS_NAME",
         "allow_http_sources": "FEEDGUARD_ALLOW_HTTP_SOURCES",
         # Sources on loopback, link-local or private addresses (the local stack's fake OSS Index)
@@ -64,6 +65,10 @@ class Settings:
     @cached_property
     def scan_request_queue_url(self) -> str:
         return required("SCAN_REQUEST_QUEUE_URL")
+
+    @cached_property
+    def feed_purge_queue_url(self) -> str:
+        return required("FEED_PURGE_QUEUE_URL")
 
     @cached_property
     def event_bus_name(self) -> str:
