@@ -25,6 +25,8 @@ from feedguard.dal.models import (
 )
 from handlers import feed_purge as feed_purge_handler
 from handlers import feeds, findings, keys, scans, sources
+from infra.pollers import SqsPoller
+from infra.template import Template
 from tests.support import LambdaContext, dynamodb_hook, key_caller, request
 
 
@@ -410,6 +412,25 @@ def test_a_purge_waits_for_a_running_scan_of_the_feed(aws: Any) -> None:
     scan.update(actions=[Scan.status.set("succeeded")])
     feed_purge.request(feed_id, "payments", "scans", delay=0)
     run_purges(aws)
+    assert set(rows_of(feed_id).values()) == {0}
+
+
+def test_the_local_stack_runs_the_purge_from_the_template(aws: Any) -> None:
+    # The template's mapping of the purge queue, as the local stack's pollers read it
+    (mapping,) = [m for m in Template.load().sqs_mappings() if m.function == "FeedPurgeFunction"]
+    assert (mapping.queue, mapping.batch_size, mapping.report_failures) == ("FeedPurgeQueue", 1, True)
+    feed_id, _, _ = a_feed_with_everything()
+    assert request(feeds, "DELETE", "/feeds/payments")[0] == 204
+
+    class InProcess:
+        name = "feedguard-test-FeedPurgeFunction"
+
+        def invoke(self, event: dict[str, Any], trigger: str, record_event: bool = True) -> Any:
+            return feed_purge_handler.handler(event, LambdaContext())
+
+    poller = SqsPoller(mapping, InProcess(), aws, None, number=0, retry_delay=0)  # type: ignore[arg-type]
+    poller.tick()
+    poller.settled()
     assert set(rows_of(feed_id).values()) == {0}
 
 
