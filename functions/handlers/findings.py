@@ -302,8 +302,9 @@ def _history_of(feed: str) -> str:
     "/feeds/<feed>/vulnerabilities/<id>/history",
     summary="What happened to a finding, oldest first",
     description="Append-only: detections, assessments, removals, expiries, reopenings and withdrawals, each with "
-    "who (key name and id, or the system) and when. It survives the assessment's expiry and deletion; the admin "
-    "reads it even after the feed is deleted.",
+    "who (key name and id, or the system) and when. It survives the assessment's expiry and deletion, and the "
+    "feed's: the admin reads a deleted feed's by naming the feed by its id (the `id` its answers carried) instead "
+    "of its name; a feed created later under the name has its own.",
     tags=["findings"],
     responses=api.responses(200, "A page of history entries", 404),
 )
