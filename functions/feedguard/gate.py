@@ -80,7 +80,7 @@ def _lookup(feed: Feed, purls: list[str], now: datetime, budget: Budget | None) 
     from feedguard import ossindex, scanner, source_health
     from feedguard.dal import answers
 
-    source_ids = feed_store.attached_source_ids(feed.feed)
+    source_ids = feed_store.attached_source_ids(feed.feed_id)
     if not source_ids:
         return None
     reported: dict[str, dict[str, Reported]] = {purl: {} for purl in purls}
