@@ -22,6 +22,7 @@ from tests.support import dynamodb_round_trips, key_caller, request
 
 
 def seed(feed: str, packages: int, findings: int) -> list[str]:
+    """Rows of the feed of id `feed`: packages, findings, assessments, vulnerabilities."""
     now = clock.iso(clock.now())
     purls = [f"pkg:npm/gate-bench-{n}@1.0.0" for n in range(packages)]
     # Every other package reports one vulnerability of its own: `findings` of them.
@@ -99,7 +100,10 @@ def details(vulnerability_id: str) -> Vulnerability:
 
 def main() -> int:
     feed, packages, findings, viewer = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-    purls = seed(feed, packages, findings)
+    from feedguard.dal import feeds
+
+    # The API made the feed: its rows are keyed by its id, not its name.
+    purls = seed(feeds.require(feed).feed_id, packages, findings)
 
     from handlers import gate as gate_handler
 

@@ -61,6 +61,7 @@ export const page = <T>(items: T[], next_cursor: string | null = null) => ({ ite
 /** GET /feeds/{feed} of the `demo` feed, as an administrator sees it. */
 export function feedDetail(overrides: Record<string, unknown> = {}) {
   return {
+    id: 'f_0193a1b2c3d4e5f6a7b8',
     name: 'demo',
     description: 'The demo feed',
     unassessed_effect: 'block',

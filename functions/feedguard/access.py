@@ -45,18 +45,18 @@ def require_admin(principal: Principal) -> None:
         raise Forbidden("Only the admin key may do this.")
 
 
-def require_role(principal: Principal, feed: str, needed: Role, role_of: Any, feed_exists: Any) -> None:
+def require_role(principal: Principal, feed: str, needed: Role, found: bool, role: str | None) -> None:
     """404 when the feed does not exist or the key has no role on it (the two
     look the same, so feed names do not leak); 403 when the role is too small.
 
-    `role_of(feed, key_id)` and `feed_exists(feed)` are the data layer's
-    lookups, passed in so this rule stays testable without AWS."""
+    `found` and `role` are what the data layer read of the feed named `feed`
+    and of the key's role on it (dal.feeds.access: one round trip), passed in
+    so this rule stays testable without AWS."""
     if principal.is_admin:
-        if not feed_exists(feed):
+        if not found:
             raise NotFound(f"There is no feed named {feed}.")
         return
-    role = role_of(feed, principal.key_id)
-    if role is None:
+    if not found or role is None:
         raise NotFound(f"There is no feed named {feed}.")
     if Role[role] < needed:
         raise Forbidden(f"Your role on feed {feed} is {role}; this needs {needed.name}.")

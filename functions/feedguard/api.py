@@ -7,7 +7,7 @@ import base64
 import json
 from functools import partial
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, cast
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -272,30 +272,28 @@ def principal(app: APIGatewayRestResolver) -> Principal:
     return Principal.from_authorizer(context)
 
 
-def feed_caller(app: APIGatewayRestResolver, feed: str, needed: Role) -> Principal:
-    """The caller, once their role on `feed` allows `needed` (else 404 or 403)."""
-    from feedguard.dal import feeds, permissions
+def feed_role(app: APIGatewayRestResolver, feed: str, needed: Role) -> tuple[Principal, Feed, str]:
+    """The caller, the feed named `feed` and the caller's role on it
+    (`admin` for the admin), once that role allows `needed` (else 404 or
+    403): the feed's item and the role in one round trip (dal.feeds.access).
+    What the feed owns is keyed by the feed's `feed_id`, never by the name."""
+    from feedguard.dal import feeds
 
     caller = principal(app)
-    require_role(caller, feed, needed, permissions.role_of, feeds.exists)
-    return caller
+    current, role = feeds.access(feed, None if caller.is_admin else caller.key_id)
+    require_role(caller, feed, needed, current is not None, role)
+    return caller, cast("Feed", current), role or "admin"
 
 
 def feed_access(app: APIGatewayRestResolver, feed: str, needed: Role) -> tuple[Principal, Feed]:
-    """The caller and the feed, once the caller's role allows `needed`: the
-    feed is read once, also when the admin's check of its existence read it."""
-    from feedguard.dal import feeds, permissions
+    """The caller and the feed, once the caller's role allows `needed`."""
+    caller, current, _ = feed_role(app, feed, needed)
+    return caller, current
 
-    caller = principal(app)
-    read: list[Feed] = []
 
-    def exists(name: str) -> bool:
-        item = feeds.get(name)
-        read.extend([item] if item else [])
-        return item is not None
-
-    require_role(caller, feed, needed, permissions.role_of, exists)
-    return caller, read[0] if read else feeds.require(feed)
+def feed_caller(app: APIGatewayRestResolver, feed: str, needed: Role) -> Principal:
+    """The caller, once their role on `feed` allows `needed` (else 404 or 403)."""
+    return feed_access(app, feed, needed)[0]
 
 
 def feed_admin(app: APIGatewayRestResolver, feed: str) -> Feed:

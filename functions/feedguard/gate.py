@@ -82,7 +82,7 @@ def _lookup(feed: Feed, purls: list[str], now: datetime, budget: Budget | None) 
     from feedguard import ossindex, scanner, source_health
     from feedguard.dal import answers
 
-    source_ids = feed_store.attached_source_ids(feed.feed)
+    source_ids = feed_store.attached_source_ids(feed.feed_id)
     if not source_ids:
         return None
     reported: dict[str, dict[str, Reported]] = {purl: {} for purl in purls}
@@ -125,7 +125,7 @@ def _lookup(feed: Feed, purls: list[str], now: datetime, budget: Budget | None) 
 
 def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = None) -> list[Result]:
     distinct = list(dict.fromkeys(purls))
-    packages = {p.purl: p for p in batching.read(Package, [(feed.feed, purl) for purl in distinct])}
+    packages = {p.purl: p for p in batching.read(Package, [(feed.feed_id, purl) for purl in distinct])}
     scanned = {purl for purl, p in packages.items() if package_store.last_scanned(p, feed)}
     unscanned = [purl for purl in distinct if purl not in scanned]
     looked_up = _lookup(feed, unscanned, now, budget) if unscanned else {}
@@ -136,7 +136,7 @@ def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = N
         ids_by_purl[purl] = [r.id for r in found]
         titles.update({r.id: r for r in found})
     all_ids = {vid for ids in ids_by_purl.values() for vid in ids}
-    known_findings = findings.with_effects(feed.feed, all_ids, feed.unassessed_effect, now)
+    known_findings = findings.with_effects(feed.feed_id, all_ids, feed.unassessed_effect, now)
 
     results = []
     for purl in purls:

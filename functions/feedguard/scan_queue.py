@@ -60,6 +60,7 @@ def hide(receipt_handle: str, seconds: int) -> None:
 
 
 def request_scan(scan_id: str, feed: str | None, refresh: bool) -> None:
-    """Asks the coordinator to plan a scan that POST /scans has recorded."""
+    """Asks the coordinator to plan a scan that POST /scans has recorded, of
+    the feed of id `feed` (None: every feed)."""
     message = {"trigger": "api", "scan_id": scan_id, "feed": feed, "refresh": refresh}
     _sqs().send_message(QueueUrl=settings().scan_request_queue_url, MessageBody=json.dumps(message))

@@ -11,14 +11,15 @@ from operator import itemgetter
 from feedguard import scan_queue
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import scans
-from feedguard.dal.models import Scan
+from feedguard.dal.models import Feed, Scan
 from feedguard.scanplan import Batch, Known, Planner
 
 
 def attached_sources(feed: str | None) -> dict[str, set[str]]:
-    """Each source attached to the scanned feeds (`feed`, or every feed),
-    with the feeds it is attached to. A feed with no source is never scanned."""
-    names = [feed] if feed else [item.feed for item in feed_store.all_feeds()]
+    """Each source attached to the scanned feeds (the feed of id `feed`, or
+    every feed), with the ids of the feeds it is attached to. A feed with no
+    source is never scanned."""
+    names = [feed] if feed else [item.feed_id for item in feed_store.all_feeds()]
     feeds_of_source: dict[str, set[str]] = {}
     for name in names:
         for source_id in feed_store.attached_source_ids(name):
@@ -78,11 +79,11 @@ def scan_feeds(scan: Scan, feed: str | None) -> int:
     return plan_and_enqueue(scan, feeds_of_source, package_rows(set().union(*feeds_of_source.values())))
 
 
-def scan_new_packages(scan_id: str, feed: str, source_ids: list[str], purls: list[str]) -> str | None:
+def scan_new_packages(scan_id: str, feed: Feed, source_ids: list[str], purls: list[str]) -> str | None:
     """A scan of just-added packages, so they need not wait for the schedule."""
     if not source_ids or not purls:
         return None
-    scan = scans.create(scan_id, feed, "packages", refresh=False)
-    rows = ((purl, {feed: Known()}) for purl in sorted(set(purls)))
-    plan_and_enqueue(scan, {source: {feed} for source in source_ids}, rows, covers_feeds=False)
+    scan = scans.create(scan_id, feed.feed_id, "packages", refresh=False, feed_name=feed.feed)
+    rows = ((purl, {feed.feed_id: Known()}) for purl in sorted(set(purls)))
+    plan_and_enqueue(scan, {source: {feed.feed_id} for source in source_ids}, rows, covers_feeds=False)
     return scan_id

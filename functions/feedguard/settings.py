@@ -44,6 +44,7 @@ class Settings:
         "scan_queue_url": "SCAN_QUEUE_URL",
         "scan_request_queue_url": "SCAN_REQUEST_QUEUE_URL",
         "scan_retry_seconds": "SCAN_RETRY_SECONDS",
+        "feed_purge_queue_url": "FEED_PURGE_QUEUE_URL",
         "event_bus_name": "EVENT_BUS_NAME",
         "allow_http_sources": "FEEDGUARD_ALLOW_HTTP_SOURCES",
         # Sources on loopback, link-local or private addresses (the local stack's fake OSS Index)
@@ -73,6 +74,10 @@ class Settings:
         if not (value.isascii() and value.isdigit()) or int(value) < 1:
             raise MissingSetting(f"SCAN_RETRY_SECONDS is {value!r}: template.yaml sets it to a whole number of seconds")
         return int(value)
+
+    @cached_property
+    def feed_purge_queue_url(self) -> str:
+        return required("FEED_PURGE_QUEUE_URL")
 
     @cached_property
     def event_bus_name(self) -> str:

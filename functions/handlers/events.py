@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from feedguard.dal import feeds as feed_store
 from feedguard.dal import findings as finding_store
 from feedguard.domain import Finding
 from feedguard.effects import severity
@@ -60,12 +61,14 @@ def detail_of(entry: dict[str, Any], finding: Finding | None) -> tuple[str, dict
     detail_type = DETAIL_TYPES.get(str(entry.get("action")))
     if detail_type is None:
         return None
-    feed, vulnerability_id = _finding_key(entry)
+    feed_id, vulnerability_id = _finding_key(entry)
     score = float(finding.cvss_score) if finding and finding.cvss_score is not None else None
     title = finding.title if finding else None
     packages = sorted(finding.packages) if finding else []
     return detail_type, {
-        "feed": feed,
+        # The feed's name (None once a deleted feed is purged) and its id.
+        "feed": feed_store.name_of(feed_id),
+        "feed_id": feed_id,
         "vulnerability_id": vulnerability_id,
         "title": title,
         "cvss_score": score,

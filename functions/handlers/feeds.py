@@ -1,8 +1,9 @@
 """Feeds and what belongs to them: the feed itself (admin changes it), its
 attached sources, its permissions (its managers), and its packages.
 
-Every feed-scoped route checks the caller's role through api.feed_caller: a
-feed the key has no role on is a 404, a role too small a 403."""
+Every feed-scoped route checks the caller's role through api.feed_access: a
+feed the key has no role on is a 404, a role too small a 403. Routes name a
+feed by its name; what it owns is keyed by its immutable id (feed_id)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, StringConstraints, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
-from feedguard import api, clock, imports, scanning
+from feedguard import api, clock, feed_purge, imports, scanning
 from feedguard.access import ROLE_NAMES, Role, require_admin
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import findings, packages, permissions, scans
@@ -32,7 +33,7 @@ from feedguard.settings import settings
 
 logger = Logger()
 # A cold start without one of these fails, naming its variable.
-settings().require("scan_queue_url", "scan_request_queue_url", "source_secret_prefix")
+settings().require("scan_queue_url", "scan_request_queue_url", "source_secret_prefix", "feed_purge_queue_url")
 app = api.create_app()
 
 MAX_DESCRIPTION = 1000
@@ -74,6 +75,7 @@ class Counts(api.ResponseModel):
 
 
 FEED_EXAMPLE = {
+    "id": "f_019ac4f1e2a07c3b9d1e",
     "name": "web-shop",
     "description": "The shop's storefront",
     "unassessed_effect": "block",
@@ -86,6 +88,10 @@ FEED_EXAMPLE = {
 class FeedView(api.ResponseModel):
     model_config = api.examples(FEED_EXAMPLE)
 
+    id: str = Field(
+        description="The feed's immutable id: what the feed owns belongs to it, so a feed created later under a "
+        "deleted feed's name starts empty (paths name feeds by name)"
+    )
     name: str = Field(description="The feed's name, its handle in every path")
     description: str | None = Field(description=DESCRIPTION_FIELD)
     unassessed_effect: Effect = Field(description=EFFECT_FIELD)
@@ -203,6 +209,7 @@ class PackageView(api.ResponseModel):
 
 def feed_view(feed: Feed, role: str | None = None) -> FeedView:
     return FeedView(
+        id=feed.feed_id,
         name=feed.feed,
         description=feed.description,
         unassessed_effect=feed.unassessed_effect,  # type: ignore[arg-type]
@@ -220,25 +227,21 @@ def last_scan_view(scan: Scan | None) -> LastScan | None:
         status=scan.status,  # type: ignore[arg-type]
         started_at=scan.started_at,
         finished_at=scan.finished_at,
-        feed=None if scan.scope == ALL_FEEDS_SCOPE else scan.scope,
+        feed=None if scan.scope == ALL_FEEDS_SCOPE else scan.feed_name or scan.scope,
         trigger=scan.trigger,
     )
 
 
 def detail(feed: Feed, role: str | None, new: bool = False) -> FeedDetail:
     """The feed with its sources, counts and last scan (a feed just created has none)."""
-    sources = feed_store.attached_source_ids(feed.feed)
-    scan = None if new else scans.latest_of_feed(feed.feed, feed.created_at, has_sources=bool(sources))
+    sources = feed_store.attached_source_ids(feed.feed_id)
+    scan = None if new else scans.latest_of_feed(feed.feed_id, has_sources=bool(sources))
     return FeedDetail(
         **feed_view(feed, role).model_dump(),
         sources=sources,
-        counts=Counts(**feed_store.counts_by_status(feed.feed)),
+        counts=Counts(**feed_store.counts_by_status(feed.feed_id)),
         last_scan=last_scan_view(scan),
     )
-
-
-def role_label(feed: str, caller_is_admin: bool, key_id: str) -> str | None:
-    return "admin" if caller_is_admin else permissions.role_of(feed, key_id)
 
 
 # ---------------------------------------------------------------- feeds
@@ -286,8 +289,8 @@ def list_feeds(limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None) 
     responses=api.responses(200, "The feed", 404),
 )
 def get_feed(feed: api.FeedPath) -> FeedDetail:
-    caller, current = api.feed_access(app, feed, Role.viewer)
-    return detail(current, role_label(feed, caller.is_admin, caller.key_id))
+    _, current, role = api.feed_role(app, feed, Role.viewer)
+    return detail(current, role)
 
 
 @app.patch(
@@ -315,14 +318,17 @@ def update_feed(feed: api.FeedPath, body: FeedChanges) -> FeedDetail:
     "/feeds/<feed>",
     status_code=204,
     summary="Delete a feed and its packages, findings and permissions (admin)",
-    description="A feed created later under the same name starts empty.",
+    description="The name is free at once: a feed created under it later starts empty. What the feed owned is "
+    "purged in the background; its history stays, readable to the admin by the deleted feed's id.",
     tags=["feeds"],
     responses=api.responses(204, "Deleted; its history stays", 403, 404),
 )
 def delete_feed(feed: api.FeedPath) -> Response[None]:
-    api.feed_admin(app, feed)
-    feed_store.delete(feed)
-    logger.info("feed deleted", extra={"feed": feed})
+    current = api.feed_admin(app, feed)
+    # The purge's message first: once the feed is gone, its purge is queued.
+    feed_purge.request(current.feed_id, current.feed)
+    feed_store.delete(current)
+    logger.info("feed deleted", extra={"feed": feed, "feed_id": current.feed_id})
     return Response(status_code=204)
 
 
@@ -338,10 +344,10 @@ def delete_feed(feed: api.FeedPath) -> Response[None]:
     responses=api.responses(200, "Attached", 403, 404),
 )
 def attach_source(feed: api.FeedPath, source_id: SourceId) -> Attachment:
-    api.feed_caller(app, feed, Role.manager)
+    _, current = api.feed_access(app, feed, Role.manager)
     if not source_store.exists(source_id):
         raise NotFound(f"There is no source with id {source_id}.")
-    attachment = feed_store.attach(feed, source_id)
+    attachment = feed_store.attach(current.feed_id, source_id)
     logger.info("source attached", extra={"feed": feed, "source_id": source_id})
     return Attachment(feed=feed, source_id=source_id, attached_at=attachment.attached_at)
 
@@ -355,8 +361,8 @@ def attach_source(feed: api.FeedPath, source_id: SourceId) -> Attachment:
     responses=api.responses(204, "Detached", 403, 404),
 )
 def detach_source(feed: api.FeedPath, source_id: SourceId) -> Response[None]:
-    api.feed_caller(app, feed, Role.manager)
-    feed_store.detach(feed, source_id)
+    _, current = api.feed_access(app, feed, Role.manager)
+    feed_store.detach(current.feed_id, source_id, feed)
     logger.info("source detached", extra={"feed": feed, "source_id": source_id})
     return Response(status_code=204)
 
@@ -378,8 +384,8 @@ def permission_view(permission: FeedPermission) -> PermissionView:
 def list_permissions(
     feed: api.FeedPath, limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None
 ) -> api.ListBody[PermissionView]:
-    api.feed_caller(app, feed, Role.manager)
-    page = permissions.list_page(feed, limit, cursor)
+    _, current = api.feed_access(app, feed, Role.manager)
+    page = permissions.list_page(current, limit, cursor)
     return api.ListBody[PermissionView](items=[permission_view(p) for p in page.items], next_cursor=page.next_cursor)
 
 
@@ -391,10 +397,10 @@ def list_permissions(
     responses=api.responses(200, "The role", 400, 403, 404, 413),
 )
 def grant_permission(feed: api.FeedPath, key_id: KeyId, body: NewRole) -> PermissionView:
-    api.feed_caller(app, feed, Role.manager)
+    _, current = api.feed_access(app, feed, Role.manager)
     if key_store.find(key_id) is None:
         raise NotFound(f"There is no API key with id {key_id}.")
-    permission = permissions.grant(feed, key_id, body.role)
+    permission = permissions.grant(current, key_id, body.role)
     logger.info("role granted", extra={"feed": feed, "key_id": key_id, "role": body.role})
     return permission_view(permission)
 
@@ -408,8 +414,8 @@ def grant_permission(feed: api.FeedPath, key_id: KeyId, body: NewRole) -> Permis
     responses=api.responses(204, "Revoked", 403, 404),
 )
 def revoke_permission(feed: api.FeedPath, key_id: KeyId) -> Response[None]:
-    api.feed_caller(app, feed, Role.manager)
-    if not permissions.revoke(feed, key_id):
+    _, current = api.feed_access(app, feed, Role.manager)
+    if not permissions.revoke(current, key_id):
         raise NotFound(f"Key {key_id} has no role on feed {feed}.")
     logger.info("role revoked", extra={"feed": feed, "key_id": key_id})
     return Response(status_code=204)
@@ -498,10 +504,12 @@ PurlQuery = Annotated[
     responses=api.responses(200, "What was added, what was there, what was refused", 400, 403, 404, 413),
 )
 def add_packages(feed: api.FeedPath, body: PackagesBody) -> ImportResult:
-    api.feed_caller(app, feed, Role.manager)
+    _, current = api.feed_access(app, feed, Role.manager)
     parsed = imports.parse(body)
-    added = packages.add(feed, parsed.purls)
-    scan_id = scanning.scan_new_packages(new_id("s"), feed, feed_store.attached_source_ids(feed), added.new)
+    added = packages.add(current.feed_id, parsed.purls)
+    scan_id = scanning.scan_new_packages(
+        new_id("s"), current, feed_store.attached_source_ids(current.feed_id), added.new
+    )
     logger.info(
         "packages added",
         extra={"feed": feed, "added": len(added.new), "existing": added.existing, "rejected": len(parsed.rejected)},
@@ -526,9 +534,9 @@ def list_packages(
     feed: api.FeedPath, limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None
 ) -> api.ListBody[PackageView]:
     _, current = api.feed_access(app, feed, Role.viewer)
-    page = packages.list_page(feed, limit, cursor)
+    page = packages.list_page(current.feed_id, limit, cursor)
     reported = {vid for package in page.items for vid in (package.vulnerability_ids or ())}
-    effects = findings.effects_for(feed, reported, current.unassessed_effect, clock.now())
+    effects = findings.effects_for(current.feed_id, reported, current.unassessed_effect, clock.now())
     items = []
     for package in page.items:
         verdict: Any = None
@@ -551,12 +559,12 @@ def list_packages(
     responses=api.responses(204, "Removed", 403, 404),
 )
 def delete_package(feed: api.FeedPath, purl: PurlQuery) -> Response[None]:
-    api.feed_caller(app, feed, Role.manager)
+    _, current = api.feed_access(app, feed, Role.manager)
     try:
         canonical_purl = canonical(purl)
     except InvalidPurl as error:
         raise InvalidInput(str(error)) from None
-    packages.remove(feed, canonical_purl)
+    packages.remove(current.feed_id, canonical_purl, feed)
     logger.info("package removed", extra={"feed": feed, "purl": canonical_purl})
     return Response(status_code=204)
 

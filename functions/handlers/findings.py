@@ -6,7 +6,7 @@ findings and their decisions as CycloneDX or OpenVEX (docs/vex.md).
 Status and effect are computed at read time: an assessment whose expires_at
 has passed counts as expired at once, whether or not DynamoDB's TTL has
 deleted it yet. The feed's viewers may read; the history stays readable to
-the admin after the feed is deleted."""
+the admin after the feed is deleted, by the feed's id."""
 
 from __future__ import annotations
 
@@ -25,10 +25,12 @@ from feedguard.access import Role
 from feedguard.dal import assessment_types as type_store
 from feedguard.dal import assessments as assessment_store
 from feedguard.dal import exports, history
+from feedguard.dal import feeds as feed_store
 from feedguard.dal import findings as finding_store
 from feedguard.domain import Assessment, Effect, Finding, FindingStatus, Severity
 from feedguard.effects import BUILTIN_TYPES, UNASSESSED, AssessmentType, finding_effect, severity
 from feedguard.errors import InvalidInput, NotFound
+from feedguard.ids import FEED_ID_PREFIX
 from feedguard.observability import metrics, tracer
 from feedguard.purls import InvalidPurl, canonical
 
@@ -253,8 +255,8 @@ def list_findings(
         package=_package_filter(package),
         ascending=order == "asc",
     )
-    page = finding_store.list_page(feed, filters, limit, cursor, clock.now())
-    assessments = finding_store.assessments_of(feed, [f.vulnerability_id for f in page.items])
+    page = finding_store.list_page(current.feed_id, filters, limit, cursor, clock.now())
+    assessments = finding_store.assessments_of(current.feed_id, [f.vulnerability_id for f in page.items])
     items = [view(f, assessments.get(f.vulnerability_id), current.unassessed_effect) for f in page.items]
     return api.ListBody[FindingView](items=items, next_cursor=page.next_cursor)
 
@@ -270,10 +272,10 @@ def list_findings(
 def get_finding(feed: api.FeedPath, id: VulnerabilityId) -> FindingDetail:  # noqa: A002 - the contract names it id
     _, current = api.feed_access(app, feed, Role.viewer)
     vulnerability_id = unquote(id)
-    finding = finding_store.get(feed, vulnerability_id)
+    finding = finding_store.get(current.feed_id, vulnerability_id)
     if finding is None:
         raise NotFound(f"Feed {feed} has no finding {vulnerability_id}.")
-    assessment = finding_store.assessments_of(feed, [vulnerability_id]).get(vulnerability_id)
+    assessment = finding_store.assessments_of(current.feed_id, [vulnerability_id]).get(vulnerability_id)
     details = finding_store.vulnerability(vulnerability_id)
     return FindingDetail(
         **view(finding, assessment, current.unassessed_effect).model_dump(),
@@ -285,12 +287,24 @@ def get_finding(feed: api.FeedPath, id: VulnerabilityId) -> FindingDetail:  # no
     )
 
 
+def _history_of(feed: str) -> str:
+    """The id whose history the admin reads: a feed's id names it directly
+    (so the admin reads the history of a deleted feed by its id); a name,
+    the feed of that name, or, when none has it now, the feed of that name
+    made before feeds had ids (its name is its id)."""
+    if feed.startswith(FEED_ID_PREFIX):
+        return feed
+    current = feed_store.get(feed)
+    return current.feed_id if current is not None else feed
+
+
 @app.get(
     "/feeds/<feed>/vulnerabilities/<id>/history",
     summary="What happened to a finding, oldest first",
     description="Append-only: detections, assessments, removals, expiries, reopenings and withdrawals, each with "
-    "who (key name and id, or the system) and when. It survives the assessment's expiry and deletion; the admin "
-    "reads it even after the feed is deleted.",
+    "who (key name and id, or the system) and when. It survives the assessment's expiry and deletion, and the "
+    "feed's: the admin reads a deleted feed's by naming the feed by its id (the `id` its answers carried) instead "
+    "of its name; a feed created later under the name has its own.",
     tags=["findings"],
     responses=api.responses(200, "A page of history entries", 404),
 )
@@ -301,10 +315,9 @@ def finding_history(
     cursor: api.Cursor = None,
 ) -> api.ListBody[HistoryView]:
     caller = api.principal(app)
-    if not caller.is_admin:  # the admin reads it even after the feed is gone
-        api.feed_caller(app, feed, Role.viewer)
+    feed_id = _history_of(feed) if caller.is_admin else api.feed_access(app, feed, Role.viewer)[1].feed_id
     vulnerability_id = unquote(id)
-    page = history.page(feed, vulnerability_id, limit, cursor)
+    page = history.page(feed_id, vulnerability_id, limit, cursor)
     if not page.items and cursor is None:
         raise NotFound(f"Feed {feed} has no history for {vulnerability_id}.")
     items = [
@@ -393,7 +406,7 @@ def export_vex(
     _, current = api.feed_access(app, feed, Role.viewer)
     after = exports.resume_after(cursor, format)
     now = clock.now()
-    decisions = exports.decisions(feed, current.unassessed_effect, now, after)
+    decisions = exports.decisions(current.feed_id, current.unassessed_effect, now, after)
     page = vex.export(format, feed, decisions, clock.iso(now), MAX_VEX_PAYLOAD_BYTES)
     headers = {"Content-Disposition": f'attachment; filename="{feed}.{VEX_FILE_NAMES[format]}"'}
     following = exports.cursor(page.next_after, format)
@@ -519,11 +532,11 @@ def assessment_view(assessment: Assessment) -> AssessmentView:
     responses=api.responses(200, "The assessment in force", 400, 403, 404, 412, 413),
 )
 def put_assessment(feed: api.FeedPath, id: VulnerabilityId, body: AssessmentRequest) -> AssessmentView:  # noqa: A002
-    caller = api.feed_caller(app, feed, Role.assessor)
+    caller, current = api.feed_access(app, feed, Role.assessor)
     kind, expires = _type_and_expiry(body)
     vulnerability_id = unquote(id)
     saved = assessment_store.assess(
-        feed,
+        current.feed_id,
         vulnerability_id,
         type_id=kind.id,
         effect=str(kind.effect),
@@ -545,9 +558,9 @@ def put_assessment(feed: api.FeedPath, id: VulnerabilityId, body: AssessmentRequ
     responses=api.responses(204, "Removed", 403, 404, 412),
 )
 def delete_assessment(feed: api.FeedPath, id: VulnerabilityId) -> Response[None]:  # noqa: A002
-    caller = api.feed_caller(app, feed, Role.assessor)
+    caller, current = api.feed_access(app, feed, Role.assessor)
     vulnerability_id = unquote(id)
-    assessment_store.unassess(feed, vulnerability_id, actor=actors.of(caller), if_match=_if_match())
+    assessment_store.unassess(current.feed_id, vulnerability_id, actor=actors.of(caller), if_match=_if_match())
     logger.info("assessment removed", extra={"feed": feed, "vulnerability_id": vulnerability_id})
     return Response(status_code=204)
 
@@ -561,13 +574,13 @@ def delete_assessment(feed: api.FeedPath, id: VulnerabilityId) -> Response[None]
     responses=api.responses(200, "How many were assessed, which were not findings of the feed", 400, 403, 404, 413),
 )
 def bulk_assess(feed: api.FeedPath, body: BulkAssessment) -> BulkResult:
-    caller = api.feed_caller(app, feed, Role.assessor)
+    caller, current = api.feed_access(app, feed, Role.assessor)
     kind, expires = _type_and_expiry(body)
     assessed, missing = 0, []
     for vulnerability_id in dict.fromkeys(body.vulnerability_ids):
         try:
             assessment_store.assess(
-                feed,
+                current.feed_id,
                 vulnerability_id,
                 type_id=kind.id,
                 effect=str(kind.effect),

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from feedguard import api, clock, scan_queue
 from feedguard.access import Principal, Role
-from feedguard.dal import permissions, scans
+from feedguard.dal import feeds, scans
 from feedguard.dal.models import ALL_FEEDS_SCOPE, Scan
 from feedguard.domain import ScanStatus
 from feedguard.errors import Conflict, Forbidden, NotFound
@@ -119,7 +119,7 @@ def view(scan: Scan, caller: Principal) -> ScanView:
     return ScanView(
         id=scan.scan_id,
         status=scan.status,  # type: ignore[arg-type]
-        feed=None if scan.scope == ALL_FEEDS_SCOPE else scan.scope,
+        feed=None if scan.scope == ALL_FEEDS_SCOPE else scan.feed_name or scan.scope,
         trigger=scan.trigger,
         refresh=bool(scan.refresh_cache),
         packages_total=int(scan.packages_total),
@@ -145,14 +145,17 @@ def view(scan: Scan, caller: Principal) -> ScanView:
     responses=api.responses(202, "Queued", 400, 403, 404, 409, 413),
 )
 def start_scan(body: ScanRequest) -> Started:
+    feed_id = None
     if body.feed is None:
         caller = api.principal(app)
         api.require_admin(caller)
     else:
-        caller = api.feed_caller(app, body.feed, Role.manager)
+        caller, current = api.feed_access(app, body.feed, Role.manager)
+        feed_id = current.feed_id
     scope = f"feed {body.feed}" if body.feed else "every feed"
+    interval = None if caller.is_admin else REFRESH_INTERVAL
     try:
-        scan = scans.start(new_id("s"), body.feed, "api", body.refresh, None if caller.is_admin else REFRESH_INTERVAL)
+        scan = scans.start(new_id("s"), feed_id, "api", body.refresh, interval, feed_name=body.feed)
     except scans.ScanInProgress as busy:
         raise Conflict(
             f"A scan of {scope} is already queued or running; follow it at /scans/{busy.scan_id}.",
@@ -166,7 +169,7 @@ def start_scan(body: ScanRequest) -> Started:
             details=[{"refresh_allowed_at": allowed_at}],
         ) from None
     try:
-        scan_queue.request_scan(scan.scan_id, body.feed, body.refresh)
+        scan_queue.request_scan(scan.scan_id, feed_id, body.refresh)
     except Exception:
         scans.abandon(scan, "The scan could not be queued; ask again.")
         raise
@@ -195,8 +198,8 @@ def list_scans(
             raise Forbidden("Only the admin may list every scan; add ?feed= for a feed you manage.")
         page = scans.list_all(limit, cursor)
     else:
-        caller = api.feed_caller(app, feed, Role.manager)
-        page = scans.list_for_feed(feed, limit, cursor)
+        caller, current = api.feed_access(app, feed, Role.manager)
+        page = scans.list_for_feed(current.feed_id, limit, cursor)
     return api.ListBody[ScanView](items=[view(scan, caller) for scan in page.items], next_cursor=page.next_cursor)
 
 
@@ -215,11 +218,13 @@ def get_scan(id: Annotated[str, Path(description="The scan's id", examples=[SCAN
         raise missing
     if not caller.is_admin:
         # Scans of every feed are the admin's; a feed's scans its managers'.
-        role = permissions.role_of(scan.scope, caller.key_id) if scan.scope != ALL_FEEDS_SCOPE else None
-        if role is None:
+        # The scan's feed is its id's: its name now may be another feed's.
+        name = scan.feed_name or scan.scope
+        current, role = feeds.access(name, caller.key_id) if scan.scope != ALL_FEEDS_SCOPE else (None, None)
+        if current is None or current.feed_id != scan.scope or role is None:
             raise missing
         if Role[role] < Role.manager:
-            raise Forbidden(f"Your role on feed {scan.scope} is {role}; scans are for its managers.")
+            raise Forbidden(f"Your role on feed {name} is {role}; scans are for its managers.")
     return view(scan, caller)
 
 

@@ -9,10 +9,20 @@ from feedguard.dal.models import Feed, FeedAttachment, Finding, HistoryEntry, Pa
 from feedguard.effects import score_key, severity
 
 
-def a_feed(name: str, purls: list[str], sources: list[str], added_at: str | None = None) -> None:
-    """A feed with these packages (added now, or at `added_at`) and these sources attached."""
+def a_feed(
+    name: str,
+    purls: list[str] = (),  # type: ignore[assignment]
+    sources: list[str] = (),  # type: ignore[assignment]
+    added_at: str | None = None,
+    unassessed_effect: str = "block",
+) -> Feed:
+    """A feed with these packages (added now, or at `added_at`) and these
+    sources attached, as made before feeds had ids: its name is its id, so
+    a test keys its rows by the name (tests/unit/test_feeds.py makes feeds
+    with ids through the API, as every feed is made now)."""
     now = clock.iso(clock.now())
-    Feed(feed=name, created_at=now).save()
+    feed = Feed(feed=name, created_at=now, unassessed_effect=unassessed_effect)
+    feed.save()
     for source in sources:
         FeedAttachment(
             feed=name, sk=f"source#{source}", member=f"source#{source}", source_id=source, attached_at=now
@@ -20,6 +30,7 @@ def a_feed(name: str, purls: list[str], sources: list[str], added_at: str | None
     with Package.batch_write() as batch:
         for purl in purls:
             batch.save(Package(feed=name, purl=purl, added_at=added_at or now))
+    return feed
 
 
 def a_finding(

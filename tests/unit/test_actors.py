@@ -11,10 +11,12 @@ import boto3
 import pytest
 
 from feedguard import actors
+from feedguard.dal import feeds as feed_store
 from feedguard.dal import history, permissions
 from feedguard.dal.models import Assessment, HistoryEntry
-from handlers import events, expiry, feeds, findings, keys
+from handlers import events, expiry, findings, keys
 from tests.support import ADMIN, LambdaContext, key_caller, load_event, request
+from tests.unit import builders
 from tests.unit.builders import a_finding
 
 FINDING = "/feeds/demo/vulnerabilities/CVE-1"
@@ -25,9 +27,9 @@ OTHER_ALICE = key_caller("kalice2", "alice")
 
 @pytest.fixture
 def finding(aws: Any) -> None:
-    request(feeds, "POST", "/feeds", body={"name": "demo"})
+    builders.a_feed("demo")
     for caller in (ALICE, OTHER_ALICE):
-        permissions.grant("demo", caller["key_id"], "assessor")
+        permissions.grant(feed_store.require("demo"), caller["key_id"], "assessor")
     a_finding("demo", "CVE-1")
 
 
@@ -66,7 +68,7 @@ def test_history_names_each_key_by_its_id_and_the_name_it_had(finding: None) -> 
 
 def test_entries_and_assessments_written_before_ids_were_kept_answer_a_null_id(aws: Any) -> None:
     # Given an entry and an assessment stored before actor_id and assessed_by_id existed
-    request(feeds, "POST", "/feeds", body={"name": "demo"})
+    builders.a_feed("demo")
     a_finding("demo", "CVE-1", status="assessed")
     HistoryEntry(
         finding=history.finding_key("demo", "CVE-1"),

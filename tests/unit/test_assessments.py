@@ -10,10 +10,12 @@ import pytest
 
 from feedguard import clock
 from feedguard.dal import assessments as assessment_store
+from feedguard.dal import feeds as feed_store
 from feedguard.dal import history, permissions
 from feedguard.dal.models import Assessment, Finding
-from handlers import assessment_types, feeds, findings
+from handlers import assessment_types, findings
 from tests.support import LambdaContext, key_caller, request
+from tests.unit import builders
 from tests.unit.builders import a_finding
 
 PATH = "/feeds/demo/vulnerabilities/CVE-1/assessment"
@@ -22,8 +24,8 @@ ALICE = key_caller("kalice", "alice")
 
 @pytest.fixture
 def finding(aws: Any) -> Finding:
-    request(feeds, "POST", "/feeds", body={"name": "demo"})
-    permissions.grant("demo", "kalice", "assessor")
+    builders.a_feed("demo")
+    permissions.grant(feed_store.require("demo"), "kalice", "assessor")
     return a_finding("demo", "CVE-1")
 
 

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from feedguard.dal import feeds as feed_store
 from feedguard.dal import permissions
 from feedguard.dal.models import Finding
 from handlers import assessment_types, feeds, findings, gate, scans, sources
 from tests.support import key_caller, request
+from tests.unit import builders
 from tests.unit.builders import a_finding
 
 VIEWER = key_caller("kviewer")
@@ -26,8 +28,8 @@ ASSESSMENT = "/feeds/demo/vulnerabilities/CVE-1/assessment"
 
 @pytest.fixture
 def demo(aws: Any) -> None:
-    request(feeds, "POST", "/feeds", body={"name": "demo"})
-    permissions.grant("demo", "kviewer", "viewer")
+    builders.a_feed("demo")
+    permissions.grant(feed_store.require("demo"), "kviewer", "viewer")
     a_finding("demo", "CVE-1")
 
 
@@ -109,7 +111,7 @@ FORGED = [
     [(feeds, "/feeds"), (sources, "/sources"), (scans, "/scans"), (assessment_types, "/assessment-types")],
 )
 def test_a_forged_cursor_of_the_right_shape_is_a_422(demo: None, handler: Any, path: str, key: Any) -> None:
-    request(feeds, "POST", "/feeds", body={"name": "demo2"})  # a second page exists
+    builders.a_feed("demo2")  # a second page exists
     refused(*request(handler, "GET", path, query={"cursor": cursor(key)}), 422)
 
 

@@ -255,3 +255,19 @@ def test_an_assessment_entry_records_the_expiry_its_event_announces(aws: Any) ->
     )
     (entry,) = [e for e in history.entries("demo", "CVE-2021-44228") if e.action == "assessed"]
     assert entry.expires_at == "2030-01-01T00:00:00Z"
+
+
+def test_an_event_names_its_feed_by_name_and_by_id(aws: Any) -> None:
+    from feedguard.dal import feeds as feed_store
+
+    # Given a feed made now (with an id), and a finding of it
+    feed = feed_store.create("payments", None, "block")
+    a_finding(feed.feed_id, "CVE-2021-44228", "pkg:npm/a@1")
+    record = history_record("1", "detected")
+    record["dynamodb"]["NewImage"]["finding"] = {"S": f"{feed.feed_id}#CVE-2021-44228"}
+    # When its detection is published
+    assert events.handler({"Records": [record]}, LambdaContext()) == {"batchItemFailures": []}
+    # Then the event names the feed as the API does, and by its id
+    (event,) = published(aws)
+    assert (event["detail"]["feed"], event["detail"]["feed_id"]) == ("payments", feed.feed_id)
+    assert event["detail"]["packages"] == ["pkg:npm/a@1"]

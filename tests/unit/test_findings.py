@@ -17,12 +17,13 @@ from feedguard.dal.models import Assessment, Vulnerability
 from feedguard.effects import score_key, severity
 from handlers import feeds, findings
 from tests.support import counted_dynamodb_calls, dynamodb_hook, key_caller, request
+from tests.unit import builders
 from tests.unit.builders import a_finding
 
 
 @pytest.fixture
 def feed(aws: Any) -> str:
-    request(feeds, "POST", "/feeds", body={"name": "demo", "unassessed_effect": "warn"})
+    builders.a_feed("demo", unassessed_effect="warn")
     return "demo"
 
 
@@ -386,7 +387,7 @@ def test_a_cursor_continues_only_the_list_it_came_from(feed: str, other: dict[st
 
 
 def test_a_cursor_of_another_feed_is_422(feed: str) -> None:
-    request(feeds, "POST", "/feeds", body={"name": "other"})
+    builders.a_feed("other")
     for n in range(3):
         a_finding("other", f"CVE-{n}")
         a_finding(feed, f"CVE-{n}")

@@ -7,12 +7,14 @@ from typing import Any
 import pytest
 
 from feedguard import clock
+from feedguard.dal import feeds as feed_store
 from feedguard.dal import permissions
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import Assessment, CachedAnswer, FeedAttachment, Finding, Package
-from handlers import feeds, gate
+from handlers import gate
 from infra.fake_ossindex import FakeOssIndex, Fault
 from tests.support import counted_dynamodb_calls, key_caller, request
+from tests.unit import builders
 from tests.unit.builders import a_finding
 
 VIEWER = key_caller("kviewer")
@@ -26,8 +28,8 @@ def _no_backoff_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def feed(aws: Any, oss: tuple[FakeOssIndex, str]) -> FakeOssIndex:
-    request(feeds, "POST", "/feeds", body={"name": "demo", "unassessed_effect": "warn"})
-    permissions.grant("demo", "kviewer", "viewer")
+    builders.a_feed("demo", unassessed_effect="warn")
+    permissions.grant(feed_store.require("demo"), "kviewer", "viewer")
     source = source_store.create("src-guide", {"name": "guide", "url": oss[1], "auth": "bearer"}, "local-fake-token")
     now = clock.iso(clock.now())
     FeedAttachment(

@@ -13,6 +13,7 @@ import pytest
 
 from feedguard import clock
 from feedguard.dal import budgets, permissions
+from feedguard.dal import feeds as feed_store
 from feedguard.dal.models import LookupBudget
 from handlers import gate
 from infra.fake_ossindex import FakeOssIndex
@@ -75,7 +76,7 @@ def test_past_the_budget_never_scanned_purls_are_not_looked_up_and_say_why(
 
 
 def test_each_key_has_its_own_budget_and_the_admin_is_not_counted(feed: FakeOssIndex, budget_of_5: None) -> None:
-    permissions.grant("demo", "kother", "viewer")
+    permissions.grant(feed_store.require("demo"), "kother", "viewer")
     check(NEVER_SEEN[:5])
     # Another viewer still has its 5
     fresh = [f"pkg:npm/other-{n}@1.0.0" for n in range(3)]

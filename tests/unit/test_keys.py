@@ -89,12 +89,14 @@ def test_deleted_key_stops_working_at_once(aws: Any) -> None:
 
 
 def test_deleting_a_key_revokes_its_feed_roles(aws: Any) -> None:
+    from feedguard.dal import feeds as feed_store
     from feedguard.dal import permissions
 
     created = create()
-    permissions.grant("payments", created["id"], "assessor")
+    feed_store.create("payments", None, "block")
+    permissions.grant(feed_store.require("payments"), created["id"], "assessor")
     keys.handler(api_event("api-keys-delete.json", path_parameters={"id": created["id"]}), LambdaContext())
-    assert permissions.role_of("payments", created["id"]) is None
+    assert permissions.role_of(feed_store.require("payments"), created["id"]) is None
 
 
 def test_deleting_an_unknown_key_is_404(aws: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from feedguard.dal import feeds as feed_store
 from feedguard.dal import permissions
 from feedguard.dal import sources as source_store
 from feedguard.observability import metrics
@@ -105,7 +106,7 @@ def test_the_gate_counts_its_verdicts_by_effect(
     # Given a feed whose unassessed findings block (the default), scanned
     source = source_store.create("src-guide", {"name": "guide", "url": oss[1], "auth": "bearer"}, "local-fake-token")
     a_feed("gated", [LODASH, CLEAN], [source.id])
-    permissions.grant("gated", "kviewer", "viewer")
+    permissions.grant(feed_store.require("gated"), "kviewer", "viewer")
     scan_coordinator.handler({"trigger": "api", "feed": "gated"}, LambdaContext())
     deliver_scan_batches(aws)
     capsys.readouterr()

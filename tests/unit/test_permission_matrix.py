@@ -191,7 +191,7 @@ def world(aws: Any) -> dict[str, str]:
     names = {}
     for role in ("none", "other_manager", "viewer", "assessor", "manager", "target"):
         names[f"{role}_key"] = request(keys, "POST", "/api-keys", body={"name": role})[1]["id"]
-    request(feeds, "POST", "/feeds", body={"name": "matrix"})
+    names["matrix_id"] = request(feeds, "POST", "/feeds", body={"name": "matrix"})[1]["id"]
     request(feeds, "POST", "/feeds", body={"name": "elsewhere"})
     request(feeds, "PUT", f"/feeds/elsewhere/permissions/{names['other_manager_key']}", body={"role": "manager"})
     for role in ("viewer", "assessor", "manager"):
@@ -206,8 +206,8 @@ def world(aws: Any) -> dict[str, str]:
     names["scan"] = request(scans, "POST", "/scans", body={"feed": "matrix"})[1]["id"]
     # It has run (no coordinator here): a feed's next scan waits for the one queued or running.
     scan_store.set_totals(scan_store.get(names["scan"]), 0, 0)  # type: ignore[arg-type]
-    a_finding("matrix", "CVE-2021-23337", "pkg:npm/lodash@4.17.20")
-    a_finding("matrix", "CVE-ASSESSED", "pkg:npm/lodash@4.17.20")
+    a_finding(names["matrix_id"], "CVE-2021-23337", "pkg:npm/lodash@4.17.20")
+    a_finding(names["matrix_id"], "CVE-ASSESSED", "pkg:npm/lodash@4.17.20")
     request(findings, "PUT", "/feeds/matrix/vulnerabilities/CVE-ASSESSED/assessment", body={"type": "ignore"})
     return names
 
@@ -244,3 +244,24 @@ def test_route_by_caller(world: dict[str, str], route: tuple[Any, ...], caller: 
         assert not [s for s in secrets_of_matrix if s in text and s not in concrete], (status, answer)
         if outcome == "ok":
             assert "matrix" not in text, answer
+
+
+FEED_ROUTES = [route for route in ROUTES if route[3].startswith("/feeds/matrix")]
+
+
+@pytest.mark.parametrize("caller", ["viewer", "assessor", "manager"])
+def test_roles_on_a_deleted_feed_give_nothing_on_a_new_feed_of_its_name(world: dict[str, str], caller: str) -> None:
+    """Issue 27, finding 7: the feed is deleted (its purge not run yet) and
+    made again under its name; the old feed's keys are no one on it."""
+    assert request(feeds, "DELETE", "/feeds/matrix")[0] == 204
+    assert request(feeds, "POST", "/feeds", body={"name": "matrix"})[0] == 201
+    who = key_caller(world[f"{caller}_key"], caller)
+    for handler, method, _, path, body, query, _ in FEED_ROUTES:
+        status, answer = request(handler, method, path.format(**world), body=body, query=query, caller=who)
+        assert status == 404, (method, path, status, answer)
+    assert request(feeds, "GET", "/feeds", caller=who)[1]["items"] == []
+    assert request(scans, "GET", f"/scans/{world['scan']}", caller=who)[0] == 404
+    # The admin finds the new feed empty
+    assert request(findings, "GET", "/feeds/matrix/vulnerabilities")[1]["items"] == []
+    assert request(feeds, "GET", "/feeds/matrix/packages")[1]["items"] == []
+    assert request(feeds, "GET", "/feeds/matrix/permissions")[1]["items"] == []

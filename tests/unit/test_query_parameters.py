@@ -12,6 +12,7 @@ import pytest
 
 from infra.template import Template
 from tests.support import request
+from tests.unit import builders
 from tests.unit.conftest import TEMPLATE
 
 ROUTES = TEMPLATE.routes()
@@ -38,7 +39,7 @@ def test_every_route_is_covered() -> None:
 def test_declared_parameters_pass_and_an_unknown_one_beside_them_is_named(aws: Any) -> None:
     from handlers import feeds, scans
 
-    request(feeds, "POST", "/feeds", body={"name": "demo"})
+    builders.a_feed("demo")
     assert request(feeds, "GET", "/feeds", query={"limit": "5"})[0] == 200
     assert request(scans, "GET", "/scans", query={"feed": "demo", "limit": "5"})[0] == 200
     status, answer = request(scans, "GET", "/scans", query={"feed": "demo", "package": "pkg:npm/x@1"})

@@ -39,23 +39,23 @@ def feed_exists(feed: str) -> bool:
 def test_a_role_allows_what_it_names_and_less(key_id: str, needed: Role, outcome: type[Exception] | None) -> None:
     principal = Principal(key_id, key_id, is_admin=False)
     if outcome is None:
-        require_role(principal, "payments", needed, role_of, feed_exists)
+        require_role(principal, "payments", needed, feed_exists("payments"), role_of("payments", key_id))
     else:
         with pytest.raises(outcome):
-            require_role(principal, "payments", needed, role_of, feed_exists)
+            require_role(principal, "payments", needed, feed_exists("payments"), role_of("payments", key_id))
 
 
 def test_a_feed_the_key_has_no_role_on_looks_like_a_missing_feed() -> None:
     principal = Principal("k1", "k1", is_admin=False)
     with pytest.raises(NotFound) as no_role:
-        require_role(principal, "secret-feed", Role.viewer, role_of, lambda feed: True)
+        require_role(principal, "secret-feed", Role.viewer, True, role_of("secret-feed", "k1"))
     with pytest.raises(NotFound) as missing:
-        require_role(Principal("admin", "admin", True), "secret-feed", Role.viewer, role_of, feed_exists)
+        require_role(Principal("admin", "admin", True), "secret-feed", Role.viewer, feed_exists("secret-feed"), None)
     assert no_role.value.message == missing.value.message
 
 
 def test_the_admin_may_do_everything_on_an_existing_feed() -> None:
-    require_role(Principal("admin", "admin", True), "payments", Role.manager, role_of, feed_exists)
+    require_role(Principal("admin", "admin", True), "payments", Role.manager, feed_exists("payments"), None)
 
 
 def test_a_missing_authorizer_context_is_unauthorized() -> None:

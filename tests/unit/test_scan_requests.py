@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from feedguard import clock
+from feedguard.dal import feeds as feed_store
 from feedguard.dal import permissions
 from feedguard.dal import scans as scan_store
 from handlers import scans
@@ -24,7 +25,7 @@ MANAGER = key_caller("kmanager", "release-bot")
 @pytest.fixture
 def feed(aws: Any) -> str:
     a_feed("demo", ["pkg:npm/lodash@4.17.20"], ["src-guide"])
-    permissions.grant("demo", "kmanager", "manager")
+    permissions.grant(feed_store.require("demo"), "kmanager", "manager")
     return "demo"
 
 

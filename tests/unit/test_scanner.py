@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from feedguard import clock, scan_queue, scanner, scanning
 from feedguard.actors import Actor
 from feedguard.dal import answers, detections, history, packages, scans
+from feedguard.dal import feeds as feed_store
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import FEED_SK, CachedAnswer, Feed, Finding, Package, Scan, Vulnerability
 from feedguard.scanplan import Batch
@@ -131,7 +132,7 @@ def test_a_scan_of_just_added_packages_stamps_each_of_them(aws: Any, oss: tuple[
     source = a_source(oss[1])
     a_feed("demo", [], [source])
     packages.add("demo", [CLEAN])
-    scanning.scan_new_packages("s-new-packages", "demo", [source], [CLEAN])
+    scanning.scan_new_packages("s-new-packages", feed_store.require("demo"), [source], [CLEAN])
     drain(aws)
     assert Package.get("demo", CLEAN).last_scanned_at is not None
     assert Feed.get("demo", FEED_SK).scanned_at is None  # it did not cover the whole feed
@@ -639,7 +640,7 @@ def test_a_scan_that_finds_nothing_new_reads_no_finding_to_withdraw(
     assert scan(aws, "demo", refresh=True).status == "succeeded"
     assert queried == []
     # A package removed: the next scan checks the findings, and withdraws those it left without a package
-    packages.remove("demo", LODASH)
+    packages.remove("demo", LODASH, "demo")
     assert scan(aws, "demo", refresh=True).status == "succeeded"
     assert queried == ["demo"]
     assert {Finding.get("demo", vid).status for vid in ("CVE-2021-23337", "CVE-2020-28500")} == {"withdrawn"}

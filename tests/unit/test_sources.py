@@ -267,6 +267,7 @@ def test_a_private_host_is_accepted_where_the_deployment_allows_it(aws: Any) -> 
 def test_a_feeds_manager_sees_a_short_reason_for_a_sources_failure_never_its_body(
     aws: Any, oss: tuple[Any, str]
 ) -> None:
+    from feedguard.dal import feeds as feed_store
     from feedguard.dal import permissions
     from feedguard.dal import scans as scan_store
     from handlers import scans
@@ -278,7 +279,7 @@ def test_a_feeds_manager_sees_a_short_reason_for_a_sources_failure_never_its_bod
     # before sources' bodies stopped being quoted
     service, url = oss
     a_feed("demo", [LODASH], [a_source(url)])
-    permissions.grant("demo", "kmanager", "manager")
+    permissions.grant(feed_store.require("demo"), "kmanager", "manager")
     service.add_fault(Fault(status=500, body="<html>Internal page of some host: db=10.0.0.7</html>"))
     done = scan(aws, "demo")
     legacy = scan_store.create("s-legacy", "demo", "api", False)

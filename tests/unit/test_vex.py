@@ -17,6 +17,7 @@ from feedguard.dal.models import Assessment, Vulnerability
 from feedguard.effects import BUILTIN_TYPES
 from handlers import assessment_types, feeds, findings, keys
 from tests.support import counted_dynamodb_calls, key_caller, request
+from tests.unit import builders
 from tests.unit.builders import a_finding
 from tests.vex_schemas import cyclonedx_problems, openvex_problems
 
@@ -26,7 +27,7 @@ LOG4J = "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"
 
 @pytest.fixture
 def feed(aws: Any) -> str:
-    request(feeds, "POST", "/feeds", body={"name": "demo", "unassessed_effect": "block"})
+    builders.a_feed("demo", unassessed_effect="block")
     return "demo"
 
 

@@ -42,6 +42,7 @@ WEBHOOK_RESOURCES = {
 def detail(**fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "feed": "payments-api",
+        "feed_id": "f_0193a1b2c3d4e5f6a7b8",
         "vulnerability_id": "CVE-2021-44228",
         "title": "Log4Shell",
         "cvss_score": 10.0,
@@ -275,9 +276,12 @@ def test_the_message_carries_the_structured_fields_with_their_types(webhook_tran
             expires_at="2027-01-01T00:00:00Z",
         ),
     )
-    assert {key: message[key] for key in ("event", "feed", "vulnerability_id", "cvss_score", "packages")} == {
+    assert {
+        key: message[key] for key in ("event", "feed", "feed_id", "vulnerability_id", "cvss_score", "packages")
+    } == {
         "event": "Finding Assessed",
         "feed": "payments-api",
+        "feed_id": "f_0193a1b2c3d4e5f6a7b8",
         "vulnerability_id": "CVE-2021-44228",
         "cvss_score": 10.0,
         "packages": ["pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"],

@@ -8,8 +8,8 @@ import { fakeApi, feedDetail, json } from '../testing';
 
 const FEEDS = {
   items: [
-    { name: 'demo', description: 'The demo feed', unassessed_effect: 'block', created_at: '2026-12-01T10:00:00Z', role: 'manager' },
-    { name: 'web', description: null, unassessed_effect: 'warn', created_at: '2026-12-02T10:00:00Z', role: 'viewer' },
+    { id: 'f_0193a1b2c3d4e5f6a7b8', name: 'demo', description: 'The demo feed', unassessed_effect: 'block', created_at: '2026-12-01T10:00:00Z', role: 'manager' },
+    { id: 'f_0193a1b2c3d4e5f6a7b9', name: 'web', description: null, unassessed_effect: 'warn', created_at: '2026-12-02T10:00:00Z', role: 'viewer' },
   ],
   next_cursor: null,
 };

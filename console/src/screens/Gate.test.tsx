@@ -7,8 +7,8 @@ import { GateScreen } from './Gate';
 import { json } from '../testing';
 
 const FEEDS = [
-  { name: 'demo', description: null, unassessed_effect: 'block', created_at: '2026-11-01T00:00:00Z', role: 'viewer' },
-  { name: 'web', description: null, unassessed_effect: 'warn', created_at: '2026-11-01T00:00:00Z', role: 'viewer' },
+  { id: 'f_0193a1b2c3d4e5f6a7b8', name: 'demo', description: null, unassessed_effect: 'block', created_at: '2026-11-01T00:00:00Z', role: 'viewer' },
+  { id: 'f_0193a1b2c3d4e5f6a7b9', name: 'web', description: null, unassessed_effect: 'warn', created_at: '2026-11-01T00:00:00Z', role: 'viewer' },
 ];
 
 interface Check {

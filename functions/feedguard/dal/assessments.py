@@ -37,7 +37,7 @@ def _finding(feed: str, vulnerability_id: str) -> Finding:
     except DoesNotExist:
         finding = None
     if finding is None or finding.status == "withdrawn":
-        raise NotFound(f"Feed {feed} has no finding {vulnerability_id}.")
+        raise NotFound(f"The feed has no finding {vulnerability_id}.")
     return finding
 
 
@@ -211,7 +211,7 @@ def unassess(feed: str, vulnerability_id: str, *, actor: Actor, if_match: int | 
         finding = _finding(feed, vulnerability_id)
         existing = current(feed, vulnerability_id)
         if existing is None:
-            raise NotFound(f"Finding {vulnerability_id} of feed {feed} has no assessment.")
+            raise NotFound(f"Finding {vulnerability_id} of the feed has no assessment.")
         _check_version(existing, if_match)
         now = clock.iso(clock.now())
         entry = history.new_entry(

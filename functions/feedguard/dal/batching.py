@@ -129,18 +129,18 @@ def serialized_keys(model: type[Model], keys: Iterable[Any]) -> list[dict[str, A
 
 
 def read_serialized(
-    model: type[Model], keys: Sequence[dict[str, Any]], attributes: Sequence[str] = ()
+    model: type[Model], keys: Sequence[dict[str, Any]], attributes: Sequence[str] = (), consistent: bool = False
 ) -> list[dict[str, Any]]:
     """`read` for keys already in DynamoDB's form, answering items in it (a
     hot path: a scan batch reads 128 cache items, and PynamoDB made a key
     map twice and a model once for each, half of the read's CPU), with only
-    `attributes` when named. Unprocessed keys are asked again with backoff,
-    as writes are."""
+    `attributes` when named, strongly consistent when `consistent`.
+    Unprocessed keys are asked again with backoff, as writes are."""
     table = model.Meta.table_name
-    asked: dict[str, Any] = {}
+    asked: dict[str, Any] = {"ConsistentRead": True} if consistent else {}
     if attributes:
         names = {f"#a{n}": name for n, name in enumerate(attributes)}
-        asked = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+        asked |= {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
     def fetch(chunk: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

@@ -8,16 +8,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import DoesNotExist, PutError, QueryError, UpdateError
+from pynamodb.exceptions import DoesNotExist, QueryError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
 
 from feedguard import clock
-from feedguard.dal import batching, conditions
+from feedguard.dal import batching, conditions, transactions
 from feedguard.dal.models import (
     ATTACHMENT_SK_PREFIX,
+    FEED_ID_SK,
     FEED_SK,
-    Assessment,
+    PERMISSION_SK_PREFIX,
     Feed,
     FeedAttachment,
+    FeedIdItem,
     FeedPermission,
     Finding,
     Package,
@@ -25,6 +28,7 @@ from feedguard.dal.models import (
 )
 from feedguard.dal.pages import Page, collect
 from feedguard.errors import Conflict, NotFound
+from feedguard.ids import FEED_ID_PREFIX, new_feed_id
 
 ENTITY = "feed"
 STATUSES = ("unassessed", "assessed", "expired")
@@ -48,28 +52,95 @@ def exists(name: str) -> bool:
     return get(name) is not None
 
 
+def access(name: str, key_id: str | None) -> tuple[Feed | None, str | None]:
+    """The feed named `name` and, for a key (None: the admin), its role on
+    that feed: one consistent BatchGetItem of the feed's item and the role's,
+    both keyed by the name. A role counts only when it was granted on this
+    feed's id: one left from a deleted feed of that name is no role."""
+    if key_id is None:
+        return get(name), None
+    keys = [
+        {"feed": {"S": name}, "sk": {"S": FEED_SK}},
+        {"feed": {"S": name}, "sk": {"S": f"{PERMISSION_SK_PREFIX}{key_id}"}},
+    ]
+    found = batching.read_serialized(Feed, keys, consistent=True)
+    feed = role = None
+    for item in found:
+        if item["sk"]["S"] == FEED_SK:
+            feed = Feed.from_raw_data(item)
+        else:
+            role = FeedPermission.from_raw_data(item)
+    if feed is None or role is None or role.granted_on != feed.feed_id:
+        return feed, None
+    return feed, role.role
+
+
+def name_of(feed_id: str) -> str | None:
+    """The name of the feed of `feed_id` (None: no such id, or purged). A
+    feed made before feeds had ids is its own name. An id's name never
+    changes, so each process asks once."""
+    if not feed_id.startswith(FEED_ID_PREFIX):
+        return feed_id
+    known = _names.get(feed_id)
+    if known is not None:
+        return known
+    try:
+        name = FeedIdItem.get(feed_id, FEED_ID_SK, consistent_read=True).name
+    except DoesNotExist:
+        return None
+    _names[feed_id] = name
+    return name
+
+
+_names: dict[str, str] = {}
+
+
+def is_feed(feed_id: str) -> Condition:
+    """On the item of a feed's name: it is still the feed of `feed_id` (not
+    deleted, nor another feed made since under its name)."""
+    if feed_id.startswith(FEED_ID_PREFIX):
+        same: Condition = Feed.id == feed_id
+        return same
+    legacy: Condition = Feed.feed.exists() & Feed.id.does_not_exist()
+    return legacy
+
+
 def create(name: str, description: str | None, unassessed_effect: str) -> Feed:
+    """The feed's item, under its name, and its id's item, together."""
+    now = clock.iso(clock.now())
     feed = Feed(
         feed=name,
         sk=FEED_SK,
+        id=new_feed_id(),
         description=description,
         unassessed_effect=unassessed_effect,
-        created_at=clock.iso(clock.now()),
+        created_at=now,
     )
+    id_item = FeedIdItem(feed=feed.id, sk=FEED_ID_SK, name=name, created_at=now)
     try:
-        feed.save(condition=Feed.feed.does_not_exist())
-    except PutError as error:
-        if conditions.failed(error):
+        with transactions.write() as transaction:
+            transaction.save(feed, condition=Feed.feed.does_not_exist())
+            transaction.save(id_item, condition=FeedIdItem.feed.does_not_exist())
+    except TransactWriteError as error:
+        if conditions.failed_in_transaction(error, 0):
             raise Conflict(f"A feed named {name} exists already.") from None
         raise
     return feed
 
 
 def update(feed: Feed, changes: dict[str, Any]) -> Feed:
-    for name, value in changes.items():
-        setattr(feed, name, value)
+    """Changes the named attributes only (a scan counts on the same item),
+    on condition that it is still this feed."""
     feed.updated_at = clock.iso(clock.now())
-    feed.save(condition=Feed.feed.exists())
+    actions = [getattr(Feed, name).set(value) for name, value in changes.items() if value is not None]
+    actions += [getattr(Feed, name).remove() for name, value in changes.items() if value is None]
+    actions.append(Feed.updated_at.set(feed.updated_at))
+    try:
+        feed.update(actions=actions, condition=is_feed(feed.feed_id))
+    except UpdateError as error:
+        if conditions.failed(error):
+            raise NotFound(f"There is no feed named {feed.feed}.") from None
+        raise
     return feed
 
 
@@ -82,62 +153,80 @@ def list_all(limit: int, cursor: str | None) -> Page[Feed]:
 
 
 def list_for_key(key_id: str, limit: int, cursor: str | None) -> tuple[Page[Feed], dict[str, str]]:
-    """The feeds a key has a role on, and its role on each."""
+    """The feeds a key has a role on, and its role on each (a role left from
+    a deleted feed of the same name is none)."""
     page = collect(
         lambda **kwargs: FeedPermission.by_member.query(f"key#{key_id}", **kwargs),
         limit,
         cursor,
     )
-    roles = {permission.feed: permission.role for permission in page.items}
-    feeds = batching.read(Feed, [(name, FEED_SK) for name in roles])
+    granted = {permission.feed: permission for permission in page.items}
+    feeds = [
+        feed
+        for feed in batching.read(Feed, [(name, FEED_SK) for name in granted])
+        if granted[feed.feed].granted_on == feed.feed_id
+    ]
     feeds.sort(key=lambda feed: feed.feed)
-    return Page(feeds, page.next_cursor), roles
+    return Page(feeds, page.next_cursor), {feed.feed: granted[feed.feed].role for feed in feeds}
 
 
-def attached_source_ids(name: str) -> list[str]:
+def attached_source_ids(feed_id: str) -> list[str]:
     return [
         attachment.source_id
-        for attachment in FeedAttachment.query(name, FeedAttachment.sk.startswith(ATTACHMENT_SK_PREFIX))
+        for attachment in FeedAttachment.query(feed_id, FeedAttachment.sk.startswith(ATTACHMENT_SK_PREFIX))
     ]
 
 
-def attach(name: str, source_id: str) -> FeedAttachment:
+def attach(feed_id: str, source_id: str) -> FeedAttachment:
     """Idempotent: attaching again keeps the first attachment."""
     sk = f"{ATTACHMENT_SK_PREFIX}{source_id}"
     try:
-        return FeedAttachment.get(name, sk, consistent_read=True)
+        return FeedAttachment.get(feed_id, sk, consistent_read=True)
     except DoesNotExist:
         pass
     attachment = FeedAttachment(
-        feed=name, sk=sk, member=f"source#{source_id}", source_id=source_id, attached_at=clock.iso(clock.now())
+        feed=feed_id, sk=sk, member=f"source#{source_id}", source_id=source_id, attached_at=clock.iso(clock.now())
     )
     attachment.save()
     return attachment
 
 
-def detach(name: str, source_id: str) -> None:
+def detach(feed_id: str, source_id: str, name: str) -> None:
     try:
-        FeedAttachment(feed=name, sk=f"{ATTACHMENT_SK_PREFIX}{source_id}").delete(condition=FeedAttachment.sk.exists())
+        FeedAttachment(feed=feed_id, sk=f"{ATTACHMENT_SK_PREFIX}{source_id}").delete(
+            condition=FeedAttachment.sk.exists()
+        )
     except Exception as error:
         if conditions.failed(error):
             raise NotFound(f"Source {source_id} is not attached to feed {name}.") from None
         raise
 
 
-def mark_scanned(name: str, started_at: str) -> None:
-    """A scan that started at `started_at` asked about every package the feed
-    had then, and succeeded. An older scan finishing late changes nothing."""
+def _update_feed(feed_id: str, actions: list[Any], condition: Condition | None = None) -> None:
+    """An update of the item of the feed of `feed_id` by what knows only its
+    id (a scan); nothing when the feed is gone."""
+    name = name_of(feed_id)
+    if name is None:
+        return
+    guard = is_feed(feed_id) if condition is None else is_feed(feed_id) & condition
     try:
-        Feed(feed=name).update(
-            actions=[Feed.scanned_at.set(started_at)],
-            condition=Feed.feed.exists() & (Feed.scanned_at.does_not_exist() | (Feed.scanned_at < started_at)),
-        )
+        Feed(feed=name, sk=FEED_SK).update(actions=actions, condition=guard)
     except UpdateError as error:
         if not conditions.failed(error):
             raise
 
 
-def note_package_changes(name: str, count: int) -> None:
+def mark_scanned(feed_id: str, started_at: str) -> None:
+    """A scan that started at `started_at` asked about every package the feed
+    had then, and succeeded. An older scan finishing late changes nothing."""
+    _update_feed(
+        feed_id,
+        [Feed.scanned_at.set(started_at)],
+        Feed.scanned_at.does_not_exist() | (Feed.scanned_at < started_at),
+    )
+
+
+def note_package_changes(feed_id: str, count: int) -> None:
     """`count` of the feed's package rows changed what they report, or were
     removed: its findings need checking against its packages again. Called
     once the change is written: a check that read the count before then
@@ -145,20 +234,16 @@ def note_package_changes(name: str, count: int) -> None:
     is counted must be counted some other way: a removal counts before it
     deletes too, and a scan whose batch failed counts its feeds once
     (scanner.finish)."""
-    try:
-        Feed(feed=name).update(actions=[Feed.package_changes.add(count)], condition=Feed.feed.exists())
-    except UpdateError as error:
-        if not conditions.failed(error):  # the feed is gone: nothing to check
-            raise
+    _update_feed(feed_id, [Feed.package_changes.add(count)])
 
 
-def findings_to_check(name: str) -> int | None:
+def findings_to_check(feed_id: str) -> int | None:
     """The feed's count of package changes when its findings need checking
     against its packages; None when no package changed since they last were
     (or the feed is gone)."""
-    try:
-        feed = Feed.get(name, FEED_SK, consistent_read=True)
-    except DoesNotExist:
+    name = name_of(feed_id)
+    feed = get(name) if name is not None else None
+    if feed is None or feed.feed_id != feed_id:
         return None
     changes = int(feed.package_changes or 0)
     if feed.findings_checked is not None and int(feed.findings_checked) >= changes:
@@ -166,17 +251,14 @@ def findings_to_check(name: str) -> int | None:
     return changes
 
 
-def findings_checked(name: str, changes: int) -> None:
+def findings_checked(feed_id: str, changes: int) -> None:
     """The findings were checked against the packages as they were after
     `changes` changes; a later count stays to be checked."""
-    try:
-        Feed(feed=name).update(
-            actions=[Feed.findings_checked.set(changes)],
-            condition=Feed.feed.exists() & (Feed.findings_checked.does_not_exist() | (Feed.findings_checked < changes)),
-        )
-    except UpdateError as error:
-        if not conditions.failed(error):
-            raise
+    _update_feed(
+        feed_id,
+        [Feed.findings_checked.set(changes)],
+        Feed.findings_checked.does_not_exist() | (Feed.findings_checked < changes),
+    )
 
 
 # Rows a page when a scan reads a feed: far smaller than DynamoDB's 1 MB
@@ -196,7 +278,7 @@ class PackageState(NamedTuple):
     scanned: bool
 
 
-def package_states(name: str) -> Iterator[PackageState]:
+def package_states(feed_id: str) -> Iterator[PackageState]:
     """The feed's packages in purl order. The first page is asked for at
     once, before the first row is wanted (a scan starts every feed's), and
     each next page while the current one is used. Read straight from
@@ -208,7 +290,7 @@ def package_states(name: str) -> Iterator[PackageState]:
         "TableName": Package.Meta.table_name,
         "KeyConditionExpression": "#feed = :feed",
         "ExpressionAttributeNames": {"#feed": Package.feed.attr_name, **projected},
-        "ExpressionAttributeValues": {":feed": {"S": name}},
+        "ExpressionAttributeValues": {":feed": {"S": feed_id}},
         "ProjectionExpression": ", ".join(projected),
         "Limit": PLAN_PAGE_SIZE,
     }
@@ -239,18 +321,40 @@ def _states(
             answer = following.result()
 
 
-def counts_by_status(name: str) -> dict[str, int]:
+def counts_by_status(feed_id: str) -> dict[str, int]:
     """Findings by stored status: one COUNT Query per status."""
-    return {status: Finding.by_status.count(Finding.status_key(name, status)) for status in STATUSES}
+    return {status: Finding.by_status.count(Finding.status_key(feed_id, status)) for status in STATUSES}
 
 
-def delete(name: str) -> None:
-    """The feed, its permissions, attachments, packages, findings and
-    assessments; the history stays. The feed item goes first, so the feed is
-    gone for every caller at once."""
-    require(name).delete(condition=Feed.feed.exists())
-    members = [item for item in FeedPermission.query(name) if item.sk != FEED_SK]
-    batching.write(FeedPermission, deletes=members)
-    batching.write(Package, deletes=list(Package.query(name, attributes_to_get=["feed", "purl"])))
-    batching.write(Finding, deletes=list(Finding.query(name, attributes_to_get=["feed", "vulnerability_id"])))
-    batching.write(Assessment, deletes=list(Assessment.query(name, attributes_to_get=["feed", "vulnerability_id"])))
+def deleted(feed_id: str, name: str) -> bool:
+    """Whether the feed of `feed_id` (named `name`) is deleted: its id's
+    item says so, or is gone (purged); for a feed made before feeds had
+    ids, no feed of its name is, or one of another id."""
+    if feed_id.startswith(FEED_ID_PREFIX):
+        try:
+            return FeedIdItem.get(feed_id, FEED_ID_SK, consistent_read=True).deleted_at is not None
+        except DoesNotExist:
+            return True
+    current = get(name)
+    return current is None or current.feed_id != feed_id
+
+
+def delete(feed: Feed) -> None:
+    """Frees the feed's name at once: its item goes, and its id's item is
+    marked deleted, in one transaction, on condition that the name is still
+    this feed's. What the id owns is then purged (dal.purge); its history
+    stays, keyed by the id."""
+    now = clock.iso(clock.now())
+    try:
+        with transactions.write() as transaction:
+            transaction.delete(feed, condition=is_feed(feed.feed_id))
+            if feed.id is not None:
+                transaction.update(
+                    FeedIdItem(feed=feed.id, sk=FEED_ID_SK),
+                    actions=[FeedIdItem.deleted_at.set(now)],
+                    condition=FeedIdItem.feed.exists(),
+                )
+    except TransactWriteError as error:
+        if conditions.failed_in_transaction(error, 0):
+            raise NotFound(f"There is no feed named {feed.feed}.") from None
+        raise

@@ -161,6 +161,7 @@ class AssessmentTypeItem(Stored):
 # ---------------------------------------------------------------- feeds, permissions, attachments
 
 FEED_SK = "#feed"
+FEED_ID_SK = "#id"
 PERMISSION_SK_PREFIX = "perm#"
 ATTACHMENT_SK_PREFIX = "source#"
 
@@ -186,12 +187,18 @@ class FeedItemsByMember(GlobalSecondaryIndex[Any]):
 
 
 class Feed(Stored):
+    """A feed as the API names it: keyed by its name, which its deletion
+    frees at once. Everything the feed owns is keyed by its `id`."""
+
     class Meta(_Meta):
         table_name = table_name("FEEDS_TABLE")
 
-    feed = UnicodeAttribute(hash_key=True)
+    feed = UnicodeAttribute(hash_key=True)  # the feed's name
     sk = UnicodeAttribute(range_key=True, default=FEED_SK)
     entity = UnicodeAttribute(default="feed")
+    # Immutable (feedguard.ids.new_feed_id); none on feeds made before feeds
+    # had ids, whose name is their id (feed_id).
+    id = UnicodeAttribute(null=True)
     description = UnicodeAttribute(null=True)
     unassessed_effect = UnicodeAttribute(default="block")
     created_at = UnicodeAttribute()
@@ -208,21 +215,51 @@ class Feed(Stored):
 
     by_entity = FeedsByEntity()
 
+    @property
+    def feed_id(self) -> str:
+        """What the feed's rows are keyed by: its id (its name, for a feed
+        made before feeds had ids: "f_" starts no name, so no id is one)."""
+        return self.id or self.feed
 
-class FeedPermission(Stored):
-    """One key's role on one feed: checked on every feed-scoped route with one GetItem."""
+
+class FeedIdItem(Stored):
+    """The item of a feed's id: the name it was created with (an id's name
+    never changes), so that what knows only the id (a scan, an event) finds
+    the feed's item. Written with the feed, deleted last by its purge."""
 
     class Meta(_Meta):
         table_name = table_name("FEEDS_TABLE")
 
-    feed = UnicodeAttribute(hash_key=True)
+    feed = UnicodeAttribute(hash_key=True)  # the feed's id
+    sk = UnicodeAttribute(range_key=True, default=FEED_ID_SK)
+    name = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    deleted_at = UnicodeAttribute(null=True)  # the feed is deleted, its rows being purged
+
+
+class FeedPermission(Stored):
+    """One key's role on one feed, keyed by the feed's name so that one
+    BatchGet reads it with the feed (dal.feeds.access); it counts only while
+    `feed_id` is the id of the feed of that name."""
+
+    class Meta(_Meta):
+        table_name = table_name("FEEDS_TABLE")
+
+    feed = UnicodeAttribute(hash_key=True)  # the feed's name
     sk = UnicodeAttribute(range_key=True)  # perm#<key id>
     member = UnicodeAttribute()  # key#<key id>
     key_id = UnicodeAttribute()
     role = UnicodeAttribute()
     granted_at = UnicodeAttribute()
+    # The id of the feed it was granted on; none on roles granted before
+    # feeds had ids (granted on the feed whose id is its name).
+    feed_id = UnicodeAttribute(null=True)
 
     by_member = FeedItemsByMember()
+
+    @property
+    def granted_on(self) -> str:
+        return self.feed_id or self.feed
 
 
 class FeedAttachment(Stored):
@@ -231,7 +268,7 @@ class FeedAttachment(Stored):
     class Meta(_Meta):
         table_name = table_name("FEEDS_TABLE")
 
-    feed = UnicodeAttribute(hash_key=True)
+    feed = UnicodeAttribute(hash_key=True)  # the feed's id
     sk = UnicodeAttribute(range_key=True)  # source#<source id>
     member = UnicodeAttribute()  # source#<source id>
     source_id = UnicodeAttribute()
@@ -256,7 +293,7 @@ class Package(Stored):
     class Meta(_Meta):
         table_name = table_name("PACKAGES_TABLE")
 
-    feed = UnicodeAttribute(hash_key=True)
+    feed = UnicodeAttribute(hash_key=True)  # the feed's id
     purl = UnicodeAttribute(range_key=True)
     added_at = UnicodeAttribute()
     last_scanned_at = UnicodeAttribute(null=True)
@@ -318,11 +355,11 @@ class Finding(Stored):
     class Meta(_Meta):
         table_name = table_name("FINDINGS_TABLE")
 
-    feed = UnicodeAttribute(hash_key=True)
+    feed = UnicodeAttribute(hash_key=True)  # the feed's id
     vulnerability_id = UnicodeAttribute(range_key=True)
     packages = UnicodeSetAttribute()
     status = UnicodeAttribute(default="unassessed")
-    feed_status = UnicodeAttribute()  # <feed>#<status>
+    feed_status = UnicodeAttribute()  # <feed id>#<status>
     score_key = UnicodeAttribute()  # zero-padded tenths of the CVSS score
     cvss_score = NumberAttribute(null=True)
     title = UnicodeAttribute(null=True)
@@ -380,7 +417,7 @@ class Assessment(Stored):
     class Meta(_Meta):
         table_name = table_name("ASSESSMENTS_TABLE")
 
-    feed = UnicodeAttribute(hash_key=True)
+    feed = UnicodeAttribute(hash_key=True)  # the feed's id
     vulnerability_id = UnicodeAttribute(range_key=True)
     type = UnicodeAttribute()
     effect = UnicodeAttribute()
@@ -407,7 +444,7 @@ class HistoryEntry(Stored):
     class Meta(_Meta):
         table_name = table_name("HISTORY_TABLE")
 
-    finding = UnicodeAttribute(hash_key=True)  # <feed>#<vulnerability id>
+    finding = UnicodeAttribute(hash_key=True)  # <feed id>#<vulnerability id>
     seq = UnicodeAttribute(range_key=True)  # <at>#<unique suffix>
     at = UnicodeAttribute()
     actor = UnicodeAttribute()  # the key's name at the time (feedguard.actors)
@@ -480,7 +517,8 @@ class Scan(Stored):
     scan_id = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True, default=SCAN_SK)
     entity = UnicodeAttribute(default="scan")
-    scope = UnicodeAttribute(default=ALL_FEEDS_SCOPE)  # a feed name, or * for every feed
+    scope = UnicodeAttribute(default=ALL_FEEDS_SCOPE)  # a feed's id, or * for every feed
+    feed_name = UnicodeAttribute(null=True)  # the name of the feed of `scope` (none: every feed, or made before ids)
     status = UnicodeAttribute(default="queued")
     trigger = UnicodeAttribute(default="api")
     refresh_cache = BooleanAttribute(default=False)  # ask OSS Index even when an answer is cached
@@ -504,7 +542,7 @@ class Scan(Stored):
     error_set = UnicodeSetAttribute(null=True)
     # Sources that refused this scan (401/403/402): their other batches skip the call.
     stopped_sources = UnicodeSetAttribute(null=True)
-    # The feeds this scan covers completely; only they can have findings withdrawn.
+    # The feeds (ids) this scan covers completely; only they can have findings withdrawn.
     covered_feeds = UnicodeSetAttribute(null=True)
     started_at = UnicodeAttribute(null=True)
     # When its last batch went on the queue: a retried request for the scan stops there.
@@ -532,6 +570,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Source,
     AssessmentTypeItem,
     Feed,
+    FeedIdItem,
     FeedPermission,
     FeedAttachment,
     Package,

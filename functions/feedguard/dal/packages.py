@@ -49,12 +49,13 @@ def list_page(feed: str, limit: int, cursor: str | None) -> Page[Package]:
     return collect(lambda **kwargs: Package.query(feed, **kwargs), limit, cursor)
 
 
-def remove(feed: str, purl: str) -> None:
-    """Deletes the package and takes it off the findings that listed it."""
+def remove(feed: str, purl: str, name: str) -> None:
+    """Deletes the package of the feed of id `feed` (named `name`) and takes
+    it off the findings that listed it."""
     try:
         package = Package.get(feed, purl, consistent_read=True)
     except Package.DoesNotExist:
-        raise NotFound(f"Feed {feed} has no package {purl}.") from None
+        raise NotFound(f"Feed {name} has no package {purl}.") from None
     note_package_changes(feed, 1)
     package.delete(condition=Package.purl.exists())
     for vulnerability_id in package.vulnerability_ids or ():

@@ -33,7 +33,7 @@ _LOCK_PREFIX = "lock#"
 
 
 class ScanLock(Stored):
-    """One per scope (a feed's name, or * for every feed) that a scan was
+    """One per scope (a feed's id, or * for every feed) that a scan was
     requested for through the API, in the scans table: which scan holds the
     scope, and when a refresh was last asked for. Requests take it by a
     conditional write, so two at once cannot both start a scan. It has no
@@ -62,13 +62,30 @@ class RefreshTooSoon(Exception):
 
 def _in_progress(scan_id: str, now: datetime) -> bool:
     scan = get(scan_id)
-    if scan is None or scan.status not in ("queued", "running"):
+    return scan is not None and in_progress(scan, now)
+
+
+def in_progress(scan: Scan, now: datetime | None = None) -> bool:
+    """Queued or running, and not wedged."""
+    if scan.status not in ("queued", "running"):
         return False
-    return scan.started_at is None or clock.parse_iso(scan.started_at) > now - WEDGED_AFTER
+    return scan.started_at is None or clock.parse_iso(scan.started_at) > (now or clock.now()) - WEDGED_AFTER
 
 
-def start(scan_id: str, feed: str | None, trigger: str, refresh: bool, refresh_interval: timedelta | None) -> Scan:
-    """Records a requested scan of `feed` (None: every feed), queued, unless
+def lock_key(scope: str) -> dict[str, str]:
+    """The key of a scope's lock item (a feed's purge deletes it)."""
+    return {"scan_id": _LOCK_PREFIX + scope, "sk": LOCK_SK}
+
+
+def start(
+    scan_id: str,
+    feed: str | None,
+    trigger: str,
+    refresh: bool,
+    refresh_interval: timedelta | None,
+    feed_name: str | None = None,
+) -> Scan:
+    """Records a requested scan of the feed of id `feed` (None: every feed), named `feed_name`, queued, unless
     a scan of that scope is queued or running (ScanInProgress, naming it),
     or, with `refresh` and a `refresh_interval`, a refresh of the scope was
     asked for within it (RefreshTooSoon). The scan and the scope's lock are
@@ -95,7 +112,7 @@ def start(scan_id: str, feed: str | None, trigger: str, refresh: bool, refresh_i
         actions: list[Action] = [ScanLock.active_scan_id.set(scan_id)]
         if refresh:
             actions.append(ScanLock.refreshed_at.set(clock.iso(now)))
-        scan = _new_scan(scan_id, feed, trigger, refresh)
+        scan = _new_scan(scan_id, feed, trigger, refresh, feed_name)
         try:
             with transactions.write() as transaction:
                 transaction.save(scan, condition=Scan.scan_id.does_not_exist())
@@ -127,11 +144,12 @@ def _holder(scope: str) -> str | None:
         return None
 
 
-def _new_scan(scan_id: str, feed: str | None, trigger: str, refresh: bool) -> Scan:
+def _new_scan(scan_id: str, feed: str | None, trigger: str, refresh: bool, feed_name: str | None) -> Scan:
     return Scan(
         scan_id=scan_id,
         sk=SCAN_SK,
         scope=feed or ALL_FEEDS_SCOPE,
+        feed_name=feed_name if feed else None,
         trigger=trigger,
         refresh_cache=refresh,
         status="queued",
@@ -140,10 +158,11 @@ def _new_scan(scan_id: str, feed: str | None, trigger: str, refresh: bool) -> Sc
     )
 
 
-def create(scan_id: str, feed: str | None, trigger: str, refresh: bool) -> Scan:
-    """Records a scan the system starts (the schedule, added packages): it
-    takes no scope's lock; requests through the API use `start`."""
-    scan = _new_scan(scan_id, feed, trigger, refresh)
+def create(scan_id: str, feed: str | None, trigger: str, refresh: bool, feed_name: str | None = None) -> Scan:
+    """Records a scan the system starts (the schedule, added packages) of
+    the feed of id `feed` (None: every feed): it takes no scope's lock;
+    requests through the API use `start`."""
+    scan = _new_scan(scan_id, feed, trigger, refresh, feed_name)
     scan.save(condition=Scan.scan_id.does_not_exist())
     return scan
 
@@ -159,28 +178,18 @@ def list_all(limit: int, cursor: str | None) -> Page[Scan]:
     return collect(lambda **kwargs: Scan.by_entity.query(ENTITY, scan_index_forward=False, **kwargs), limit, cursor)
 
 
-def list_for_feed(feed: str, limit: int, cursor: str | None) -> Page[Scan]:
-    return collect(lambda **kwargs: Scan.by_scope.query(feed, scan_index_forward=False, **kwargs), limit, cursor)
+def list_for_feed(feed_id: str, limit: int, cursor: str | None) -> Page[Scan]:
+    return collect(lambda **kwargs: Scan.by_scope.query(feed_id, scan_index_forward=False, **kwargs), limit, cursor)
 
 
-# Scan ids are new_id("s"): "s", 12 hex digits of milliseconds, random hex.
-ID_PREFIX = "s"
+def _newest(scope: str) -> Scan | None:
+    return next(iter(Scan.by_scope.query(scope, scan_index_forward=False, limit=1)), None)
 
 
-def _first_id_at(moment: str) -> str:
-    """The smallest scan id created at or after `moment` (ISO 8601, whole seconds)."""
-    return f"{ID_PREFIX}{int(clock.parse_iso(moment).timestamp()) * 1000:012x}"
-
-
-def _newest(scope: str, since: str) -> Scan | None:
-    query = Scan.by_scope.query(scope, Scan.scan_id >= _first_id_at(since), scan_index_forward=False, limit=1)
-    return next(iter(query), None)
-
-
-def latest_of_feed(feed: str, created_at: str, has_sources: bool) -> Scan | None:
-    """The most recent scan that included `feed`: two Queries of one item on
-    `by_scope`, newest first, none older than the feed (a feed created again
-    under a deleted one's name sees none of its scans).
+def latest_of_feed(feed: str, has_sources: bool) -> Scan | None:
+    """The most recent scan that included the feed of id `feed`: two
+    Queries of one item on `by_scope`, newest first (a feed created again
+    under a deleted one's name has another id, and sees none of its scans).
 
     The newest scan of the feed alone, and the newest scan of every feed,
     which counts when its `covered_feeds` names the feed, or, still queued
@@ -188,8 +197,8 @@ def latest_of_feed(feed: str, created_at: str, has_sources: bool) -> Scan | None
     its planning will then include the feed. An older scan of every feed is
     not looked for when the newest one did not include the feed (the feed had
     no source when it was planned): it would cost a read per such scan."""
-    own = _newest(feed, created_at)
-    every = _newest(ALL_FEEDS_SCOPE, created_at)
+    own = _newest(feed)
+    every = _newest(ALL_FEEDS_SCOPE)
     if every is not None:
         covered = feed in (every.covered_feeds or ())
         pending = every.status == "queued" and has_sources

@@ -84,7 +84,11 @@ def _actions(fields: dict[str, Any]) -> list[Action]:
 
 
 def feeds_using(source_id: str) -> list[str]:
-    return [item.feed for item in FeedAttachment.by_member.query(f"source#{source_id}", limit=10)]
+    """The names of (up to ten of) the feeds the source is attached to."""
+    from feedguard.dal.feeds import name_of
+
+    names = (name_of(item.feed) for item in FeedAttachment.by_member.query(f"source#{source_id}", limit=10))
+    return [name for name in names if name is not None]
 
 
 def delete(source_id: str) -> None:

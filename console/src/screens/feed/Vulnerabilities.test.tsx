@@ -9,6 +9,7 @@ import { VulnerabilitiesTab } from './Vulnerabilities';
 import { json } from '../../testing';
 
 const detail: FeedDetail = {
+  id: 'f_0193a1b2c3d4e5f6a7b8',
   name: 'demo',
   description: null,
   unassessed_effect: 'block',
