@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -41,9 +42,10 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
-@pytest.fixture
-def aws() -> Iterator[Provisioned]:
-    """A fresh account with the template's tables, queues and secrets."""
+@contextmanager
+def fresh_account() -> Iterator[Provisioned]:
+    """A fresh account with the template's tables, queues and secrets, for
+    as long as the block runs (moto's state is the process's: one at a time)."""
     from aws_lambda_powertools.utilities import parameters
 
     from feedguard import scanner, source_health, usage_keys
@@ -59,6 +61,13 @@ def aws() -> Iterator[Provisioned]:
         provisioned = provision(TEMPLATE, None, TEST_STACK, secret_values={"AdminKeySecret": ADMIN_KEY})
         yield provisioned
     parameters.clear_caches()
+
+
+@pytest.fixture
+def aws() -> Iterator[Provisioned]:
+    """A fresh account with the template's tables, queues and secrets."""
+    with fresh_account() as provisioned:
+        yield provisioned
 
 
 @pytest.fixture

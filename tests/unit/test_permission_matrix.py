@@ -8,8 +8,11 @@ handler: tests/integration/test_keys_http.py covers them on every route."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
+import boto3
 import pytest
 
 from feedguard.access import Role
@@ -18,6 +21,7 @@ from handlers import assessment_types, feeds, findings, gate, keys, scans, sourc
 from infra.template import Template
 from tests.support import ADMIN, key_caller, request
 from tests.unit.builders import a_finding
+from tests.unit.conftest import fresh_account
 
 CALLERS = ["none", "other_manager", "viewer", "assessor", "manager", "admin"]
 OUTSIDERS = {"none", "other_manager"}  # valid keys with no role on feed `matrix`
@@ -185,8 +189,18 @@ def expected(who_may: Any, caller: str, feed_scoped: bool) -> str:
     return "ok" if Role[caller] >= who_may else "403"
 
 
-@pytest.fixture
-def world(aws: Any) -> dict[str, str]:
+def outcome_of(route: tuple[Any, ...], caller: str) -> str:
+    _, _, _, path, body, query, who_may = route
+    return expected(
+        who_may,
+        caller,
+        feed_scoped=any(path.startswith(p) for p in FEED_SCOPED)
+        or bool(body and body.get("feed"))
+        or bool(query and query.get("feed")),
+    )
+
+
+def build_world() -> dict[str, str]:
     """A feed `matrix` with a source, a package, and a key for each role."""
     names = {}
     for role in ("none", "other_manager", "viewer", "assessor", "manager", "target"):
@@ -212,30 +226,102 @@ def world(aws: Any) -> dict[str, str]:
     return names
 
 
+def state() -> dict[str, Any]:
+    """Everything a call could change: every table's items, the queues'
+    messages, the secrets and the API Gateway keys."""
+    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    tables = {
+        table: sorted(
+            json.dumps(item, sort_keys=True)
+            for page in dynamodb.get_paginator("scan").paginate(TableName=table)
+            for item in page["Items"]
+        )
+        for table in dynamodb.list_tables()["TableNames"]
+    }
+    queues = {
+        url: sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        for url in sqs.list_queues().get("QueueUrls", [])
+    }
+    secrets = sorted(s["Name"] for s in boto3.client("secretsmanager").list_secrets()["SecretList"])
+    api_keys = sorted((k["id"], k["enabled"]) for k in boto3.client("apigateway").get_api_keys()["items"])
+    return {"tables": tables, "queues": queues, "secrets": secrets, "api_keys": api_keys}
+
+
+def changes(route: tuple[Any, ...], caller: str) -> bool:
+    """Whether the case may change the world: a write the caller is allowed,
+    or a gate check (it records what its inline lookup learnt of a source)."""
+    return (route[1] != "GET" or route[0] is gate) and outcome_of(route, caller) == "ok"
+
+
+# The world the cases that change nothing share (built once per process, in
+# its own account), and what closes it. A case that may change the world gets
+# a fresh one: moto has one state per process, so the shared world is closed
+# first, and the cases are ordered so that the shared ones run before.
+SHARED: dict[str, Any] = {}
+
+
+def close_shared() -> None:
+    if "account" in SHARED:
+        SHARED.pop("account").close()
+        SHARED.clear()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_shared_world() -> Iterator[None]:
+    yield
+    close_shared()
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest) -> dict[str, str]:
+    params = request.node.callspec.params
+    if changes(params["route"], params["caller"]):
+        close_shared()
+        request.getfixturevalue("aws")
+        return build_world()
+    if "account" not in SHARED:
+        account = ExitStack()
+        account.enter_context(fresh_account())
+        SHARED["account"] = account
+        SHARED["names"] = build_world()
+        SHARED["state"] = state()
+    return dict(SHARED["names"])
+
+
 def test_the_matrix_names_every_authenticated_route_of_the_template() -> None:
     declared = {(r.method, r.path) for r in Template.load().routes() if not r.open}
     assert declared == {(method, template_path) for _, method, template_path, *_ in ROUTES}
 
 
-@pytest.mark.parametrize("caller", CALLERS)
-@pytest.mark.parametrize("route", ROUTES, ids=[f"{r[1]} {r[3]} {r[4] or ''} {r[5] or ''}" for r in ROUTES])
+def route_id(route: tuple[Any, ...]) -> str:
+    return f"{route[1]} {route[3]} {route[4] or ''} {route[5] or ''}"
+
+
+# Every (route, caller) with the id pytest's two parametrizes gave it, those
+# that change nothing (on the shared world) first.
+CASES = sorted(
+    ((route, caller) for route in ROUTES for caller in CALLERS),
+    key=lambda case: changes(*case),
+)
+
+
+@pytest.mark.parametrize(("route", "caller"), CASES, ids=[f"{route_id(r)}-{c}" for r, c in CASES])
 def test_route_by_caller(world: dict[str, str], route: tuple[Any, ...], caller: str) -> None:
-    handler, method, _, path, body, query, who_may = route
+    handler, method, _, path, body, query, _ = route
     concrete = path.format(**world)
     who = ADMIN if caller == "admin" else key_caller(world[f"{caller}_key"], caller)
     status, answer = request(handler, method, concrete, body=body, query=query, caller=who)
-    outcome = expected(
-        who_may,
-        caller,
-        feed_scoped=any(path.startswith(p) for p in FEED_SCOPED)
-        or bool(body and body.get("feed"))
-        or bool(query and query.get("feed")),
-    )
+    outcome = outcome_of(route, caller)
     if outcome == "ok":
         assert status < 400, (status, answer)
     else:
         assert status == int(outcome), (status, answer)
         assert set(answer) <= {"message", "details"}
+    if not changes(route, caller):
+        # A refused call or a read changes nothing (and so the next case's world is the one built).
+        assert state() == SHARED["state"], (status, answer)
     if caller in OUTSIDERS:
         # Nothing of the feed leaks: not its findings, packages, keys or scans
         # (a 404 may repeat the name the caller sent, nothing more).
