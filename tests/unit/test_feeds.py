@@ -428,7 +428,7 @@ def test_the_local_stack_runs_the_purge_from_the_template(aws: Any) -> None:
         def invoke(self, event: dict[str, Any], trigger: str, record_event: bool = True) -> Any:
             return feed_purge_handler.handler(event, LambdaContext())
 
-    poller = SqsPoller(mapping, InProcess(), aws, None, number=0, retry_delay=0)  # type: ignore[arg-type]
+    poller = SqsPoller(mapping, InProcess(), aws, None, number=0)  # type: ignore[arg-type]
     poller.tick()
     poller.settled()
     assert set(rows_of(feed_id).values()) == {0}

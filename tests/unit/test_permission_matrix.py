@@ -277,7 +277,7 @@ def _close_shared_world() -> Iterator[None]:
 @pytest.fixture
 def world(request: pytest.FixtureRequest) -> dict[str, str]:
     params = request.node.callspec.params
-    if changes(params["route"], params["caller"]):
+    if "route" not in params or changes(params["route"], params["caller"]):
         close_shared()
         request.getfixturevalue("aws")
         return build_world()

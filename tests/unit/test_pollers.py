@@ -320,22 +320,25 @@ def test_sqs_partial_failures_delete_only_the_successes(aws: Any) -> None:
     )
 
 
-def test_an_unknown_identifier_or_an_error_fails_the_whole_batch(aws: Any) -> None:
+@pytest.mark.parametrize(
+    "answer",
+    [{"batchItemFailures": [{"itemIdentifier": "not-in-the-batch"}]}, InvocationError({})],
+    ids=["unknown identifier", "error"],
+)
+def test_an_unknown_identifier_or_an_error_fails_the_whole_batch(aws: Any, answer: Any) -> None:
     url = aws.queue_urls["ScanQueue"]
-    for answer in ({"batchItemFailures": [{"itemIdentifier": "not-in-the-batch"}]}, InvocationError({})):
 
-        def behaviour(batch: list[dict[str, Any]], answer: Any = answer) -> Any:
-            if isinstance(answer, Exception):
-                raise answer
-            return answer
+    def behaviour(batch: list[dict[str, Any]]) -> Any:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
-        send(url, 2)
-        poller = SqsPoller(scan_worker_mapping(), FakeFunction(behaviour), aws, None, number=0)
-        poller.tick()
-        poller.settled()
-        attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        assert attributes["ApproximateNumberOfMessagesNotVisible"] == "2"
-        boto3.client("sqs").purge_queue(QueueUrl=url)
+    send(url, 2)
+    poller = SqsPoller(scan_worker_mapping(), FakeFunction(behaviour), aws, None, number=0)
+    poller.tick()
+    poller.settled()
+    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "2"
 
 
 def test_a_message_that_keeps_failing_is_delivered_max_receive_count_times_then_dead_lettered(aws: Any) -> None:
