@@ -119,9 +119,9 @@ def start_scan() -> str:
 @pytest.mark.parametrize(
     ("operation", "times"),
     [
-        ("BatchWriteItem", 1),  # the package rows
+        ("BatchWriteItem", 1),  # the answer cache, the first of the batch's
         ("BatchGetItem", 2),  # the cache lookup, then the packages
-        ("TransactWriteItems", 1),  # the answer cache, first of the batch's transactions
+        ("TransactWriteItems", 1),  # the first of the batch's transactions
         ("GetItem", 1),  # the scan record
     ],
 )
@@ -191,7 +191,7 @@ def test_an_auto_assessment_cut_short_by_a_fault_is_made_on_redelivery(aws: Any,
     assert (done.status, done.findings_new) == ("succeeded", 2)
 
 
-@pytest.mark.parametrize("table", ["ScansTable", "FindingsTable", "AnswerCacheTable"])
+@pytest.mark.parametrize("table", ["ScansTable", "FindingsTable"])
 def test_a_transaction_conflict_is_retried_in_place_without_a_redelivery(
     aws: Any, oss: tuple[FakeOssIndex, str], monkeypatch: pytest.MonkeyPatch, table: str
 ) -> None:

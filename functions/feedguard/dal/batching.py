@@ -4,7 +4,6 @@ backoff and jitter (PynamoDB's own BatchWrite retries at once)."""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -16,7 +15,6 @@ from pynamodb.attributes import Attribute
 from pynamodb.exceptions import GetError, PutError
 from pynamodb.models import Model
 
-from feedguard.dal import transactions
 from feedguard.dal.models import connection
 
 M = TypeVar("M", bound=Model)
@@ -25,7 +23,6 @@ T = TypeVar("T")
 WRITE_LIMIT = 25
 READ_LIMIT = 100
 TRANSACTION_ITEMS = 100
-TRANSACTION_BYTES = 4_000_000  # DynamoDB's limit is 4 MB of items together
 MAX_ATTEMPTS = 8
 BASE_DELAY = 0.05
 MAX_DELAY = 2.0
@@ -115,55 +112,6 @@ def _send_all(send: Callable[[T], None], chunks: list[T]) -> None:
     list(_calls.map(send, chunks))
 
 
-def put_together(model: type[Model], items: Sequence[dict[str, Any]]) -> None:
-    """Puts of items in DynamoDB's form (their keys distinct), in
-    transactions of up to 100 items and 4 MB, several in parallel, each
-    retried while another transaction holds one of its items. A call costs
-    the caller's botocore 1.5-2 ms of CPU whatever it carries: a scan
-    batch's 128 answers take two calls instead of six BatchWriteItem calls
-    of 25. The price is twice the write units (docs/data-model.md)."""
-    table = model.Meta.table_name
-
-    def send(chunk: Sequence[dict[str, Any]]) -> None:
-        puts = [{"TableName": table, "Item": item} for item in chunk]
-        transactions.retrying(
-            lambda: connection().transact_write_items(
-                condition_check_items=(), delete_items=(), put_items=puts, update_items=()
-            )
-        )
-
-    _send_all(send, list(_transactions(items)))
-
-
-def _transactions(items: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
-    """Runs of items of even length, at most TRANSACTION_ITEMS and
-    TRANSACTION_BYTES each."""
-    count = -(-len(items) // TRANSACTION_ITEMS)
-    longest = -(-len(items) // count) if count else 0
-    chunk: list[dict[str, Any]] = []
-    used = 0
-    for item in items:
-        size = _item_bytes(item)
-        if chunk and (len(chunk) == longest or used + size > TRANSACTION_BYTES):
-            yield chunk
-            chunk, used = [], 0
-        chunk.append(item)
-        used += size
-    if chunk:
-        yield chunk
-
-
-def _item_bytes(item: dict[str, Any]) -> int:
-    """At least the size DynamoDB counts for an item (UTF-8 names and
-    values): exact for strings and numbers, their JSON for the rest."""
-    size = 0
-    for name, typed in item.items():
-        size += len(name.encode())
-        for kind, value in typed.items():
-            size += len(value.encode()) if kind in ("S", "N") else len(json.dumps(typed))
-    return size
-
-
 def serialized_keys(model: type[Model], keys: Iterable[Any]) -> list[dict[str, Any]]:
     """Keys in DynamoDB's form: each a hash key, or a (hash, range) pair for
     a model with a range key, as `read` takes them. Only for string keys."""
@@ -229,6 +177,37 @@ def read(model: type[M], keys: Sequence[Any], attributes: Sequence[str] | None =
         return list(model.batch_get(chunk, attributes_to_get=attributes))
 
     return _fetched(fetch, keys)
+
+
+def read_tables(wanted: Sequence[tuple[type[Model], Sequence[Any]]]) -> list[list[Model]]:
+    """`read` of keys of several tables in one round trip: their keys
+    together, 100 a BatchGetItem whatever their table, the calls in parallel;
+    for each (model, keys) of `wanted`, the items found. Unprocessed keys are
+    asked again with backoff."""
+    tagged = [(model.Meta.table_name, key) for model, keys in wanted for key in serialized_keys(model, keys)]
+    models = {model.Meta.table_name: model for model, _ in wanted}
+
+    def fetch(chunk: Sequence[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+        pending: dict[str, Any] = {}
+        for table, key in chunk:
+            pending.setdefault(table, {"Keys": []})["Keys"].append(key)
+        found: list[tuple[str, dict[str, Any]]] = []
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                answer = connection().dispatch("BatchGetItem", {"RequestItems": pending})
+            except (BotoCoreError, ClientError) as error:  # as PynamoDB's own batch read says it
+                raise GetError(f"Failed to batch get items: {error}", error) from error
+            found += [(table, item) for table, items in answer.get("Responses", {}).items() for item in items]
+            pending = answer.get("UnprocessedKeys") or {}
+            if not pending:
+                return found
+            _backoff(attempt)
+        raise UnprocessedItems(f"{sum(len(p['Keys']) for p in pending.values())} reads stayed unprocessed")
+
+    by_table: dict[str, list[Model]] = {table: [] for table in models}
+    for table, item in _fetched(fetch, tagged):
+        by_table[table].append(models[table].from_raw_data(item))
+    return [by_table[model.Meta.table_name] for model, _ in wanted]
 
 
 def _fetched(fetch: Callable[[Sequence[Any]], list[T]], keys: Sequence[Any]) -> list[T]:
