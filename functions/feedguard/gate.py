@@ -1,13 +1,15 @@
 """The gate: may these packages be used? For up to 128 purls, a bounded
-number of DynamoDB round trips, whatever their vulnerabilities:
+number of sequential DynamoDB round trips, whatever their vulnerabilities:
 
-1. BatchGet the feed's packages (the vulnerabilities each last scan reported);
-2. purls the feed has never scanned: BatchGet the answer cache of each source,
+1. the feed and the caller's role (api.feed_access);
+2. BatchGet the feed's packages (the vulnerabilities each last scan reported);
+3. purls the feed has never scanned: BatchGet the answer cache of each source,
    then ask the sources through the scanner's client (one request per 128)
    and cache what they say; if that fails, `scanned: false` and the verdict
    is the feed's unassessed_effect; either way the source's health is
    recorded (source_health.recorder: at most one UpdateItem a source);
-3. BatchGet the findings and assessments of every reported vulnerability.
+4. BatchGet the findings and assessments of every reported vulnerability,
+   both tables in the same calls (dal.findings.with_effects).
 
 Inline lookups cost paid coordinates: with a key's `Budget`, each source's
 request takes its coordinates from the key's daily budget first; purls past

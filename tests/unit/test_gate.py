@@ -145,3 +145,28 @@ def test_128_known_purls_cost_a_bounded_number_of_round_trips(
     assert calls["BatchGetItem"] >= 1
     assert calls.get("Query", 0) == 0
     assert calls.get("Scan", 0) == 0
+
+
+def test_a_check_of_scanned_purls_costs_a_fixed_number_of_sequential_round_trips(feed: FakeOssIndex) -> None:
+    """The feed and the caller's role; the packages; their findings with their
+    assessments, both tables in the same calls: each waits for the one
+    before, nothing else does. 128 purls and 150 vulnerabilities need several
+    BatchGets at the last two steps, made at once."""
+    from feedguard.dal import feeds as feed_store
+    from tests.support import dynamodb_round_trips
+
+    now = clock.iso(clock.now())
+    purls = [f"pkg:npm/known-{n}@1.0.0" for n in range(128)]
+    for n, purl in enumerate(purls):
+        ids = {f"CVE-2026-{n}", f"CVE-2026-{n % 22}-b"}
+        Package(feed="demo", purl=purl, added_at=now, last_scanned_at=now, vulnerability_ids=ids).save()
+    for n in range(100):
+        a_finding("demo", f"CVE-2026-{n}", purls[n], status="assessed" if n % 2 else "unassessed")
+    check(*purls)  # the clients made, as in a warm sandbox
+    with dynamodb_round_trips() as trips:
+        answer = check(*purls)
+    assert len(answer) == 128
+    assert sum(1 for verdict in answer.values() if verdict["vulnerabilities"]) == 128
+    # The feed and the role are one read where dal.feeds reads them together (feeds.access), two before
+    access = 1 if hasattr(feed_store, "access") else 2
+    assert trips.sequential == access + 2, sorted(trips.calls)
