@@ -86,6 +86,20 @@ def units(phase: dict[str, Any], by_purl: float, by_row: float) -> tuple[float, 
     return reads, writes
 
 
+def worker_invocations(daily: dict[str, Any], by_purl: float, scans: int) -> dict[str, float]:
+    """A month of daily scans' invocations: the coordinator once a scan, and
+    the worker once a batch (an OSS Index request), as an event source
+    mapping of batch size 1 invokes it, whatever the measured worker did."""
+    invocations = {
+        name: count * by_purl * scans
+        for name, count in daily["lambda_invocations"].items()
+        if name not in ("ScanCoordinatorFunction", "ScanWorkerFunction")
+    }
+    invocations["ScanCoordinatorFunction"] = scans
+    invocations["ScanWorkerFunction"] = daily["ossindex_requests"] * by_purl * scans
+    return invocations
+
+
 def lambda_cost(invocations: dict[str, float], memory: dict[str, int], slower: float = 1.0) -> float:
     requests = sum(invocations.values()) * PRICES["lambda_request"]
     seconds = sum(
@@ -109,10 +123,7 @@ def bill(results: dict[str, Any]) -> list[tuple[str, str, float]]:
     row_reads, row_writes = units(daily, 0.0, by_row)
     scan_reads, scan_writes = scan_reads + row_reads, scan_writes + row_writes
     gate_reads, gate_writes = units(gate, 1.0, 1.0)
-    scan_invocations = {
-        name: count * (1 if name == "ScanCoordinatorFunction" else by_purl) * scans
-        for name, count in daily["lambda_invocations"].items()
-    }
+    scan_invocations = worker_invocations(daily, by_purl, scans)
     gate_invocations = {name: count * checks for name, count in gate["lambda_invocations"].items()}
     stored_bytes = sum(
         table["bytes"] * (by_row if name in SCALED_BY_ROWS else by_purl) for name, table in scan["storage"].items()
@@ -188,15 +199,65 @@ def bill(results: dict[str, Any]) -> list[tuple[str, str, float]]:
     ]
 
 
+def figures(results: dict[str, Any]) -> None:
+    """The counts of each scan phase and of the gate check, as Markdown tables."""
+    print(
+        "| scan | N | OSS Index requests | Lambda invocations | DynamoDB calls | read units | write units"
+        " | index write units | per purl: calls, read, write + index |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    scans = sorted((v for k, v in results.items() if k.startswith("scan_")), key=lambda v: v["distinct_purls"])
+    for phase in ("import", "first_scan", "daily_scan_nothing_new"):
+        for scan in scans:
+            counts, n = scan[phase], scan["distinct_purls"]
+            calls = sum(counts["dynamodb_calls"].values())
+            done = counts["dynamodb_units"]
+            read, write, index = done.get("read", 0), done.get("write", 0), done.get("index write", 0)
+            print(
+                f"| {phase.replace('_', ' ')} | {n:,} | {counts['ossindex_requests']:,} |"
+                f" {sum(counts['lambda_invocations'].values()):,} | {calls:,} | {read:,.1f} | {write:,.0f} |"
+                f" {index:,.0f} | {calls / n:.3f}, {read / n:.3f}, {(write + index) / n:.3f} |"
+            )
+    gate = results["gate_check_128_purls"]
+    print("\n| gate check of 128 purls | |\n|---|---|")
+    print(f"| Lambda invocations | {gate['lambda_invocations']} |")
+    print(f"| DynamoDB calls | {gate['dynamodb_calls']} |")
+    print(f"| read units by table | {gate['dynamodb_units_by_table']} |")
+    print(f"| sequential round trips | {gate['sequential_dynamodb_round_trips']['sequential']} |")
+    print(f"| log bytes | {gate['log_bytes_per_check']} |")
+    for format_ in ("cyclonedx", "openvex"):
+        vex = gate[f"vex_export_{format_}"]
+        print(
+            f"| VEX {format_} | pages {[page['findings'] for page in vex['pages']]},"
+            f" calls {vex['dynamodb_calls']}, units {vex['dynamodb_units']} |"
+        )
+    print()
+
+
 def main() -> int:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else newest_results()
-    lines = bill(json.loads(path.read_text()))
+    results = json.loads(path.read_text())
+    figures(results)
+    lines = bill(results)
     print(f"From {path.name}, for {ORGANISATION}:\n")
     print("| line | counted | $ a month |\n|---|---|---:|")
     for line, counted, dollars in lines:
         print(f"| {line} | {counted} | {dollars:,.2f} |")
     print(f"| **total** | | **{sum(d for _, _, d in lines):,.2f}** |")
+    print(f"\nThe Lambda lines at three times DURATIONS_S: {slower_lambda(results):,.2f} $ a month.")
     return 0
+
+
+def slower_lambda(results: dict[str, Any]) -> float:
+    """Both Lambda lines again with every assumed duration tripled."""
+    template = Template.load()
+    memory = {logical_id: spec.memory for logical_id, spec in template.functions().items()}
+    scan = largest_scan(results)
+    by_purl = ORGANISATION["distinct_purls"] / scan["distinct_purls"]
+    scans, checks = ORGANISATION["scans_a_month"], ORGANISATION["gate_checks_a_month"]
+    invocations = worker_invocations(scan["daily_scan_nothing_new"], by_purl, scans)
+    gate = {name: count * checks for name, count in results["gate_check_128_purls"]["lambda_invocations"].items()}
+    return lambda_cost(invocations, memory, 3.0) + lambda_cost(gate, memory, 3.0)
 
 
 if __name__ == "__main__":
