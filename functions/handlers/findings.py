@@ -10,6 +10,7 @@ the admin after the feed is deleted, by the feed's id."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
@@ -320,18 +321,7 @@ def finding_history(
     page = history.page(feed_id, vulnerability_id, limit, cursor)
     if not page.items and cursor is None:
         raise NotFound(f"Feed {feed} has no history for {vulnerability_id}.")
-    items = [
-        HistoryView(
-            at=e.at,
-            actor=e.actor,
-            actor_id=e.actor_id,
-            action=e.action,
-            type=e.type,
-            comment=e.comment,
-            reason=e.reason,
-        )
-        for e in page.items
-    ]
+    items = [HistoryView(**dataclasses.asdict(e)) for e in page.items]
     return api.ListBody[HistoryView](items=items, next_cursor=page.next_cursor)
 
 
