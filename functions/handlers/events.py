@@ -5,7 +5,11 @@ event is lost when a publish fails (the record is retried; failures are
 reported one by one).
 
 Events go to the findings bus with source `feedguard`: Finding Detected,
-Finding Assessed, Assessment Expired, Assessment Reopened, Finding Withdrawn.
+Finding Assessed, Assessment Expired, Assessment Reopened, Finding Withdrawn;
+and Exception Expired, from the feed's own stream of package exception
+entries (`<feed id>#*`, its `vulnerability_id` `*`, the exception in its
+`reason`) only, as the same entry in each listed vulnerability's history
+repeats it.
 Each detail carries the contract's fields at its top level (`feed`,
 `vulnerability_id`, `title`, `cvss_score`, `packages`; for `assessed` also
 `type`, `actor`, `actor_id` and `expires_at`), so a rule can match on them
@@ -27,6 +31,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import findings as finding_store
+from feedguard.dal.exceptions import FEED_STREAM
 from feedguard.domain import Finding
 from feedguard.effects import severity
 from feedguard.observability import metrics, tracer
@@ -47,6 +52,8 @@ DETAIL_TYPES = {
     "reopened": "Assessment Reopened",
     "withdrawn": "Finding Withdrawn",
 }
+# Announced from the feed's stream only (above).
+FEED_DETAIL_TYPES = {"exception_expired": "Exception Expired"}
 
 
 @lru_cache(maxsize=1)
@@ -58,7 +65,7 @@ def detail_of(entry: dict[str, Any], finding: Finding | None) -> tuple[str, dict
     """The event a history entry announces, with its finding as it is now
     (None: its feed was deleted since, and the event still says what
     happened); None for entries that announce nothing."""
-    detail_type = DETAIL_TYPES.get(str(entry.get("action")))
+    detail_type = _detail_type(entry)
     if detail_type is None:
         return None
     feed_id, vulnerability_id = _finding_key(entry)
@@ -93,6 +100,13 @@ def detail_of(entry: dict[str, Any], finding: Finding | None) -> tuple[str, dict
     }
 
 
+def _detail_type(entry: dict[str, Any]) -> str | None:
+    action = str(entry.get("action"))
+    if action in FEED_DETAIL_TYPES:
+        return FEED_DETAIL_TYPES[action] if _finding_key(entry)[1] == FEED_STREAM else None
+    return DETAIL_TYPES.get(action)
+
+
 def _finding_key(entry: dict[str, Any]) -> tuple[str, str]:
     feed, _, vulnerability_id = str(entry["finding"]).partition("#")
     return feed, vulnerability_id
@@ -107,7 +121,7 @@ def publish(records: list[DynamoDBRecord]) -> dict[str, str]:
     alone; once a call fails, it and every record after it, as the stream
     is read again from the first failed record."""
     entries = [(record, dict(record.dynamodb.new_image or {}) if record.dynamodb else {}) for record in records]
-    announcing = [(record, entry) for record, entry in entries if str(entry.get("action")) in DETAIL_TYPES]
+    announcing = [(record, entry) for record, entry in entries if _detail_type(entry) is not None]
     keys = sorted({_finding_key(entry) for _, entry in announcing})
     findings = finding_store.read(keys)
     events = []

@@ -1,4 +1,5 @@
-"""Assessment expiry: DynamoDB's TTL deletes an assessment when it expires,
+"""Assessment and package exception expiry: DynamoDB's TTL deletes an
+assessment (or an exception, an item of the same table) when it expires,
 and its REMOVE stream record arrives here. Only TTL's deletions count: the
 mapping's FilterCriteria lets only them through, and this handler checks
 again, because AWS documents that filter inconsistently. Failures are
@@ -14,7 +15,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from feedguard.dal import history
+from feedguard.dal import exceptions, history
 from feedguard.observability import metrics, tracer
 
 logger = Logger()
@@ -39,6 +40,14 @@ def record_handler(record: DynamoDBRecord) -> None:
     assessment = record.dynamodb.old_image if record.dynamodb else None
     if not assessment:
         raise ValueError("a TTL deletion without its old image: the stream must be NEW_AND_OLD_IMAGES")
+    exception = exceptions.from_image(assessment)
+    if exception is not None:
+        recorded = exceptions.record_expired(exception)
+        logger.info(
+            "exception expired" if recorded else "expiry already recorded",
+            extra={"feed": exception.feed, "exception_id": exception.id},
+        )
+        return
     written = history.record_expired(
         feed=str(assessment["feed"]),
         vulnerability_id=str(assessment["vulnerability_id"]),

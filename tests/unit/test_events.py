@@ -164,7 +164,24 @@ def test_the_stream_filter_lets_through_exactly_the_actions_that_are_announced()
 
     (mapping,) = [m for m in Template.load().stream_mappings() if m.function == "EventsFunction"]
     (pattern,) = mapping.filters
-    assert set(pattern["dynamodb"]["NewImage"]["action"]["S"]) == set(events.DETAIL_TYPES)
+    assert set(pattern["dynamodb"]["NewImage"]["action"]["S"]) == set(events.DETAIL_TYPES) | set(
+        events.FEED_DETAIL_TYPES
+    )
+
+
+def test_an_exceptions_expiry_is_announced_once_from_the_feeds_stream(aws: Any) -> None:
+    a_finding("demo", "CVE-2021-44228")
+    reason = (
+        "Exception ex_1: ignore for pkg:npm/lodash (every version), CVE-2021-44228; expires at 2027-01-01T00:00:00Z."
+    )
+    records = [
+        history_record("1", "exception_expired", "*", type="ignore", reason=reason),
+        history_record("2", "exception_expired", "CVE-2021-44228", type="ignore", reason=reason),
+    ]
+    assert events.handler({"Records": records}, LambdaContext()) == {"batchItemFailures": []}
+    (event,) = published(aws)
+    assert event["detail-type"] == "Exception Expired"
+    assert (event["detail"]["vulnerability_id"], event["detail"]["reason"]) == ("*", reason)
 
 
 def test_a_refused_publish_is_reported_alone_so_it_is_retried(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:

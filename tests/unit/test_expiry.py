@@ -88,3 +88,55 @@ def test_a_failing_record_is_reported_by_sequence_number_while_the_others_succee
     assert response == {"batchItemFailures": [{"itemIdentifier": batch[1]["dynamodb"]["SequenceNumber"]}]}
     assert len(history.entries("demo", "CVE-2021-23337")) == 1
     assert len(history.entries("demo", "CVE-2020-28500")) == 1
+
+
+def an_exception_ttl_removal(vulnerability_ids: list[str] | None) -> dict[str, Any]:
+    """TTL's REMOVE record of a package exception, its image as the model writes it."""
+    from feedguard.dal.models import ExceptionItem
+
+    item = ExceptionItem(
+        feed="demo",
+        key=ExceptionItem.key_of("ex_0001"),
+        id="ex_0001",
+        purl="pkg:npm/lodash",
+        versions="vers:npm/<4.17.21",
+        vulnerability_ids=vulnerability_ids,
+        type="ignore",
+        effect="allow",
+        created_by="alice",
+        created_by_id="kalice",
+        created_at="2026-08-27T10:00:00Z",
+        expires_at="2026-11-25T10:00:00Z",
+        expires_ttl=1795600800,
+    )
+    event = load_event("stream-assessment-ttl-remove.json")
+    (record,) = event["Records"]
+    image = item.serialize()
+    record["dynamodb"]["OldImage"] = image
+    record["dynamodb"]["Keys"] = {"feed": image["feed"], "vulnerability_id": image["vulnerability_id"]}
+    return event
+
+
+@pytest.mark.parametrize("vulnerability_ids", [["CVE-2021-23337", "CVE-2020-8203"], None])
+def test_an_exceptions_ttl_deletion_is_recorded_once_where_its_changes_are(
+    aws: Any, vulnerability_ids: list[str] | None
+) -> None:
+    from feedguard.dal import exceptions
+
+    # Given an assessed finding, and an exception that expired for its package
+    a_finding()
+    event = an_exception_ttl_removal(vulnerability_ids)
+    # When TTL's deletion arrives, twice
+    assert expiry.handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert expiry.handler(event, LambdaContext()) == {"batchItemFailures": []}
+    # Then the feed's stream and each listed vulnerability's history say so once, and the finding is untouched
+    for stream in [exceptions.FEED_STREAM, *(vulnerability_ids or [])]:
+        (entry,) = history.entries("demo", stream)
+        assert (entry.action, entry.actor_id, entry.type, entry.at) == (
+            "exception_expired",
+            "auto",
+            "ignore",
+            "2026-11-25T10:00:00Z",
+        )
+        assert "ex_0001" in str(entry.reason)
+    assert Finding.get("demo", "CVE-2021-23337").status == "assessed"

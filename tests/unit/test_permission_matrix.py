@@ -17,7 +17,7 @@ import pytest
 
 from feedguard.access import Role
 from feedguard.dal import scans as scan_store
-from handlers import assessment_types, feeds, findings, gate, keys, scans, sources
+from handlers import assessment_types, exceptions, feeds, findings, gate, keys, scans, sources
 from infra.template import Template
 from tests.support import ADMIN, key_caller, request
 from tests.unit.builders import a_finding
@@ -163,6 +163,34 @@ ROUTES: list[tuple[Any, str, str, str, Any, Any, Any]] = [
         None,
         Role.assessor,
     ),
+    (
+        exceptions,
+        "POST",
+        "/feeds/{feed}/exceptions",
+        "/feeds/matrix/exceptions",
+        {"purl": "pkg:npm/lodash", "versions": "vers:npm/<4.17.21", "type": "caution"},
+        None,
+        Role.assessor,
+    ),
+    (exceptions, "GET", "/feeds/{feed}/exceptions", "/feeds/matrix/exceptions", None, None, Role.viewer),
+    (
+        exceptions,
+        "GET",
+        "/feeds/{feed}/exceptions/{id}",
+        "/feeds/matrix/exceptions/{exception}",
+        None,
+        None,
+        Role.viewer,
+    ),
+    (
+        exceptions,
+        "DELETE",
+        "/feeds/{feed}/exceptions/{id}",
+        "/feeds/matrix/exceptions/{exception}",
+        None,
+        None,
+        Role.assessor,
+    ),
     (findings, "GET", "/feeds/{feed}/vex", "/feeds/matrix/vex", None, {"format": "openvex"}, Role.viewer),
     (findings, "GET", "/feeds/{feed}/vex", "/feeds/matrix/vex", None, {"format": "cyclonedx"}, Role.viewer),
     (
@@ -223,6 +251,9 @@ def build_world() -> dict[str, str]:
     a_finding(names["matrix_id"], "CVE-2021-23337", "pkg:npm/lodash@4.17.20")
     a_finding(names["matrix_id"], "CVE-ASSESSED", "pkg:npm/lodash@4.17.20")
     request(findings, "PUT", "/feeds/matrix/vulnerabilities/CVE-ASSESSED/assessment", body={"type": "ignore"})
+    names["exception"] = request(
+        exceptions, "POST", "/feeds/matrix/exceptions", body={"purl": "pkg:npm/lodash", "type": "ignore"}
+    )[1]["id"]
     return names
 
 

@@ -435,6 +435,46 @@ class Assessment(Stored):
     by_type = AssessmentsByType()
 
 
+# ---------------------------------------------------------------- package exceptions
+
+# Exceptions share the assessments table, keyed by the feed's id: their sort
+# key starts with `#`, which begins no vulnerability id, so a BatchGet of
+# assessments never meets one, and one Query (`begins_with`) reads a feed's
+# exceptions. They share its TTL, its stream (dal.exceptions.record_expired),
+# its by_type index (a type an exception uses is in use) and the purge.
+EXCEPTION_KEY_PREFIX = "#exception#"
+
+
+class ExceptionItem(Stored):
+    """A package exception (feedguard.exceptions): a decision for the
+    packages its pattern and range match, for the vulnerabilities it lists
+    (none listed: all). DynamoDB's TTL deletes it at `expires_ttl`."""
+
+    class Meta(_Meta):
+        table_name = table_name("ASSESSMENTS_TABLE")
+
+    feed = UnicodeAttribute(hash_key=True)  # the feed's id
+    key = UnicodeAttribute(range_key=True, attr_name="vulnerability_id")  # #exception#<id>
+    # Tells the expiry stream an exception from an assessment.
+    entity = UnicodeAttribute(default="exception")
+    id = UnicodeAttribute()
+    purl = UnicodeAttribute()  # the pattern, canonical: pkg:npm/lodash, pkg:npm/%40acme/*
+    versions = UnicodeAttribute(null=True)  # a vers range; none: every version
+    vulnerability_ids = ListAttribute(of=UnicodeAttribute, null=True)  # none: every vulnerability
+    type = UnicodeAttribute()
+    effect = UnicodeAttribute()
+    comment = UnicodeAttribute(null=True)
+    created_by = UnicodeAttribute()  # the key's name when it made it
+    created_by_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    expires_at = UnicodeAttribute(null=True)
+    expires_ttl = NumberAttribute(null=True)  # epoch seconds of expires_at
+
+    @staticmethod
+    def key_of(exception_id: str) -> str:
+        return f"{EXCEPTION_KEY_PREFIX}{exception_id}"
+
+
 # ---------------------------------------------------------------- history
 
 
@@ -577,6 +617,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Vulnerability,
     Finding,
     Assessment,
+    ExceptionItem,
     HistoryEntry,
     CachedAnswer,
     LookupBudget,
