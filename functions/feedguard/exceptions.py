@@ -211,3 +211,13 @@ def for_package(exceptions: Iterable[PackageException], purl: str, now: datetime
     """The exceptions in force at `now` that match the package, whatever
     vulnerability they cover: what `deciding` chooses among for each."""
     return [e for e in exceptions if e.live(now) and matches(e, purl)]
+
+
+def effect_of(
+    candidates: Iterable[PackageException], purl: str, vulnerability_id: str, effect: str, now: datetime
+) -> tuple[str, PackageException | None]:
+    """The effect of `vulnerability_id` on the package `purl`: the deciding
+    exception's when one applies (it wins over the feed-wide `effect`,
+    stricter or not), else `effect`; and that exception."""
+    decided = deciding(candidates, purl, vulnerability_id, now)
+    return (decided.effect, decided) if decided is not None else (effect, None)

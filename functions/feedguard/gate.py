@@ -2,7 +2,9 @@
 number of sequential DynamoDB round trips, whatever their vulnerabilities:
 
 1. the feed and the caller's role (api.feed_access);
-2. BatchGet the feed's packages (the vulnerabilities each last scan reported);
+2. BatchGet the feed's packages (the vulnerabilities each last scan reported),
+   and, at the same time, Query the feed's package exceptions (one Query
+   whatever the purls: dal.exceptions.of_feed);
 3. purls the feed has never scanned: BatchGet the answer cache of each source,
    then ask the sources through the scanner's client (one request per 128)
    and cache what they say; if that fails, `scanned: false` and the verdict
@@ -18,8 +20,10 @@ unassessed_effect and `lookup: "budget_exhausted"`.
 
 Each vulnerability takes its finding's effect (assessed: the type's effect;
 unassessed or expired: the feed's unassessed_effect; a vulnerability that is
-not a finding of the feed yet counts as unassessed); the verdict is the
-highest effect, `allow` with none."""
+not a finding of the feed yet counts as unassessed), unless a package
+exception in force decides it for the purl: then the exception's effect,
+which wins over the feed-wide one (feedguard.exceptions; docs/exceptions.md);
+the verdict is the highest effect, `allow` with none."""
 
 from __future__ import annotations
 
@@ -28,7 +32,9 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
+from feedguard import exceptions as package_exceptions
 from feedguard.dal import batching, findings
+from feedguard.dal import exceptions as exception_store
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import packages as package_store
 from feedguard.dal import sources as source_store
@@ -125,6 +131,7 @@ def _lookup(feed: Feed, purls: list[str], now: datetime, budget: Budget | None) 
 
 def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = None) -> list[Result]:
     distinct = list(dict.fromkeys(purls))
+    live_exceptions = batching.alongside(exception_store.of_feed, feed.feed_id)
     packages = {p.purl: p for p in batching.read(Package, [(feed.feed_id, purl) for purl in distinct])}
     scanned = {purl for purl, p in packages.items() if package_store.last_scanned(p, feed)}
     unscanned = [purl for purl in distinct if purl not in scanned]
@@ -137,6 +144,7 @@ def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = N
         titles.update({r.id: r for r in found})
     all_ids = {vid for ids in ids_by_purl.values() for vid in ids}
     known_findings = findings.with_effects(feed.feed_id, all_ids, feed.unassessed_effect, now)
+    feed_exceptions = live_exceptions.result()
 
     results = []
     for purl in purls:
@@ -145,8 +153,10 @@ def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = N
             results.append(Result(purl, feed.unassessed_effect, scanned=False, lookup=stopped))
             continue
         vulnerabilities: list[dict[str, object]] = []
+        candidates = package_exceptions.for_package(feed_exceptions, purl, now)
         for vid in ids_by_purl[purl]:
-            known, status, effect = known_findings.get(vid, (None, "unassessed", feed.unassessed_effect))
+            known, status, feed_effect = known_findings.get(vid, (None, "unassessed", feed.unassessed_effect))
+            effect, exception = package_exceptions.effect_of(candidates, purl, vid, feed_effect, now)
             title = known.title if known else (titles[vid].title if vid in titles else None)
             score = known.cvss_score if known else (titles[vid].cvss_score if vid in titles else None)
             vulnerabilities.append(
@@ -156,6 +166,7 @@ def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = N
                     "cvss_score": float(score) if score is not None else None,
                     "status": status,
                     "effect": effect,
+                    "exception_id": exception.id if exception else None,
                 }
             )
         verdict = strongest([str(v["effect"]) for v in vulnerabilities])

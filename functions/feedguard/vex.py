@@ -5,7 +5,12 @@ A finding's VEX status comes from the assessment in force: its type's
 `vex_status` (and `vex_justification`). Unassessed and expired findings are
 under investigation (CycloneDX `in_triage`). A custom type without a
 `vex_status` states `affected`: feedguard never claims a package is not
-affected unless a type says so."""
+affected unless a type says so.
+
+A package exception that decides a finding for some of its packages
+(feedguard.exceptions) gives those packages a statement of their own, with
+the exception's type, next to the finding's for the others: a Decision's
+`overrides`, written with it, so a page never splits them."""
 
 from __future__ import annotations
 
@@ -93,6 +98,10 @@ class Decision:
     assessed_by: str | None = None
     assessed_at: str | None = None
     expires_at: str | None = None  # of the assessment in force, or the one that expired
+    exception_id: str | None = None  # the package exception this decision states
+    # Packages of the finding a package exception decides, each group with its
+    # exception's decision; `packages` above are the others.
+    overrides: tuple[Decision, ...] = ()
 
 
 def vex_status(decision: Decision) -> str:
@@ -159,6 +168,8 @@ def _properties(decision: Decision) -> list[dict[str, str]]:
         properties.append({"name": "feedguard:assessed_by", "value": decision.assessed_by})
     if decision.expires_at:
         properties.append({"name": "feedguard:expires_at", "value": decision.expires_at})
+    if decision.exception_id:
+        properties.append({"name": "feedguard:exception", "value": decision.exception_id})
     return properties
 
 
@@ -328,11 +339,14 @@ def export(
     components: dict[str, str] = {}
     last: str | None = None
     for decision in decisions:
+        stated = statements(decision)
         if format_ == "cyclonedx":
-            entry = serialize(cyclonedx_vulnerability(decision))
-            new = {purl: serialize(_component(purl)) for purl in decision.packages if purl not in components}
+            entry = ",".join(serialize(cyclonedx_vulnerability(part)) for part in stated)
+            new = {
+                purl: serialize(_component(purl)) for part in stated for purl in part.packages if purl not in components
+            }
         else:
-            entry, new = serialize(openvex_statement(decision)), {}
+            entry, new = ",".join(serialize(openvex_statement(part)) for part in stated), {}
         size = escaped_bytes(entry) + 1 + sum(escaped_bytes(piece) + 1 for piece in new.values())
         if budget is not None and entries and used + size > budget:
             return ExportPage(_assemble(format_, header, components, entries), len(entries), last, used)
@@ -341,6 +355,15 @@ def export(
         components.update(new)
         last = decision.vulnerability_id
     return ExportPage(_assemble(format_, header, components, entries), len(entries), None, used)
+
+
+def statements(decision: Decision) -> list[Decision]:
+    """What the export states of a finding: its decision for the packages
+    no exception decides (left out when exceptions decide them all), then
+    each exception's for its packages."""
+    if decision.overrides and not decision.packages:
+        return list(decision.overrides)
+    return [decision, *decision.overrides]
 
 
 def _assemble(format_: str, header: str, components: dict[str, str], entries: list[str]) -> str:

@@ -17,9 +17,11 @@ from pydantic import Field, StringConstraints, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
 from feedguard import api, clock, feed_purge, imports, scanning
+from feedguard import exceptions as package_exceptions
 from feedguard.access import ROLE_NAMES, Role, require_admin
+from feedguard.dal import batching, findings, packages, permissions, scans
+from feedguard.dal import exceptions as exception_store
 from feedguard.dal import feeds as feed_store
-from feedguard.dal import findings, packages, permissions, scans
 from feedguard.dal import keys as key_store
 from feedguard.dal import sources as source_store
 from feedguard.dal.models import ALL_FEEDS_SCOPE, Feed, FeedPermission, Scan
@@ -526,7 +528,8 @@ def add_packages(feed: api.FeedPath, body: PackagesBody) -> ImportResult:
     "/feeds/<feed>/packages",
     summary="The feed's packages and their verdicts",
     description="By purl. A package's verdict is the strongest effect of its findings now (assessments in force, "
-    "expiries past, the feed's unassessed_effect).",
+    "expiries past, the feed's unassessed_effect), each decided for this package by a package exception in force "
+    "when one matches it (docs/exceptions.md).",
     tags=["packages"],
     responses=api.responses(200, "A page of packages", 404),
 )
@@ -534,15 +537,25 @@ def list_packages(
     feed: api.FeedPath, limit: api.Limit = api.DEFAULT_LIMIT, cursor: api.Cursor = None
 ) -> api.ListBody[PackageView]:
     _, current = api.feed_access(app, feed, Role.viewer)
+    feed_exceptions = batching.alongside(exception_store.of_feed, current.feed_id)
     page = packages.list_page(current.feed_id, limit, cursor)
     reported = {vid for package in page.items for vid in (package.vulnerability_ids or ())}
-    effects = findings.effects_for(current.feed_id, reported, current.unassessed_effect, clock.now())
+    now = clock.now()
+    effects = findings.effects_for(current.feed_id, reported, current.unassessed_effect, now)
+    in_force = [e for e in feed_exceptions.result() if e.live(now)]
     items = []
     for package in page.items:
         verdict: Any = None
         scanned_at = packages.last_scanned(package, current)
         if scanned_at:
-            verdict = strongest([effects[vid][1] for vid in package.vulnerability_ids or () if vid in effects])
+            candidates = package_exceptions.for_package(in_force, package.purl, now)
+            verdict = strongest(
+                [
+                    package_exceptions.effect_of(candidates, package.purl, vid, effects[vid][1], now)[0]
+                    for vid in package.vulnerability_ids or ()
+                    if vid in effects
+                ]
+            )
         items.append(
             PackageView(purl=package.purl, added_at=package.added_at, last_scanned_at=scanned_at, verdict=verdict)
         )

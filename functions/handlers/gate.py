@@ -48,7 +48,13 @@ class VulnerabilityVerdict(api.ResponseModel):
     cvss_score: float | None = Field(description="Its CVSS score, 0-10; null when the source gave none")
     status: FindingStatus = Field(description="The finding's status in this feed")
     effect: Effect = Field(
-        description="What it does to the verdict: its assessment's effect, or the feed's unassessed_effect"
+        description="What it does to the verdict: the effect of the package exception that decides it for this "
+        "purl, if one does; else its assessment's effect, or the feed's unassessed_effect"
+    )
+    exception_id: str | None = Field(
+        default=None,
+        description="The package exception in force that decides it for this purl (its effect wins over the "
+        "finding's; docs/exceptions.md); null when none does",
     )
 
 
@@ -63,6 +69,7 @@ CHECK_RESULT_EXAMPLE = {
             "cvss_score": 7.2,
             "status": "assessed",
             "effect": "warn",
+            "exception_id": None,
         }
     ],
 }

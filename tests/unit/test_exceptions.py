@@ -282,3 +282,16 @@ def test_an_expired_exception_is_listed_as_expired(feed: None, monkeypatch: pyte
     later = clock.now() + timedelta(hours=1)
     monkeypatch.setattr(clock, "now", lambda: later)
     assert request(routes, "GET", f"/feeds/demo/exceptions/{made['id']}", caller=VIEWER)[1]["expired"] is True
+
+
+def test_a_type_an_exception_uses_is_in_use(feed: None) -> None:
+    from handlers import assessment_types
+
+    assert (
+        request(assessment_types, "POST", "/assessment-types", body={"name": "Vendor fix", "effect": "warn"})[0] == 201
+    )
+    made = post({"purl": "pkg:npm/lodash", "type": "vendor-fix"})[1]
+    assert made["effect"] == "warn"
+    assert request(assessment_types, "DELETE", "/assessment-types/vendor-fix")[0] == 409
+    assert request(routes, "DELETE", f"/feeds/demo/exceptions/{made['id']}", caller=ALICE)[0] == 204
+    assert request(assessment_types, "DELETE", "/assessment-types/vendor-fix")[0] == 204

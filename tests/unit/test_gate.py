@@ -139,21 +139,22 @@ def test_128_known_purls_cost_a_bounded_number_of_round_trips(
         Package(feed="demo", purl=purl, added_at=now, last_scanned_at=now, vulnerability_ids=ids).save()
     with counted_dynamodb_calls() as calls:
         check(*purls)
-    # One GetItem for the role, one for the feed, a BatchGet per 100 packages, and
-    # a BatchGet per 100 distinct vulnerabilities for findings and for assessments:
-    # never a read per finding.
+    # One GetItem for the role, one for the feed, a BatchGet per 100 packages, one
+    # Query of the feed's exceptions, and a BatchGet per 100 distinct vulnerabilities
+    # for findings and for assessments: never a read per finding or per purl.
     distinct = 128 * vulnerabilities_per_purl
-    assert sum(calls.values()) <= 2 + 2 + 2 * ((distinct + 99) // 100) + 2, calls
+    assert sum(calls.values()) <= 2 + 2 + 1 + 2 * ((distinct + 99) // 100) + 2, calls
     assert calls["BatchGetItem"] >= 1
-    assert calls.get("Query", 0) == 0
+    assert calls.get("Query", 0) == 1
     assert calls.get("Scan", 0) == 0
 
 
 def test_a_check_of_scanned_purls_costs_a_fixed_number_of_sequential_round_trips(feed: FakeOssIndex) -> None:
-    """The feed and the caller's role; the packages; their findings with their
-    assessments, both tables in the same calls: each waits for the one
-    before, nothing else does. 128 purls and 150 vulnerabilities need several
-    BatchGets at the last two steps, made at once."""
+    """The feed and the caller's role; the packages, with the Query of the
+    feed's exceptions beside them; their findings with their assessments,
+    both tables in the same calls: each waits for the one before, nothing
+    else does. 128 purls and 150 vulnerabilities need several BatchGets at
+    the last two steps, made at once."""
     from feedguard.dal import feeds as feed_store
     from tests.support import dynamodb_round_trips
 
@@ -164,11 +165,66 @@ def test_a_check_of_scanned_purls_costs_a_fixed_number_of_sequential_round_trips
         Package(feed="demo", purl=purl, added_at=now, last_scanned_at=now, vulnerability_ids=ids).save()
     for n in range(100):
         a_finding("demo", f"CVE-2026-{n}", purls[n], status="assessed" if n % 2 else "unassessed")
+    an_exception("pkg:npm/known-1*", type="blocked", effect="block")
     check(*purls)  # the clients made, as in a warm sandbox
     with dynamodb_round_trips() as trips:
         answer = check(*purls)
     assert len(answer) == 128
     assert sum(1 for verdict in answer.values() if verdict["vulnerabilities"]) == 128
+    # known-1, known-10 to 19 and known-100 to 127
+    assert sum(1 for verdict in answer.values() if verdict["verdict"] == "block") == 1 + 10 + 28
+    assert [operation for _, _, operation in trips.calls].count("Query") == 1
     # The feed and the role are one read where dal.feeds reads them together (feeds.access), two before
     access = 1 if hasattr(feed_store, "access") else 2
     assert trips.sequential == access + 2, sorted(trips.calls)
+
+
+# ---------------------------------------------------------------- package exceptions
+
+
+def an_exception(purl: str, **fields: Any) -> None:
+    from feedguard.dal.models import ExceptionItem
+
+    exception_id = fields.pop("id", f"ex_{len(list(ExceptionItem.query('demo'))):04d}")
+    ExceptionItem(
+        feed="demo",
+        key=ExceptionItem.key_of(exception_id),
+        id=exception_id,
+        purl=purl,
+        type=fields.pop("type", "ignore"),
+        effect=fields.pop("effect", "allow"),
+        created_by="alice",
+        created_by_id="kalice",
+        created_at=clock.iso(clock.now()),
+        **fields,
+    ).save()
+
+
+def verdicts(purl: str) -> dict[str, tuple[str, str, str | None]]:
+    return {v["id"]: (v["status"], v["effect"], v["exception_id"]) for v in check(purl)[purl]["vulnerabilities"]}
+
+
+def test_a_matching_exception_decides_its_vulnerability_for_its_packages_only(feed: FakeOssIndex) -> None:
+    # CVE-2021-23337 is unassessed (warn), CVE-2020-28500 assessed ignore (allow)
+    an_exception("pkg:npm/lodash", id="ex_1", versions="vers:npm/<4.17.21", vulnerability_ids=["CVE-2021-23337"])
+    an_exception("pkg:npm/lodash", id="ex_2", type="blocked", effect="block", vulnerability_ids=["CVE-2020-28500"])
+    assert verdicts(LODASH) == {
+        "CVE-2021-23337": ("unassessed", "allow", "ex_1"),  # looser than the feed-wide effect: it still wins
+        "CVE-2020-28500": ("assessed", "block", "ex_2"),  # stricter than the assessment: it wins too
+    }
+    assert check(LODASH)[LODASH]["verdict"] == "block"
+
+
+def test_an_exception_that_does_not_match_or_has_expired_changes_nothing(feed: FakeOssIndex) -> None:
+    an_exception("pkg:npm/lodash", id="ex_1", versions="vers:npm/>=4.17.21", type="blocked", effect="block")
+    an_exception("pkg:npm/lodash-es", id="ex_2", type="blocked", effect="block")
+    an_exception("pkg:npm/lodash", id="ex_3", type="blocked", effect="block", expires_at="2020-01-01T00:00:00Z")
+    assert verdicts(LODASH) == {
+        "CVE-2021-23337": ("unassessed", "warn", None),
+        "CVE-2020-28500": ("assessed", "allow", None),
+    }
+
+
+def test_an_exception_applies_to_a_purl_looked_up_inline(feed: FakeOssIndex) -> None:
+    an_exception("pkg:npm/minimist", vulnerability_ids=["CVE-2021-44906"])
+    assert check(NEW)[NEW]["verdict"] == "allow"

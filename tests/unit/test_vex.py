@@ -486,10 +486,11 @@ def test_the_reads_grow_by_a_batch_of_100_findings(feed: str) -> None:
     # When the feed is exported
     with counted_dynamodb_calls() as calls:
         status, document, _ = export(feed, "cyclonedx")
-    # Then it took one Query and ceil(250 / 100) BatchGets each of assessments and vulnerabilities
+    # Then it took one Query of the findings, one of the feed's package exceptions,
+    # and ceil(250 / 100) BatchGets each of assessments and vulnerabilities
     assert status == 200
     assert len(document["vulnerabilities"]) == 250
-    assert calls["Query"] == 1
+    assert calls["Query"] == 1 + 1
     assert calls["BatchGetItem"] == 3 + 3
     assert calls["GetItem"] <= 2  # the feed (and the caller's role)
 
@@ -535,3 +536,60 @@ def test_five_thousand_findings_in_their_largest_likely_form_fit_in_a_few_pages(
             rest = rest[page.findings :] if page.next_after else []
         # And CycloneDX, with the descriptions, takes three; OpenVEX one (docs/vex.md)
         assert pages == expected_pages, format_
+
+
+# ---------------------------------------------------------------- package exceptions
+
+
+def test_a_package_exception_states_its_packages_apart_in_both_formats(feed: str) -> None:
+    from handlers import exceptions as exception_routes
+
+    # Given a finding reported for two versions of lodash, assessed Blocked feed-wide,
+    # and an Ignore exception for the older versions only
+    older = "pkg:npm/lodash@4.17.15"
+    a_finding(feed, "CVE-2021-23337", LODASH, older)
+    assess(feed, "CVE-2021-23337", "blocked")
+    status, made = request(
+        exception_routes,
+        "POST",
+        f"/feeds/{feed}/exceptions",
+        body={"purl": "pkg:npm/lodash", "versions": "vers:npm/<4.17.16", "type": "ignore", "comment": "old build"},
+    )
+    assert status == 201, made
+    # When the feed is exported, Then each format validates and states the two packages apart
+    cyclonedx = valid_cyclonedx(feed)["vulnerabilities"]
+    assert [(v["id"], [a["ref"] for a in v["affects"]], v["analysis"]["state"]) for v in cyclonedx] == [
+        ("CVE-2021-23337", [LODASH], "exploitable"),
+        ("CVE-2021-23337", [older], "not_affected"),
+    ]
+    assert {"name": "feedguard:exception", "value": made["id"]} in cyclonedx[1]["properties"]
+    statements = valid_openvex(feed)["statements"]
+    assert [(s["products"], s["status"]) for s in statements] == [
+        ([{"@id": LODASH}], "affected"),
+        ([{"@id": older}], "not_affected"),
+    ]
+    assert statements[1]["status_notes"] == "old build"
+    # And once the exception covers every package, only its statement is left
+    request(
+        exception_routes,
+        "POST",
+        f"/feeds/{feed}/exceptions",
+        body={"purl": "pkg:npm/lodash", "type": "caution", "vulnerability_ids": ["CVE-2021-23337"]},
+    )
+    statements = valid_openvex(feed)["statements"]
+    assert [(s["products"], s["status"]) for s in statements] == [([{"@id": older}, {"@id": LODASH}], "affected")]
+
+
+def test_the_packages_verdicts_take_the_exceptions_that_decide_them(feed: str) -> None:
+    from feedguard.dal.models import Package
+    from handlers import exceptions as exception_routes
+
+    now = clock.iso(clock.now())
+    older = "pkg:npm/lodash@4.17.15"
+    for purl in (LODASH, older):
+        Package(feed=feed, purl=purl, added_at=now, last_scanned_at=now, vulnerability_ids={"CVE-2021-23337"}).save()
+    a_finding(feed, "CVE-2021-23337", LODASH, older)  # unassessed: the feed's block
+    body = {"purl": "pkg:npm/lodash", "versions": "vers:npm/<4.17.16", "type": "caution"}
+    assert request(exception_routes, "POST", f"/feeds/{feed}/exceptions", body=body)[0] == 201
+    listed = {p["purl"]: p["verdict"] for p in request(feeds, "GET", f"/feeds/{feed}/packages")[1]["items"]}
+    assert listed == {LODASH: "block", older: "warn"}

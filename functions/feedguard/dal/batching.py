@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,6 +31,14 @@ MAX_DELAY = 2.0
 # of CPU a batch. Its threads only send calls, never batch again.
 CALLS_AT_ONCE = 8
 _calls = ThreadPoolExecutor(max_workers=CALLS_AT_ONCE, thread_name_prefix="dynamodb-batch")
+
+
+def alongside(call: Callable[..., T], *args: Any) -> Future[T]:
+    """`call(*args)` sent on the pool while the caller sends its own calls:
+    one read that needs nothing of them (the gate's Query of a feed's
+    exceptions, beside its BatchGet of packages) costs no round trip of
+    its own. `call` must send its calls itself, not batch on the pool."""
+    return _calls.submit(call, *args)
 
 
 class UnprocessedItems(RuntimeError):

@@ -4,22 +4,28 @@ assessment in force, its type, the vulnerability's details.
 Read lazily, in vulnerability id order, a chunk at a time: a Query of the
 findings table by the feed's key (a call for each CHUNK findings), then
 BatchGets of 100 keys of the assessments and of the vulnerabilities (eight
-calls in flight at once) and one of the custom types in use. An export that
-stops early (its response is full) reads no further than the chunk it
-stopped in. docs/vex.md has the calls, time and size measured for 5,000."""
+calls in flight at once) and one of the custom types in use; first, one
+Query of the feed's package exceptions, which state the packages they
+decide apart (vex.Decision.overrides). An export that stops early (its
+response is full) reads no further than the chunk it stopped in.
+docs/vex.md has the calls, time and size measured for 5,000."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 
 from feedguard import clock
+from feedguard import exceptions as package_exceptions
 from feedguard.dal import assessment_types, batching
+from feedguard.dal import exceptions as exception_store
 from feedguard.dal.models import Assessment, Finding, Vulnerability
 from feedguard.dal.pages import decode_cursor, encode_cursor
 from feedguard.effects import AssessmentType, finding_effect
 from feedguard.errors import InvalidInput
+from feedguard.exceptions import PackageException
 from feedguard.vex import Decision
 
 CHUNK = 500
@@ -57,19 +63,24 @@ def decisions(feed: str, unassessed_effect: str, now: datetime, after: str | Non
     """The feed's findings not withdrawn, by vulnerability id (those after
     `after` only), each with its status and effect at `now` (an assessment
     past its expiry is expired)."""
+    excepting = [e for e in exception_store.of_feed(feed) if e.live(now)]
     start = {"feed": {"S": feed}, "vulnerability_id": {"S": after}} if after else None
     found = Finding.query(
         feed, filter_condition=Finding.status != "withdrawn", last_evaluated_key=start, page_size=CHUNK
     )
     while chunk := list(islice(found, CHUNK)):
-        yield from _decided(feed, chunk, unassessed_effect, now)
+        yield from _decided(feed, chunk, unassessed_effect, now, excepting)
 
 
-def _decided(feed: str, findings: list[Finding], unassessed_effect: str, now: datetime) -> list[Decision]:
+def _decided(
+    feed: str, findings: list[Finding], unassessed_effect: str, now: datetime, excepting: list[PackageException]
+) -> list[Decision]:
     keys = [(feed, finding.vulnerability_id) for finding in findings]
     assessments = {item.vulnerability_id: item for item in batching.read(Assessment, keys)}
     details = {item.id: item for item in batching.read(Vulnerability, [vid for _, vid in keys])}
-    kinds = assessment_types.get_many({assessment.type for assessment in assessments.values()})
+    kinds = assessment_types.get_many(
+        {assessment.type for assessment in assessments.values()} | {e.type for e in excepting}
+    )
     answer = []
     for finding in findings:
         assessment = assessments.get(finding.vulnerability_id)
@@ -103,7 +114,42 @@ def _decided(feed: str, findings: list[Finding], unassessed_effect: str, now: da
                 expires_at=assessment.expires_at if assessment and status != "unassessed" else None,
             )
         )
+        if excepting:
+            answer[-1] = _with_exceptions(answer[-1], excepting, kinds, now)
     return answer
+
+
+def _with_exceptions(
+    decision: Decision, excepting: list[PackageException], kinds: dict[str, AssessmentType], now: datetime
+) -> Decision:
+    """The decision with the packages an exception decides stated apart, one
+    override for each exception, in the order of their ids."""
+    decided: dict[str, tuple[PackageException, list[str]]] = {}
+    left = []
+    for purl in decision.packages:
+        exception = package_exceptions.deciding(excepting, purl, decision.vulnerability_id, now)
+        if exception is None:
+            left.append(purl)
+        else:
+            decided.setdefault(exception.id, (exception, []))[1].append(purl)
+    if not decided:
+        return decision
+    overrides = tuple(
+        replace(
+            decision,
+            packages=purls,
+            status="assessed",
+            effect=exception.effect,
+            kind=kinds.get(exception.type) or AssessmentType(exception.type, exception.type, exception.effect, None),
+            comment=exception.comment,
+            assessed_by=exception.created_by,
+            assessed_at=exception.created_at,
+            expires_at=exception.expires_at,
+            exception_id=exception.id,
+        )
+        for _, (exception, purls) in sorted(decided.items())
+    )
+    return replace(decision, packages=left, overrides=overrides)
 
 
 def _type(kinds: dict[str, AssessmentType], assessment: Assessment) -> AssessmentType:
