@@ -113,7 +113,25 @@ def parse_pattern(text: str) -> Pattern:
     prefix = name[:-1] if glob else name
     if WILDCARD in prefix:
         raise InvalidException("Only a trailing * is a wildcard, as in pkg:npm/%40acme/*.")
-    return Pattern(kind, namespace, prefix, glob)
+    pattern = Pattern(kind, namespace, prefix, glob)
+    try:
+        written = pattern.text
+    except (TypeError, ValueError) as error:  # the library raises TypeError for some blank parts
+        raise InvalidException(f"Not a purl pattern: {error}".rstrip(".") + ".") from None
+    if parse_written(written) != pattern:
+        raise InvalidException("Not a purl pattern: it does not read back as written.")
+    return pattern
+
+
+def parse_written(text: str) -> Pattern | None:
+    """A pattern as Pattern.text wrote it, read back (None: it does not read)."""
+    try:
+        parsed = PackageURL.from_string(text)
+    except ValueError:
+        return None
+    kind, namespace, name = _parts(parsed)
+    glob = name.endswith(WILDCARD)
+    return Pattern(kind, namespace, name[:-1] if glob else name, glob)
 
 
 @lru_cache(maxsize=256)
@@ -134,12 +152,17 @@ def parse_versions(versions: str, pattern: Pattern) -> str:
     # (InvalidNuGetVersion, InvalidConstraintsError) for malformed input.
     except Exception as error:  # noqa: BLE001
         raise InvalidException(f"Not a vers range: {error}".rstrip(".") + ".") from None
+    written = str(parsed)
+    try:
+        _range(written)
+    except Exception:  # noqa: BLE001 - as above
+        raise InvalidException(f"Not a vers range: it does not read back as {written}.") from None
     if parsed.scheme != pattern.type:
         raise InvalidException(
             f"The range's scheme is {parsed.scheme}, the purl's type {pattern.type}: "
             f"write vers:{pattern.type}/… for these packages."
         )
-    return str(parsed)
+    return written
 
 
 def in_range(versions: str, version: str | None) -> bool:

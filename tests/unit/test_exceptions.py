@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedguard import clock
 from feedguard import exceptions as rules
@@ -295,3 +297,53 @@ def test_a_type_an_exception_uses_is_in_use(feed: None) -> None:
     assert request(assessment_types, "DELETE", "/assessment-types/vendor-fix")[0] == 409
     assert request(routes, "DELETE", f"/feeds/demo/exceptions/{made['id']}", caller=ALICE)[0] == 204
     assert request(assessment_types, "DELETE", "/assessment-types/vendor-fix")[0] == 204
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    text=st.one_of(
+        st.text(max_size=60),
+        st.builds(
+            lambda kind, rest: f"pkg:{kind}/{rest}",
+            st.sampled_from(["npm", "maven", "pypi", "golang", "nuget", "x"]),
+            st.text(alphabet="abc@%40/*?#._-:~ 1AZ", max_size=30),
+        ),
+    )
+)
+def test_any_pattern_is_read_or_refused_with_a_reason(text: str) -> None:
+    try:
+        pattern = rules.parse_pattern(text)
+    except rules.InvalidException as error:
+        reason = str(error)
+    else:
+        reason = None
+    if reason is not None:
+        assert reason.endswith(".")
+        return
+    # What is taken reads back as written, and matching with it never fails
+    assert rules.parse_pattern(pattern.text) == pattern
+    rules.matches(an_exception(pattern.text), "pkg:npm/%40acme/x@1.0.0")
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    versions=st.builds(
+        lambda scheme, rest: f"vers:{scheme}/{rest}",
+        st.sampled_from(["npm", "maven", "pypi", "golang", "nuget", "gem", "rpm", "cargo", "composer"]),
+        st.text(alphabet="<>=!|*.,0123456789-+~^[]()ab% v", max_size=24),
+    ),
+    version=st.text(alphabet="0123456789.-+abv", max_size=10),
+)
+def test_any_range_is_read_or_refused_and_any_version_compares(versions: str, version: str) -> None:
+    kind = versions.removeprefix("vers:").partition("/")[0]
+    pattern = rules.parse_pattern(f"pkg:{kind}/x")
+    try:
+        written = rules.parse_versions(versions, pattern)
+    except rules.InvalidException as error:
+        reason = str(error)
+    else:
+        reason = None
+    if reason is not None:
+        assert reason.endswith(".")
+        return
+    assert isinstance(rules.in_range(written, version), bool)
