@@ -178,6 +178,12 @@ def in_range(versions: str, version: str | None) -> bool:
 
 
 @lru_cache(maxsize=1024)
+def _stored_pattern(text: str) -> Pattern:
+    """An exception's pattern (taken by parse_pattern when it was made), read once a process."""
+    return parse_pattern(text)
+
+
+@lru_cache(maxsize=1024)
 def _package(purl: str) -> tuple[tuple[str, str | None, str], str | None] | None:
     try:
         parsed = PackageURL.from_string(purl)
@@ -193,7 +199,7 @@ def matches(exception: PackageException, purl: str) -> bool:
     if read is None:
         return False
     (kind, namespace, name), version = read
-    pattern = parse_pattern(exception.purl)
+    pattern = _stored_pattern(exception.purl)
     if (kind, namespace) != (pattern.type, pattern.namespace):
         return False
     if not (name.startswith(pattern.name) if pattern.glob else name == pattern.name):
@@ -211,7 +217,7 @@ def specificity(exception: PackageException) -> tuple[bool, bool, int, bool, str
     """Larger wins: listed vulnerabilities over all of them, an exact name
     over a wildcard (a longer prefix over a shorter), a version range over
     every version; then the latest created (ids sort by creation time)."""
-    pattern = parse_pattern(exception.purl)
+    pattern = _stored_pattern(exception.purl)
     return (
         exception.vulnerability_ids is not None,
         not pattern.glob,

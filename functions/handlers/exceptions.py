@@ -20,6 +20,7 @@ from feedguard import exceptions as rules
 from feedguard.access import Role
 from feedguard.dal import assessment_types as type_store
 from feedguard.dal import exceptions as exception_store
+from feedguard.domain import Effect
 from feedguard.effects import BUILTIN_TYPES, UNASSESSED, AssessmentType
 from feedguard.errors import InvalidInput, NotFound
 from feedguard.exceptions import PackageException
@@ -111,7 +112,7 @@ class ExceptionView(api.ResponseModel):
     versions: str | None = Field(description="The vers range, as univers writes it; null: every version")
     vulnerability_ids: list[str] | None = Field(description="The vulnerabilities it decides; null: every one")
     type: str = Field(description="The assessment type's id")
-    effect: str = Field(description="The type's effect when it was made: allow, warn or block")
+    effect: Effect = Field(description="The type's effect when it was made: allow, warn or block")
     comment: str | None = Field(description="Why, in its author's words")
     created_by: str = Field(description="The name its author's key had when it made it")
     created_by_id: str = Field(description="Its author's key id (`admin` for the admin key)")
@@ -129,7 +130,7 @@ def view(exception: PackageException) -> ExceptionView:
         versions=exception.versions,
         vulnerability_ids=list(exception.vulnerability_ids) if exception.vulnerability_ids is not None else None,
         type=exception.type,
-        effect=exception.effect,
+        effect=exception.effect,  # type: ignore[arg-type]
         comment=exception.comment,
         created_by=exception.created_by,
         created_by_id=str(exception.created_by_id),

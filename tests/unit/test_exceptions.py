@@ -152,6 +152,8 @@ def test_the_most_specific_exception_decides_then_the_latest() -> None:
     assert rules.deciding([every, ranged, exact], purl, "CVE-1", NOW) == exact  # an exact name over a wildcard
     assert rules.deciding([every, ranged, exact, listed], purl, "CVE-1", NOW) == listed  # listed ids over all
     assert rules.deciding([every, ranged, exact, listed], purl, "CVE-2", NOW) == exact  # listed ids cover theirs only
+    narrower = an_exception("pkg:npm/%40acme/wid*", id="ex_01")
+    assert rules.deciding([every, narrower], purl, "CVE-1", NOW) == narrower  # a longer prefix over a shorter
     later = replace(exact, id="ex_09", type="blocked", effect="block")
     assert rules.deciding([exact, later], purl, "CVE-2", NOW) == later  # equals: the latest made
 
