@@ -29,7 +29,18 @@ BANDS: tuple[Severity, ...] = get_args(Severity)
 ScanStatus = Literal["queued", "running", "succeeded", "partial", "failed"]
 
 # What the history records.
-Action = Literal["detected", "assessed", "unassessed", "expired", "reopened", "withdrawn"]
+Action = Literal[
+    "detected",
+    "assessed",
+    "unassessed",
+    "expired",
+    "reopened",
+    "withdrawn",
+    # a package exception's (docs/exceptions.md), in the feed's stream and each listed vulnerability's history
+    "exception_created",
+    "exception_deleted",
+    "exception_expired",
+]
 
 
 @dataclass(frozen=True)

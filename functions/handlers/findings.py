@@ -149,7 +149,11 @@ class HistoryView(api.ResponseModel):
         description="The key's id (`scanner`, `auto` or `admin` for the system and the admin key); "
         "null for entries written before ids were recorded"
     )
-    action: str = Field(description="detected, assessed, unassessed, expired, reopened or withdrawn")
+    action: str = Field(
+        description="detected, assessed, unassessed, expired, reopened or withdrawn; exception_created, "
+        "exception_deleted or exception_expired for a package exception (docs/exceptions.md), in the history of "
+        "each vulnerability it lists and in the feed's own, read as the history of vulnerability `*`"
+    )
     type: str | None = Field(default=None, description="The assessment type, for assessed")
     comment: str | None = Field(default=None, description="The assessor's comment, for assessed")
     reason: str | None = Field(default=None, description="Why, for reopened (both severity bands) and withdrawn")
