@@ -349,3 +349,13 @@ def test_any_range_is_read_or_refused_and_any_version_compares(versions: str, ve
         assert reason.endswith(".")
         return
     assert isinstance(rules.in_range(written, version), bool)
+
+
+def test_a_deleted_feeds_purge_deletes_its_exceptions_with_its_assessments(feed: None) -> None:
+    from feedguard.dal import purge
+
+    post(LODASH)
+    post({"purl": "pkg:npm/%40acme/*", "type": "caution"})
+    # The purge's assessments phase deletes every item of the feed's key in the table
+    purge.STEPS["assessments"]("demo", "demo")
+    assert exception_store.of_feed("demo", consistent=True) == []
