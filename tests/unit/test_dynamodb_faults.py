@@ -290,3 +290,60 @@ def test_an_expiry_cancelled_by_a_transaction_conflict_is_retried_in_place(
         assert history.record_expired("demo", "CVE-1", "ignore", "2026-11-25T10:00:00Z", 1)
     assert len(cancelled) == 2
     assert Finding.get("demo", "CVE-1").status == "expired"
+
+
+@pytest.mark.parametrize("times", [2, 100])
+def test_a_package_exceptions_write_cancelled_by_a_conflict_is_retried_then_409_never_a_500(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, times: int
+) -> None:
+    from feedguard.dal import exceptions as exception_store
+    from handlers import exceptions
+    from tests.support import request
+
+    monkeypatch.setattr("feedguard.dal.transactions.time.sleep", lambda seconds: None)
+    a_feed("demo", [], [])
+    body = {"purl": "pkg:npm/lodash", "vulnerability_ids": ["CVE-1"], "type": "ignore"}
+    with refused_transactions(aws.table_names["AssessmentsTable"], conflict, times=times) as cancelled:
+        status, answer = request(exceptions, "POST", "/feeds/demo/exceptions", body=body)
+    made = exception_store.of_feed("demo", consistent=True)
+    if times == 2:  # retried in place until it lands, once
+        assert (len(cancelled), status, len(made)) == (2, 201, 1), answer
+        assert [e.action for e in history.entries("demo", "CVE-1")] == ["exception_created"]
+    else:  # outlasting the retries: the contract's 409, and nothing written
+        assert (status, made) == (409, []), answer
+        assert history.entries("demo", "CVE-1") == []
+
+
+def test_a_gate_check_whose_query_of_exceptions_fails_answers_no_verdict(
+    aws: Any, oss: tuple[FakeOssIndex, str]
+) -> None:
+    """Throttling that outlasted botocore's retries on the feed's exceptions:
+    the check is reported failed (500, try again), never answered as if the
+    feed had no exceptions; the next check answers with them."""
+    from feedguard import clock
+    from feedguard.dal.models import ExceptionItem, Package
+    from handlers import gate
+    from tests.support import request
+
+    a_feed("demo", [], [])
+    now = clock.iso(clock.now())
+    Package(feed="demo", purl=LODASH, added_at=now, last_scanned_at=now, vulnerability_ids={"CVE-1"}).save()
+    ExceptionItem(
+        feed="demo",
+        key=ExceptionItem.key_of("ex_1"),
+        id="ex_1",
+        purl="pkg:npm/lodash",
+        type="ignore",
+        effect="allow",
+        created_by="alice",
+        created_by_id="kalice",
+        created_at=now,
+    ).save()
+    with throttled("Query", times=1) as refused:
+        status, answer = request(gate, "POST", "/feeds/demo/check", body={"purls": [LODASH]})
+    assert (len(refused), status) == (1, 500), answer
+    assert set(answer) == {"message"}
+    status, answer = request(gate, "POST", "/feeds/demo/check", body={"purls": [LODASH]})
+    assert status == 200, answer
+    assert answer["results"][0]["vulnerabilities"][0]["exception_id"] == "ex_1"
+    assert answer["results"][0]["verdict"] == "allow"
