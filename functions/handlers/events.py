@@ -1,5 +1,5 @@
 """Findings events, published from the history: every `detected`, `assessed`,
-`expired`, `reopened` and `withdrawn` entry was written in the same
+`expired`, `reopened`, `withdrawn` and `expiring` entry was written in the same
 transaction as the change it records, so the history is an outbox and no
 event is lost when a publish fails (the record is retried; failures are
 reported one by one).
@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import findings as finding_store
+from feedguard.dal.decisions import days_left
 from feedguard.domain import Finding
 from feedguard.effects import severity
 from feedguard.observability import metrics, tracer
@@ -46,6 +47,7 @@ DETAIL_TYPES = {
     "expired": "Assessment Expired",
     "reopened": "Assessment Reopened",
     "withdrawn": "Finding Withdrawn",
+    "expiring": "Assessment Expiring",
 }
 
 
@@ -90,7 +92,15 @@ def detail_of(entry: dict[str, Any], finding: Finding | None) -> tuple[str, dict
         # An assessment's expiry as it was made (None: it does not expire).
         "expires_at": entry.get("expires_at"),
         "reason": entry.get("reason"),
+        # Whole days from the warning to the expiry, rounded up (`expiring` only; else null).
+        "days_left": _days_left(entry),
     }
+
+
+def _days_left(entry: dict[str, Any]) -> int | None:
+    if entry.get("action") != "expiring" or not entry.get("expires_at") or not entry.get("at"):
+        return None
+    return days_left(str(entry["expires_at"]), str(entry["at"]))
 
 
 def _finding_key(entry: dict[str, Any]) -> tuple[str, str]:

@@ -33,6 +33,7 @@ API_MODULES = (
     "handlers.scans",
     "handlers.findings",
     "handlers.gate",
+    "handlers.decisions",
 )
 # Served without a key (Auth: Authorizer: NONE in template.yaml).
 OPEN_PATHS = ("/health", "/openapi.json")
