@@ -149,10 +149,16 @@ class HistoryView(api.ResponseModel):
         description="The key's id (`scanner`, `auto` or `admin` for the system and the admin key); "
         "null for entries written before ids were recorded"
     )
-    action: str = Field(description="detected, assessed, unassessed, expired, reopened or withdrawn")
+    action: str = Field(
+        description="detected, assessed, unassessed, expired, reopened, withdrawn, or expiring (the warning that "
+        "the assessment expires within ExpiringWarningDays)"
+    )
     type: str | None = Field(default=None, description="The assessment type, for assessed")
     comment: str | None = Field(default=None, description="The assessor's comment, for assessed")
-    reason: str | None = Field(default=None, description="Why, for reopened (both severity bands) and withdrawn")
+    reason: str | None = Field(
+        default=None,
+        description="Why, for reopened (both severity bands), withdrawn and expiring (when, in how many days)",
+    )
 
 
 def view(finding: Finding, assessment: Assessment | None, unassessed_effect: str) -> FindingView:
