@@ -430,3 +430,37 @@ def test_days_left_rounds_up_and_stops_at_zero() -> None:
     assert decision_store.days_left("2026-12-10T00:00:00Z", "2026-12-03T01:00:00Z") == 7
     assert decision_store.days_left("2026-12-10T00:00:00Z", "2026-12-09T23:00:00Z") == 1
     assert decision_store.days_left("2026-12-10T00:00:00Z", "2026-12-11T00:00:00Z") == 0
+
+
+def test_a_run_that_failed_after_recording_a_warning_is_retried_without_a_second_one(
+    feed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_finding(feed, "CVE-A")
+    assess("CVE-A", timedelta(days=3))
+    real = decision_store.record_warning
+
+    def recorded_then_lost(due: Any, now: datetime) -> bool:
+        real(due, now)  # committed, then the answer is lost (a timeout, a crash)
+        raise TimeoutError("read timeout")
+
+    monkeypatch.setattr(decision_store, "record_warning", recorded_then_lost)
+    with pytest.raises(expiring.WarningsFailed):
+        expiring.handler({}, LambdaContext())
+    monkeypatch.setattr(decision_store, "record_warning", real)
+    # Lambda's retry, and the next hour's run
+    assert expiring.handler({}, LambdaContext())["warned"] == 0
+    assert len(entries("CVE-A")) == 1
+
+
+def test_two_runs_at_once_record_each_warning_once(feed: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = [f"CVE-{n}" for n in range(8)]
+    for vid in ids:
+        a_finding(feed, vid)
+        assess(vid, timedelta(days=2))
+    now = clock.now()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(pool.map(lambda _: sweep(now=now), range(2)))
+    assert sum(run.warned for run in runs) == len(ids)
+    assert [len(entries(vid)) for vid in ids] == [1] * len(ids)
