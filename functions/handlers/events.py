@@ -25,9 +25,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from feedguard import clock
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import findings as finding_store
-from feedguard.dal.decisions import days_left
 from feedguard.domain import Finding
 from feedguard.effects import severity
 from feedguard.observability import metrics, tracer
@@ -100,7 +100,7 @@ def detail_of(entry: dict[str, Any], finding: Finding | None) -> tuple[str, dict
 def _days_left(entry: dict[str, Any]) -> int | None:
     if entry.get("action") != "expiring" or not entry.get("expires_at") or not entry.get("at"):
         return None
-    return days_left(str(entry["expires_at"]), str(entry["at"]))
+    return clock.days_left(str(entry["expires_at"]), str(entry["at"]))
 
 
 def _finding_key(entry: dict[str, Any]) -> tuple[str, str]:

@@ -426,10 +426,10 @@ def test_the_warning_is_published_as_assessment_expiring_with_days_left(
 
 
 def test_days_left_rounds_up_and_stops_at_zero() -> None:
-    assert decision_store.days_left("2026-12-10T00:00:00Z", "2026-12-03T00:00:00Z") == 7
-    assert decision_store.days_left("2026-12-10T00:00:00Z", "2026-12-03T01:00:00Z") == 7
-    assert decision_store.days_left("2026-12-10T00:00:00Z", "2026-12-09T23:00:00Z") == 1
-    assert decision_store.days_left("2026-12-10T00:00:00Z", "2026-12-11T00:00:00Z") == 0
+    assert clock.days_left("2026-12-10T00:00:00Z", "2026-12-03T00:00:00Z") == 7
+    assert clock.days_left("2026-12-10T00:00:00Z", "2026-12-03T01:00:00Z") == 7
+    assert clock.days_left("2026-12-10T00:00:00Z", "2026-12-09T23:00:00Z") == 1
+    assert clock.days_left("2026-12-10T00:00:00Z", "2026-12-11T00:00:00Z") == 0
 
 
 def test_a_run_that_failed_after_recording_a_warning_is_retried_without_a_second_one(

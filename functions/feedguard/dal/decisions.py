@@ -15,7 +15,6 @@ history is the events' outbox)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +33,6 @@ from feedguard.domain import AssessmentDecision, DecisionReason
 # (DynamoDB's 100 keys a call); at most MAX_ROUNDS of them for one page.
 READ_CHUNK = batching.READ_LIMIT
 MAX_ROUNDS = 5
-DAY_SECONDS = 86400
 
 
 def _decision(item: Assessment, reason: DecisionReason, withdrawn_at: str | None = None) -> AssessmentDecision:
@@ -168,18 +166,12 @@ def due(feed: str, now: datetime, until: datetime) -> Iterator[Due]:
         yield Due(feed, item.vulnerability_id, item.type, str(item.expires_at), int(item.version or 0))
 
 
-def days_left(expires_at: str, at: str) -> int:
-    """Whole days, rounded up, from `at` to `expires_at` (0 once passed)."""
-    seconds = (clock.parse_iso(expires_at) - clock.parse_iso(at)).total_seconds()
-    return max(0, math.ceil(seconds / DAY_SECONDS))
-
-
 def record_warning(warning: Due, now: datetime) -> bool:
     """Marks the assessment warned and writes its `expiring` entry, in one
     transaction; False when it is no longer that version, or was warned
     already (by another sweep, or by this one before a retry)."""
     at = clock.iso(now)
-    left = days_left(warning.expires_at, at)
+    left = clock.days_left(warning.expires_at, at)
     entry = history.new_entry(
         warning.feed,
         warning.vulnerability_id,
