@@ -37,6 +37,7 @@ os.environ["ADMIN_KEY_SECRET"] = f"{TEST_STACK}/AdminKeySecret"
 os.environ["API_STAGE_NAME"] = _template.parameter_defaults()["StageName"]
 os.environ["GATE_LOOKUP_BUDGET_PER_KEY"] = _template.parameter_defaults()["GateLookupBudgetPerKey"]
 os.environ["SCAN_RETRY_SECONDS"] = _template.parameter_defaults()["ScanBatchRetrySeconds"]
+os.environ["EXPIRING_WARNING_DAYS"] = _template.parameter_defaults()["ExpiringWarningDays"]
 os.environ["USAGE_KEY_PREFIX"] = f"{TEST_STACK}-feedguard-usage-"
 os.environ["USAGE_PLAN_NAME"] = f"{TEST_STACK}-per-key"
 os.environ["SOURCE_SECRET_PREFIX"] = f"{TEST_STACK}/sources/"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
+
+DAY_SECONDS = 86400
 
 
 def now() -> datetime:
@@ -24,3 +27,9 @@ def parse_iso(text: str) -> datetime:
         return moment.astimezone(UTC)
     except OverflowError:
         raise ValueError("the timestamp is out of range") from None
+
+
+def days_left(until: str, at: str) -> int:
+    """Whole days from `at` to `until` (ISO 8601), rounded up; 0 once passed."""
+    seconds = (parse_iso(until) - parse_iso(at)).total_seconds()
+    return max(0, math.ceil(seconds / DAY_SECONDS))

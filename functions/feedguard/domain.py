@@ -28,7 +28,7 @@ BANDS: tuple[Severity, ...] = get_args(Severity)
 
 ScanStatus = Literal["queued", "running", "succeeded", "partial", "failed"]
 
-# What the history records.
+# What the history records (`expiring`: the warning, ExpiringWarningDays before an expiry).
 Action = Literal[
     "detected",
     "assessed",
@@ -36,11 +36,18 @@ Action = Literal[
     "expired",
     "reopened",
     "withdrawn",
+    "expiring",
     # a package exception's (docs/exceptions.md), in the feed's stream and each listed vulnerability's history
     "exception_created",
     "exception_deleted",
     "exception_expired",
 ]
+
+# A feed's decisions (GET /feeds/{feed}/decisions, feedguard.decisions): of
+# which kind, and why one is listed.
+DecisionKind = Literal["assessment"]
+DecisionState = Literal["stale", "expiring"]
+DecisionReason = Literal["withdrawn", "no_finding", "expiring"]
 
 
 @dataclass(frozen=True)
@@ -117,3 +124,25 @@ class HistoryEntry:
     type: str | None
     comment: str | None
     reason: str | None
+
+
+@dataclass(frozen=True)
+class AssessmentDecision:
+    """An assessment as GET /feeds/{feed}/decisions lists it (kind
+    `assessment`): why it is listed, and the assessment in force.
+    `withdrawn_at`: when its finding was withdrawn (reason `withdrawn`).
+    Another kind of decision (a package exception) is a dataclass of its
+    own with `kind` and `reason`."""
+
+    reason: DecisionReason
+    vulnerability_id: str
+    type: str
+    effect: str
+    comment: str | None
+    assessed_by: str
+    assessed_by_id: str | None
+    assessed_at: str
+    expires_at: str | None
+    version: int
+    withdrawn_at: str | None = None
+    kind: DecisionKind = "assessment"

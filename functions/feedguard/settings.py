@@ -46,6 +46,7 @@ class Settings:
         "scan_retry_seconds": "SCAN_RETRY_SECONDS",
         "feed_purge_queue_url": "FEED_PURGE_QUEUE_URL",
         "event_bus_name": "EVENT_BUS_NAME",
+        "expiring_warning_days": "EXPIRING_WARNING_DAYS",
         "allow_http_sources": "FEEDGUARD_ALLOW_HTTP_SOURCES",
         # Sources on loopback, link-local or private addresses (the local stack's fake OSS Index)
         "allow_private_sources": "FEEDGUARD_ALLOW_PRIVATE_SOURCES",
@@ -82,6 +83,14 @@ class Settings:
     @cached_property
     def event_bus_name(self) -> str:
         return required("EVENT_BUS_NAME")
+
+    @cached_property
+    def expiring_warning_days(self) -> int:
+        """Days before a decision expires that its `expiring` event fires (ExpiringWarningDays)."""
+        value = required("EXPIRING_WARNING_DAYS")
+        if not (value.isascii() and value.isdigit()) or int(value) < 1:
+            raise MissingSetting(f"EXPIRING_WARNING_DAYS is {value!r}: template.yaml sets it to a whole number of days")
+        return int(value)
 
     @cached_property
     def allow_http_sources(self) -> bool:

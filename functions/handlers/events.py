@@ -1,5 +1,5 @@
 """Findings events, published from the history: every `detected`, `assessed`,
-`expired`, `reopened` and `withdrawn` entry was written in the same
+`expired`, `reopened`, `withdrawn` and `expiring` entry was written in the same
 transaction as the change it records, so the history is an outbox and no
 event is lost when a publish fails (the record is retried; failures are
 reported one by one).
@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from feedguard import clock
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import findings as finding_store
 from feedguard.dal.exceptions import FEED_STREAM
@@ -51,6 +52,7 @@ DETAIL_TYPES = {
     "expired": "Assessment Expired",
     "reopened": "Assessment Reopened",
     "withdrawn": "Finding Withdrawn",
+    "expiring": "Assessment Expiring",
 }
 # Announced from the feed's stream only (above).
 FEED_DETAIL_TYPES = {"exception_expired": "Exception Expired"}
@@ -97,6 +99,8 @@ def detail_of(entry: dict[str, Any], finding: Finding | None) -> tuple[str, dict
         # An assessment's expiry as it was made (None: it does not expire).
         "expires_at": entry.get("expires_at"),
         "reason": entry.get("reason"),
+        # Whole days from the warning to the expiry, rounded up (`expiring` only; else null).
+        "days_left": _days_left(entry),
     }
 
 
@@ -105,6 +109,12 @@ def _detail_type(entry: dict[str, Any]) -> str | None:
     if action in FEED_DETAIL_TYPES:
         return FEED_DETAIL_TYPES[action] if _finding_key(entry)[1] == FEED_STREAM else None
     return DETAIL_TYPES.get(action)
+
+
+def _days_left(entry: dict[str, Any]) -> int | None:
+    if entry.get("action") != "expiring" or not entry.get("expires_at") or not entry.get("at"):
+        return None
+    return clock.days_left(str(entry["expires_at"]), str(entry["at"]))
 
 
 def _finding_key(entry: dict[str, Any]) -> tuple[str, str]:

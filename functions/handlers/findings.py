@@ -150,13 +150,17 @@ class HistoryView(api.ResponseModel):
         "null for entries written before ids were recorded"
     )
     action: str = Field(
-        description="detected, assessed, unassessed, expired, reopened or withdrawn; exception_created, "
+        description="detected, assessed, unassessed, expired, reopened or withdrawn; expiring (the warning that "
+        "the assessment expires within ExpiringWarningDays); exception_created, "
         "exception_deleted or exception_expired for a package exception (docs/exceptions.md), in the history of "
         "each vulnerability it lists and in the feed's own, read as the history of vulnerability `*`"
     )
     type: str | None = Field(default=None, description="The assessment type, for assessed")
     comment: str | None = Field(default=None, description="The assessor's comment, for assessed")
-    reason: str | None = Field(default=None, description="Why, for reopened (both severity bands) and withdrawn")
+    reason: str | None = Field(
+        default=None,
+        description="Why, for reopened (both severity bands), withdrawn and expiring (when, in how many days)",
+    )
 
 
 def view(finding: Finding, assessment: Assessment | None, unassessed_effect: str) -> FindingView:

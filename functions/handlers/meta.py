@@ -34,6 +34,7 @@ API_MODULES = (
     "handlers.findings",
     "handlers.exceptions",
     "handlers.gate",
+    "handlers.decisions",
 )
 # Served without a key (Auth: Authorizer: NONE in template.yaml).
 OPEN_PATHS = ("/health", "/openapi.json")

@@ -7,6 +7,7 @@ error shape. Bounded: FUZZ_EXAMPLES examples an operation (default 8)."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 import os
@@ -120,7 +121,7 @@ def fuzz(running: RunningStack, headers: dict[str, str]) -> tuple[int, int, list
 def test_every_operation_answers_the_admin_as_documented(fuzzed: tuple[RunningStack, str]) -> None:
     running, _ = fuzzed
     operations, cases, failures = fuzz(running, running.headers())
-    assert operations >= 41
+    assert operations >= 42
     assert not failures, "\n\n".join(failures)
     print(f"admin: {operations} operations, {cases} cases")
 
@@ -144,6 +145,17 @@ def test_input_python_cannot_hold_is_refused_never_a_500(fuzzed: tuple[RunningSt
         return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 
     forged = cursor({"entity": {"S": "feed"}, "feed": {"N": "1"}, "sk": {"S": "#feed"}})
+    decisions = f"{api}/feeds/fuzz/decisions"
+    feed_id = requests.get(f"{api}/feeds/fuzz", headers=admin, timeout=30).json()["id"]
+
+    def outer(signature: str, kind: int, after: str) -> str:
+        return cursor({"query": {"S": signature}, "kind": {"N": str(kind)}, "after": {"S": after}})
+
+    def signed(*parts: str) -> str:
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+    stale, expiring = signed(feed_id, "stale", ""), signed(feed_id, "expiring", "7")
+    inner = cursor({"feed": {"S": feed_id}, "expires_at": {"N": "1"}, "vulnerability_id": {"S": "CVE-1"}})
     assessment = f"{api}/feeds/fuzz/vulnerabilities/CVE-2021-23337/assessment"
     exceptions = f"{api}/feeds/fuzz/exceptions"
     cases = [
@@ -174,6 +186,12 @@ def test_input_python_cannot_hold_is_refused_never_a_500(fuzzed: tuple[RunningSt
         ("GET", f"{exceptions}?cursor={forged}", viewer, None, 422),
         ("GET", f"{api}/sources?cursor={cursor({'entity': {'S': 5}})}", viewer, None, 422),
         ("GET", f"{api}/api-keys?cursor={cursor({'entity': {'N': 'x'}})}", admin, None, 422),
+        # The decisions' cursors: a kind that does not exist, another list's, and one of the
+        # expiring list (its signature is the feed's id, state and window) whose key has the wrong types
+        ("GET", f"{decisions}?state=stale&cursor={outer(stale, 9, '')}", viewer, None, 422),
+        ("GET", f"{decisions}?state=stale&cursor={outer(expiring, 0, '')}", viewer, None, 422),
+        ("GET", f"{decisions}?state=expiring&cursor={outer(expiring, 0, inner)}", viewer, None, 422),
+        ("GET", f"{decisions}?state=expiring&within_days={digits}", viewer, None, 422),
     ]
     for method, url, headers, body, status in cases:
         answer = requests.request(method, url, headers=headers, data=body, timeout=30)

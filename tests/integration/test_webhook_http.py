@@ -209,3 +209,24 @@ def test_nothing_is_posted_twice_for_one_event(hooked: RunningStack, receiver: R
         )
         assert max(accepted.values()) == 1, accepted
         time.sleep(0.2)
+
+
+def test_an_expiry_warning_is_posted_once_with_its_days_left(hooked: RunningStack, receiver: Receiver) -> None:
+    vulnerability = minimist_id(hooked)
+    expires = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assess(hooked, vulnerability, type="caution", expires_at=expires)
+    fire = f"{hooked.control}/schedules/ExpiringWarnings/fire"
+    assert requests.post(fire, timeout=60).json() == {"ok": True}
+    warned = wait_for(lambda: receiver.accepted("expiring").get(vulnerability), timeout=30)
+    assert (warned["event"], warned["type"], warned["expires_at"], warned["days_left"]) == (
+        "Assessment Expiring",
+        "caution",
+        expires,
+        3,
+    )
+    said = f"expiring by auto in [{MINIMIST}]. The caution assessment expires at {expires}, in 3 days."
+    assert said in warned["text"]
+    assert requests.post(fire, timeout=60).json() == {"ok": True}  # a second run: nothing new is due
+    time.sleep(2)
+    posts = [body for _, body in receiver.received("expiring") if body["vulnerability_id"] == vulnerability]
+    assert len(posts) == 1

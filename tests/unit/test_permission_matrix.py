@@ -17,7 +17,7 @@ import pytest
 
 from feedguard.access import Role
 from feedguard.dal import scans as scan_store
-from handlers import assessment_types, exceptions, feeds, findings, gate, keys, scans, sources
+from handlers import assessment_types, decisions, exceptions, feeds, findings, gate, keys, scans, sources
 from infra.template import Template
 from tests.support import ADMIN, key_caller, request
 from tests.unit.builders import a_finding
@@ -203,6 +203,16 @@ ROUTES: list[tuple[Any, str, str, str, Any, Any, Any]] = [
         Role.viewer,
     ),
     (gate, "GET", "/feeds/{feed}/check", "/feeds/matrix/check", None, {"purl": "pkg:npm/lodash@4.17.20"}, Role.viewer),
+    (decisions, "GET", "/feeds/{feed}/decisions", "/feeds/matrix/decisions", None, {"state": "stale"}, Role.viewer),
+    (
+        decisions,
+        "GET",
+        "/feeds/{feed}/decisions",
+        "/feeds/matrix/decisions",
+        None,
+        {"state": "expiring", "within_days": "365"},
+        Role.viewer,
+    ),
 ]
 FEED_SCOPED = {"/feeds/matrix", "/scans/{scan}"}
 

@@ -16,14 +16,18 @@ from infra.pollers import Scheduler
 from infra.template import Template
 
 TEMPLATE = Template.load()
-(SCHEDULE,) = TEMPLATE.schedules()
+SCHEDULES = {schedule.function: schedule for schedule in TEMPLATE.schedules()}
+SCHEDULE = SCHEDULES["ScanCoordinatorFunction"]
 SPEC = TEMPLATE.functions()[SCHEDULE.function]
 ERROR = {"errorType": "ClientError", "errorMessage": "the scans table is gone"}
 
 
-def scheduler(aws: Any, monkeypatch: pytest.MonkeyPatch, failures: int) -> tuple[Scheduler, list[Any]]:
+def scheduler(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, failures: int, schedule: Any = SCHEDULE
+) -> tuple[Scheduler, list[Any]]:
     """The template's schedule on its function, whose first `failures` invocations fail."""
-    function = LocalFunction(SPEC, f"feedguard-test-{SPEC.logical_id}", {}, 1)
+    spec = TEMPLATE.functions()[schedule.function]
+    function = LocalFunction(spec, f"feedguard-test-{spec.logical_id}", {}, 1)
     invoked: list[Any] = []
 
     def invoke(event: Any, trigger: str, record_event: bool = True) -> Any:
@@ -33,7 +37,7 @@ def scheduler(aws: Any, monkeypatch: pytest.MonkeyPatch, failures: int) -> tuple
         return {"scan_id": "s1"}
 
     monkeypatch.setattr(function, "invoke", invoke)
-    fired = Scheduler(SCHEDULE, function, aws, None, "rate(1 hour)")  # type: ignore[arg-type]
+    fired = Scheduler(schedule, function, aws, None, "rate(1 hour)")  # type: ignore[arg-type]
     monkeypatch.setattr(fired.stopping, "wait", lambda seconds: False)  # no waits between retries
     return fired, invoked
 
@@ -76,4 +80,17 @@ def test_a_scheduled_scan_that_fails_once_succeeds_on_lambdas_retry_and_leaves_n
     fired, invoked = scheduler(aws, monkeypatch, failures=1)
     assert fired.fire() is True
     assert len(invoked) == 2
+    assert messages(aws, "ScanCoordinatorFailureQueue") == []
+
+
+def test_the_expiry_warnings_run_hourly_and_a_run_that_keeps_failing_lands_in_their_own_queue(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warnings = SCHEDULES["ExpiringFunction"]
+    assert (warnings.name, warnings.expression) == ("ExpiringWarnings", "rate(1 hour)")
+    fired, invoked = scheduler(aws, monkeypatch, failures=99, schedule=warnings)
+    assert fired.fire() is False
+    assert len(invoked) == 3  # the run and Lambda's two retries
+    (record,) = messages(aws, "ExpiringFailureQueue")
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert messages(aws, "ScanCoordinatorFailureQueue") == []

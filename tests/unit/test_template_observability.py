@@ -154,15 +154,25 @@ def test_an_asynchronously_invoked_function_sends_its_failures_to_an_alarmed_que
     assert queue not in unalarmed_queues(DOCUMENT, ALARMS)
 
 
-def test_the_schedule_retries_into_an_alarmed_dead_letter_queue() -> None:
-    (schedule,) = [
-        event["Properties"]
-        for r in FUNCTIONS.values()
-        for event in r["Properties"].get("Events", {}).values()
-        if event["Type"] == "ScheduleV2"
-    ]
-    assert schedule["RetryPolicy"]["MaximumRetryAttempts"] > 0
-    assert _logical(schedule["DeadLetterConfig"]["Arn"]) in failure_queues(DOCUMENT)
+SCHEDULES = {
+    f"{function}.{name}": event["Properties"]
+    for function, r in FUNCTIONS.items()
+    for name, event in r["Properties"].get("Events", {}).items()
+    if event["Type"] == "ScheduleV2"
+}
+
+
+def test_the_schedules_are_the_scan_and_the_expiry_warnings() -> None:
+    assert set(SCHEDULES) == {"ScanCoordinatorFunction.Schedule", "ExpiringFunction.ExpiringWarnings"}
+
+
+@pytest.mark.parametrize("schedule", sorted(SCHEDULES))
+def test_each_schedule_retries_into_an_alarmed_dead_letter_queue(schedule: str) -> None:
+    properties = SCHEDULES[schedule]
+    assert properties["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    queue = _logical(properties["DeadLetterConfig"]["Arn"])
+    assert queue in failure_queues(DOCUMENT)
+    assert queue not in unalarmed_queues(DOCUMENT, ALARMS)
 
 
 def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use_and_mails_only_when_asked() -> None:

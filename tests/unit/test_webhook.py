@@ -182,6 +182,7 @@ EVERY_KIND = [
     event("Assessment Expired", cvss_score=4.0, action="expired"),
     event("Assessment Reopened", cvss_score=8.0, action="reopened"),
     event("Finding Withdrawn", cvss_score=9.0, action="withdrawn"),
+    event("Assessment Expiring", cvss_score=5.0, action="expiring"),
 ]
 
 
@@ -190,12 +191,19 @@ EVERY_KIND = [
     [
         (
             "high",
-            ["Assessment Expired:4.0", "Assessment Reopened:8.0", "Finding Detected:7.0", "Finding Detected:9.8"],
+            [
+                "Assessment Expired:4.0",
+                "Assessment Expiring:5.0",
+                "Assessment Reopened:8.0",
+                "Finding Detected:7.0",
+                "Finding Detected:9.8",
+            ],
         ),
         (
             "high-and-assessed",
             [
                 "Assessment Expired:4.0",
+                "Assessment Expiring:5.0",
                 "Assessment Reopened:8.0",
                 "Finding Assessed:9.8",
                 "Finding Detected:7.0",
@@ -206,6 +214,7 @@ EVERY_KIND = [
             "all-detected",
             [
                 "Assessment Expired:4.0",
+                "Assessment Expiring:5.0",
                 "Assessment Reopened:8.0",
                 "Finding Detected:6.9",
                 "Finding Detected:7.0",

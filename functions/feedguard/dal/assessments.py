@@ -193,6 +193,8 @@ def _fill(
     assessment.expires_at = clock.iso(expires_at) if expires_at else None
     assessment.expires_ttl = int(expires_at.timestamp()) if expires_at else None
     assessment.severity_band = band
+    # A new version is a new decision: its expiry is warned of anew (feedguard.decisions).
+    assessment.warned_at = None
     return history.new_entry(
         assessment.feed,
         assessment.vulnerability_id,

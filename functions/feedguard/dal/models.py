@@ -410,6 +410,19 @@ class AssessmentsByType(GlobalSecondaryIndex["Assessment"]):
     vulnerability_id = UnicodeAttribute(range_key=True)
 
 
+class AssessmentsByExpiry(GlobalSecondaryIndex["Assessment"]):
+    """A feed's assessments that expire, soonest first (sparse: one that
+    never expires has no expires_at). GET …/decisions?state=expiring and the
+    expiry warnings (feedguard.decisions) read it, a Query each."""
+
+    class Meta:
+        index_name = "by_expiry"
+        projection = AllProjection()
+
+    feed = UnicodeAttribute(hash_key=True)
+    expires_at = UnicodeAttribute(range_key=True)
+
+
 class Assessment(Stored):
     """The assessment in force for one finding. DynamoDB's TTL deletes it at
     `expires_ttl`; the stream carries that deletion to the expiry function."""
@@ -431,8 +444,12 @@ class Assessment(Stored):
     # Only ever grows per finding, across removals and expiries: dal.assessments
     # writes the next one, conditional on the one read (If-Match compares it).
     version = NumberAttribute(default=1)
+    # When the `expiring` warning of this version was recorded (feedguard.decisions):
+    # absent until then, and again on every new version (dal.assessments writes none).
+    warned_at = UnicodeAttribute(null=True)
 
     by_type = AssessmentsByType()
+    by_expiry = AssessmentsByExpiry()
 
 
 # ---------------------------------------------------------------- package exceptions

@@ -1,0 +1,203 @@
+"""A feed's decisions, across their kinds: which are stale, which expire
+soon (GET /feeds/{feed}/decisions), and the `expiring` warning each gets
+once, ExpiringWarningDays before it expires (the hourly sweep,
+handlers.expiring).
+
+Kinds. Today one: `assessment` (dal.decisions). A kind is a `Kind` in
+KINDS, which answers four questions for one feed (its id):
+
+- `stale(feed, limit, after, now)`: its decisions that match nothing the
+  feed has any more (an assessment whose finding is withdrawn or gone; a
+  package exception that matches no package of the feed);
+- `expiring(feed, now, until, limit, after)`: its decisions in force that
+  expire after `now` and by `until`, soonest first;
+- `due(feed, now, until)`: those of the window not yet warned of;
+- `warn(due, now)`: records one's warning, once.
+
+`stale` and `expiring` answer (items, resume point): a string the kind
+alone reads back as `after` (None: nothing more of this kind), and may
+answer fewer than `limit` items with a resume point. Each item is a frozen
+dataclass with `kind` and `reason` ("withdrawn", "no_finding",
+"expiring"; a new kind adds its own, e.g. "no_package"), which the route
+shows in that kind's shape. The route goes through KINDS in order, so a
+page holds one kind's items, then the next's; its cursor names the kind and
+that kind's resume point.
+
+The warning contract (what a kind's table does to join the sweep): its
+decisions carry `expires_at` (clock.iso) in a sparse index keyed by feed id
+and expires_at, and `version`, which grows with each change of the
+decision; `warned_at` is absent until the warning is recorded and absent
+again on every new version. `warn` sets `warned_at` on condition that the
+version read is in force and not warned, in the same transaction as the
+record the warning is published from (for assessments the finding's
+`expiring` history entry, which the events function publishes as
+Assessment Expiring): a sweep run twice, two at once, or one retried after
+a crash records it once; a decision changed meanwhile is warned of in its
+new version. Publishing is at least once, as for every event.
+
+Why a sweep and not a one-time EventBridge Scheduler schedule per
+decision: docs/architecture.md, "Expiry warnings"."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+
+from feedguard.dal import decisions as assessment_decisions
+from feedguard.dal import feeds as feed_store
+from feedguard.dal.pages import Page, decode_cursor, encode_cursor
+from feedguard.domain import DecisionState
+from feedguard.errors import InvalidInput
+
+logger = Logger(child=True)
+
+DEFAULT_WITHIN_DAYS = 7
+MAX_WITHIN_DAYS = 365
+
+
+class Kind(Protocol):
+    name: str
+
+    def stale(self, feed: str, limit: int, after: str | None, now: datetime) -> tuple[list[Any], str | None]: ...
+
+    def expiring(
+        self, feed: str, now: datetime, until: datetime, limit: int, after: str | None
+    ) -> tuple[list[Any], str | None]: ...
+
+    def due(self, feed: str, now: datetime, until: datetime) -> Iterable[Any]: ...
+
+    def warn(self, due: Any, now: datetime) -> bool: ...
+
+
+class Assessments:
+    """The assessments of a feed (dal.decisions)."""
+
+    name = "assessment"
+
+    def stale(self, feed: str, limit: int, after: str | None, now: datetime) -> tuple[list[Any], str | None]:
+        items, resume = assessment_decisions.stale(feed, limit, after, now)
+        return list(items), resume
+
+    def expiring(
+        self, feed: str, now: datetime, until: datetime, limit: int, after: str | None
+    ) -> tuple[list[Any], str | None]:
+        items, resume = assessment_decisions.expiring(feed, now, until, limit, after)
+        return list(items), resume
+
+    def due(self, feed: str, now: datetime, until: datetime) -> Iterable[Any]:
+        return assessment_decisions.due(feed, now, until)
+
+    def warn(self, due: Any, now: datetime) -> bool:
+        return assessment_decisions.record_warning(due, now)
+
+
+KINDS: tuple[Kind, ...] = (Assessments(),)
+
+
+# ---------------------------------------------------------------- the list
+
+
+def page(
+    feed: str, state: DecisionState, within_days: int | None, limit: int, cursor: str | None, now: datetime
+) -> Page[Any]:
+    """A page of the feed's decisions in `state`, kind after kind (KINDS).
+    `within_days` (expiring): the window from now. A cursor continues only
+    the list (feed, state, window) it was given with."""
+    days = within_days or DEFAULT_WITHIN_DAYS
+    signature = _signature(feed, state, days if state == "expiring" else None)
+    index, after = _resume(cursor, signature)
+    until = now + timedelta(days=days)
+    items: list[Any] = []
+    while index < len(KINDS):
+        kind = KINDS[index]
+        wanted = limit - len(items)
+        if state == "stale":
+            got, resume = kind.stale(feed, wanted, after, now)
+        else:
+            got, resume = kind.expiring(feed, now, until, wanted, after)
+        items += got
+        if resume is not None:
+            return Page(items, _cursor(signature, index, resume))
+        index, after = index + 1, None
+        if len(items) >= limit:
+            break
+    return Page(items, _cursor(signature, index, None) if index < len(KINDS) else None)
+
+
+def _signature(feed: str, state: str, days: int | None) -> str:
+    text = "\n".join([feed, state, str(days or "")])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _cursor(signature: str, index: int, after: str | None) -> str | None:
+    return encode_cursor({"query": {"S": signature}, "kind": {"N": str(index)}, "after": {"S": after or ""}})
+
+
+def _resume(cursor: str | None, signature: str) -> tuple[int, str | None]:
+    """(the kind's index, its resume point) of a cursor this list gave out."""
+    if not cursor:
+        return 0, None
+    refused = InvalidInput("The cursor is not one this API gave out.", [_cursor_problem("not a cursor of this list")])
+    try:
+        key = decode_cursor(cursor) or {}
+    except InvalidInput:
+        raise refused from None
+    if set(key) != {"query", "kind", "after"} or key["kind"].get("N") not in {str(n) for n in range(len(KINDS))}:
+        raise refused
+    if key["query"].get("S") != signature:
+        raise InvalidInput(
+            "The cursor belongs to a list with other parameters; send the same feed, state and within_days as the "
+            "request that returned it.",
+            [_cursor_problem("the parameters differ from those the cursor was given out with")],
+        )
+    after = key["after"].get("S")
+    if not isinstance(after, str):
+        raise refused
+    return int(key["kind"]["N"]), after or None
+
+
+def _cursor_problem(message: str) -> dict[str, Any]:
+    return {"loc": ["query", "cursor"], "type": "value_error", "msg": message}
+
+
+# ---------------------------------------------------------------- warnings
+
+
+@dataclass
+class Sweep:
+    """What one run of the warnings did."""
+
+    feeds: int = 0
+    warned: int = 0
+    # Due when read, but warned by another run or changed since: nothing to do.
+    skipped: int = 0
+    # (feed id, kind) whose warnings failed; their decisions stay due for the next run.
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def warn_expiring(now: datetime, days: int) -> Sweep:
+    """Records the warning of every decision of every feed that expires
+    within `days` from `now` and was not warned of: for each feed and kind,
+    one Query of the due (dal.decisions), then one transaction a warning.
+    A feed whose warnings fail is reported in `failed` and the others are
+    still swept; its decisions stay due, so the next run retries them."""
+    sweep = Sweep()
+    until = now + timedelta(days=days)
+    for feed in feed_store.all_feeds():
+        sweep.feeds += 1
+        for kind in KINDS:
+            try:
+                for due in kind.due(feed.feed_id, now, until):
+                    if kind.warn(due, now):
+                        sweep.warned += 1
+                    else:
+                        sweep.skipped += 1
+            except Exception:
+                logger.exception("expiry warnings failed", extra={"feed_id": feed.feed_id, "kind": kind.name})
+                sweep.failed.append((feed.feed_id, kind.name))
+    return sweep
