@@ -32,6 +32,7 @@ API_MODULES = (
     "handlers.feeds",
     "handlers.scans",
     "handlers.findings",
+    "handlers.vulnerabilities",
     "handlers.gate",
 )
 # Served without a key (Auth: Authorizer: NONE in template.yaml).
