@@ -252,9 +252,21 @@ def assess_across(body: CrossFeedAssessment) -> CrossFeedResult:
         else:
             refused.append(Refused(feed=name, reason=reason or f"There is no feed named {name}."))
     actor = actors.of(caller)
-    pairs = [(name, feed_id, vid) for name, feed_id in allowed for vid in ids]
+    asked = [(name, feed_id, vid) for name, feed_id in allowed for vid in ids]
+    # Only findings are assessed: the pairs that are none cost a BatchGet's share, not a GetItem each.
+    present = across.findings_among([(feed_id, vid) for _, feed_id, vid in asked])
+    pairs = [pair for pair in asked if (pair[1], pair[2]) in present]
     outcomes = list(_assessing.map(lambda pair: _assess(pair[1], pair[2], kind, expires, body.comment, actor), pairs))
-    result = CrossFeedResult(assessed=[], refused=refused, not_found=[], failed=[])
+    result = CrossFeedResult(
+        assessed=[],
+        refused=refused,
+        not_found=[
+            NotAFinding(feed=name, vulnerability_id=vid)
+            for name, feed_id, vid in asked
+            if (feed_id, vid) not in present
+        ],
+        failed=[],
+    )
     for (name, _, vid), (version, problem) in zip(pairs, outcomes, strict=True):
         if version is not None:
             result.assessed.append(Assessed(feed=name, vulnerability_id=vid, version=version))

@@ -143,6 +143,17 @@ def _rows(pairs: Sequence[tuple[Visible, str]]) -> list[Row]:
     return rows
 
 
+def findings_among(keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (feed id, vulnerability id) of these that are findings, not
+    withdrawn: BatchGets of their status only, 100 keys a call, in parallel."""
+    attributes = [Finding.feed, Finding.vulnerability_id, Finding.status]
+    return {
+        (item["feed"], item["vulnerability_id"])
+        for item in batching.read_values(Finding, keys, attributes)
+        if item["status"] != "withdrawn"
+    }
+
+
 # ---------------------------------------------------------------- by status
 
 
