@@ -427,10 +427,11 @@ def across_costs(viewed: int = 200, others: int = 50) -> dict[str, Any]:
         measured = json.loads(seeded.stdout.strip().splitlines()[-1])
         headers = {"Authorization": f"Bearer {key['key']}"}
         results: dict[str, Any] = {"feeds": {"viewed": viewed, "others": others, "findings_each": 21}}
-        for name, params in (
-            ("by_id", {"id": "CVE-2021-44228", "limit": 500}),
-            ("by_status", {"status": "unassessed", "min_cvss": 9, "limit": 100}),
-        ):
+        queries: list[tuple[str, dict[str, str]]] = [
+            ("by_id", {"id": "CVE-2021-44228", "limit": "500"}),
+            ("by_status", {"status": "unassessed", "min_cvss": "9", "limit": "100"}),
+        ]
+        for name, params in queries:
             requests.get(f"{run.api}/vulnerabilities", params=params, headers=headers, timeout=60).raise_for_status()
             run.idle(quiet_seconds=1)
             mark = run.mark()
