@@ -425,3 +425,27 @@ def test_at_the_limits_every_finding_is_assessed(aws: Any) -> None:
     assert len(body["assessed"]) == 100
     assert len(body["not_found"]) == 48 * 50
     assert body["refused"] == body["failed"] == []
+
+
+def test_a_conflict_that_outlasts_the_retries_is_reported_in_failed_not_a_500(
+    world: dict[str, str], monkeypatch: pytest.MonkeyPatch, aws: Any
+) -> None:
+    """Other transactions holding the finding past every retry (a 409 for
+    PUT …/assessment): the pair is listed in `failed`, nothing is written for
+    it, and the others are assessed."""
+    from tests.unit.test_dynamodb_faults import conflict, refused_transactions
+
+    monkeypatch.setattr("feedguard.dal.transactions.time.sleep", lambda seconds: None)
+    # 6 attempts of the first write (transactions.CONFLICT_ATTEMPTS); the second finds the way clear
+    with refused_transactions(aws.table_names["AssessmentsTable"], conflict, times=6) as cancelled:
+        status, body = assess_across({"feeds": ["b"], "vulnerability_ids": ["CVE-X"], "type": "ignore"}, ALICE)
+    assert len(cancelled) == 6
+    assert status == 200, body
+    assert body["failed"] == [
+        {"feed": "b", "vulnerability_id": "CVE-X", "reason": "Someone else is changing this right now; try again."}
+    ]
+    assert body["assessed"] == []
+    assert Assessment.count(world["b"]) == 0
+    assert [entry[0] for entry in history_of(world["b"], "CVE-X")] == ["detected"]
+    status, body = assess_across({"feeds": ["b"], "vulnerability_ids": ["CVE-X"], "type": "ignore"}, ALICE)
+    assert body["assessed"] == [{"feed": "b", "vulnerability_id": "CVE-X", "version": 1}]
