@@ -12,7 +12,9 @@ function's AWS calls going through bench.meter:
 
 and one gate check of 128 purls (POST /feeds/{feed}/check) on a feed of
 10,000 packages and 5,000 findings, with the number of sequential DynamoDB
-round trips on its path (bench.gate_seed, in-process).
+round trips on its path (bench.gate_seed, in-process); and a cross-feed
+query (GET /vulnerabilities by id and by status) for a key with a role on
+200 feeds, with its sequential round trips (bench.across_seed).
 
 Each reports OSS Index requests, Lambda invocations by function, AWS calls by
 service and operation, DynamoDB calls by operation and the read, write and
@@ -402,11 +404,57 @@ def vex_costs(
     return costs
 
 
+def across_costs(viewed: int = 200, others: int = 50) -> dict[str, Any]:
+    """A cross-feed query for a key viewing `viewed` feeds (and `others` it
+    has no role on), each with 21 findings: GET /vulnerabilities?id= (a
+    vulnerability in every feed) and ?status=unassessed&min_cvss=9, each
+    once through the local stack (metered) and once in-process with its
+    sequential DynamoDB round trips (bench.across_seed)."""
+    with Run() as run:
+        key = requests.post(f"{run.api}/api-keys", json={"name": "triage"}, headers=run.admin, timeout=30).json()
+        seeded = subprocess.run(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "bench.across_seed", key["id"], str(viewed), str(others)],
+            env={
+                **run.stack.functions["VulnerabilitiesFunction"].environment,
+                "PYTHONPATH": f"{ROOT / 'functions'}:{ROOT}",
+                "AWS_ENDPOINT_URL": run.stack.moto_url,  # the seeding is not metered
+            },
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        measured = json.loads(seeded.stdout.strip().splitlines()[-1])
+        headers = {"Authorization": f"Bearer {key['key']}"}
+        results: dict[str, Any] = {"feeds": {"viewed": viewed, "others": others, "findings_each": 21}}
+        queries: list[tuple[str, dict[str, str]]] = [
+            ("by_id", {"id": "CVE-2021-44228", "limit": "500"}),
+            ("by_status", {"status": "unassessed", "min_cvss": "9", "limit": "100"}),
+        ]
+        for name, params in queries:
+            requests.get(f"{run.api}/vulnerabilities", params=params, headers=headers, timeout=60).raise_for_status()
+            run.idle(quiet_seconds=1)
+            mark = run.mark()
+            answer = requests.get(f"{run.api}/vulnerabilities", params=params, headers=headers, timeout=60)
+            assert answer.status_code == 200, answer.text
+            metered = run.since(mark, viewed)
+            results[name] = {
+                **measured[name],
+                "metered_dynamodb_calls": metered["dynamodb_calls"],
+                "metered_dynamodb_units": metered["dynamodb_units"],
+            }
+        return results
+
+
 def main() -> int:
+    if sys.argv[1:] == ["across"]:  # python -m bench across: this scenario alone
+        print(json.dumps({"cross_feed_query_200_feeds": across_costs()}, indent=2))
+        return 0
     results: dict[str, Any] = {
         "note": "counts are what AWS would bill; *emulator* times are moto's on this machine, not AWS's",
         "cores": os.cpu_count(),
         "gate_check_128_purls": gate_costs(),
+        "cross_feed_query_200_feeds": across_costs(),
     }
     for size in SIZES:
         results[f"scan_{size}_purls"] = scan_costs(size)

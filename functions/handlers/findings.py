@@ -11,7 +11,7 @@ the admin after the feed is deleted, by the feed's id."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
@@ -21,9 +21,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, JsonValue, StringConstraints
 
-from feedguard import actors, api, clock, vex
+from feedguard import actors, api, assessing, clock, vex
 from feedguard.access import Role
-from feedguard.dal import assessment_types as type_store
 from feedguard.dal import assessments as assessment_store
 from feedguard.dal import exports, history
 from feedguard.dal import feeds as feed_store
@@ -481,25 +480,7 @@ class BulkResult(api.ResponseModel):
 
 def _type_and_expiry(body: AssessmentRequest) -> tuple[AssessmentType, datetime | None]:
     """The type to assess with (never `unassessed`) and the expiry to set."""
-    if body.type == UNASSESSED:
-        raise InvalidInput("unassessed is not an assessment; delete the assessment instead.")
-    try:
-        kind = type_store.get(body.type)
-    except NotFound:
-        raise InvalidInput(f"There is no assessment type {body.type}.") from None
-    now = clock.now()
-    if "expires_at" not in body.model_fields_set:
-        days = kind.expiration_days
-        return kind, now + timedelta(days=days) if days else None
-    if body.expires_at is None:
-        return kind, None
-    try:
-        expires = clock.parse_iso(body.expires_at)
-    except ValueError:
-        raise InvalidInput("expires_at must be an ISO 8601 timestamp with a time zone.") from None
-    if expires <= now:
-        raise InvalidInput("expires_at must be in the future.")
-    return kind, expires
+    return assessing.type_and_expiry(body.type, "expires_at" in body.model_fields_set, body.expires_at)
 
 
 def _if_match() -> int | None:

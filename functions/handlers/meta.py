@@ -33,6 +33,7 @@ API_MODULES = (
     "handlers.scans",
     "handlers.findings",
     "handlers.exceptions",
+    "handlers.vulnerabilities",
     "handlers.gate",
     "handlers.decisions",
 )

@@ -17,7 +17,18 @@ import pytest
 
 from feedguard.access import Role
 from feedguard.dal import scans as scan_store
-from handlers import assessment_types, decisions, exceptions, feeds, findings, gate, keys, scans, sources
+from handlers import (
+    assessment_types,
+    decisions,
+    exceptions,
+    feeds,
+    findings,
+    gate,
+    keys,
+    scans,
+    sources,
+    vulnerabilities,
+)
 from infra.template import Template
 from tests.support import ADMIN, key_caller, request
 from tests.unit.builders import a_finding
@@ -193,6 +204,19 @@ ROUTES: list[tuple[Any, str, str, str, Any, Any, Any]] = [
     ),
     (findings, "GET", "/feeds/{feed}/vex", "/feeds/matrix/vex", None, {"format": "openvex"}, Role.viewer),
     (findings, "GET", "/feeds/{feed}/vex", "/feeds/matrix/vex", None, {"format": "cyclonedx"}, Role.viewer),
+    # Across feeds: any key, answered for the feeds its roles reach (the
+    # admin: every feed); an outsider's answer holds nothing of `matrix`.
+    (vulnerabilities, "GET", "/vulnerabilities", "/vulnerabilities", None, {"id": "CVE-2021-23337"}, ANY),
+    (vulnerabilities, "GET", "/vulnerabilities", "/vulnerabilities", None, {"status": "unassessed"}, ANY),
+    (
+        vulnerabilities,
+        "POST",
+        "/assessments",
+        "/assessments",
+        {"feeds": ["matrix"], "vulnerability_ids": ["CVE-2021-23337"], "type": "caution"},
+        None,
+        ANY,
+    ),
     (
         gate,
         "POST",
@@ -363,14 +387,39 @@ def test_route_by_caller(world: dict[str, str], route: tuple[Any, ...], caller: 
     if not changes(route, caller):
         # A refused call or a read changes nothing (and so the next case's world is the one built).
         assert state() == SHARED["state"], (status, answer)
+    if handler is vulnerabilities:
+        across_feeds(method, caller, answer)
     if caller in OUTSIDERS:
         # Nothing of the feed leaks: not its findings, packages, keys or scans
-        # (a 404 may repeat the name the caller sent, nothing more).
+        # (a 404 may repeat the name the caller sent, nothing more; so may
+        # POST /assessments, in the words an unknown feed gets: across_feeds).
         text = json.dumps(answer)
+        sent = concrete + json.dumps(body or {})
         secrets_of_matrix = ["CVE-2021-23337", "CVE-ASSESSED", "lodash", world["viewer_key"], world["scan"]]
-        assert not [s for s in secrets_of_matrix if s in text and s not in concrete], (status, answer)
-        if outcome == "ok":
+        assert not [s for s in secrets_of_matrix if s in text and s not in sent], (status, answer)
+        if outcome == "ok" and "matrix" not in sent:
             assert "matrix" not in text, answer
+
+
+def across_feeds(method: str, caller: str, answer: dict[str, Any]) -> None:
+    """The routes across feeds answer every key, each for what its roles
+    reach: the feed `matrix` is listed for its viewers and up, assessed in
+    by its assessors and up, and for anyone else it is as if it did not
+    exist."""
+    sees = caller not in OUTSIDERS
+    assesses = caller == "admin" or (sees and Role[caller] >= Role.assessor)
+    if method == "GET":
+        assert any(item["feed"] == "matrix" for item in answer["items"]) == sees, answer
+        assert all(item["feed"] == "matrix" for item in answer["items"]) or caller == "admin", answer
+    elif assesses:
+        assert answer["assessed"] == [{"feed": "matrix", "vulnerability_id": "CVE-2021-23337", "version": 1}]
+    elif sees:
+        assert answer["refused"] == [
+            {"feed": "matrix", "reason": f"Your role on feed matrix is {caller}; this needs assessor."}
+        ]
+    else:
+        refused = [{"feed": "matrix", "reason": "There is no feed named matrix."}]
+        assert answer == {"assessed": [], "refused": refused, "not_found": [], "failed": []}
 
 
 FEED_ROUTES = [route for route in ROUTES if route[3].startswith("/feeds/matrix")]

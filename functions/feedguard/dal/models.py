@@ -349,6 +349,21 @@ class FindingsByScore(GlobalSecondaryIndex["Finding"]):
     score_key = UnicodeAttribute(range_key=True)
 
 
+class FindingsByVulnerability(GlobalSecondaryIndex["Finding"]):
+    """Which feeds (ids) have a finding of a vulnerability id: the feeds a
+    key may see are then kept (GET /vulnerabilities?id=). Keys only, so only
+    a finding's creation and deletion write to it, never its status changes;
+    both attributes are the table's own keys: every finding is in it at once,
+    no backfill."""
+
+    class Meta:
+        index_name = "by_vulnerability"
+        projection = KeysOnlyProjection()
+
+    vulnerability_id = UnicodeAttribute(hash_key=True)
+    feed = UnicodeAttribute(range_key=True)
+
+
 class Finding(Stored):
     """One vulnerability reported for one or more packages of a feed."""
 
@@ -386,6 +401,7 @@ class Finding(Stored):
 
     by_status = FindingsByStatus()
     by_score = FindingsByScore()
+    by_vulnerability = FindingsByVulnerability()
 
     @classmethod
     def status_change(cls, feed: str, status: str) -> list[Action]:
