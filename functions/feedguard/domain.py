@@ -29,7 +29,8 @@ BANDS: tuple[Severity, ...] = get_args(Severity)
 ScanStatus = Literal["queued", "running", "succeeded", "partial", "failed"]
 
 # What the history records.
-Action = Literal["detected", "assessed", "unassessed", "expired", "reopened", "withdrawn"]
+# `merged`: findings found to be one vulnerability under several ids became one (feedguard.aliases).
+Action = Literal["detected", "assessed", "unassessed", "expired", "reopened", "withdrawn", "merged"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class Vulnerability:
     cve: str | None
     reference: str | None
     external_references: tuple[str, ...]
+    # The other ids the source knows it by (OSV's `aliases`; OSS Index's
+    # `cve` when its id is another): feedguard.aliases makes one finding of them.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,11 @@ class Finding:
     display_name: str | None
     cve: str | None
     first_seen: str
+    # Its other ids (none on findings stored before aliases were kept); its
+    # `vulnerability_id` is the canonical one (feedguard.aliases.canonical).
+    aliases: frozenset[str] = frozenset()
+    # Ids it was stored under before merges: their history is its history.
+    merged_from: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from feedguard.aliases import rank
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import findings as finding_store
 from feedguard.domain import Finding
@@ -46,6 +47,7 @@ DETAIL_TYPES = {
     "expired": "Assessment Expired",
     "reopened": "Assessment Reopened",
     "withdrawn": "Finding Withdrawn",
+    "merged": "Findings Merged",
 }
 
 
@@ -70,6 +72,8 @@ def detail_of(entry: dict[str, Any], finding: Finding | None) -> tuple[str, dict
         "feed": feed_store.name_of(feed_id),
         "feed_id": feed_id,
         "vulnerability_id": vulnerability_id,
+        # The finding's other ids (docs/data-model.md, Aliases); vulnerability_id is its canonical one.
+        "aliases": sorted(finding.aliases, key=rank) if finding else [],
         "title": title,
         "cvss_score": score,
         "packages": packages,

@@ -15,6 +15,7 @@ from datetime import datetime
 from itertools import islice
 
 from feedguard import clock
+from feedguard.aliases import rank
 from feedguard.dal import assessment_types, batching
 from feedguard.dal.models import Assessment, Finding, Vulnerability
 from feedguard.dal.pages import decode_cursor, encode_cursor
@@ -58,8 +59,12 @@ def decisions(feed: str, unassessed_effect: str, now: datetime, after: str | Non
     `after` only), each with its status and effect at `now` (an assessment
     past its expiry is expired)."""
     start = {"feed": {"S": feed}, "vulnerability_id": {"S": after}} if after else None
+    # Alias items share the findings' key space (models.FindingAlias): left out.
     found = Finding.query(
-        feed, filter_condition=Finding.status != "withdrawn", last_evaluated_key=start, page_size=CHUNK
+        feed,
+        filter_condition=(Finding.status != "withdrawn") & Finding.alias_of.does_not_exist(),
+        last_evaluated_key=start,
+        page_size=CHUNK,
     )
     while chunk := list(islice(found, CHUNK)):
         yield from _decided(feed, chunk, unassessed_effect, now)
@@ -68,7 +73,10 @@ def decisions(feed: str, unassessed_effect: str, now: datetime, after: str | Non
 def _decided(feed: str, findings: list[Finding], unassessed_effect: str, now: datetime) -> list[Decision]:
     keys = [(feed, finding.vulnerability_id) for finding in findings]
     assessments = {item.vulnerability_id: item for item in batching.read(Assessment, keys)}
-    details = {item.id: item for item in batching.read(Vulnerability, [vid for _, vid in keys])}
+    # Details under the canonical id, else the first alias a source reported them by.
+    named = {f.vulnerability_id: [f.vulnerability_id, *sorted(f.aliases or (), key=rank)] for f in findings}
+    read = {item.id: item for item in batching.read(Vulnerability, sorted({v for ids in named.values() for v in ids}))}
+    details = {vid: next((read[i] for i in ids if i in read), None) for vid, ids in named.items()}
     kinds = assessment_types.get_many({assessment.type for assessment in assessments.values()})
     answer = []
     for finding in findings:
@@ -82,6 +90,7 @@ def _decided(feed: str, findings: list[Finding], unassessed_effect: str, now: da
         answer.append(
             Decision(
                 vulnerability_id=finding.vulnerability_id,
+                aliases=sorted(finding.aliases or (), key=rank),
                 packages=sorted(finding.packages or ()),
                 status=status,
                 effect=effect,
