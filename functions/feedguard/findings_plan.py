@@ -261,9 +261,7 @@ def redelivered(finding: StoredFinding | None, batch: str | None) -> bool:
     return finding is not None and batch is not None and finding.detected_in == batch
 
 
-def needs_types(
-    found: Sightings | Iterable[Target], stored: Mapping[Key, StoredFinding], batch: str | None
-) -> bool:
+def needs_types(found: Sightings | Iterable[Target], stored: Mapping[Key, StoredFinding], batch: str | None) -> bool:
     """Whether the plan needs the auto-assessing types: a finding is new, or
     one this batch created earlier is still unassessed."""
     for target in _targets(found, stored):

@@ -32,8 +32,7 @@ def reports_for(purls: list[str], vulnerabilities: list[dict[str, Any]] | None =
         purl: ossindex.parse_report(
             {
                 "coordinates": purl,
-                "vulnerabilities": vulnerabilities
-                or without_cves(made_up_vulnerabilities(purl)),
+                "vulnerabilities": vulnerabilities or without_cves(made_up_vulnerabilities(purl)),
             }
         )
         for purl in purls

@@ -57,9 +57,10 @@ def with_effects(
         )
         answer[vid] = (finding, status, effect)
     for alias, vid in pointers.items():
-        if vid in answer and alias in ids:
+        if vid in answer:
             answer[alias] = answer[vid]  # the finding it names; its vulnerability_id is the canonical id
-    return answer
+    asked = set(ids)
+    return {vid: found for vid, found in answer.items() if vid in asked}
 
 
 def effects_for(
