@@ -242,6 +242,22 @@ NOKOGIRI = _vulnerability(
     references=(_nvd("CVE-2020-26247"),),
 )
 
+# A sonatype id with a CVE: the finding is keyed by the CVE, the sonatype id
+# its alias (docs/data-model.md, "Aliases"). Only tests/integration's alias
+# tests use its package.
+HANDLEBARS_SONATYPE = _vulnerability(
+    "sonatype-2021-4930",
+    "[CVE-2021-23369] Improper Control of Generation of Code ('Code Injection')",
+    9.8,
+    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+    description="Handlebars before 4.7.7 allows Remote Code Execution when compiling templates from untrusted "
+    "sources with the strict option.",
+    cwe="CWE-94",
+    cve="CVE-2021-23369",
+    display_name="CVE-2021-23369",
+    references=(_nvd("CVE-2021-23369"),),
+)
+
 # purl (canonical) -> (component description or None when absent, vulnerabilities)
 COMPONENTS: dict[str, tuple[str | None, list[dict[str, Any]]]] = {
     "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1": (
@@ -266,6 +282,10 @@ COMPONENTS: dict[str, tuple[str | None, list[dict[str, Any]]]] = {
     "pkg:nuget/newtonsoft.json@12.0.1": ("Json.NET", [NEWTONSOFT]),
     "pkg:composer/guzzlehttp/guzzle@7.4.4": ("", [GUZZLE]),
     "pkg:gem/nokogiri@1.10.10": (None, [NOKOGIRI]),
+    "pkg:npm/handlebars@4.7.6": (
+        "Handlebars provides the power necessary to let you build semantic templates",
+        [HANDLEBARS_SONATYPE],
+    ),
 }
 
 # A few packages to try first (make dev's demo feed uses them).

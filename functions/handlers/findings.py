@@ -355,6 +355,12 @@ VEX_EXAMPLES = {
         "vulnerabilities": [
             {
                 "id": "CVE-2021-23337",
+                "references": [
+                    {
+                        "id": "GHSA-35jh-r3h4-6jhm",
+                        "source": {"name": "GitHub", "url": "https://github.com/advisories/GHSA-35jh-r3h4-6jhm"},
+                    }
+                ],
                 "affects": [{"ref": "pkg:npm/lodash@4.17.20"}],
                 "analysis": {"state": "exploitable", "response": ["will_not_fix"], "detail": "Only reachable ..."},
             }
@@ -368,7 +374,7 @@ VEX_EXAMPLES = {
         "version": 1,
         "statements": [
             {
-                "vulnerability": {"name": "CVE-2021-23337"},
+                "vulnerability": {"name": "CVE-2021-23337", "aliases": ["GHSA-35jh-r3h4-6jhm"]},
                 "products": [{"@id": "pkg:npm/lodash@4.17.20"}],
                 "status": "affected",
                 "action_statement": "Only reachable ...",

@@ -157,43 +157,47 @@ def _merge_once(merge: Merge, now: datetime) -> None:
     room = batching.TRANSACTION_ITEMS - (1 + len(merged) + len(assessments) + 2)
     in_transaction, after = new_pointers[:room], new_pointers[room:]
 
-    with transactions.write() as transaction:
-        condition = (
-            _version_unchanged(existing)
-            if existing
-            else (Finding.vulnerability_id.does_not_exist() | Finding.alias_of.exists())
-        )
-        transaction.save(target, condition=condition)
-        for key in merged:
-            replaced = FindingAlias(feed=feed, vulnerability_id=key, alias_of=vid)
-            transaction.save(replaced, condition=_version_unchanged(found[key]))
-        # One operation per assessment key: the canonical's replaced (or put), the others deleted.
-        if winner is not None:
-            standing = Assessment(
-                feed=feed,
-                vulnerability_id=vid,
-                type=winner.type,
-                effect=winner.effect,
-                comment=winner.comment,
-                assessed_by=winner.assessed_by,
-                assessed_by_id=winner.assessed_by_id,
-                assessed_at=winner.assessed_at,
-                expires_at=winner.expires_at,
-                expires_ttl=winner.expires_ttl,
-                severity_band=winner.severity_band,
-                version=version,
+    def write() -> None:
+        with transactions.write() as transaction:
+            condition = (
+                _version_unchanged(existing)
+                if existing
+                else (Finding.vulnerability_id.does_not_exist() | Finding.alias_of.exists())
             )
-            transaction.save(standing, condition=_assessment_unchanged(assessments.get(vid)))
-        for assessment in assessments.values():
-            if assessment.vulnerability_id == vid and winner is not None:
-                continue  # replaced above
-            if assessment.vulnerability_id in found:
-                transaction.delete(assessment, condition=_assessment_unchanged(assessment))
-        transaction.save(entry)
-        for alias in in_transaction:
-            transaction.save(
-                FindingAlias(feed=feed, vulnerability_id=alias, alias_of=vid),
-                condition=Finding.vulnerability_id.does_not_exist() | Finding.alias_of.exists(),
-            )
+            transaction.save(target, condition=condition)
+            for key in merged:
+                replaced = FindingAlias(feed=feed, vulnerability_id=key, alias_of=vid)
+                transaction.save(replaced, condition=_version_unchanged(found[key]))
+            # One operation per assessment key: the canonical's replaced (or put), the others deleted.
+            if winner is not None:
+                standing = Assessment(
+                    feed=feed,
+                    vulnerability_id=vid,
+                    type=winner.type,
+                    effect=winner.effect,
+                    comment=winner.comment,
+                    assessed_by=winner.assessed_by,
+                    assessed_by_id=winner.assessed_by_id,
+                    assessed_at=winner.assessed_at,
+                    expires_at=winner.expires_at,
+                    expires_ttl=winner.expires_ttl,
+                    severity_band=winner.severity_band,
+                    version=version,
+                )
+                transaction.save(standing, condition=_assessment_unchanged(assessments.get(vid)))
+            for assessment in assessments.values():
+                if assessment.vulnerability_id == vid and winner is not None:
+                    continue  # replaced above
+                if assessment.vulnerability_id in found:
+                    transaction.delete(assessment, condition=_assessment_unchanged(assessment))
+            transaction.save(entry)
+            for alias in in_transaction:
+                transaction.save(
+                    FindingAlias(feed=feed, vulnerability_id=alias, alias_of=vid),
+                    condition=Finding.vulnerability_id.does_not_exist() | Finding.alias_of.exists(),
+                )
+
+    # A transaction holding one of its items (a scan's, an assessor's) cancels it: sent again.
+    transactions.retrying(write)
     if after:
         batching.write(FindingAlias, puts=[FindingAlias(feed=feed, vulnerability_id=a, alias_of=vid) for a in after])
