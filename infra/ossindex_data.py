@@ -326,7 +326,10 @@ def made_up_vulnerabilities(coordinates: str) -> list[dict[str, Any]]:
         vulnerability_id = f"FAKE-{digest[13:19].hex()}-{k + 1}"
         cwe, weakness, vector = MADE_UP_WEAKNESSES[draw % len(MADE_UP_WEAKNESSES)]
         score = round(1.0 + (draw // 7 % 91) / 10, 1)  # 1.0 to 10.0
-        cve = f"CVE-2026-{9_000_000 + draw % 1_000_000}" if draw % 3 else None
+        # From the name's digest, not the draw: a CVE names one vulnerability,
+        # and findings sharing one would be merged as aliases of each other.
+        number = int.from_bytes(digest[19:25], "big") * 3 + k
+        cve = f"CVE-2026-{number}" if draw % 3 else None
         made_up.append(
             _vulnerability(
                 vulnerability_id,
