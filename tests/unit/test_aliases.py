@@ -153,6 +153,22 @@ def test_a_finding_found_by_its_alias_item_is_changed_not_created() -> None:
     assert (plan.creations, plan.merges, plan.changes) == ((), (), ())  # nothing new at all
 
 
+def test_package_rows_hold_every_id_and_a_package_reporting_any_keeps_the_finding() -> None:
+    rows = {LODASH: {"feed": findings_plan_known()}}
+    plan = findings_plan.plan_packages(rows, {LODASH: Report((vulnerability(GHSA, CVE),))})  # type: ignore[arg-type]
+    assert plan.rewrite[("feed", LODASH)] == frozenset({CVE, GHSA})
+    listed = [findings_plan.Listed(CVE, frozenset({LODASH, "pkg:npm/lodash@4.17.19"}), frozenset({GHSA}))]
+    # lodash 4.17.20 reports the GHSA only now; 4.17.19 nothing: the finding stays, narrowed
+    withdrawals = findings_plan.plan_withdrawals(listed, {LODASH: frozenset({GHSA})})
+    assert (withdrawals.narrow, withdrawals.withdraw) == ({CVE: frozenset({LODASH})}, ())
+
+
+def findings_plan_known() -> Any:
+    from feedguard.scanplan import Known
+
+    return Known(vulnerabilities=frozenset(), scanned=False)
+
+
 def test_the_stricter_assessment_stands_then_the_later_expiry_then_the_canonicals() -> None:
     later, sooner = NOW + timedelta(days=30), NOW + timedelta(days=1)
     warn, block = Held(CVE, "warn", None, 3), Held(GHSA, "block", sooner, 1)
