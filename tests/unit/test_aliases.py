@@ -330,3 +330,47 @@ def test_findings_read_by_alias_in_a_batch_answer_their_finding(two_assessed: No
     recording.record_findings([("demo", LODASH)], {LODASH: Report((vulnerability(GHSA, CVE),))}, clock.now())
     effects = finding_store.effects_for("demo", [GHSA], "warn")
     assert effects == {GHSA: ("assessed", "block")}
+
+
+def test_a_finding_whose_canonical_id_moves_takes_its_assessment_and_history_along(aws: Any) -> None:
+    # Given a GHSA-only finding (OSV, before the CVE was assigned), assessed once
+    builders.a_feed("demo", [LODASH], unassessed_effect="warn")
+    permissions.grant(feed_store.require("demo"), "kalice", "assessor")
+    a_finding("demo", GHSA, LODASH)
+    assessment_store.assess(
+        "demo", GHSA, type_id="caution", effect="warn", comment="c", expires_at=None, actor=ASSESSOR
+    )
+    # When a rescan learns its CVE
+    recording.record_findings([("demo", LODASH)], {LODASH: Report((vulnerability(GHSA, CVE),))}, clock.now())
+    # Then it is keyed by the CVE, its assessment there at the next version, the GHSA an alias item
+    moved = Finding.get("demo", CVE, consistent_read=True)
+    assert (moved.status, set(moved.aliases), int(moved.assessment_version)) == ("assessed", {GHSA}, 2)
+    standing = Assessment.get("demo", CVE, consistent_read=True)
+    assert (standing.type, standing.comment, standing.assessed_by, standing.version) == ("caution", "c", "alice", 2)
+    assert Finding.get("demo", GHSA, consistent_read=True).alias_of == CVE
+    # The history, by either id, is the GHSA's and the merge
+    status, entries = request(findings, "GET", f"/feeds/demo/vulnerabilities/{GHSA}/history", caller=ALICE)
+    assert status == 200
+    assert [e["action"] for e in entries["items"]] == ["detected", "assessed", "merged"]
+    # A rescan that names it by either id changes nothing more
+    with counted_dynamodb_calls() as calls:
+        recording.record_findings([("demo", LODASH)], {LODASH: Report((vulnerability(GHSA, CVE),))}, clock.now())
+    assert calls["TransactWriteItems"] == 0
+
+
+def test_merged_findings_whose_assessments_lapsed_need_reassessing(aws: Any) -> None:
+    builders.a_feed("demo", [LODASH], unassessed_effect="warn")
+    a_finding("demo", CVE, LODASH)
+    a_finding("demo", GHSA, LODASH)
+    soon = clock.now() + timedelta(seconds=2)
+    assessment_store.assess(
+        "demo", GHSA, type_id="ignore", effect="allow", comment=None, expires_at=soon, actor=ASSESSOR
+    )
+    later = clock.now() + timedelta(seconds=5)
+    recording.record_findings([("demo", LODASH)], {LODASH: Report((vulnerability(GHSA, CVE),))}, later)
+    merged = Finding.get("demo", CVE, consistent_read=True)
+    # No assessment was in force at the merge: none stands, and the finding needs reassessing
+    assert merged.status == "expired"
+    with pytest.raises(Assessment.DoesNotExist):
+        Assessment.get("demo", CVE, consistent_read=True)
+    assert int(merged.assessment_version) == 1  # the version it had is kept: the next is higher
