@@ -374,3 +374,15 @@ def test_merged_findings_whose_assessments_lapsed_need_reassessing(aws: Any) -> 
     with pytest.raises(Assessment.DoesNotExist):
         Assessment.get("demo", CVE, consistent_read=True)
     assert int(merged.assessment_version) == 1  # the version it had is kept: the next is higher
+
+
+def test_a_new_finding_reported_by_two_sources_is_created_once_with_its_alias_item(aws: Any) -> None:
+    builders.a_feed("demo", [LODASH])
+    with counted_dynamodb_calls() as calls:
+        assert recording.record_findings([("demo", LODASH)], both_sources(), clock.now()) == 1
+    assert calls["TransactWriteItems"] == 1
+    created = Finding.get("demo", CVE, consistent_read=True)
+    assert (created.cve, set(created.aliases), created.packages) == (CVE, {GHSA}, {LODASH})
+    assert Finding.get("demo", GHSA, consistent_read=True).alias_of == CVE
+    assert [e.action for e in history.entries("demo", CVE)] == ["detected"]
+    assert history.entries("demo", GHSA) == []

@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 
+from feedguard import aliases as alias_rules
 from feedguard import clock
 from feedguard.actors import AUTO, SCANNER
 from feedguard.dal import assessments as assessments_store
@@ -348,7 +349,8 @@ def _new_finding(creation: Creation, at: str, batch: str | None) -> Finding:
         cvss_score=vulnerability.cvss_score,
         title=vulnerability.title,
         display_name=vulnerability.display_name,
-        cve=vulnerability.cve,
+        # Keyed by a CVE, it has that CVE (a GHSA's report may carry it only among its aliases).
+        cve=creation.vid if alias_rules.CVE.match(creation.vid) else vulnerability.cve,
         severity_band=severity(vulnerability.cvss_score),
         first_seen=at,
         last_seen=at,
