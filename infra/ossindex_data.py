@@ -242,6 +242,22 @@ NOKOGIRI = _vulnerability(
     references=(_nvd("CVE-2020-26247"),),
 )
 
+# A sonatype id with a CVE: the finding is keyed by the CVE, the sonatype id
+# its alias (docs/data-model.md, "Aliases"). Only tests/integration's alias
+# tests use its package.
+HANDLEBARS_SONATYPE = _vulnerability(
+    "sonatype-2021-4930",
+    "[CVE-2021-23369] Improper Control of Generation of Code ('Code Injection')",
+    9.8,
+    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+    description="Handlebars before 4.7.7 allows Remote Code Execution when compiling templates from untrusted "
+    "sources with the strict option.",
+    cwe="CWE-94",
+    cve="CVE-2021-23369",
+    display_name="CVE-2021-23369",
+    references=(_nvd("CVE-2021-23369"),),
+)
+
 # purl (canonical) -> (component description or None when absent, vulnerabilities)
 COMPONENTS: dict[str, tuple[str | None, list[dict[str, Any]]]] = {
     "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1": (
@@ -266,6 +282,10 @@ COMPONENTS: dict[str, tuple[str | None, list[dict[str, Any]]]] = {
     "pkg:nuget/newtonsoft.json@12.0.1": ("Json.NET", [NEWTONSOFT]),
     "pkg:composer/guzzlehttp/guzzle@7.4.4": ("", [GUZZLE]),
     "pkg:gem/nokogiri@1.10.10": (None, [NOKOGIRI]),
+    "pkg:npm/handlebars@4.7.6": (
+        "Handlebars provides the power necessary to let you build semantic templates",
+        [HANDLEBARS_SONATYPE],
+    ),
 }
 
 # A few packages to try first (make dev's demo feed uses them).
@@ -306,7 +326,10 @@ def made_up_vulnerabilities(coordinates: str) -> list[dict[str, Any]]:
         vulnerability_id = f"FAKE-{digest[13:19].hex()}-{k + 1}"
         cwe, weakness, vector = MADE_UP_WEAKNESSES[draw % len(MADE_UP_WEAKNESSES)]
         score = round(1.0 + (draw // 7 % 91) / 10, 1)  # 1.0 to 10.0
-        cve = f"CVE-2026-{9_000_000 + draw % 1_000_000}" if draw % 3 else None
+        # From the name's digest, not the draw: a CVE names one vulnerability,
+        # and findings sharing one would be merged as aliases of each other.
+        number = int.from_bytes(digest[19:25], "big") * 3 + k
+        cve = f"CVE-2026-{number}" if draw % 3 else None
         made_up.append(
             _vulnerability(
                 vulnerability_id,

@@ -37,6 +37,8 @@ Action = Literal[
     "reopened",
     "withdrawn",
     "expiring",
+    # findings found to be one vulnerability under several ids became one (feedguard.aliases)
+    "merged",
     # a package exception's (docs/exceptions.md), in the feed's stream and each listed vulnerability's history
     "exception_created",
     "exception_deleted",
@@ -67,6 +69,9 @@ class Vulnerability:
     cve: str | None
     reference: str | None
     external_references: tuple[str, ...]
+    # The other ids the source knows it by (OSV's `aliases`; OSS Index's
+    # `cve` when its id is another): feedguard.aliases makes one finding of them.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,11 @@ class Finding:
     display_name: str | None
     cve: str | None
     first_seen: str
+    # Its other ids (none on findings stored before aliases were kept); its
+    # `vulnerability_id` is the canonical one (feedguard.aliases.canonical).
+    aliases: frozenset[str] = frozenset()
+    # Ids it was stored under before merges: their history is its history.
+    merged_from: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

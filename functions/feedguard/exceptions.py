@@ -16,7 +16,7 @@ decisions, alias-aware matching) use the same rules."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -207,10 +207,14 @@ def matches(exception: PackageException, purl: str) -> bool:
     return exception.versions is None or in_range(exception.versions, version)
 
 
-def covers(exception: PackageException, vulnerability_id: str) -> bool:
-    """Whether the exception decides `vulnerability_id` (None: every one).
-    The one place ids are compared: aliases extend it."""
-    return exception.vulnerability_ids is None or vulnerability_id in exception.vulnerability_ids
+def covers(exception: PackageException, ids: str | Collection[str]) -> bool:
+    """Whether the exception decides the finding known by `ids` (its
+    canonical id and its aliases: an exception may name any of them; one id
+    alone may be given as a string; an exception listing none decides every
+    one). The one place ids are compared."""
+    if isinstance(ids, str):
+        ids = (ids,)
+    return exception.vulnerability_ids is None or not set(exception.vulnerability_ids).isdisjoint(ids)
 
 
 def specificity(exception: PackageException) -> tuple[bool, bool, int, bool, str]:
@@ -228,11 +232,11 @@ def specificity(exception: PackageException) -> tuple[bool, bool, int, bool, str
 
 
 def deciding(
-    exceptions: Iterable[PackageException], purl: str, vulnerability_id: str, now: datetime
+    exceptions: Iterable[PackageException], purl: str, ids: str | Collection[str], now: datetime
 ) -> PackageException | None:
     """The exception that decides the vulnerability for the package at
     `now`, if any: the most specific of those in force that match both."""
-    applicable = [e for e in exceptions if e.live(now) and covers(e, vulnerability_id) and matches(e, purl)]
+    applicable = [e for e in exceptions if e.live(now) and covers(e, ids) and matches(e, purl)]
     return max(applicable, key=specificity, default=None)
 
 
@@ -243,10 +247,10 @@ def for_package(exceptions: Iterable[PackageException], purl: str, now: datetime
 
 
 def effect_of(
-    candidates: Iterable[PackageException], purl: str, vulnerability_id: str, effect: str, now: datetime
+    candidates: Iterable[PackageException], purl: str, ids: str | Collection[str], effect: str, now: datetime
 ) -> tuple[str, PackageException | None]:
-    """The effect of `vulnerability_id` on the package `purl`: the deciding
+    """The effect of the finding known by `ids` on the package `purl`: the deciding
     exception's when one applies (it wins over the feed-wide `effect`,
     stricter or not), else `effect`; and that exception."""
-    decided = deciding(candidates, purl, vulnerability_id, now)
+    decided = deciding(candidates, purl, ids, now)
     return (decided.effect, decided) if decided is not None else (effect, None)

@@ -10,8 +10,11 @@ transaction per finding, as before).
 - a finding seen for the first time is created `unassessed`, or assessed
   by `auto` when a custom type's range holds its score (the most severe
   effect wins where ranges overlap);
-- a finding reported again gets the packages it lacks, a new score or
-  title, and is revived if it was withdrawn;
+- a finding reported again gets the packages and aliases it lacks, a new
+  score or title, and is revived if it was withdrawn;
+- a finding is keyed by the canonical id of every id and alias its sources
+  report (feedguard.aliases); stored findings an alias links merge into
+  one under that id, the stricter assessment standing (stricter);
 - an assessed finding reported in a higher band than its assessment was
   made at is reopened (the assessment ends, the finding is `expired`);
 - a redelivered batch counts the findings its first delivery created as new
@@ -26,11 +29,12 @@ import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 
-from feedguard.domain import Report, Severity, StoredStatus, Vulnerability
+from feedguard import aliases
+from feedguard.domain import EFFECTS, Report, Severity, StoredStatus, Vulnerability
 from feedguard.effects import AssessmentType, auto_type, band_rank, severity
 from feedguard.scanplan import Rows
 
@@ -46,6 +50,9 @@ def fingerprint(vulnerability: Vulnerability) -> str:
     """What the vulnerabilities table keeps to tell a changed report from the same one."""
     # Its fields are plain values: no need for asdict's deep copy (the JSON is the same).
     fields = {name: getattr(vulnerability, name) for name in FINGERPRINTED}
+    if not fields["aliases"]:
+        # As printed before aliases were kept: a rescan rewrites no vulnerability without any.
+        del fields["aliases"]
     payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -91,7 +98,8 @@ def plan_packages(rows: Rows, reports: Mapping[str, Report], covered: Iterable[s
         report = reports.get(purl)
         if report is None:
             continue
-        ids = frozenset(v.id for v in report.vulnerabilities)
+        # Every id and alias: the gate and withdrawals find the finding by any of them.
+        ids = frozenset(vid for v in report.vulnerabilities for vid in aliases.ids_of(v))
         for feed, known in feeds.items():
             answered.append((feed, purl))
             if ids != known.vulnerabilities:
@@ -115,6 +123,7 @@ class StoredFinding:
     title: str | None
     detected_in: str | None  # "<scan id>#<batch>" of the batch that created it
     assessment_band: str | None  # the band its assessment was made at, when assessed
+    aliases: frozenset[str] = frozenset()  # its other ids (none: stored before aliases were kept)
 
 
 @dataclass(frozen=True)
@@ -128,21 +137,100 @@ class StoredAssessment:
 
 @dataclass(frozen=True)
 class Sightings:
-    """What a batch reports, by finding: the purls that report it, and each vulnerability once."""
+    """What a batch reports, by vulnerability: `ids` joins the ids and
+    aliases its reports share (feedguard.aliases.groups), each group named
+    by its canonical id; `purls`, by (feed, group), the purls that report
+    it; `reported`, by group, the report its score and title come from."""
 
     purls: Mapping[Key, frozenset[str]]
     reported: Mapping[str, Vulnerability]
+    ids: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def ids_of(self, group: str) -> frozenset[str]:
+        return self.ids.get(group, frozenset({group}))
 
 
 def sightings(answered: Iterable[tuple[str, str]], reports: Mapping[str, Report]) -> Sightings:
     """`answered`: (feed, purl) of each row that has a report."""
+    answered = list(answered)
+    every: dict[str, list[Vulnerability]] = defaultdict(list)
+    for _, purl in answered:
+        for vulnerability in reports[purl].vulnerabilities:
+            every[vulnerability.id].append(vulnerability)
+    joined = aliases.groups(aliases.ids_of(v) for found in every.values() for v in found)
+    group_of = {member: aliases.canonical(group) for group in joined for member in group}
     purls: dict[Key, set[str]] = defaultdict(set)
-    reported: dict[str, Vulnerability] = {}
     for feed, purl in answered:
         for vulnerability in reports[purl].vulnerabilities:
-            purls[(feed, vulnerability.id)].add(purl)
-            reported[vulnerability.id] = vulnerability
-    return Sightings({key: frozenset(found) for key, found in purls.items()}, reported)
+            purls[(feed, group_of[vulnerability.id])].add(purl)
+    by_group: dict[str, list[Vulnerability]] = defaultdict(list)
+    for vid, found in every.items():
+        by_group[group_of[vid]] += found
+    return Sightings(
+        {key: frozenset(found) for key, found in purls.items()},
+        {group: aliases.representative(found, group) for group, found in by_group.items()},
+        {aliases.canonical(group): group for group in joined},
+    )
+
+
+def keys_to_read(seen: Sightings) -> list[Key]:
+    """Every (feed, id) the batch names a finding by: a stored finding, or an
+    alias item naming one, is found under any of them."""
+    return sorted({(feed, vid) for feed, group in seen.purls for vid in seen.ids_of(group)})
+
+
+@dataclass(frozen=True)
+class Target:
+    """One finding a batch reports, after its ids are matched with what is
+    stored: `vid` its canonical id (of every id the batch and the stored
+    findings it links know it by, `ids`), `linked` the stored findings it is
+    (one under `vid`: a plain update; others: they merge into `vid`)."""
+
+    feed: str
+    vid: str
+    ids: frozenset[str]
+    purls: frozenset[str]
+    vulnerability: Vulnerability
+    linked: tuple[str, ...]
+
+    @property
+    def plain(self) -> bool:
+        """Stored under its canonical id alone: no merge."""
+        return self.linked == (self.vid,)
+
+
+def targets(seen: Sightings, stored: Mapping[Key, StoredFinding], pointers: Mapping[Key, str]) -> list[Target]:
+    """The batch's findings, joined with the stored findings they share an
+    id with (`pointers`: alias items read, (feed, alias) -> canonical id),
+    in (feed, canonical id) order. Two groups of the batch that a stored
+    finding's aliases link are one target."""
+    by_feed: dict[str, list[str]] = defaultdict(list)
+    for feed, group in seen.purls:
+        by_feed[feed].append(group)
+    answer: list[Target] = []
+    for feed, groups in by_feed.items():
+        linked: set[str] = set()
+        for group in groups:
+            for vid in seen.ids_of(group):
+                key = vid if (feed, vid) in stored else pointers.get((feed, vid))
+                if key is not None and (feed, key) in stored:
+                    linked.add(key)
+        sets = [seen.ids_of(group) for group in groups]
+        sets += [frozenset({key}) | stored[(feed, key)].aliases for key in linked]
+        for joined in aliases.groups(sets):
+            vid = aliases.canonical(joined)
+            members = [group for group in groups if group in joined]
+            answer.append(
+                Target(
+                    feed=feed,
+                    vid=vid,
+                    ids=joined,
+                    purls=frozenset().union(*(seen.purls[(feed, group)] for group in members)),
+                    vulnerability=aliases.representative((seen.reported[group] for group in members), vid),
+                    linked=tuple(sorted(key for key in linked if key in joined)),
+                )
+            )
+    return sorted(answer, key=lambda target: (target.feed, target.vid))
 
 
 def rose(band: str | None, vulnerability: Vulnerability) -> bool:
@@ -150,15 +238,22 @@ def rose(band: str | None, vulnerability: Vulnerability) -> bool:
     return band_rank(severity(vulnerability.cvss_score)) > band_rank(band)
 
 
-def assessments_to_read(seen: Sightings, stored: Mapping[Key, StoredFinding]) -> list[Key]:
+def _targets(found: Sightings | Iterable[Target], stored: Mapping[Key, StoredFinding]) -> list[Target]:
+    """Targets as given, or of sightings with no alias items read."""
+    return targets(found, stored, {}) if isinstance(found, Sightings) else list(found)
+
+
+def assessments_to_read(found: Sightings | Iterable[Target], stored: Mapping[Key, StoredFinding]) -> list[Key]:
     """The assessed findings reported above the band their assessment
     recorded (copied on the finding): only their assessments are read. A
-    daily scan of a feed whose findings are assessed reads none."""
-    return [
-        key
-        for key, finding in stored.items()
-        if finding.status == "assessed" and rose(finding.assessment_band, seen.reported[key[1]])
-    ]
+    daily scan of a feed whose findings are assessed reads none. (A merge
+    reads the assessments of the findings it joins itself.)"""
+    wanted = []
+    for target in _targets(found, stored):
+        finding = stored.get((target.feed, target.vid)) if target.plain else None
+        if finding is not None and finding.status == "assessed" and rose(finding.assessment_band, target.vulnerability):
+            wanted.append((target.feed, target.vid))
+    return wanted
 
 
 def redelivered(finding: StoredFinding | None, batch: str | None) -> bool:
@@ -166,12 +261,14 @@ def redelivered(finding: StoredFinding | None, batch: str | None) -> bool:
     return finding is not None and batch is not None and finding.detected_in == batch
 
 
-def needs_types(seen: Sightings, stored: Mapping[Key, StoredFinding], batch: str | None) -> bool:
+def needs_types(found: Sightings | Iterable[Target], stored: Mapping[Key, StoredFinding], batch: str | None) -> bool:
     """Whether the plan needs the auto-assessing types: a finding is new, or
     one this batch created earlier is still unassessed."""
-    for key in seen.purls:
-        finding = stored.get(key)
-        if finding is None or (redelivered(finding, batch) and finding.status == "unassessed"):
+    for target in _targets(found, stored):
+        if not target.linked:
+            return True
+        finding = stored.get((target.feed, target.vid)) if target.plain else None
+        if redelivered(finding, batch) and finding is not None and finding.status == "unassessed":
             return True
     return False
 
@@ -199,6 +296,11 @@ def auto_assessment(score: float | None, types: list[AssessmentType], now: datet
     )
 
 
+# A transaction holds at most this many alias items of one finding; a
+# finding with more keeps them all in `aliases`, and the rest are written after.
+ALIAS_ITEMS_IN_TRANSACTION = 40
+
+
 @dataclass(frozen=True)
 class Creation:
     """A finding seen for the first time, and its assessment when a type's range holds its score."""
@@ -208,11 +310,17 @@ class Creation:
     purls: frozenset[str]
     vulnerability: Vulnerability
     auto: AutoAssessment | None
+    aliases: frozenset[str] = frozenset()  # its other ids: an alias item each, in its transaction
 
     @property
     def items(self) -> int:
-        """Its items in a transaction: the finding and `detected`, and the assessment and `assessed`."""
-        return 4 if self.auto else 2
+        """Its items in a transaction: the finding and `detected`, the
+        assessment and `assessed`, then its alias items."""
+        return (4 if self.auto else 2) + len(self.alias_items)
+
+    @property
+    def alias_items(self) -> tuple[str, ...]:
+        return tuple(sorted(self.aliases, key=aliases.rank)[:ALIAS_ITEMS_IN_TRANSACTION])
 
     @property
     def reason(self) -> str:
@@ -236,7 +344,7 @@ class Change:
     """What a batch changes of a finding that exists, in this order: its
     auto-assessment (a redelivered batch's own finding left unassessed), the
     reopening of its assessment, then the finding itself: packages added,
-    score and title, revived when it was withdrawn."""
+    aliases learnt, score and title, revived when it was withdrawn."""
 
     feed: str
     vid: str
@@ -246,6 +354,27 @@ class Change:
     add_packages: frozenset[str] = frozenset()
     rescore: bool = False
     revive: bool = False
+    add_aliases: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Stored findings an alias links (`merged`, by their ids) become one
+    under the canonical id `vid`, which may be one of them (`into_existing`)
+    or new: every id and package of each, the batch's ones, and their
+    assessments as merged_assessment decides."""
+
+    feed: str
+    vid: str
+    merged: tuple[str, ...]  # the stored findings that move into `vid` (never `vid` itself)
+    into_existing: bool  # a finding is stored under `vid` already
+    ids: frozenset[str]
+    purls: frozenset[str]
+    vulnerability: Vulnerability
+
+    @property
+    def reason(self) -> str:
+        return f"{', '.join(self.merged)} {'is' if len(self.merged) == 1 else 'are'} {self.vid}: merged."
 
 
 @dataclass(frozen=True)
@@ -253,32 +382,45 @@ class FindingsPlan:
     creations: tuple[Creation, ...]
     changes: tuple[Change, ...]
     redelivered: int  # findings this batch created on an earlier delivery: counted as new again
+    merges: tuple[Merge, ...] = ()
 
 
 def plan_findings(
-    seen: Sightings,
+    found: Sightings | Iterable[Target],
     stored: Mapping[Key, StoredFinding],
     assessments: Mapping[Key, StoredAssessment],
     types: list[AssessmentType],
     now: datetime,
     batch: str | None = None,
 ) -> FindingsPlan:
-    """The batch's creations and changes, in (feed, vulnerability) order.
-    `stored`: the findings of `seen` that exist; `assessments`: those
-    assessments_to_read named that exist; `types`: the auto-assessing types
-    (needed only when needs_types says so)."""
+    """The batch's creations, changes and merges, in (feed, vulnerability)
+    order. `found`: targets(); `stored`: the findings of `found` that exist;
+    `assessments`: those assessments_to_read named that exist; `types`: the
+    auto-assessing types (needed only when needs_types says so)."""
     creations: list[Creation] = []
     changes: list[Change] = []
+    merges: list[Merge] = []
     again = 0
-    for key in sorted(seen.purls):
-        feed, vid = key
-        vulnerability, purls = seen.reported[vid], seen.purls[key]
-        finding = stored.get(key)
-        if finding is None:
+    for target in _targets(found, stored):
+        feed, vid, vulnerability, purls = target.feed, target.vid, target.vulnerability, target.purls
+        key = (feed, vid)
+        if not target.linked:
             creations.append(
-                Creation(feed, vid, purls, vulnerability, auto_assessment(vulnerability.cvss_score, types, now))
+                Creation(
+                    feed,
+                    vid,
+                    purls,
+                    vulnerability,
+                    auto_assessment(vulnerability.cvss_score, types, now),
+                    aliases=target.ids - {vid},
+                )
             )
             continue
+        if not target.plain:
+            merged = tuple(k for k in target.linked if k != vid)
+            merges.append(Merge(feed, vid, merged, vid in target.linked, target.ids, purls, vulnerability))
+            continue
+        finding = stored[key]
         auto = None
         if redelivered(finding, batch):
             again += 1
@@ -300,10 +442,50 @@ def plan_findings(
             add_packages=purls - finding.packages,
             rescore=finding.cvss_score != vulnerability.cvss_score or finding.title != vulnerability.title,
             revive=finding.status == "withdrawn",
+            add_aliases=target.ids - {vid} - finding.aliases,
         )
-        if change.auto or change.reopen or change.add_packages or change.rescore or change.revive:
+        if change.auto or change.reopen or change.add_packages or change.rescore or change.revive or change.add_aliases:
             changes.append(change)
-    return FindingsPlan(tuple(creations), tuple(changes), again)
+    return FindingsPlan(tuple(creations), tuple(changes), again, tuple(merges))
+
+
+# ---------------------------------------------------------------- merges
+
+
+@dataclass(frozen=True)
+class Held:
+    """An assessment of one of the findings a merge joins, as merging weighs it."""
+
+    vid: str  # the finding it is the assessment of
+    effect: str
+    expires_at: datetime | None  # None: never
+    version: int
+
+
+def stricter(candidates: Iterable[Held], canonical_id: str, now: datetime) -> Held | None:
+    """The assessment that stands when findings merge: of those still in
+    force at `now`, the stricter effect (block > warn > allow); on a tie the
+    later expiry (never is latest), then the canonical finding's, then the
+    lowest id. None when none is in force."""
+    live = [held for held in candidates if held.expires_at is None or held.expires_at > now]
+    if not live:
+        return None
+
+    def weight(held: Held) -> tuple[int, float, bool, tuple[int, int, int, str]]:
+        effect = EFFECTS.index(held.effect) if held.effect in EFFECTS else len(EFFECTS)  # unknown: strictest
+        expiry = held.expires_at.timestamp() if held.expires_at else float("inf")
+        return (-effect, -expiry, held.vid != canonical_id, aliases.rank(held.vid))
+
+    return min(live, key=weight)
+
+
+def merged_status(statuses: Iterable[str], assessed: bool) -> StoredStatus:
+    """The stored status of findings merged, reported again: assessed when
+    an assessment stands; expired when one of them needs reassessing; else
+    unassessed (a withdrawn one is reported again)."""
+    if assessed:
+        return "assessed"
+    return "expired" if "expired" in set(statuses) or "assessed" in set(statuses) else "unassessed"
 
 
 # ---------------------------------------------------------------- withdrawals
@@ -315,6 +497,11 @@ class Listed:
 
     vid: str
     packages: frozenset[str]
+    aliases: frozenset[str] = frozenset()
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return self.aliases | {self.vid}
 
 
 @dataclass(frozen=True)
@@ -332,11 +519,12 @@ def listed_packages(findings: Iterable[Listed]) -> list[str]:
 
 def plan_withdrawals(findings: Iterable[Listed], reports: Mapping[str, frozenset[str]]) -> WithdrawalPlan:
     """`reports`: the vulnerability ids each listed package's row holds (a
-    package removed since is absent, and reports nothing)."""
+    package removed since is absent, and reports nothing). A package reports
+    a finding when it reports any of the finding's ids."""
     narrow: dict[str, frozenset[str]] = {}
     withdraw: list[str] = []
     for finding in findings:
-        still = frozenset(purl for purl in finding.packages if finding.vid in reports.get(purl, ()))
+        still = frozenset(purl for purl in finding.packages if finding.ids & reports.get(purl, frozenset()))
         if not still:
             withdraw.append(finding.vid)
         elif still != finding.packages:

@@ -18,6 +18,8 @@ request takes its coordinates from the key's daily budget first; purls past
 it are not asked for and answer `scanned: false`, the feed's
 unassessed_effect and `lookup: "budget_exhausted"`.
 
+A finding is listed once, by its canonical id with its aliases, whichever
+of its ids the package's row or the source named (feedguard.aliases).
 Each vulnerability takes its finding's effect (assessed: the type's effect;
 unassessed or expired: the feed's unassessed_effect; a vulnerability that is
 not a finding of the feed yet counts as unassessed), unless a package
@@ -32,6 +34,7 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
+from feedguard import aliases
 from feedguard import exceptions as package_exceptions
 from feedguard.dal import batching, findings
 from feedguard.dal import exceptions as exception_store
@@ -50,6 +53,7 @@ class Reported:
     id: str
     title: str | None
     cvss_score: float | None
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass
@@ -123,7 +127,7 @@ def _lookup(feed: Feed, purls: list[str], now: datetime, budget: Budget | None) 
         for purl, report in reports.items():
             for vulnerability in report.vulnerabilities:
                 reported[purl][vulnerability.id] = Reported(
-                    vulnerability.id, vulnerability.title, vulnerability.cvss_score
+                    vulnerability.id, vulnerability.title, vulnerability.cvss_score, aliases.others(vulnerability)
                 )
     exhausted = budget.exhausted if budget else set()
     return {purl: list(by_id.values()) for purl, by_id in reported.items() if purl not in exhausted}
@@ -143,6 +147,7 @@ def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = N
         ids_by_purl[purl] = [r.id for r in found]
         titles.update({r.id: r for r in found})
     all_ids = {vid for ids in ids_by_purl.values() for vid in ids}
+    all_ids |= {alias for r in titles.values() for alias in r.aliases}
     known_findings = findings.with_effects(feed.feed_id, all_ids, feed.unassessed_effect, now)
     feed_exceptions = live_exceptions.result()
 
@@ -152,23 +157,41 @@ def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = N
             stopped = "budget_exhausted" if budget is not None and purl in budget.exhausted else None
             results.append(Result(purl, feed.unassessed_effect, scanned=False, lookup=stopped))
             continue
-        vulnerabilities: list[dict[str, object]] = []
+        vulnerabilities: dict[str, dict[str, object]] = {}
         candidates = package_exceptions.for_package(feed_exceptions, purl, now)
         for vid in ids_by_purl[purl]:
-            known, status, feed_effect = known_findings.get(vid, (None, "unassessed", feed.unassessed_effect))
-            effect, exception = package_exceptions.effect_of(candidates, purl, vid, feed_effect, now)
-            title = known.title if known else (titles[vid].title if vid in titles else None)
-            score = known.cvss_score if known else (titles[vid].cvss_score if vid in titles else None)
-            vulnerabilities.append(
+            reported = titles.get(vid)
+            ids = [vid, *(reported.aliases if reported else ())]
+            known_as = next((i for i in ids if i in known_findings), None)
+            title: str | None
+            score: float | None
+            if known_as is not None:
+                known, status, effect = known_findings[known_as]
+                name, others = known.vulnerability_id, sorted(known.aliases or (), key=aliases.rank)
+                title = known.title
+                score = known.cvss_score
+            else:
+                # Not a finding of the feed yet: named as the finding would be, by its canonical id.
+                status, effect = "unassessed", feed.unassessed_effect
+                name = aliases.canonical(ids)
+                others = sorted(set(ids) - {name})
+                title = reported.title if reported else None
+                score = reported.cvss_score if reported else None
+            effect, exception = package_exceptions.effect_of(candidates, purl, [name, *others], effect, now)
+            # One entry a finding, whichever of its ids the package row or the source named.
+            vulnerabilities.setdefault(
+                name,
                 {
-                    "id": vid,
+                    "id": name,
+                    "aliases": others,
                     "title": title,
                     "cvss_score": float(score) if score is not None else None,
                     "status": status,
                     "effect": effect,
                     "exception_id": exception.id if exception else None,
-                }
+                },
             )
-        verdict = strongest([str(v["effect"]) for v in vulnerabilities])
-        results.append(Result(purl, verdict, scanned=True, vulnerabilities=vulnerabilities))
+        listed = list(vulnerabilities.values())
+        verdict = strongest([str(v["effect"]) for v in listed])
+        results.append(Result(purl, verdict, scanned=True, vulnerabilities=listed))
     return results

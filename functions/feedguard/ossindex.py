@@ -206,6 +206,7 @@ def parse_vulnerability(entry: Any) -> Vulnerability:
     references = entry.get("externalReferences") or []
     if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
         raise MalformedAnswer("OSS Index answered malformed references.", _short(entry["id"]))
+    cve = _optional_text(entry, "cve")
     return Vulnerability(
         id=entry["id"],
         display_name=_optional_text(entry, "displayName"),
@@ -214,9 +215,11 @@ def parse_vulnerability(entry: Any) -> Vulnerability:
         cvss_score=float(score) if score is not None else None,
         cvss_vector=_optional_text(entry, "cvssVector"),
         cwe=_optional_text(entry, "cwe"),
-        cve=_optional_text(entry, "cve"),
+        cve=cve,
         reference=_optional_text(entry, "reference"),
         external_references=tuple(references),
+        # A sonatype-… id with a CVE: the CVE is another name of it.
+        aliases=(cve,) if cve and cve != entry["id"] else (),
     )
 
 

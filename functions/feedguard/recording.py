@@ -53,16 +53,20 @@ def record_packages(
 def record_findings(
     answered: Iterable[tuple[str, str]], reports: Mapping[str, Report], now: datetime, batch: str | None = None
 ) -> int:
-    """Creates, updates, revives, reopens and auto-assesses the findings the
-    answered rows report (findings_plan); returns how many are new."""
+    """Creates, updates, revives, reopens, auto-assesses and merges the
+    findings the answered rows report (findings_plan), each found by any of
+    its ids (one BatchGet of every id and alias the batch names; a second
+    only for findings an alias item names that the first did not read);
+    returns how many are new."""
     seen = findings_plan.sightings(answered, reports)
     if not seen.purls:
         return 0
-    stored = detections.stored_findings(list(seen.purls))
-    suspects = findings_plan.assessments_to_read(seen, stored)
+    stored, pointers = detections.linked_findings(findings_plan.keys_to_read(seen))
+    found = findings_plan.targets(seen, stored, pointers)
+    suspects = findings_plan.assessments_to_read(found, stored)
     assessments = detections.stored_assessments(suspects) if suspects else {}
-    types = type_store.auto_assessing() if findings_plan.needs_types(seen, stored, batch) else []
-    plan = findings_plan.plan_findings(seen, stored, assessments, types, now, batch)
+    types = type_store.auto_assessing() if findings_plan.needs_types(found, stored, batch) else []
+    plan = findings_plan.plan_findings(found, stored, assessments, types, now, batch)
     return detections.carry_out(plan, now, batch) + plan.redelivered
 
 

@@ -94,6 +94,7 @@ class Decision:
     reference: str | None = None
     external_references: list[str] = field(default_factory=list)
     kind: AssessmentType | None = None  # the type of the assessment in force
+    aliases: list[str] = field(default_factory=list)  # the finding's other ids
     comment: str | None = None
     assessed_by: str | None = None
     assessed_at: str | None = None
@@ -152,10 +153,24 @@ def cwes(cwe: str | None) -> list[int]:
     return sorted({int(number) for number in CWE_PATTERN.findall(cwe or "")})
 
 
-def alias(decision: Decision) -> str | None:
-    """The CVE of a vulnerability OSS Index names otherwise (sonatype-…)."""
+def aliases(decision: Decision) -> list[str]:
+    """The finding's other ids (its vulnerability_id is the canonical one),
+    and the CVE of a vulnerability OSS Index names otherwise (sonatype-…)
+    on findings stored before aliases were kept."""
+    others = [alias for alias in decision.aliases if alias != decision.vulnerability_id]
     cve = decision.cve
-    return cve if cve and cve != decision.vulnerability_id and CVE_PATTERN.match(cve) else None
+    if cve and cve != decision.vulnerability_id and CVE_PATTERN.match(cve) and cve not in others:
+        others.insert(0, cve)
+    return others
+
+
+def alias_source(alias: str) -> dict[str, str]:
+    """Where an alias is published: NVD for a CVE, GitHub for a GHSA, else OSV.dev."""
+    if CVE_PATTERN.match(alias):
+        return {"name": "NVD", "url": f"https://nvd.nist.gov/vuln/detail/{alias}"}
+    if alias.startswith("GHSA-"):
+        return {"name": "GitHub", "url": f"https://github.com/advisories/{alias}"}
+    return {"name": "OSV", "url": f"https://osv.dev/vulnerability/{alias}"}
 
 
 def _properties(decision: Decision) -> list[dict[str, str]]:
@@ -222,11 +237,9 @@ def last_updated(decision: Decision) -> str:
 
 def cyclonedx_vulnerability(decision: Decision) -> dict[str, Any]:
     vulnerability: dict[str, Any] = {"id": decision.vulnerability_id, "source": _source(decision)}
-    cve = alias(decision)
-    if cve:
-        vulnerability["references"] = [
-            {"id": cve, "source": {"name": "NVD", "url": f"https://nvd.nist.gov/vuln/detail/{cve}"}}
-        ]
+    others = aliases(decision)
+    if others:
+        vulnerability["references"] = [{"id": alias, "source": alias_source(alias)} for alias in others]
     if decision.cvss_score is not None:
         rating: dict[str, Any] = {
             "source": _source(decision),
@@ -255,9 +268,9 @@ def cyclonedx_vulnerability(decision: Decision) -> dict[str, Any]:
 def openvex_statement(decision: Decision) -> dict[str, Any]:
     status = vex_status(decision)
     vulnerability: dict[str, Any] = {"name": decision.vulnerability_id}
-    cve = alias(decision)
-    if cve:
-        vulnerability["aliases"] = [cve]
+    others = aliases(decision)
+    if others:
+        vulnerability["aliases"] = others
     statement: dict[str, Any] = {
         "vulnerability": vulnerability,
         "timestamp": last_updated(decision),

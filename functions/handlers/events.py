@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from feedguard import clock
+from feedguard.aliases import rank
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import findings as finding_store
 from feedguard.dal.exceptions import FEED_STREAM
@@ -53,6 +54,7 @@ DETAIL_TYPES = {
     "reopened": "Assessment Reopened",
     "withdrawn": "Finding Withdrawn",
     "expiring": "Assessment Expiring",
+    "merged": "Findings Merged",
 }
 # Announced from the feed's stream only (above).
 FEED_DETAIL_TYPES = {"exception_expired": "Exception Expired"}
@@ -79,6 +81,8 @@ def detail_of(entry: dict[str, Any], finding: Finding | None) -> tuple[str, dict
         "feed": feed_store.name_of(feed_id),
         "feed_id": feed_id,
         "vulnerability_id": vulnerability_id,
+        # The finding's other ids (docs/data-model.md, Aliases); vulnerability_id is its canonical one.
+        "aliases": sorted(finding.aliases, key=rank) if finding else [],
         "title": title,
         "cvss_score": score,
         "packages": packages,

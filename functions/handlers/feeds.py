@@ -541,7 +541,7 @@ def list_packages(
     page = packages.list_page(current.feed_id, limit, cursor)
     reported = {vid for package in page.items for vid in (package.vulnerability_ids or ())}
     now = clock.now()
-    effects = findings.effects_for(current.feed_id, reported, current.unassessed_effect, now)
+    known = findings.with_effects(current.feed_id, reported, current.unassessed_effect, now)
     in_force = [e for e in feed_exceptions.result() if e.live(now)]
     items = []
     for package in page.items:
@@ -549,11 +549,16 @@ def list_packages(
         scanned_at = packages.last_scanned(package, current)
         if scanned_at:
             candidates = package_exceptions.for_package(in_force, package.purl, now)
+            # Each finding once, whichever of its ids the package row holds; an exception may name any of them.
+            reporting = {
+                known[vid][0].vulnerability_id: known[vid] for vid in package.vulnerability_ids or () if vid in known
+            }
             verdict = strongest(
                 [
-                    package_exceptions.effect_of(candidates, package.purl, vid, effects[vid][1], now)[0]
-                    for vid in package.vulnerability_ids or ()
-                    if vid in effects
+                    package_exceptions.effect_of(
+                        candidates, package.purl, [finding.vulnerability_id, *(finding.aliases or ())], effect, now
+                    )[0]
+                    for finding, _, effect in reporting.values()
                 ]
             )
         items.append(

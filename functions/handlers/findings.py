@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, JsonValue, StringConstraints
 
 from feedguard import actors, api, assessing, clock, vex
+from feedguard import aliases as alias_rules
 from feedguard.access import Role
 from feedguard.dal import assessments as assessment_store
 from feedguard.dal import exports, history
@@ -41,8 +42,9 @@ app = api.create_app()
 VulnerabilityId = Annotated[
     str,
     Path(
-        description="The vulnerability's id as the source gives it (CVE-… or sonatype-…), URL-encoded",
-        examples=["CVE-2021-23337"],
+        description="Any of the finding's ids, URL-encoded: its canonical id (CVE-2021-23337) or an alias "
+        "(GHSA-35jh-r3h4-6jhm, sonatype-…); the answer names the finding by its canonical id",
+        examples=["CVE-2021-23337", "GHSA-35jh-r3h4-6jhm"],
     ),
 ]
 ASSESSMENT_EXAMPLE = {
@@ -80,6 +82,7 @@ FINDING_EXAMPLE = {
     "cvss_score": 7.2,
     "severity": "high",
     "cve": "CVE-2021-23337",
+    "aliases": ["GHSA-35jh-r3h4-6jhm"],
     "packages": ["pkg:npm/lodash@4.17.20"],
     "status": "assessed",
     "effect": "warn",
@@ -91,12 +94,19 @@ FINDING_EXAMPLE = {
 class FindingView(api.ResponseModel):
     model_config = api.examples(FINDING_EXAMPLE)
 
-    id: str = Field(description="The vulnerability's id (CVE-… or sonatype-…)")
+    id: str = Field(
+        description="The finding's canonical id: the CVE when it has one (the lowest of several), else the GHSA, "
+        "else the lowest id (docs/data-model.md, Aliases)"
+    )
     display_name: str | None = Field(description="The id people know it by, as the source gives it")
     title: str | None = Field(description="Its title, as the source gives it")
     cvss_score: float | None = Field(description="Its CVSS score, 0-10; null when the source gave none")
     severity: Severity = Field(description="The CVSS v3 band of the score: none (0 or no score) to critical (9-10)")
     cve: str | None = Field(description="Its CVE id, if it has one")
+    aliases: list[str] = Field(
+        description="Its other ids, as its sources name it (GHSA-…, sonatype-…, PYSEC-…); every one of them "
+        "reaches this finding in the routes that take an id"
+    )
     packages: list[str] = Field(description="The feed's packages it is reported for, by canonical purl")
     status: FindingStatus = Field(
         description="unassessed: never assessed or the assessment was removed; assessed: an assessment is in force; "
@@ -149,8 +159,9 @@ class HistoryView(api.ResponseModel):
         "null for entries written before ids were recorded"
     )
     action: str = Field(
-        description="detected, assessed, unassessed, expired, reopened or withdrawn; expiring (the warning that "
-        "the assessment expires within ExpiringWarningDays); exception_created, "
+        description="detected, assessed, unassessed, expired, reopened or withdrawn; merged (findings an alias "
+        "linked became this one: the reason names them, the assessment that stands and those that ended); "
+        "expiring (the warning that the assessment expires within ExpiringWarningDays); exception_created, "
         "exception_deleted or exception_expired for a package exception (docs/exceptions.md), in the history of "
         "each vulnerability it lists and in the feed's own, read as the history of vulnerability `*`"
     )
@@ -175,6 +186,7 @@ def view(finding: Finding, assessment: Assessment | None, unassessed_effect: str
         cvss_score=float(finding.cvss_score) if finding.cvss_score is not None else None,
         severity=severity(finding.cvss_score),
         cve=finding.cve,
+        aliases=sorted(finding.aliases, key=alias_rules.rank),
         packages=sorted(finding.packages),
         status=status,  # type: ignore[arg-type]
         effect=effect,  # type: ignore[arg-type]
@@ -279,12 +291,12 @@ def list_findings(
 )
 def get_finding(feed: api.FeedPath, id: VulnerabilityId) -> FindingDetail:  # noqa: A002 - the contract names it id
     _, current = api.feed_access(app, feed, Role.viewer)
-    vulnerability_id = unquote(id)
-    finding = finding_store.get(current.feed_id, vulnerability_id)
+    finding = finding_store.get(current.feed_id, unquote(id))
     if finding is None:
-        raise NotFound(f"Feed {feed} has no finding {vulnerability_id}.")
+        raise NotFound(f"Feed {feed} has no finding {unquote(id)}.")
+    vulnerability_id = finding.vulnerability_id  # the canonical id, whichever id was asked
     assessment = finding_store.assessments_of(current.feed_id, [vulnerability_id]).get(vulnerability_id)
-    details = finding_store.vulnerability(vulnerability_id)
+    details = finding_store.vulnerability(vulnerability_id, finding.aliases)
     return FindingDetail(
         **view(finding, assessment, current.unassessed_effect).model_dump(),
         description=details.description if details else None,
@@ -309,7 +321,9 @@ def _history_of(feed: str) -> str:
 @app.get(
     "/feeds/<feed>/vulnerabilities/<id>/history",
     summary="What happened to a finding, oldest first",
-    description="Append-only: detections, assessments, removals, expiries, reopenings and withdrawals, each with "
+    description="Any of the finding's ids reaches it; its history includes that of the findings merged into it "
+    "(oldest first across them). "
+    "Append-only: detections, assessments, removals, expiries, reopenings, withdrawals and merges, each with "
     "who (key name and id, or the system) and when. It survives the assessment's expiry and deletion, and the "
     "feed's: the admin reads a deleted feed's by naming the feed by its id (the `id` its answers carried) instead "
     "of its name; a feed created later under the name has its own.",
@@ -325,7 +339,10 @@ def finding_history(
     caller = api.principal(app)
     feed_id = _history_of(feed) if caller.is_admin else api.feed_access(app, feed, Role.viewer)[1].feed_id
     vulnerability_id = unquote(id)
-    page = history.page(feed_id, vulnerability_id, limit, cursor)
+    # By any of its ids: the finding's own history and that of the findings merged into it.
+    finding = finding_store.resolved(feed_id, vulnerability_id)
+    keys = [finding.vulnerability_id, *sorted(finding.merged_from)] if finding else [vulnerability_id]
+    page = history.page(feed_id, keys, limit, cursor)
     if not page.items and cursor is None:
         raise NotFound(f"Feed {feed} has no history for {vulnerability_id}.")
     items = [HistoryView(**dataclasses.asdict(e)) for e in page.items]
@@ -343,6 +360,12 @@ VEX_EXAMPLES = {
         "vulnerabilities": [
             {
                 "id": "CVE-2021-23337",
+                "references": [
+                    {
+                        "id": "GHSA-35jh-r3h4-6jhm",
+                        "source": {"name": "GitHub", "url": "https://github.com/advisories/GHSA-35jh-r3h4-6jhm"},
+                    }
+                ],
                 "affects": [{"ref": "pkg:npm/lodash@4.17.20"}],
                 "analysis": {"state": "exploitable", "response": ["will_not_fix"], "detail": "Only reachable ..."},
             }
@@ -356,7 +379,7 @@ VEX_EXAMPLES = {
         "version": 1,
         "statements": [
             {
-                "vulnerability": {"name": "CVE-2021-23337"},
+                "vulnerability": {"name": "CVE-2021-23337", "aliases": ["GHSA-35jh-r3h4-6jhm"]},
                 "products": [{"@id": "pkg:npm/lodash@4.17.20"}],
                 "status": "affected",
                 "action_statement": "Only reachable ...",

@@ -43,7 +43,10 @@ class CheckRequest(api.RequestModel):
 
 
 class VulnerabilityVerdict(api.ResponseModel):
-    id: str = Field(description="The vulnerability's id (CVE-… or sonatype-…)")
+    id: str = Field(description="The finding's canonical id: the CVE when it has one (docs/data-model.md, Aliases)")
+    aliases: list[str] = Field(
+        default_factory=list, description="Its other ids, as its sources name it (GHSA-…, sonatype-…, PYSEC-…)"
+    )
     title: str | None = Field(description="Its title, as the source gave it")
     cvss_score: float | None = Field(description="Its CVSS score, 0-10; null when the source gave none")
     status: FindingStatus = Field(description="The finding's status in this feed")
@@ -65,6 +68,7 @@ CHECK_RESULT_EXAMPLE = {
     "vulnerabilities": [
         {
             "id": "CVE-2021-23337",
+            "aliases": ["GHSA-35jh-r3h4-6jhm"],
             "title": "[CVE-2021-23337] Improper Neutralization of Special Elements used in a Command",
             "cvss_score": 7.2,
             "status": "assessed",

@@ -255,7 +255,14 @@ def assess_across(body: CrossFeedAssessment) -> CrossFeedResult:
     asked = [(name, feed_id, vid) for name, feed_id in allowed for vid in ids]
     # Only findings are assessed: the pairs that are none cost a BatchGet's share, not a GetItem each.
     present = across.findings_among([(feed_id, vid) for _, feed_id, vid in asked])
-    pairs = [pair for pair in asked if (pair[1], pair[2]) in present]
+    # A finding once, by its canonical id, however many of its ids were named.
+    pairs = list(
+        {
+            (feed_id, present[feed_id, vid]): (name, feed_id, present[feed_id, vid])
+            for name, feed_id, vid in asked
+            if (feed_id, vid) in present
+        }.values()
+    )
     outcomes = list(_assessing.map(lambda pair: _assess(pair[1], pair[2], kind, expires, body.comment, actor), pairs))
     result = CrossFeedResult(
         assessed=[],

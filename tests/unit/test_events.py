@@ -85,12 +85,27 @@ def test_a_detection_is_published_with_the_finding_its_packages_and_severity(aws
 
 @pytest.mark.parametrize(
     ("action", "detail_type"),
-    [("expired", "Assessment Expired"), ("reopened", "Assessment Reopened"), ("withdrawn", "Finding Withdrawn")],
+    [
+        ("expired", "Assessment Expired"),
+        ("reopened", "Assessment Reopened"),
+        ("withdrawn", "Finding Withdrawn"),
+        ("merged", "Findings Merged"),
+    ],
 )
 def test_each_announced_action_has_its_detail_type(aws: Any, action: str, detail_type: str) -> None:
     a_finding("demo", "CVE-2021-44228")
     events.handler({"Records": [history_record("1", action)]}, LambdaContext())
     assert [event["detail-type"] for event in published(aws)] == [detail_type]
+
+
+def test_events_name_the_canonical_id_and_carry_the_findings_aliases(aws: Any) -> None:
+    finding = a_finding("demo", "CVE-2021-23337")
+    finding.update(actions=[type(finding).aliases.set({"GHSA-35jh-r3h4-6jhm", "sonatype-2021-1"})])
+    events.handler({"Records": [history_record("1", "merged", "CVE-2021-23337")]}, LambdaContext())
+    (event,) = published(aws)
+    detail = event["detail"]
+    assert (event["detail-type"], detail["vulnerability_id"]) == ("Findings Merged", "CVE-2021-23337")
+    assert detail["aliases"] == ["GHSA-35jh-r3h4-6jhm", "sonatype-2021-1"]
 
 
 def test_an_assessment_is_announced_with_who_made_it_its_type_and_expiry(aws: Any) -> None:

@@ -74,9 +74,11 @@ class Row:
 
 
 def finding_id(vulnerability_id: str) -> str:
-    """The id findings are keyed by for the id a caller names. One place,
-    so that an alias of a vulnerability can resolve to its canonical id
-    here (issue 28, part 2); today an id is its own."""
+    """The id to look a caller's id up by: the id itself. Any id of a
+    finding names it, its aliases too: the findings table holds an alias
+    item `(feed, alias)` naming the canonical id (docs/data-model.md,
+    "Aliases"), and `by_vulnerability` indexes those items like findings,
+    so the reads below follow them to the finding."""
     return vulnerability_id
 
 
@@ -130,28 +132,43 @@ def with_vulnerability(key_id: str | None, vulnerability_id: str, limit: int, cu
 
 def _rows(pairs: Sequence[tuple[Visible, str]]) -> list[Row]:
     """The findings of these (feed, vulnerability id) pairs that are not
-    withdrawn, with their assessments, in the pairs' order: one round trip."""
+    withdrawn, with their assessments, in the pairs' order: one round trip,
+    and a second for ids that are a finding's alias (their alias items name
+    the finding's canonical id, under which it and its assessment are kept)."""
     keys = [(v.feed.feed_id, vid) for v, vid in pairs]
     found, assessed = batching.read_tables([(Finding, keys), (Assessment, keys)])
-    findings = {(f.feed, f.vulnerability_id): f for f in cast("list[Finding]", found)}
+    items = {(f.feed, f.vulnerability_id): f for f in cast("list[Finding]", found)}
     assessments = {(a.feed, a.vulnerability_id): a for a in cast("list[Assessment]", assessed)}
-    rows = []
+    canonical = {key: (key[0], item.alias_of) for key, item in items.items() if item.alias_of is not None}
+    if canonical:
+        targets = sorted(set(canonical.values()))
+        more, more_assessed = batching.read_tables([(Finding, targets), (Assessment, targets)])
+        items.update({(f.feed, f.vulnerability_id): f for f in cast("list[Finding]", more)})
+        assessments.update({(a.feed, a.vulnerability_id): a for a in cast("list[Assessment]", more_assessed)})
+    rows: list[Row] = []
     for visible, vid in pairs:
-        finding = findings.get((visible.feed.feed_id, vid))
-        if finding is not None and finding.status != "withdrawn":
-            rows.append(Row(visible, finding, assessments.get((visible.feed.feed_id, vid))))
+        key = canonical.get((visible.feed.feed_id, vid), (visible.feed.feed_id, vid))
+        finding = items.get(key)
+        if finding is not None and finding.alias_of is None and finding.status != "withdrawn":
+            rows.append(Row(visible, finding, assessments.get(key)))
     return rows
 
 
-def findings_among(keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The (feed id, vulnerability id) of these that are findings, not
-    withdrawn: BatchGets of their status only, 100 keys a call, in parallel."""
-    attributes = [Finding.feed, Finding.vulnerability_id, Finding.status]
-    return {
-        (item["feed"], item["vulnerability_id"])
-        for item in batching.read_values(Finding, keys, attributes)
-        if item["status"] != "withdrawn"
-    }
+def findings_among(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Of these (feed id, vulnerability id), those that name a finding, each
+    with the finding's canonical id: a finding not withdrawn names itself,
+    an alias item the finding it names (`PUT …/assessment` resolves it the
+    same way, and answers for a withdrawn one). BatchGets of the status and
+    `alias_of` only, 100 keys a call, in parallel."""
+    attributes = [Finding.feed, Finding.vulnerability_id, Finding.status, Finding.alias_of]
+    named: dict[tuple[str, str], str] = {}
+    for item in batching.read_values(Finding, keys, attributes):
+        key = (item["feed"], item["vulnerability_id"])
+        if item.get("alias_of"):
+            named[key] = item["alias_of"]
+        elif item.get("status") != "withdrawn":
+            named[key] = item["vulnerability_id"]
+    return named
 
 
 # ---------------------------------------------------------------- by status

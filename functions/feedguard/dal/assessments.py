@@ -32,10 +32,10 @@ RACE_RETRIES = 5
 
 
 def _finding(feed: str, vulnerability_id: str) -> Finding:
-    try:
-        finding = Finding.get(feed, vulnerability_id, consistent_read=True)
-    except DoesNotExist:
-        finding = None
+    """The finding `vulnerability_id` names, by any of its ids (an alias
+    costs one more GetItem): its `vulnerability_id` is the canonical one,
+    which keys its assessment."""
+    finding = findings.resolve(feed, vulnerability_id)
     if finding is None or finding.status == "withdrawn":
         raise NotFound(f"The feed has no finding {vulnerability_id}.")
     return finding
@@ -67,9 +67,11 @@ def assess(
     actor: Actor,
     if_match: int | None = None,
 ) -> domain.Assessment:
-    """The finding assessed: the assessment in force, as written."""
+    """The finding assessed: the assessment in force, as written.
+    `vulnerability_id`: any of the finding's ids."""
     for _ in range(RACE_RETRIES):
         finding = _finding(feed, vulnerability_id)
+        vulnerability_id = finding.vulnerability_id
         existing = current(feed, vulnerability_id)
         _check_version(existing, if_match)
         assessment = existing or Assessment(feed=feed, vulnerability_id=vulnerability_id)
@@ -142,7 +144,10 @@ def _write(
     with transactions.write() as transaction:
         transaction.save(assessment, condition=unchanged(assessment, read_version))
         transaction.update(
-            finding, actions=finding_actions, condition=(Finding.status != "withdrawn") & highest_unchanged
+            finding,
+            actions=finding_actions,
+            # Not merged into another meanwhile (an alias item has no version).
+            condition=(Finding.status != "withdrawn") & Finding.alias_of.does_not_exist() & highest_unchanged,
         )
         transaction.save(entry)
 
@@ -209,8 +214,10 @@ def _fill(
 
 
 def unassess(feed: str, vulnerability_id: str, *, actor: Actor, if_match: int | None = None) -> None:
+    """`vulnerability_id`: any of the finding's ids."""
     for _ in range(RACE_RETRIES):
         finding = _finding(feed, vulnerability_id)
+        vulnerability_id = finding.vulnerability_id
         existing = current(feed, vulnerability_id)
         if existing is None:
             raise NotFound(f"Finding {vulnerability_id} of the feed has no assessment.")

@@ -18,12 +18,13 @@ from aws_lambda_powertools import Logger
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 
+from feedguard import aliases as alias_rules
 from feedguard import clock
 from feedguard.actors import AUTO, SCANNER
 from feedguard.dal import assessments as assessments_store
-from feedguard.dal import batching, conditions, history, transactions
+from feedguard.dal import batching, conditions, history, merging, transactions
 from feedguard.dal import feeds as feed_store
-from feedguard.dal.models import Assessment, Finding, HistoryEntry, Package, Vulnerability
+from feedguard.dal.models import Assessment, Finding, FindingAlias, HistoryEntry, Package, Vulnerability
 from feedguard.domain import Vulnerability as Reported
 from feedguard.effects import band_rank, score_key, severity
 from feedguard.findings_plan import (
@@ -75,6 +76,7 @@ def write_vulnerabilities(changed: list[tuple[Reported, str]], now: datetime) ->
                 cve=v.cve,
                 reference=v.reference,
                 external_references=list(v.external_references),
+                aliases=set(v.aliases) or None,
                 fingerprint=printed,
                 updated_at=clock.iso(now),
             )
@@ -105,25 +107,44 @@ def write_packages(plan: PackagesPlan, now: datetime) -> None:
 # ---------------------------------------------------------------- findings
 
 
-def stored_findings(keys: list[Key]) -> dict[Key, StoredFinding]:
-    """What planning compares of the findings of these keys that exist.
-    Only those attributes are read (a daily scan reads every finding its
+def stored_findings(keys: list[Key]) -> tuple[dict[Key, StoredFinding], dict[Key, str]]:
+    """What planning compares of the findings of these keys that exist, and
+    the alias items among these keys ((feed, alias) -> canonical id). Only
+    those attributes are read (a daily scan reads every finding its
     packages report, and building models of whole items was most of a
     batch's extra CPU when it had findings)."""
     feed, vid, status = Finding.feed, Finding.vulnerability_id, Finding.status
     packages, score, title, batch = Finding.packages, Finding.cvss_score, Finding.title, Finding.detected_in
-    band = Finding.assessment_band
+    band, aliases, alias_of = Finding.assessment_band, Finding.aliases, Finding.alias_of
+    wanted = (feed, vid, status, packages, score, title, batch, band, aliases, alias_of)
     found: dict[Key, StoredFinding] = {}
-    for values in batching.read_values(Finding, keys, (feed, vid, status, packages, score, title, batch, band)):
-        found[(values[feed.attr_name], values[vid.attr_name])] = StoredFinding(
+    pointers: dict[Key, str] = {}
+    for values in batching.read_values(Finding, keys, wanted):
+        key = (values[feed.attr_name], values[vid.attr_name])
+        if values[alias_of.attr_name] is not None:
+            pointers[key] = values[alias_of.attr_name]
+            continue
+        found[key] = StoredFinding(
             status=values[status.attr_name],
             packages=frozenset(values[packages.attr_name] or ()),
             cvss_score=float(values[score.attr_name]) if values[score.attr_name] is not None else None,
             title=values[title.attr_name],
             detected_in=values[batch.attr_name],
             assessment_band=values[band.attr_name],
+            aliases=frozenset(values[aliases.attr_name] or ()),
         )
-    return found
+    return found, pointers
+
+
+def linked_findings(keys: list[Key]) -> tuple[dict[Key, StoredFinding], dict[Key, str]]:
+    """stored_findings of `keys`, and of the findings the alias items among
+    them name that are not among them (a second read, only then)."""
+    found, pointers = stored_findings(keys)
+    named = sorted({(feed, canonical) for (feed, _), canonical in pointers.items()} - set(found) - set(keys))
+    if named:
+        more, _ = stored_findings(named)
+        found.update(more)
+    return found, pointers
 
 
 def _stored_assessment(assessment: Assessment) -> StoredAssessment:
@@ -145,11 +166,15 @@ def carry_out(plan: FindingsPlan, now: datetime, batch: str | None = None) -> in
     created, lost, unassessed = _create_all(list(plan.creations), at, batch)
     for creation in lost:  # another batch created it first: this one's packages go on it
         _add_packages(creation.feed, creation.vid, creation.purls, at)
+        if creation.aliases:
+            _add_aliases(creation.feed, creation.vid, creation.aliases)
     for creation in unassessed:
         if creation.auto is not None:
             _auto_assess(creation.feed, creation.vid, creation.auto)
     for change in plan.changes:
         _change(change, at)
+    for merge in plan.merges:
+        merging.carry_out(merge, now)
     return len(created)
 
 
@@ -236,14 +261,29 @@ def _create_all(
                 # Each creation's items in order: the finding first, its assessment third.
                 starts = [0, *accumulate(c.items for c in pending)][:-1]
                 refused = {i for i, start in enumerate(starts) if conditions.failed_in_transaction(error, start)}
+                # An alias stored as a finding of its own meanwhile: the next scan merges them.
+                blocked = {
+                    i
+                    for i, start in enumerate(starts)
+                    if any(
+                        conditions.failed_in_transaction(error, start + pending[i].items - 1 - j)
+                        for j in range(len(pending[i].alias_items))
+                    )
+                } - refused
+                if blocked:
+                    logger.warning(
+                        "an alias of a new finding became a finding meanwhile",
+                        extra={"vulnerability_ids": [pending[i].vid for i in sorted(blocked)]},
+                    )
+                    refused |= blocked
                 stale = {
                     i
                     for i, start in enumerate(starts)
                     if pending[i].auto and conditions.failed_in_transaction(error, start + 2)
                 } - refused
-                if not refused and not stale:
+                if not refused and not stale and not blocked:
                     raise
-                lost += [pending[i] for i in sorted(refused)]
+                lost += [pending[i] for i in sorted(refused - blocked)]
                 unassessed += [pending[i] for i in sorted(stale)]
                 pending = [
                     replace(c, auto=None) if i in stale else c for i, c in enumerate(pending) if i not in refused
@@ -281,14 +321,25 @@ def _create_together(creations: list[Creation], at: str, batch: str | None) -> N
                     assessment, entry = assessed
                     transaction.save(assessment, condition=Assessment.vulnerability_id.does_not_exist())
                     transaction.save(entry)
+                for alias in c.alias_items:
+                    transaction.save(pointer(c.feed, alias, c.vid), condition=NOT_A_FINDING)
 
     # Batches of one scan may report the same vulnerability for one feed at once.
     transactions.retrying(create)
 
 
+NOT_A_FINDING = Finding.vulnerability_id.does_not_exist() | Finding.alias_of.exists()
+
+
+def pointer(feed: str, alias: str, vid: str) -> FindingAlias:
+    """The alias item of `alias`, another id of the finding `vid`."""
+    return FindingAlias(feed=feed, vulnerability_id=alias, alias_of=vid)
+
+
 def _new_finding(creation: Creation, at: str, batch: str | None) -> Finding:
     feed, vulnerability = creation.feed, creation.vulnerability
     return Finding(
+        aliases=set(creation.aliases) or None,
         feed=feed,
         vulnerability_id=creation.vid,
         packages=set(creation.purls),
@@ -298,7 +349,8 @@ def _new_finding(creation: Creation, at: str, batch: str | None) -> Finding:
         cvss_score=vulnerability.cvss_score,
         title=vulnerability.title,
         display_name=vulnerability.display_name,
-        cve=vulnerability.cve,
+        # Keyed by a CVE, it has that CVE (a GHSA's report may carry it only among its aliases).
+        cve=creation.vid if alias_rules.CVE.match(creation.vid) else vulnerability.cve,
         severity_band=severity(vulnerability.cvss_score),
         first_seen=at,
         last_seen=at,
@@ -324,6 +376,8 @@ def _update(change: Change, at: str) -> None:
     actions: list[Action] = []
     if change.add_packages:
         actions.append(Finding.packages.add(set(change.add_packages)))
+    if change.add_aliases:
+        _add_aliases(feed, vid, change.add_aliases)
     if change.rescore:
         actions += [
             Finding.cvss_score.set(vulnerability.cvss_score)
@@ -352,14 +406,37 @@ def _update(change: Change, at: str) -> None:
         transactions.retrying(lambda: stored.update(actions=[*actions, Finding.last_seen.set(at)]))
 
 
+def _add_aliases(feed: str, vid: str, learnt: Iterable[str]) -> None:
+    """Aliases learnt of a finding: on it, and an alias item each, in one
+    transaction (an alias that became a finding meanwhile: the next scan merges it)."""
+    ordered = sorted(learnt)
+    for start in range(0, len(ordered), batching.TRANSACTION_ITEMS - 1):
+        chunk = ordered[start : start + batching.TRANSACTION_ITEMS - 1]
+
+        def write(chunk: list[str] = chunk) -> None:
+            with transactions.write() as transaction:
+                transaction.update(
+                    Finding(feed=feed, vulnerability_id=vid),
+                    actions=[Finding.aliases.add(set(chunk))],
+                    condition=Finding.vulnerability_id.exists() & Finding.alias_of.does_not_exist(),
+                )
+                for alias in chunk:
+                    transaction.save(pointer(feed, alias, vid), condition=NOT_A_FINDING)
+
+        try:
+            transactions.retrying(write)
+        except TransactWriteError:
+            logger.warning("aliases not recorded: the next scan merges", extra={"feed": feed, "vulnerability_id": vid})
+
+
 # ---------------------------------------------------------------- withdrawals
 
 
 def open_findings(feed: str) -> list[Listed]:
     """The feed's findings that are not withdrawn, with the packages they list."""
     return [
-        Listed(finding.vulnerability_id, frozenset(finding.packages or ()))
-        for finding in Finding.query(feed)
+        Listed(finding.vulnerability_id, frozenset(finding.packages or ()), frozenset(finding.aliases or ()))
+        for finding in Finding.query(feed, filter_condition=Finding.alias_of.does_not_exist())
         if finding.status != "withdrawn"
     ]
 

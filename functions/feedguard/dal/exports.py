@@ -19,6 +19,7 @@ from itertools import islice
 
 from feedguard import clock
 from feedguard import exceptions as package_exceptions
+from feedguard.aliases import rank
 from feedguard.dal import assessment_types, batching
 from feedguard.dal import exceptions as exception_store
 from feedguard.dal.models import Assessment, Finding, Vulnerability
@@ -65,8 +66,12 @@ def decisions(feed: str, unassessed_effect: str, now: datetime, after: str | Non
     past its expiry is expired)."""
     excepting = [e for e in exception_store.of_feed(feed) if e.live(now)]
     start = {"feed": {"S": feed}, "vulnerability_id": {"S": after}} if after else None
+    # Alias items share the findings' key space (models.FindingAlias): left out.
     found = Finding.query(
-        feed, filter_condition=Finding.status != "withdrawn", last_evaluated_key=start, page_size=CHUNK
+        feed,
+        filter_condition=(Finding.status != "withdrawn") & Finding.alias_of.does_not_exist(),
+        last_evaluated_key=start,
+        page_size=CHUNK,
     )
     while chunk := list(islice(found, CHUNK)):
         yield from _decided(feed, chunk, unassessed_effect, now, excepting)
@@ -77,7 +82,10 @@ def _decided(
 ) -> list[Decision]:
     keys = [(feed, finding.vulnerability_id) for finding in findings]
     assessments = {item.vulnerability_id: item for item in batching.read(Assessment, keys)}
-    details = {item.id: item for item in batching.read(Vulnerability, [vid for _, vid in keys])}
+    # Details under the canonical id, else the first alias a source reported them by.
+    named = {f.vulnerability_id: [f.vulnerability_id, *sorted(f.aliases or (), key=rank)] for f in findings}
+    read = {item.id: item for item in batching.read(Vulnerability, sorted({v for ids in named.values() for v in ids}))}
+    details = {vid: next((read[i] for i in ids if i in read), None) for vid, ids in named.items()}
     kinds = assessment_types.get_many(
         {assessment.type for assessment in assessments.values()} | {e.type for e in excepting}
     )
@@ -93,6 +101,7 @@ def _decided(
         answer.append(
             Decision(
                 vulnerability_id=finding.vulnerability_id,
+                aliases=sorted(finding.aliases or (), key=rank),
                 packages=sorted(finding.packages or ()),
                 status=status,
                 effect=effect,
@@ -127,7 +136,7 @@ def _with_exceptions(
     decided: dict[str, tuple[PackageException, list[str]]] = {}
     left = []
     for purl in decision.packages:
-        exception = package_exceptions.deciding(excepting, purl, decision.vulnerability_id, now)
+        exception = package_exceptions.deciding(excepting, purl, [decision.vulnerability_id, *decision.aliases], now)
         if exception is None:
             left.append(purl)
         else:

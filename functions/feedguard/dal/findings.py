@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from feedguard import aliases as alias_rules
 from feedguard import clock, domain
 from feedguard.dal import batching
 from feedguard.dal.models import Assessment, Finding, Vulnerability
@@ -20,9 +21,12 @@ from feedguard.errors import InvalidInput
 def with_effects(
     feed: str, vulnerability_ids: Iterable[str], unassessed_effect: str, now: datetime | None = None
 ) -> dict[str, tuple[Finding, str, str]]:
-    """Each finding with its (status, effect) at `now`: the findings and their
+    """Each finding with its (status, effect) at `now`, by each of
+    `vulnerability_ids` that names it (an alias answers its finding, whose
+    `vulnerability_id` is the canonical id): the findings and their
     assessments read together, one round trip whatever the count (BatchGets
-    of 100 keys of either table, in parallel). An id that is no finding
+    of 100 keys of either table, in parallel), and a second only when an
+    alias item names a finding none of the ids is. An id that is no finding
     costs the read of two absent items (half a read unit each)."""
     ids = sorted(set(vulnerability_ids))
     if not ids:
@@ -32,15 +36,31 @@ def with_effects(
     read_findings, read_assessments = batching.read_tables([(Finding, keys), (Assessment, keys)])
     found = {item.vulnerability_id: item for item in cast("list[Finding]", read_findings)}
     assessments = {item.vulnerability_id: item for item in cast("list[Assessment]", read_assessments)}
-    answer = {}
+    pointers = {vid: item.alias_of for vid, item in found.items() if item.alias_of is not None}
+    # Findings only alias items named: read in a second round trip (package
+    # rows hold every id and alias, so the canonical one is usually read already).
+    named = sorted(set(pointers.values()) - set(found))
+    if named:
+        more_findings, more_assessments = batching.read_tables(
+            [(Finding, [(feed, vid) for vid in named]), (Assessment, [(feed, vid) for vid in named])]
+        )
+        found.update({item.vulnerability_id: item for item in cast("list[Finding]", more_findings)})
+        assessments.update({item.vulnerability_id: item for item in cast("list[Assessment]", more_assessments)})
+    answer: dict[str, tuple[Finding, str, str]] = {}
     for vid, finding in found.items():
+        if finding.alias_of is not None:
+            continue
         assessment = assessments.get(vid)
         expires = clock.parse_iso(assessment.expires_at) if assessment and assessment.expires_at else None
         status, effect = finding_effect(
             finding.status, assessment.effect if assessment else None, expires, moment, unassessed_effect
         )
         answer[vid] = (finding, status, effect)
-    return answer
+    for alias, vid in pointers.items():
+        if vid in answer:
+            answer[alias] = answer[vid]  # the finding it names; its vulnerability_id is the canonical id
+    asked = set(ids)
+    return {vid: found for vid, found in answer.items() if vid in asked}
 
 
 def effects_for(
@@ -132,6 +152,8 @@ def as_finding(item: Finding) -> domain.Finding:
         display_name=item.display_name,
         cve=item.cve,
         first_seen=item.first_seen,
+        aliases=frozenset(item.aliases or ()),
+        merged_from=frozenset(item.merged_from or ()),
     )
 
 
@@ -247,19 +269,41 @@ def _cursor_problem(message: str) -> dict[str, Any]:
     return {"loc": ["query", "cursor"], "type": "value_error", "msg": message}
 
 
-def get(feed: str, vulnerability_id: str) -> domain.Finding | None:
-    """The finding, unless it does not exist or is withdrawn."""
+def resolve(feed: str, vulnerability_id: str) -> Finding | None:
+    """The finding of the feed any of whose ids is `vulnerability_id`: one
+    consistent GetItem for its canonical id, two for an alias (its alias
+    item, then the finding it names). Findings stored before aliases were
+    kept are found by their id alone."""
     try:
-        finding = Finding.get(feed, vulnerability_id, consistent_read=True)
+        item = Finding.get(feed, vulnerability_id, consistent_read=True)
     except Finding.DoesNotExist:
         return None
-    return None if finding.status == "withdrawn" else as_finding(finding)
+    if item.alias_of is None:
+        return item
+    try:
+        found = Finding.get(feed, item.alias_of, consistent_read=True)
+    except Finding.DoesNotExist:
+        return None  # an alias item written before its finding (a transaction that failed)
+    return found if found.alias_of is None else None
+
+
+def get(feed: str, vulnerability_id: str) -> domain.Finding | None:
+    """The finding any of whose ids is `vulnerability_id`, unless it does not exist or is withdrawn."""
+    finding = resolve(feed, vulnerability_id)
+    return None if finding is None or finding.status == "withdrawn" else as_finding(finding)
+
+
+def resolved(feed: str, vulnerability_id: str) -> domain.Finding | None:
+    """As `get`, withdrawn findings too."""
+    finding = resolve(feed, vulnerability_id)
+    return None if finding is None else as_finding(finding)
 
 
 def read(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], domain.Finding]:
-    """The findings of these (feed, vulnerability id) that exist, withdrawn ones too."""
+    """The findings of these (feed, vulnerability id) that exist, withdrawn ones too (not alias items)."""
     wanted = sorted(set(keys))
-    return {(f.feed, f.vulnerability_id): as_finding(f) for f in batching.read(Finding, wanted)} if wanted else {}
+    items = batching.read(Finding, wanted) if wanted else []
+    return {(f.feed, f.vulnerability_id): as_finding(f) for f in items if f.alias_of is None}
 
 
 def assessments_of(feed: str, vulnerability_ids: Iterable[str]) -> dict[str, domain.Assessment]:
@@ -269,12 +313,24 @@ def assessments_of(feed: str, vulnerability_ids: Iterable[str]) -> dict[str, dom
     }
 
 
-def vulnerability(vulnerability_id: str) -> domain.Vulnerability | None:
-    """The vulnerability's details as last reported."""
-    try:
-        item = Vulnerability.get(vulnerability_id)
-    except Vulnerability.DoesNotExist:
-        return None
+def vulnerability(vulnerability_id: str, aliases: Iterable[str] = ()) -> domain.Vulnerability | None:
+    """The vulnerability's details as last reported: under its id, else under
+    the first of its aliases (by feedguard.aliases.rank) a source reported
+    it by. One GetItem without aliases, one BatchGet with."""
+    others = sorted(set(aliases) - {vulnerability_id}, key=alias_rules.rank)
+    if not others:
+        try:
+            return _details(Vulnerability.get(vulnerability_id))
+        except Vulnerability.DoesNotExist:
+            return None
+    found = {item.id: item for item in batching.read(Vulnerability, [vulnerability_id, *others])}
+    for vid in (vulnerability_id, *others):
+        if vid in found:
+            return _details(found[vid])
+    return None
+
+
+def _details(item: Vulnerability) -> domain.Vulnerability:
     return domain.Vulnerability(
         id=item.id,
         display_name=item.display_name,
@@ -286,4 +342,5 @@ def vulnerability(vulnerability_id: str) -> domain.Vulnerability | None:
         cve=item.cve,
         reference=item.reference,
         external_references=tuple(str(reference) for reference in item.external_references or ()),
+        aliases=tuple(sorted(item.aliases or ())),
     )

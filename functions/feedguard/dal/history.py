@@ -12,7 +12,8 @@ from feedguard import domain
 from feedguard.actors import AUTO, Actor
 from feedguard.dal import conditions, transactions
 from feedguard.dal.models import Assessment, Finding, HistoryEntry
-from feedguard.dal.pages import Page, collect
+from feedguard.dal.pages import Page, collect, decode_cursor, encode_cursor
+from feedguard.errors import InvalidInput
 
 
 def finding_key(feed: str, vulnerability_id: str) -> str:
@@ -123,25 +124,54 @@ def entries(feed: str, vulnerability_id: str) -> list[HistoryEntry]:
     return list(HistoryEntry.query(finding_key(feed, vulnerability_id), consistent_read=True))
 
 
-def page(feed: str, vulnerability_id: str, limit: int, cursor: str | None) -> Page[domain.HistoryEntry]:
-    """A page of the finding's history, oldest first."""
-    read = collect(
-        lambda **kw: HistoryEntry.query(finding_key(feed, vulnerability_id), consistent_read=True, **kw),
-        limit,
-        cursor,
-    )
-    return Page(
-        [
-            domain.HistoryEntry(
-                at=e.at,
-                actor=e.actor,
-                actor_id=e.actor_id,
-                action=e.action,
-                type=e.type,
-                comment=e.comment,
-                reason=e.reason,
-            )
-            for e in read.items
-        ],
-        read.next_cursor,
+def page(feed: str, vulnerability_ids: list[str], limit: int, cursor: str | None) -> Page[domain.HistoryEntry]:
+    """A page of a finding's history, oldest first: `vulnerability_ids`, its
+    canonical id first, then the ids of findings merged into it, whose
+    history is its own. One Query for a finding never merged; a Query of
+    each id's entries (in parallel none: a merged finding has a handful)
+    after the cursor's `seq` for one that was, the pages merged by `seq`."""
+    first = vulnerability_ids[0]
+    if len(vulnerability_ids) == 1:
+        read = collect(
+            lambda **kw: HistoryEntry.query(finding_key(feed, first), consistent_read=True, **kw),
+            limit,
+            cursor,
+        )
+        return Page([_entry(e) for e in read.items], read.next_cursor)
+    after = _after(cursor)
+    condition = HistoryEntry.seq > after if after is not None else None
+    entries: list[HistoryEntry] = []
+    for vid in vulnerability_ids:
+        entries += HistoryEntry.query(
+            finding_key(feed, vid), range_key_condition=condition, consistent_read=True, limit=limit + 1
+        )
+    entries.sort(key=lambda e: e.seq)
+    shown = entries[:limit]
+    more = len(entries) > limit
+    # The same shape as the single Query's cursor, so either reads the other's.
+    last = {"finding": {"S": finding_key(feed, first)}, "seq": {"S": shown[-1].seq}}
+    following = encode_cursor(last) if more else None
+    return Page([_entry(e) for e in shown], following)
+
+
+def _after(cursor: str | None) -> str | None:
+    """The `seq` a history cursor resumes after."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    seq = key.get("seq", {}).get("S")
+    if set(key) != {"finding", "seq"} or not isinstance(seq, str) or not seq:
+        raise InvalidInput("The cursor is not one this API gave out.")
+    return seq
+
+
+def _entry(e: HistoryEntry) -> domain.HistoryEntry:
+    return domain.HistoryEntry(
+        at=e.at,
+        actor=e.actor,
+        actor_id=e.actor_id,
+        action=e.action,
+        type=e.type,
+        comment=e.comment,
+        reason=e.reason,
     )

@@ -323,6 +323,7 @@ class Vulnerability(Stored):
     cve = UnicodeAttribute(null=True)
     reference = UnicodeAttribute(null=True)
     external_references = ListAttribute(of=UnicodeAttribute, null=True)
+    aliases = UnicodeSetAttribute(null=True)  # the other ids the source knows it by
     # Hash of the fields above: a rescan rewrites the item only when it changes.
     fingerprint = UnicodeAttribute()
     updated_at = UnicodeAttribute()
@@ -398,6 +399,13 @@ class Finding(Stored):
     # the assessment is removed or expires, so the next one's version is
     # higher and an If-Match held from before is stale (no ABA).
     assessment_version = NumberAttribute(null=True)
+    # Its other ids, each with a FindingAlias item naming this one (none on
+    # findings stored before aliases were kept: their id is their only one).
+    aliases = UnicodeSetAttribute(null=True)
+    # The ids it was stored under before merges (their history is its own).
+    merged_from = UnicodeSetAttribute(null=True)
+    # Set only on FindingAlias items, which a read by key may return: see there.
+    alias_of = UnicodeAttribute(null=True)
 
     by_status = FindingsByStatus()
     by_score = FindingsByScore()
@@ -412,6 +420,22 @@ class Finding(Stored):
     def status_key(feed: str, status: str) -> str:
         """The by_status index's hash key of a feed's findings in `status`."""
         return f"{feed}#{status}"
+
+
+class FindingAlias(Stored):
+    """Another id of a finding of the feed: (feed, alias) -> the finding's
+    canonical id. In the findings table, keyed like a finding, so a read by
+    any id is one GetItem (or BatchGet key) that returns either the finding
+    or this pointer, and a pointer costs one more read of the finding. It
+    has no `feed_status` or `score_key`, so it is in neither index; Queries
+    of the table by feed filter it out (`alias_of` absent)."""
+
+    class Meta(_Meta):
+        table_name = table_name("FINDINGS_TABLE")
+
+    feed = UnicodeAttribute(hash_key=True)  # the feed's id
+    vulnerability_id = UnicodeAttribute(range_key=True)  # the alias
+    alias_of = UnicodeAttribute()  # the finding's canonical id
 
 
 # ---------------------------------------------------------------- assessments
@@ -649,6 +673,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Package,
     Vulnerability,
     Finding,
+    FindingAlias,
     Assessment,
     ExceptionItem,
     HistoryEntry,

@@ -61,7 +61,9 @@ def remove(feed: str, purl: str, name: str) -> None:
     for vulnerability_id in package.vulnerability_ids or ():
         try:
             Finding(feed=feed, vulnerability_id=vulnerability_id).update(
-                actions=[Finding.packages.delete({purl})], condition=Finding.vulnerability_id.exists()
+                actions=[Finding.packages.delete({purl})],
+                # Not an alias item: package rows hold every id and alias, and the finding is under one of them.
+                condition=Finding.vulnerability_id.exists() & Finding.alias_of.does_not_exist(),
             )
         except UpdateError as error:
             if not conditions.failed(error):

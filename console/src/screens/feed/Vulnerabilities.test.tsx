@@ -34,6 +34,7 @@ function finding(id: string, score: number, extra: Record<string, unknown> = {})
     cvss_score: score,
     severity: score >= 9 ? 'critical' : score >= 7 ? 'high' : 'medium',
     cve: id,
+    aliases: [],
     packages: ['pkg:npm/lodash@4.17.20'],
     status: 'unassessed',
     effect: 'block',
