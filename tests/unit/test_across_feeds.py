@@ -13,7 +13,7 @@ import pytest
 
 from feedguard import clock
 from feedguard.dal import batching
-from feedguard.dal.models import FEED_SK, Assessment, Feed, FeedPermission, Finding, HistoryEntry
+from feedguard.dal.models import FEED_SK, Assessment, Feed, FeedPermission, Finding, FindingAlias, HistoryEntry
 from feedguard.ids import new_feed_id
 from handlers import findings, vulnerabilities
 from tests.support import counted_dynamodb_calls, dynamodb_round_trips, key_caller, request
@@ -449,3 +449,26 @@ def test_a_conflict_that_outlasts_the_retries_is_reported_in_failed_not_a_500(
     assert [entry[0] for entry in history_of(world["b"], "CVE-X")] == ["detected"]
     status, body = assess_across({"feeds": ["b"], "vulnerability_ids": ["CVE-X"], "type": "ignore"}, ALICE)
     assert body["assessed"] == [{"feed": "b", "vulnerability_id": "CVE-X", "version": 1}]
+
+
+def a_known_alias(feed_id: str, alias: str, of: str) -> None:
+    """The finding `of` learnt `alias`, as a scan that heard both records it."""
+    finding = Finding.get(feed_id, of, consistent_read=True)
+    finding.update(actions=[Finding.aliases.set({alias})])
+    FindingAlias(feed=feed_id, vulnerability_id=alias, alias_of=of).save()
+
+
+def test_an_alias_answers_for_its_finding_across_feeds_and_is_assessed_once(world: dict[str, str]) -> None:
+    a_known_alias(world["a"], "GHSA-xxxx-yyyy-zzzz", "CVE-X")
+    a_known_alias(world["b"], "GHSA-xxxx-yyyy-zzzz", "CVE-X")
+    # By the alias: the findings of both feeds alice sees, named by their canonical id
+    items = across({"id": "GHSA-xxxx-yyyy-zzzz"}, ALICE)["items"]
+    assert [(i["feed"], i["id"]) for i in items] == [("a", "CVE-X"), ("b", "CVE-X")]
+    # Naming the finding by both its ids assesses it once, by its canonical id
+    status, body = assess_across(
+        {"feeds": ["b"], "vulnerability_ids": ["GHSA-xxxx-yyyy-zzzz", "CVE-X"], "type": "caution"}, ALICE
+    )
+    assert status == 200, body
+    assert body["assessed"] == [{"feed": "b", "vulnerability_id": "CVE-X", "version": 1}]
+    assert body["not_found"] == []
+    assert Assessment.get(world["b"], "CVE-X", consistent_read=True).version == 1
