@@ -17,7 +17,7 @@ from feedguard import clock, observability, ossindex, recording, source_health
 from feedguard.dal import answers, scans
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import sources as source_store
-from feedguard.dal.models import ALL_FEEDS_SCOPE, Scan, Source
+from feedguard.domain import ALL_FEEDS_SCOPE, Scan, Source
 from feedguard.errors import NotFound
 from feedguard.scanplan import Batch
 
