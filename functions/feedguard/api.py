@@ -24,7 +24,7 @@ from feedguard.dal.pages import DEFAULT_LIMIT, MAX_LIMIT
 from feedguard.errors import FeedguardError, InvalidInput
 
 if TYPE_CHECKING:
-    from feedguard.dal.models import Feed
+    from feedguard.domain import Feed
 
 logger = Logger()
 

@@ -136,6 +136,106 @@ class HistoryEntry:
     reason: str | None
 
 
+# A scan's scope when it covers every feed (else the scope is a feed's id).
+ALL_FEEDS_SCOPE = "*"
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed as stored. Its fields keep the item's names: `feed` is the
+    feed's name (which the API names it by, and its deletion frees), `id`
+    its immutable id; everything the feed owns is keyed by `feed_id`."""
+
+    feed: str
+    id: str | None  # none on feeds made before feeds had ids: their name is their id
+    description: str | None
+    unassessed_effect: str
+    created_at: str
+    updated_at: str | None
+    # When the last fully successful scan of every package of the feed started.
+    scanned_at: str | None = None
+    # Package changes counted, and that count when the findings were last checked.
+    package_changes: int | None = None
+    findings_checked: int | None = None
+
+    @property
+    def feed_id(self) -> str:
+        """What the feed's rows are keyed by: its id (its name, for a feed
+        made before feeds had ids: "f_" starts no name, so no id is one)."""
+        return self.id or self.feed
+
+
+@dataclass(frozen=True)
+class Package:
+    """A package row of a feed (of id `feed`)."""
+
+    feed: str
+    purl: str
+    added_at: str
+    last_scanned_at: str | None
+    vulnerability_ids: frozenset[str]  # what the last scan reported
+
+
+@dataclass(frozen=True)
+class FeedRole:
+    """One key's role on one feed (the feed's name), granted on the feed of
+    `granted_on` (a role left from a deleted feed of that name counts for nothing)."""
+
+    feed: str
+    key_id: str
+    role: str
+    granted_at: str
+    granted_on: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """A vulnerability source. Its token is in Secrets Manager under
+    `secret_name`; this holds no secret, only where the secret is."""
+
+    id: str
+    name: str
+    source_kind: str
+    url: str
+    auth: str
+    username: str | None
+    secret_name: str
+    created_at: str
+    updated_at: str | None
+    # Health (feedguard.source_health): what the source last answered.
+    last_success_at: str | None = None
+    last_error_at: str | None = None
+    last_error_status: int | None = None  # none: no answer at all
+    last_error_message: str | None = None
+    credits_exhausted: bool | None = None
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A scan's record and counters as stored."""
+
+    scan_id: str
+    scope: str  # a feed's id, or ALL_FEEDS_SCOPE
+    feed_name: str | None  # the name of the feed of `scope` (none: every feed, or made before ids)
+    status: str
+    trigger: str
+    refresh_cache: bool
+    packages_total: int
+    packages_scanned: int
+    requests_made: int
+    cache_hits: int
+    findings_new: int
+    batches_total: int
+    batches_done: int
+    batches_failed: int
+    error_set: frozenset[str]  # {"source", "message"} as JSON
+    stopped_sources: frozenset[str]
+    covered_feeds: frozenset[str]  # the feeds (ids) this scan covers completely
+    started_at: str | None
+    planned_at: str | None
+    finished_at: str | None
+
+
 @dataclass(frozen=True)
 class AssessmentDecision:
     """An assessment as GET /feeds/{feed}/decisions lists it (kind

@@ -41,7 +41,7 @@ from feedguard.dal import exceptions as exception_store
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import packages as package_store
 from feedguard.dal import sources as source_store
-from feedguard.dal.models import Feed, Package
+from feedguard.domain import Feed
 from feedguard.effects import strongest
 from feedguard.errors import NotFound
 
@@ -136,12 +136,11 @@ def _lookup(feed: Feed, purls: list[str], now: datetime, budget: Budget | None) 
 def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = None) -> list[Result]:
     distinct = list(dict.fromkeys(purls))
     live_exceptions = batching.alongside(exception_store.of_feed, feed.feed_id)
-    packages = {p.purl: p for p in batching.read(Package, [(feed.feed_id, purl) for purl in distinct])}
-    scanned = {purl for purl, p in packages.items() if package_store.last_scanned(p, feed)}
+    scanned = package_store.scanned(feed, distinct)
     unscanned = [purl for purl in distinct if purl not in scanned]
     looked_up = _lookup(feed, unscanned, now, budget) if unscanned else {}
 
-    ids_by_purl: dict[str, list[str]] = {purl: sorted(packages[purl].vulnerability_ids or ()) for purl in scanned}
+    ids_by_purl: dict[str, list[str]] = {purl: sorted(ids) for purl, ids in scanned.items()}
     titles: dict[str, Reported] = {}
     for purl, found in (looked_up or {}).items():
         ids_by_purl[purl] = [r.id for r in found]

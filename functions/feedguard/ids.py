@@ -14,7 +14,7 @@ def new_id(prefix: str) -> str:
 
 # A feed's id: no feed name can start so (names are [a-z0-9._-]), so an id is
 # never a name. Feeds made before feeds had ids have none: their name is
-# their id, and every row of theirs is keyed by it (dal.models.Feed.feed_id).
+# their id, and every row of theirs is keyed by it (domain.Feed.feed_id).
 FEED_ID_PREFIX = "f_"
 
 

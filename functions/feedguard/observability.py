@@ -20,11 +20,23 @@ metrics = Metrics()
 
 
 def batch_counted(
-    *, requests_made: int, cache_hits: int, packages_scanned: int, findings_new: int, failed: bool
+    *,
+    source_kind: str | None,
+    requests_made: int,
+    cache_hits: int,
+    packages_scanned: int,
+    findings_new: int,
+    failed: bool,
 ) -> None:
-    """A scan batch, once, when it is counted (never for a redelivered one)."""
-    metrics.add_metric(name="OssIndexRequests", unit=MetricUnit.Count, value=requests_made)
-    metrics.add_metric(name="OssIndexCacheHits", unit=MetricUnit.Count, value=cache_hits)
+    """A scan batch, once, when it is counted (never for a redelivered one).
+    The requests a source was sent, and the answers its cache gave instead,
+    by the kind of source the batch asked (`source_kind`: none when the
+    source was gone, and nothing was asked or read)."""
+    if source_kind:
+        with single_metric(name="SourceRequests", unit=MetricUnit.Count, value=requests_made) as metric:
+            metric.add_dimension(name="source_kind", value=source_kind)
+        with single_metric(name="AnswerCacheHits", unit=MetricUnit.Count, value=cache_hits) as metric:
+            metric.add_dimension(name="source_kind", value=source_kind)
     metrics.add_metric(name="PackagesScanned", unit=MetricUnit.Count, value=packages_scanned)
     metrics.add_metric(name="FindingsDetected", unit=MetricUnit.Count, value=findings_new)
     metrics.add_metric(name="ScanBatchesFailed", unit=MetricUnit.Count, value=int(failed))

@@ -17,7 +17,7 @@ from feedguard import clock, observability, ossindex, recording, source_health
 from feedguard.dal import answers, scans
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import sources as source_store
-from feedguard.dal.models import ALL_FEEDS_SCOPE, Scan, Source
+from feedguard.domain import ALL_FEEDS_SCOPE, Scan, Source
 from feedguard.errors import NotFound
 from feedguard.scanplan import Batch
 
@@ -101,6 +101,7 @@ class Answered:
     missing: int = 0
     requests: int = 0
     source_name: str = ""
+    source_kind: str = ""  # none: the source is gone
     refused: scans.BatchOutcome | None = None
     # The source was asked (its health is then recorded): it answered, or `failure`.
     asked: bool = False
@@ -136,12 +137,14 @@ def ask(batch: Batch, redelivered: bool, reads: ScanReads) -> Answered | None:
         return Answered(batch, scan, now, refused=gone)
     if reads.is_stopped(scan, batch.source_id):
         # The source refused an earlier batch of this scan; that error is recorded once.
-        return Answered(batch, scan, now, refused=scans.BatchOutcome(failed=True))
+        return Answered(batch, scan, now, source_kind=source.source_kind, refused=scans.BatchOutcome(failed=True))
     raw = {} if batch.refresh else answers.cached(source.id, list(batch.purls), now)
     cached = {purl: ossindex.parse_report(report) for purl, report in raw.items()}
     missing = [purl for purl in batch.purls if purl not in cached]
     client = ossindex.Client(source.url, credentials(source.secret_name, source.auth, source.username), session=session)
-    answered = Answered(batch, scan, now, cached, missing=len(missing), source_name=source.name)
+    answered = Answered(
+        batch, scan, now, cached, missing=len(missing), source_name=source.name, source_kind=source.source_kind
+    )
     answered.asked = bool(missing)
     try:
         entries = client.ask(missing) if missing else []
@@ -187,6 +190,7 @@ def record(answered: Answered) -> Result:
     counted = scans.count_batch(batch.scan_id, batch.number, outcome)
     if counted is not scans.Counted.ALREADY:
         observability.batch_counted(
+            source_kind=answered.source_kind or None,
             requests_made=outcome.requests_made,
             cache_hits=outcome.cache_hits,
             packages_scanned=outcome.packages_scanned,

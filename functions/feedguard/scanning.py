@@ -7,11 +7,12 @@ import heapq
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from operator import itemgetter
+from typing import NamedTuple
 
 from feedguard import scan_queue
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import scans
-from feedguard.dal.models import Feed, Scan
+from feedguard.domain import Feed, Scan
 from feedguard.scanplan import Batch, Known, Planner
 
 
@@ -44,15 +45,20 @@ def _rows(feed: str, packages: Iterable[feed_store.PackageState]) -> Iterator[tu
         yield package.purl, feed, Known(package.vulnerability_ids, package.scanned)
 
 
+class Planned(NamedTuple):
+    batches: int  # 0: the scan succeeded with nothing to ask
+    packages: int  # distinct purls
+
+
 def plan_and_enqueue(
     scan: Scan,
     feeds_of_source: Mapping[str, Iterable[str]],
     rows: Iterable[tuple[str, Mapping[str, Known]]],
     covers_feeds: bool = True,
-) -> int:
+) -> Planned:
     """Puts the scan's batches on the queue as `rows` (each distinct purl
     once, with its rows) come, and marks it planned; returns the number of
-    batches (0: the scan succeeded with nothing to ask). The totals are
+    batches (0: the scan succeeded with nothing to ask) and of purls. The totals are
     written before the last batches are sent, so a worker, never the
     planner, counts the last batch and finishes the scan. A scan that
     `covers_feeds` asks about every package of its feeds, so a success may
@@ -70,10 +76,10 @@ def plan_and_enqueue(
     scans.mark_running(scan, covered_feeds=set(planner.feeds) if covers_feeds else set())
     sent = scan_queue.enqueue(batches(), before_last=totals)
     scans.mark_planned(scan)
-    return sent
+    return Planned(sent, planner.purls)
 
 
-def scan_feeds(scan: Scan, feed: str | None) -> int:
+def scan_feeds(scan: Scan, feed: str | None) -> Planned:
     """Plans a scan of `feed`, or of every feed: the coordinator's work."""
     feeds_of_source = attached_sources(feed)
     return plan_and_enqueue(scan, feeds_of_source, package_rows(set().union(*feeds_of_source.values())))

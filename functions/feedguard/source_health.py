@@ -29,7 +29,7 @@ from aws_lambda_powertools import Logger
 from feedguard import clock
 
 if TYPE_CHECKING:
-    from feedguard.dal.models import Source
+    from feedguard.domain import Source
     from feedguard.ossindex import OssIndexError
 
 logger = Logger(child=True)

@@ -24,8 +24,7 @@ from feedguard.dal import exceptions as exception_store
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import keys as key_store
 from feedguard.dal import sources as source_store
-from feedguard.dal.models import ALL_FEEDS_SCOPE, Feed, FeedPermission, Scan
-from feedguard.domain import Effect, ScanStatus
+from feedguard.domain import ALL_FEEDS_SCOPE, Effect, Feed, FeedRole, Scan, ScanStatus
 from feedguard.effects import strongest
 from feedguard.errors import InvalidInput, NotFound
 from feedguard.ids import new_id
@@ -372,7 +371,7 @@ def detach_source(feed: api.FeedPath, source_id: SourceId) -> Response[None]:
 # ---------------------------------------------------------------- permissions
 
 
-def permission_view(permission: FeedPermission) -> PermissionView:
+def permission_view(permission: FeedRole) -> PermissionView:
     return PermissionView(key_id=permission.key_id, role=permission.role, granted_at=permission.granted_at)
 
 

@@ -37,9 +37,9 @@ def start(request: dict[str, Any]) -> dict[str, Any]:
         # the same numbers, and a batch counts once.
         logger.info("scan already planned", extra={"scan_id": scan_id, "status": scan.status})
         return {"scan_id": scan_id, "status": scan.status}
-    batches = scanning.scan_feeds(scan, feed)
-    logger.info("scan planned", extra={"scan_id": scan_id, "batches": batches, "packages": scan.packages_total})
-    return {"scan_id": scan_id, "status": "running" if batches else "succeeded"}
+    planned = scanning.scan_feeds(scan, feed)
+    logger.info("scan planned", extra={"scan_id": scan_id, "batches": planned.batches, "packages": planned.packages})
+    return {"scan_id": scan_id, "status": "running" if planned.batches else "succeeded"}
 
 
 def record_handler(record: SQSRecord) -> None:

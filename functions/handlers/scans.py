@@ -16,8 +16,7 @@ from pydantic import Field
 from feedguard import api, clock, scan_queue
 from feedguard.access import Principal, Role
 from feedguard.dal import feeds, scans
-from feedguard.dal.models import ALL_FEEDS_SCOPE, Scan
-from feedguard.domain import ScanStatus
+from feedguard.domain import ALL_FEEDS_SCOPE, Scan, ScanStatus
 from feedguard.errors import Conflict, Forbidden, NotFound
 from feedguard.ids import new_id
 from feedguard.observability import metrics, tracer

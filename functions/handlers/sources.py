@@ -28,7 +28,7 @@ from feedguard import api, clock, source_health, sources
 from feedguard.access import require_admin
 from feedguard.dal import sources as source_store
 from feedguard.dal import tokens
-from feedguard.dal.models import Source
+from feedguard.domain import Source
 from feedguard.errors import InvalidInput
 from feedguard.ids import new_id
 from feedguard.observability import metrics, tracer

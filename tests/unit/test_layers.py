@@ -1,6 +1,7 @@
 """The layering docs/architecture.md states, checked on the imports: the
-rules of findings are pure, the DAL knows no source's client, and the
-handlers converted to the domain's types read no PynamoDB model."""
+rules of findings are pure, the DAL knows no source's client, and nothing
+above the DAL (handlers, use cases) reads a PynamoDB model: the DAL returns
+the domain's frozen dataclasses."""
 
 from __future__ import annotations
 
@@ -40,6 +41,17 @@ def test_the_data_access_layer_imports_no_sources_client(path: Path) -> None:
     assert reaches(path, ("feedguard.ossindex", "feedguard.scanner", "feedguard.recording")) == set()
 
 
-@pytest.mark.parametrize("handler", ["findings.py", "events.py"])
-def test_handlers_of_findings_read_the_domains_types_not_models(handler: str) -> None:
-    assert reaches(FUNCTIONS / "handlers" / handler, ("feedguard.dal.models", "pynamodb")) == set()
+ABOVE_THE_DAL = sorted((FUNCTIONS / "handlers").glob("*.py")) + sorted((FUNCTIONS / "feedguard").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", ABOVE_THE_DAL, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_handlers_and_use_cases_read_the_domains_types_not_models(path: Path) -> None:
+    assert reaches(path, ("feedguard.dal.models", "pynamodb")) == set()
+
+
+def test_the_use_cases_are_among_the_modules_checked() -> None:
+    checked = {path.name for path in ABOVE_THE_DAL}
+    assert {"gate.py", "scanner.py", "scanning.py", "recording.py", "findings_plan.py", "api.py"} <= checked
+    assert {"feeds.py", "scans.py", "sources.py", "gate.py", "scan_worker.py"} <= {
+        path.name for path in ABOVE_THE_DAL if path.parent.name == "handlers"
+    }

@@ -86,8 +86,9 @@ def test_a_scan_emits_its_requests_cache_hits_findings_and_duration(
         deliver_scan_batches(aws)
     found = emitted(capsys.readouterr().out)
     # Then the batches' counts add up to the two scans': one request, then three cache hits
-    assert sum(found[("OssIndexRequests", ())]) == 1
-    assert sum(found[("OssIndexCacheHits", ())]) == 3
+    assert sum(found[("SourceRequests", (("source_kind", "ossindex"),))]) == 1
+    assert sum(found[("AnswerCacheHits", (("source_kind", "ossindex"),))]) == 3
+    assert not [name for name, _ in found if "OssIndex" in name]
     assert sum(found[("PackagesScanned", ())]) == 6
     assert sum(found[("FindingsDetected", ())]) == 5
     assert sum(found[("ScanBatchesFailed", ())]) == 0

@@ -208,12 +208,24 @@ def test_every_entry_point_logs_traces_and_flushes_metrics_with_its_cold_start(f
 def test_the_dashboard_is_json_and_shows_the_metrics_the_code_emits() -> None:
     body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     dashboard = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))
-    shown = {
-        metric[1]
-        for widget in dashboard["widgets"]
-        for metric in widget["properties"]["metrics"]
-        if isinstance(metric[0], str) and metric[0] == "feedguard"
+    lines = [metric for widget in dashboard["widgets"] for metric in widget["properties"]["metrics"]]
+    shown = {metric[1] for metric in lines if isinstance(metric[0], str) and metric[0] == "feedguard"}
+    # Metrics by source kind are searched for, so a kind added later shows without a change here.
+    searched = [metric[0]["expression"] for metric in lines if isinstance(metric[0], dict)]
+    shown |= {
+        match.group(1)
+        for expression in searched
+        if (match := re.match(r"SEARCH\('\{feedguard,service,source_kind\} MetricName=\"([A-Za-z]+)\"'", expression))
     }
     source = (FUNCTIONS_ROOT / "feedguard" / "observability.py").read_text()
-    emitted = set(re.findall(r'name="([A-Za-z]+)"', source)) - {"status", "effect"}
+    emitted = set(re.findall(r'name="([A-Za-z]+)"', source)) - {"status", "effect", "source_kind"}
     assert shown == emitted
+
+
+def test_source_metrics_are_named_for_no_one_source() -> None:
+    """Requests and cache hits are counted per source kind (OSS Index, OSV, ...), not named after one."""
+    source = (FUNCTIONS_ROOT / "feedguard" / "observability.py").read_text()
+    template = (FUNCTIONS_ROOT.parent / "template.yaml").read_text()
+    assert "OssIndex" not in source
+    assert "OssIndex" not in template
+    assert 'add_dimension(name="source_kind"' in source

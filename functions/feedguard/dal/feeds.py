@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DoesNotExist, QueryError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 
-from feedguard import clock
+from feedguard import clock, domain
 from feedguard.dal import batching, conditions, transactions
 from feedguard.dal.models import (
     ATTACHMENT_SK_PREFIX,
@@ -34,14 +34,29 @@ ENTITY = "feed"
 STATUSES = ("unassessed", "assessed", "expired")
 
 
-def get(name: str) -> Feed | None:
+def as_feed(item: Feed) -> domain.Feed:
+    """The domain's feed of a feed's item."""
+    return domain.Feed(
+        feed=item.feed,
+        id=item.id,
+        description=item.description,
+        unassessed_effect=item.unassessed_effect,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        scanned_at=item.scanned_at,
+        package_changes=None if item.package_changes is None else int(item.package_changes),
+        findings_checked=None if item.findings_checked is None else int(item.findings_checked),
+    )
+
+
+def get(name: str) -> domain.Feed | None:
     try:
-        return Feed.get(name, FEED_SK, consistent_read=True)
+        return as_feed(Feed.get(name, FEED_SK, consistent_read=True))
     except DoesNotExist:
         return None
 
 
-def require(name: str) -> Feed:
+def require(name: str) -> domain.Feed:
     feed = get(name)
     if feed is None:
         raise NotFound(f"There is no feed named {name}.")
@@ -52,7 +67,7 @@ def exists(name: str) -> bool:
     return get(name) is not None
 
 
-def access(name: str, key_id: str | None) -> tuple[Feed | None, str | None]:
+def access(name: str, key_id: str | None) -> tuple[domain.Feed | None, str | None]:
     """The feed named `name` and, for a key (None: the admin), its role on
     that feed: one consistent BatchGetItem of the feed's item and the role's,
     both keyed by the name. A role counts only when it was granted on this
@@ -64,10 +79,11 @@ def access(name: str, key_id: str | None) -> tuple[Feed | None, str | None]:
         {"feed": {"S": name}, "sk": {"S": f"{PERMISSION_SK_PREFIX}{key_id}"}},
     ]
     found = batching.read_serialized(Feed, keys, consistent=True)
-    feed = role = None
+    feed: domain.Feed | None = None
+    role: FeedPermission | None = None
     for item in found:
         if item["sk"]["S"] == FEED_SK:
-            feed = Feed.from_raw_data(item)
+            feed = as_feed(Feed.from_raw_data(item))
         else:
             role = FeedPermission.from_raw_data(item)
     if feed is None or role is None or role.granted_on != feed.feed_id:
@@ -105,7 +121,7 @@ def is_feed(feed_id: str) -> Condition:
     return legacy
 
 
-def create(name: str, description: str | None, unassessed_effect: str) -> Feed:
+def create(name: str, description: str | None, unassessed_effect: str) -> domain.Feed:
     """The feed's item, under its name, and its id's item, together."""
     now = clock.iso(clock.now())
     feed = Feed(
@@ -125,34 +141,35 @@ def create(name: str, description: str | None, unassessed_effect: str) -> Feed:
         if conditions.failed_in_transaction(error, 0):
             raise Conflict(f"A feed named {name} exists already.") from None
         raise
-    return feed
+    return as_feed(feed)
 
 
-def update(feed: Feed, changes: dict[str, Any]) -> Feed:
+def update(feed: domain.Feed, changes: dict[str, Any]) -> domain.Feed:
     """Changes the named attributes only (a scan counts on the same item),
-    on condition that it is still this feed."""
-    feed.updated_at = clock.iso(clock.now())
+    on condition that it is still this feed; the feed as it is then."""
+    item = Feed(feed=feed.feed, sk=FEED_SK)
     actions = [getattr(Feed, name).set(value) for name, value in changes.items() if value is not None]
     actions += [getattr(Feed, name).remove() for name, value in changes.items() if value is None]
-    actions.append(Feed.updated_at.set(feed.updated_at))
+    actions.append(Feed.updated_at.set(clock.iso(clock.now())))
     try:
-        feed.update(actions=actions, condition=is_feed(feed.feed_id))
+        item.update(actions=actions, condition=is_feed(feed.feed_id))  # ALL_NEW: the item as written
     except UpdateError as error:
         if conditions.failed(error):
             raise NotFound(f"There is no feed named {feed.feed}.") from None
         raise
-    return feed
+    return as_feed(item)
 
 
-def all_feeds() -> Iterator[Feed]:
-    return Feed.by_entity.query(ENTITY)
+def all_feeds() -> Iterator[domain.Feed]:
+    return (as_feed(item) for item in Feed.by_entity.query(ENTITY))
 
 
-def list_all(limit: int, cursor: str | None) -> Page[Feed]:
-    return collect(lambda **kwargs: Feed.by_entity.query(ENTITY, **kwargs), limit, cursor)
+def list_all(limit: int, cursor: str | None) -> Page[domain.Feed]:
+    page = collect(lambda **kwargs: Feed.by_entity.query(ENTITY, **kwargs), limit, cursor)
+    return Page([as_feed(item) for item in page.items], page.next_cursor)
 
 
-def list_for_key(key_id: str, limit: int, cursor: str | None) -> tuple[Page[Feed], dict[str, str]]:
+def list_for_key(key_id: str, limit: int, cursor: str | None) -> tuple[Page[domain.Feed], dict[str, str]]:
     """The feeds a key has a role on, and its role on each (a role left from
     a deleted feed of the same name is none)."""
     page = collect(
@@ -162,7 +179,7 @@ def list_for_key(key_id: str, limit: int, cursor: str | None) -> tuple[Page[Feed
     )
     granted = {permission.feed: permission for permission in page.items}
     feeds = [
-        feed
+        as_feed(feed)
         for feed in batching.read(Feed, [(name, FEED_SK) for name in granted])
         if granted[feed.feed].granted_on == feed.feed_id
     ]
@@ -339,7 +356,7 @@ def deleted(feed_id: str, name: str) -> bool:
     return current is None or current.feed_id != feed_id
 
 
-def delete(feed: Feed) -> None:
+def delete(feed: domain.Feed) -> None:
     """Frees the feed's name at once: its item goes, and its id's item is
     marked deleted, in one transaction, on condition that the name is still
     this feed's. What the id owns is then purged (dal.purge); its history
@@ -347,7 +364,7 @@ def delete(feed: Feed) -> None:
     now = clock.iso(clock.now())
     try:
         with transactions.write() as transaction:
-            transaction.delete(feed, condition=is_feed(feed.feed_id))
+            transaction.delete(Feed(feed=feed.feed, sk=FEED_SK), condition=is_feed(feed.feed_id))
             if feed.id is not None:
                 transaction.update(
                     FeedIdItem(feed=feed.id, sk=FEED_ID_SK),

@@ -26,6 +26,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
+from feedguard.domain import ALL_FEEDS_SCOPE
 from feedguard.settings import table_name
 
 REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -586,7 +587,6 @@ class LookupBudget(Stored):
 # ---------------------------------------------------------------- scans
 
 SCAN_SK = "#scan"
-ALL_FEEDS_SCOPE = "*"
 
 
 class ScansByEntity(GlobalSecondaryIndex["Scan"]):

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
 
-from feedguard import clock
+from feedguard import clock, domain
 from feedguard.dal import batching, conditions
 from feedguard.dal.feeds import note_package_changes
-from feedguard.dal.models import Feed, Finding, Package
+from feedguard.dal.models import Finding, Package
 from feedguard.dal.pages import Page, collect
+from feedguard.domain import Feed
 from feedguard.errors import NotFound
 
 
@@ -35,7 +36,18 @@ def add(feed: str, purls: list[str]) -> Added:
     return Added(new=new, existing=len(distinct) - len(new))
 
 
-def last_scanned(package: Package, feed: Feed) -> str | None:
+def as_package(item: Package) -> domain.Package:
+    """The domain's package of a package's row."""
+    return domain.Package(
+        feed=item.feed,
+        purl=item.purl,
+        added_at=item.added_at,
+        last_scanned_at=item.last_scanned_at,
+        vulnerability_ids=frozenset(item.vulnerability_ids or ()),
+    )
+
+
+def last_scanned(package: domain.Package, feed: Feed) -> str | None:
     """When the package's answer was last confirmed: its own stamp (written
     when a scan changed its answer, or scanned it alone), or the start of the
     feed's last fully successful whole-feed scan if it was in the feed then.
@@ -45,8 +57,16 @@ def last_scanned(package: Package, feed: Feed) -> str | None:
     return max((at for at in (package.last_scanned_at, covered) if at), default=None)
 
 
-def list_page(feed: str, limit: int, cursor: str | None) -> Page[Package]:
-    return collect(lambda **kwargs: Package.query(feed, **kwargs), limit, cursor)
+def scanned(feed: Feed, purls: list[str]) -> dict[str, frozenset[str]]:
+    """Of `purls` (distinct), those the feed has and has scanned, with the
+    vulnerabilities last reported for each: one round trip of BatchGets."""
+    found = (as_package(item) for item in batching.read(Package, [(feed.feed_id, purl) for purl in purls]))
+    return {package.purl: package.vulnerability_ids for package in found if last_scanned(package, feed)}
+
+
+def list_page(feed: str, limit: int, cursor: str | None) -> Page[domain.Package]:
+    page = collect(lambda **kwargs: Package.query(feed, **kwargs), limit, cursor)
+    return Page([as_package(item) for item in page.items], page.next_cursor)
 
 
 def remove(feed: str, purl: str, name: str) -> None:

@@ -11,8 +11,9 @@ from pynamodb.expressions.condition import Condition
 
 from feedguard import clock
 from feedguard.dal import conditions
-from feedguard.dal.models import PERMISSION_SK_PREFIX, Feed, FeedPermission
+from feedguard.dal.models import PERMISSION_SK_PREFIX, FeedPermission
 from feedguard.dal.pages import Page, collect
+from feedguard.domain import Feed, FeedRole
 from feedguard.ids import FEED_ID_PREFIX
 
 
@@ -24,6 +25,13 @@ def _member(key_id: str) -> str:
     return f"key#{key_id}"
 
 
+def as_role(item: FeedPermission) -> FeedRole:
+    """The domain's role of a role's item."""
+    return FeedRole(
+        feed=item.feed, key_id=item.key_id, role=item.role, granted_at=item.granted_at, granted_on=item.granted_on
+    )
+
+
 def role_of(feed: Feed, key_id: str) -> str | None:
     """The key's role on `feed` (one consistent GetItem)."""
     try:
@@ -33,7 +41,7 @@ def role_of(feed: Feed, key_id: str) -> str | None:
     return permission.role if permission.granted_on == feed.feed_id else None
 
 
-def grant(feed: Feed, key_id: str, role: str) -> FeedPermission:
+def grant(feed: Feed, key_id: str, role: str) -> FeedRole:
     """Gives the key `role` on `feed`, replacing any role it had under the
     feed's name (its own, or one left from a deleted feed of that name)."""
     item = FeedPermission(
@@ -46,7 +54,7 @@ def grant(feed: Feed, key_id: str, role: str) -> FeedPermission:
         feed_id=feed.id,
     )
     item.save()
-    return item
+    return as_role(item)
 
 
 def _granted_on(feed: Feed) -> Condition:
@@ -67,8 +75,8 @@ def revoke(feed: Feed, key_id: str) -> bool:
     return True
 
 
-def feeds_of_key(key_id: str) -> list[FeedPermission]:
-    return list(FeedPermission.by_member.query(_member(key_id)))
+def feeds_of_key(key_id: str) -> list[FeedRole]:
+    return [as_role(item) for item in FeedPermission.by_member.query(_member(key_id))]
 
 
 def revoke_all_of_key(key_id: str) -> None:
@@ -77,10 +85,10 @@ def revoke_all_of_key(key_id: str) -> None:
             batch.delete(FeedPermission(feed=permission.feed, sk=permission.sk))
 
 
-def list_page(feed: Feed, limit: int, cursor: str | None) -> Page[FeedPermission]:
+def list_page(feed: Feed, limit: int, cursor: str | None) -> Page[FeedRole]:
     """The roles granted on `feed` (a role left from a deleted feed of the
     same name is filtered out until the purge deletes it)."""
-    return collect(
+    page = collect(
         lambda **kwargs: FeedPermission.query(
             feed.feed,
             FeedPermission.sk.startswith(PERMISSION_SK_PREFIX),
@@ -90,3 +98,4 @@ def list_page(feed: Feed, limit: int, cursor: str | None) -> Page[FeedPermission
         limit,
         cursor,
     )
+    return Page([as_role(item) for item in page.items], page.next_cursor)

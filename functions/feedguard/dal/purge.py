@@ -20,7 +20,6 @@ from pynamodb.models import Model
 
 from feedguard.dal import batching, conditions
 from feedguard.dal.models import (
-    ALL_FEEDS_SCOPE,
     ATTACHMENT_SK_PREFIX,
     FEED_ID_SK,
     PERMISSION_SK_PREFIX,
@@ -33,6 +32,7 @@ from feedguard.dal.models import (
     Scan,
     ScanBatchMarker,
 )
+from feedguard.domain import ALL_FEEDS_SCOPE
 from feedguard.ids import FEED_ID_PREFIX
 
 # Rows read and deleted a step: a Query page and 40 BatchWriteItem calls of
@@ -76,11 +76,11 @@ def _scanning(feed_id: str) -> bool:
     from feedguard.dal import scans
 
     for scan in Scan.by_scope.query(feed_id, scan_index_forward=False, limit=5):
-        if scan.status in ("queued", "running") and scans.in_progress(scan):
+        if scan.status in ("queued", "running") and scans.in_progress(scans.as_scan(scan)):
             return True
     for scan in Scan.by_scope.query(ALL_FEEDS_SCOPE, scan_index_forward=False, limit=1):
         covers = scan.covered_feeds is None or feed_id in scan.covered_feeds
-        if covers and scans.in_progress(scan):
+        if covers and scans.in_progress(scans.as_scan(scan)):
             return True
     return False
 

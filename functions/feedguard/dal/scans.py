@@ -16,10 +16,11 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from feedguard import clock
+from feedguard import clock, domain
 from feedguard.dal import conditions, transactions
-from feedguard.dal.models import ALL_FEEDS_SCOPE, SCAN_SK, Scan, ScanBatchMarker, Stored, _Meta
+from feedguard.dal.models import SCAN_SK, Scan, ScanBatchMarker, Stored, _Meta
 from feedguard.dal.pages import Page, collect
+from feedguard.domain import ALL_FEEDS_SCOPE
 
 ENTITY = "scan"
 
@@ -60,12 +61,43 @@ class RefreshTooSoon(Exception):
         self.allowed_at = allowed_at
 
 
+def as_scan(item: Scan) -> domain.Scan:
+    """The domain's scan of a scan's item."""
+    return domain.Scan(
+        scan_id=item.scan_id,
+        scope=item.scope,
+        feed_name=item.feed_name,
+        status=item.status,
+        trigger=item.trigger,
+        refresh_cache=bool(item.refresh_cache),
+        packages_total=int(item.packages_total),
+        packages_scanned=int(item.packages_scanned),
+        requests_made=int(item.requests_made),
+        cache_hits=int(item.cache_hits),
+        findings_new=int(item.findings_new),
+        batches_total=int(item.batches_total),
+        batches_done=int(item.batches_done),
+        batches_failed=int(item.batches_failed),
+        error_set=frozenset(item.error_set or ()),
+        stopped_sources=frozenset(item.stopped_sources or ()),
+        covered_feeds=frozenset(item.covered_feeds or ()),
+        started_at=item.started_at,
+        planned_at=item.planned_at,
+        finished_at=item.finished_at,
+    )
+
+
+def _item(scan: domain.Scan) -> Scan:
+    """The key of a scan's item, for an update."""
+    return Scan(scan_id=scan.scan_id, sk=SCAN_SK)
+
+
 def _in_progress(scan_id: str, now: datetime) -> bool:
     scan = get(scan_id)
     return scan is not None and in_progress(scan, now)
 
 
-def in_progress(scan: Scan, now: datetime | None = None) -> bool:
+def in_progress(scan: domain.Scan, now: datetime | None = None) -> bool:
     """Queued or running, and not wedged."""
     if scan.status not in ("queued", "running"):
         return False
@@ -84,7 +116,7 @@ def start(
     refresh: bool,
     refresh_interval: timedelta | None,
     feed_name: str | None = None,
-) -> Scan:
+) -> domain.Scan:
     """Records a requested scan of the feed of id `feed` (None: every feed), named `feed_name`, queued, unless
     a scan of that scope is queued or running (ScanInProgress, naming it),
     or, with `refresh` and a `refresh_interval`, a refresh of the scope was
@@ -121,11 +153,11 @@ def start(
             if conditions.failed_in_transaction(error, 1) or conditions.conflicted(error):
                 continue  # another request took the scope first: see which scan holds it now
             raise
-        return scan
+        return as_scan(scan)
     raise ScanInProgress(_holder(scope) or "")
 
 
-def abandon(scan: Scan, reason: str) -> None:
+def abandon(scan: domain.Scan, reason: str) -> None:
     """A requested scan that could not be queued fails at once, so it holds
     its scope no longer."""
     error = json.dumps({"source": None, "message": reason}, sort_keys=True)
@@ -134,7 +166,7 @@ def abandon(scan: Scan, reason: str) -> None:
         Scan.finished_at.set(clock.iso(clock.now())),
         Scan.error_set.add({error}),
     ]
-    transactions.retrying(lambda: scan.update(actions=actions))
+    transactions.retrying(lambda: _item(scan).update(actions=actions))
 
 
 def _holder(scope: str) -> str | None:
@@ -158,35 +190,44 @@ def _new_scan(scan_id: str, feed: str | None, trigger: str, refresh: bool, feed_
     )
 
 
-def create(scan_id: str, feed: str | None, trigger: str, refresh: bool, feed_name: str | None = None) -> Scan:
+def create(scan_id: str, feed: str | None, trigger: str, refresh: bool, feed_name: str | None = None) -> domain.Scan:
     """Records a scan the system starts (the schedule, added packages) of
     the feed of id `feed` (None: every feed): it takes no scope's lock;
     requests through the API use `start`."""
     scan = _new_scan(scan_id, feed, trigger, refresh, feed_name)
     scan.save(condition=Scan.scan_id.does_not_exist())
-    return scan
+    return as_scan(scan)
 
 
-def get(scan_id: str) -> Scan | None:
+def get(scan_id: str) -> domain.Scan | None:
     try:
-        return Scan.get(scan_id, SCAN_SK, consistent_read=True)
+        return as_scan(Scan.get(scan_id, SCAN_SK, consistent_read=True))
     except DoesNotExist:
         return None
 
 
-def list_all(limit: int, cursor: str | None) -> Page[Scan]:
-    return collect(lambda **kwargs: Scan.by_entity.query(ENTITY, scan_index_forward=False, **kwargs), limit, cursor)
+def _page(page: Page[Scan]) -> Page[domain.Scan]:
+    return Page([as_scan(item) for item in page.items], page.next_cursor)
 
 
-def list_for_feed(feed_id: str, limit: int, cursor: str | None) -> Page[Scan]:
-    return collect(lambda **kwargs: Scan.by_scope.query(feed_id, scan_index_forward=False, **kwargs), limit, cursor)
+def list_all(limit: int, cursor: str | None) -> Page[domain.Scan]:
+    return _page(
+        collect(lambda **kwargs: Scan.by_entity.query(ENTITY, scan_index_forward=False, **kwargs), limit, cursor)
+    )
 
 
-def _newest(scope: str) -> Scan | None:
-    return next(iter(Scan.by_scope.query(scope, scan_index_forward=False, limit=1)), None)
+def list_for_feed(feed_id: str, limit: int, cursor: str | None) -> Page[domain.Scan]:
+    return _page(
+        collect(lambda **kwargs: Scan.by_scope.query(feed_id, scan_index_forward=False, **kwargs), limit, cursor)
+    )
 
 
-def latest_of_feed(feed: str, has_sources: bool) -> Scan | None:
+def _newest(scope: str) -> domain.Scan | None:
+    newest = next(iter(Scan.by_scope.query(scope, scan_index_forward=False, limit=1)), None)
+    return None if newest is None else as_scan(newest)
+
+
+def latest_of_feed(feed: str, has_sources: bool) -> domain.Scan | None:
     """The most recent scan that included the feed of id `feed`: two
     Queries of one item on `by_scope`, newest first (a feed created again
     under a deleted one's name has another id, and sees none of its scans).
@@ -200,28 +241,28 @@ def latest_of_feed(feed: str, has_sources: bool) -> Scan | None:
     own = _newest(feed)
     every = _newest(ALL_FEEDS_SCOPE)
     if every is not None:
-        covered = feed in (every.covered_feeds or ())
+        covered = feed in every.covered_feeds
         pending = every.status == "queued" and has_sources
         if not (covered or pending):
             every = None
     return max((scan for scan in (own, every) if scan is not None), key=lambda scan: scan.scan_id, default=None)
 
 
-def mark_running(scan: Scan, covered_feeds: set[str]) -> None:
+def mark_running(scan: domain.Scan, covered_feeds: set[str]) -> None:
     """Being planned: its first batches go on the queue before the last are
     known, so what the workers need of the scan is there before them."""
     actions: list[Action] = [Scan.status.set("running")]
     if covered_feeds:
         actions.append(Scan.covered_feeds.set(covered_feeds))
-    transactions.retrying(lambda: scan.update(actions=actions))
+    transactions.retrying(lambda: _item(scan).update(actions=actions))
 
 
-def planned(scan: Scan) -> bool:
+def planned(scan: domain.Scan) -> bool:
     """Whether the scan has all its batches on the queue (or has ended)."""
     return scan.planned_at is not None or scan.status not in ("queued", "running")
 
 
-def set_totals(scan: Scan, packages_total: int, batches_total: int) -> None:
+def set_totals(scan: domain.Scan, packages_total: int, batches_total: int) -> None:
     """Its totals, once every batch is known and before the last are sent:
     so the worker that counts the last batch can tell, and finishes the scan.
     A scan with nothing to ask succeeds here."""
@@ -230,12 +271,12 @@ def set_totals(scan: Scan, packages_total: int, batches_total: int) -> None:
         actions.append(Scan.batches_before_last.set(batches_total - 1))
     else:
         actions += [Scan.status.set("succeeded"), Scan.finished_at.set(clock.iso(clock.now()))]
-    transactions.retrying(lambda: scan.update(actions=actions))
+    transactions.retrying(lambda: _item(scan).update(actions=actions))
 
 
-def mark_planned(scan: Scan) -> None:
+def mark_planned(scan: domain.Scan) -> None:
     """Every batch is on the queue: a retried request for it stops here."""
-    transactions.retrying(lambda: scan.update(actions=[Scan.planned_at.set(clock.iso(clock.now()))]))
+    transactions.retrying(lambda: _item(scan).update(actions=[Scan.planned_at.set(clock.iso(clock.now()))]))
 
 
 def _marker_sk(number: int) -> str:
@@ -324,7 +365,7 @@ def stop_source(scan_id: str, source_id: str) -> None:
     transactions.retrying(lambda: scan.update(actions=[Scan.stopped_sources.add({source_id})]))
 
 
-def finish_if_complete(scan_id: str) -> Scan | None:
+def finish_if_complete(scan_id: str) -> domain.Scan | None:
     """Sets the final status once every batch is counted; returns the scan to
     the one caller that finished it, None to every other."""
     scan = get(scan_id)
@@ -336,9 +377,10 @@ def finish_if_complete(scan_id: str) -> Scan | None:
     # A batch done with an error (some purls unanswered) still makes the scan partial.
     clean = failed == 0 and not scan.error_set
     status = "succeeded" if clean else ("failed" if done == 0 else "partial")
+    item = _item(scan)
     try:
         transactions.retrying(
-            lambda: scan.update(
+            lambda: item.update(  # ALL_NEW: the scan as finished
                 actions=[Scan.status.set(status), Scan.finished_at.set(clock.iso(clock.now()))],
                 condition=Scan.status == "running",
             )
@@ -347,10 +389,8 @@ def finish_if_complete(scan_id: str) -> Scan | None:
         if conditions.failed(error):
             return None
         raise
-    return scan
+    return as_scan(item)
 
 
-def errors_of(scan: Scan) -> list[dict[str, str]]:
-    return sorted(
-        (json.loads(entry) for entry in scan.error_set or ()), key=lambda e: (e["source"] or "", e["message"])
-    )
+def errors_of(scan: domain.Scan) -> list[dict[str, str]]:
+    return sorted((json.loads(entry) for entry in scan.error_set), key=lambda e: (e["source"] or "", e["message"]))

@@ -7,7 +7,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
-from feedguard import clock
+from feedguard import clock, domain
 from feedguard.dal import tokens
 from feedguard.dal.models import FeedAttachment, Source
 from feedguard.dal.pages import Page, collect
@@ -16,7 +16,27 @@ from feedguard.errors import Conflict, NotFound
 ENTITY = "source"
 
 
-def create(source_id: str, fields: dict[str, Any], token: str) -> Source:
+def as_source(item: Source) -> domain.Source:
+    """The domain's source of a source's item (which holds no secret, only its name)."""
+    return domain.Source(
+        id=item.id,
+        name=item.name,
+        source_kind=item.source_kind,
+        url=item.url,
+        auth=item.auth,
+        username=item.username,
+        secret_name=item.secret_name,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        last_success_at=item.last_success_at,
+        last_error_at=item.last_error_at,
+        last_error_status=None if item.last_error_status is None else int(item.last_error_status),
+        last_error_message=item.last_error_message,
+        credits_exhausted=item.credits_exhausted,
+    )
+
+
+def create(source_id: str, fields: dict[str, Any], token: str) -> domain.Source:
     """The secret first: a source never exists without its token. If the item
     cannot be written, the secret is removed again."""
     name = tokens.store(source_id, token)
@@ -26,12 +46,12 @@ def create(source_id: str, fields: dict[str, Any], token: str) -> Source:
     except Exception:
         tokens.remove(name)
         raise
-    return source
+    return as_source(source)
 
 
-def get(source_id: str) -> Source:
+def get(source_id: str) -> domain.Source:
     try:
-        return Source.get(source_id, consistent_read=True)
+        return as_source(Source.get(source_id, consistent_read=True))
     except DoesNotExist:
         raise NotFound(f"There is no source with id {source_id}.") from None
 
@@ -44,11 +64,14 @@ def exists(source_id: str) -> bool:
     return True
 
 
-def list_page(limit: int, cursor: str | None) -> Page[Source]:
-    return collect(lambda **kwargs: Source.by_entity.query(ENTITY, **kwargs), limit, cursor)
+def list_page(limit: int, cursor: str | None) -> Page[domain.Source]:
+    page = collect(lambda **kwargs: Source.by_entity.query(ENTITY, **kwargs), limit, cursor)
+    return Page([as_source(item) for item in page.items], page.next_cursor)
 
 
-def update(source: Source, fields: dict[str, Any], token: str | None, remove: tuple[str, ...] = ()) -> Source:
+def update(
+    source: domain.Source, fields: dict[str, Any], token: str | None, remove: tuple[str, ...] = ()
+) -> domain.Source:
     """Sets `fields` (None removes one) and removes the attributes named in
     `remove`, in one UpdateItem: what a scan recorded of the source's health
     meanwhile is kept, as a whole-item put would not."""
@@ -56,13 +79,14 @@ def update(source: Source, fields: dict[str, Any], token: str | None, remove: tu
         tokens.replace(source.secret_name, token)
     fields = {**fields, "updated_at": clock.iso(clock.now())}
     actions = _actions(fields) + [Source.get_attributes()[name].remove() for name in remove if name not in fields]
+    item = Source(id=source.id)
     try:
-        source.update(actions=actions, condition=Source.id.exists())
+        item.update(actions=actions, condition=Source.id.exists())  # ALL_NEW: the item as written
     except UpdateError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
             raise NotFound(f"There is no source with id {source.id}.") from None
         raise
-    return source
+    return as_source(item)
 
 
 def record_health(source_id: str, fields: dict[str, Any]) -> None:
@@ -96,5 +120,5 @@ def delete(source_id: str) -> None:
     using = feeds_using(source_id)
     if using:
         raise Conflict(f"Source {source_id} is attached to feed {using[0]}; detach it first.", details=using)
-    source.delete(condition=Source.id.exists())
+    Source(id=source_id).delete(condition=Source.id.exists())
     tokens.remove(source.secret_name)
