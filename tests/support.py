@@ -244,6 +244,20 @@ class RoundTrips:
             chain.append(1 + max(before, default=0))
         return max(chain, default=0)
 
+    def peak(self, operation: str) -> int:
+        """The most calls of `operation` in flight at one moment."""
+        edges = sorted(
+            (moment, step)
+            for started, ended, name in self.calls
+            if name == operation
+            for moment, step in ((started, 1), (ended, -1))
+        )
+        in_flight = highest = 0
+        for _, step in edges:
+            in_flight += step
+            highest = max(highest, in_flight)
+        return highest
+
 
 @contextmanager
 def dynamodb_round_trips(latency: float = 0.05) -> Iterator[RoundTrips]:
