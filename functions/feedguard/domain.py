@@ -9,7 +9,8 @@ and mypy check them, and the API document shows them inline."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 Effect = Literal["allow", "warn", "block"]
@@ -49,15 +50,24 @@ class Vulnerability:
     cve: str | None
     reference: str | None
     external_references: tuple[str, ...]
+    # Other names of the same flaw, as the source lists them (OSV's `aliases`).
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Report:
     """What a source says of one purl: the vulnerabilities that affect it
     (none: it was asked and is clean). A purl a source did not answer for
-    has no Report at all."""
+    has no Report at all.
+
+    `fixed_versions`: by vulnerability id, the versions of this purl's
+    package that fix it, where the source knows them (OSV's ranges; OSS
+    Index gives none). Kept beside the vulnerabilities, not in them: a
+    Vulnerability is one row per id for every package, and its fingerprint
+    would change with each package's fixes."""
 
     vulnerabilities: tuple[Vulnerability, ...]
+    fixed_versions: Mapping[str, tuple[str, ...]] = field(default_factory=dict, kw_only=True)
 
 
 # ---------------------------------------------------------------- what the data-access layer answers
@@ -77,6 +87,8 @@ class Finding:
     display_name: str | None
     cve: str | None
     first_seen: str
+    # By package, the versions that fix it, where a source knows them (OSV).
+    fixed_versions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

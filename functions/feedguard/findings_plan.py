@@ -26,7 +26,7 @@ import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 
@@ -115,6 +115,7 @@ class StoredFinding:
     title: str | None
     detected_in: str | None  # "<scan id>#<batch>" of the batch that created it
     assessment_band: str | None  # the band its assessment was made at, when assessed
+    fixed_versions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # purl -> versions that fix it
 
 
 @dataclass(frozen=True)
@@ -132,17 +133,33 @@ class Sightings:
 
     purls: Mapping[Key, frozenset[str]]
     reported: Mapping[str, Vulnerability]
+    # By finding, the versions that fix it in each purl that reports it, where a source said.
+    fixed: Mapping[Key, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 def sightings(answered: Iterable[tuple[str, str]], reports: Mapping[str, Report]) -> Sightings:
     """`answered`: (feed, purl) of each row that has a report."""
     purls: dict[Key, set[str]] = defaultdict(set)
     reported: dict[str, Vulnerability] = {}
+    fixed: dict[Key, dict[str, tuple[str, ...]]] = defaultdict(dict)
     for feed, purl in answered:
-        for vulnerability in reports[purl].vulnerabilities:
+        report = reports[purl]
+        for vulnerability in report.vulnerabilities:
             purls[(feed, vulnerability.id)].add(purl)
             reported[vulnerability.id] = vulnerability
-    return Sightings({key: frozenset(found) for key, found in purls.items()}, reported)
+            versions = report.fixed_versions.get(vulnerability.id)
+            if versions:
+                fixed[(feed, vulnerability.id)][purl] = tuple(versions)
+    return Sightings({key: frozenset(found) for key, found in purls.items()}, reported, dict(fixed))
+
+
+def fixed_after(finding: StoredFinding, seen: Sightings, key: Key) -> dict[str, tuple[str, ...]]:
+    """The finding's fixed versions once this batch is recorded: what it
+    says of its purls replaces what was stored of them (a purl it names no
+    fix for has none now); the other purls keep theirs."""
+    purls = seen.purls[key]
+    kept = {purl: tuple(v) for purl, v in finding.fixed_versions.items() if purl not in purls}
+    return {**kept, **seen.fixed.get(key, {})}
 
 
 def rose(band: str | None, vulnerability: Vulnerability) -> bool:
@@ -208,6 +225,7 @@ class Creation:
     purls: frozenset[str]
     vulnerability: Vulnerability
     auto: AutoAssessment | None
+    fixed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # purl -> versions that fix it
 
     @property
     def items(self) -> int:
@@ -246,6 +264,7 @@ class Change:
     add_packages: frozenset[str] = frozenset()
     rescore: bool = False
     revive: bool = False
+    fixed: Mapping[str, tuple[str, ...]] | None = None  # the fixed versions by purl now, when they changed
 
 
 @dataclass(frozen=True)
@@ -276,7 +295,14 @@ def plan_findings(
         finding = stored.get(key)
         if finding is None:
             creations.append(
-                Creation(feed, vid, purls, vulnerability, auto_assessment(vulnerability.cvss_score, types, now))
+                Creation(
+                    feed,
+                    vid,
+                    purls,
+                    vulnerability,
+                    auto_assessment(vulnerability.cvss_score, types, now),
+                    seen.fixed.get(key, {}),
+                )
             )
             continue
         auto = None
@@ -301,7 +327,17 @@ def plan_findings(
             rescore=finding.cvss_score != vulnerability.cvss_score or finding.title != vulnerability.title,
             revive=finding.status == "withdrawn",
         )
-        if change.auto or change.reopen or change.add_packages or change.rescore or change.revive:
+        fixed = fixed_after(finding, seen, key)
+        if fixed != dict(finding.fixed_versions):
+            change = replace(change, fixed=fixed)
+        if (
+            change.auto
+            or change.reopen
+            or change.add_packages
+            or change.rescore
+            or change.revive
+            or change.fixed is not None
+        ):
             changes.append(change)
     return FindingsPlan(tuple(creations), tuple(changes), again)
 

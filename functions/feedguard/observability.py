@@ -20,10 +20,19 @@ metrics = Metrics()
 
 
 def batch_counted(
-    *, requests_made: int, cache_hits: int, packages_scanned: int, findings_new: int, failed: bool
+    *,
+    requests_made: int,
+    cache_hits: int,
+    packages_scanned: int,
+    findings_new: int,
+    failed: bool,
+    osv_requests: int = 0,
 ) -> None:
-    """A scan batch, once, when it is counted (never for a redelivered one)."""
-    metrics.add_metric(name="OssIndexRequests", unit=MetricUnit.Count, value=requests_made)
+    """A scan batch, once, when it is counted (never for a redelivered one).
+    OssIndexRequests counts OSS Index's requests, OsvRequests OSV's
+    (querybatch pages and record fetches)."""
+    metrics.add_metric(name="OssIndexRequests", unit=MetricUnit.Count, value=requests_made - osv_requests)
+    metrics.add_metric(name="OsvRequests", unit=MetricUnit.Count, value=osv_requests)
     metrics.add_metric(name="OssIndexCacheHits", unit=MetricUnit.Count, value=cache_hits)
     metrics.add_metric(name="PackagesScanned", unit=MetricUnit.Count, value=packages_scanned)
     metrics.add_metric(name="FindingsDetected", unit=MetricUnit.Count, value=findings_new)

@@ -9,10 +9,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from operator import itemgetter
 
 from feedguard import scan_queue
+from feedguard.dal import batching, scans
 from feedguard.dal import feeds as feed_store
-from feedguard.dal import scans
-from feedguard.dal.models import Feed, Scan
-from feedguard.scanplan import Batch, Known, Planner
+from feedguard.dal.models import Feed, Scan, Source
+from feedguard.scanplan import BATCH_LIMITS, MAX_COORDINATES, Batch, Known, Planner
 
 
 def attached_sources(feed: str | None) -> dict[str, set[str]]:
@@ -25,6 +25,17 @@ def attached_sources(feed: str | None) -> dict[str, set[str]]:
         for source_id in feed_store.attached_source_ids(name):
             feeds_of_source.setdefault(source_id, set()).add(name)
     return feeds_of_source
+
+
+def batch_limits(source_ids: Iterable[str]) -> dict[str, int]:
+    """Purls per batch for each source, by its kind: one BatchGetItem of the
+    sources' ids and kinds. A source gone meanwhile gets OSS Index's limit
+    (its batches fail, saying it is gone)."""
+    ids = sorted(set(source_ids))
+    if not ids:
+        return {}
+    found = batching.read(Source, ids, attributes=["id", "source_kind"])
+    return {source.id: BATCH_LIMITS.get(source.source_kind or "ossindex", MAX_COORDINATES) for source in found}
 
 
 def package_rows(feeds: Iterable[str]) -> Iterator[tuple[str, dict[str, Known]]]:
@@ -57,7 +68,7 @@ def plan_and_enqueue(
     planner, counts the last batch and finishes the scan. A scan that
     `covers_feeds` asks about every package of its feeds, so a success may
     withdraw their findings no longer reported."""
-    planner = Planner(scan.scan_id, bool(scan.refresh_cache), feeds_of_source)
+    planner = Planner(scan.scan_id, bool(scan.refresh_cache), feeds_of_source, batch_limits(feeds_of_source))
 
     def batches() -> Iterator[Batch]:
         for purl, known in rows:

@@ -50,6 +50,11 @@ class VulnerabilityVerdict(api.ResponseModel):
     effect: Effect = Field(
         description="What it does to the verdict: its assessment's effect, or the feed's unassessed_effect"
     )
+    fixed_versions: list[str] = Field(
+        default_factory=list,
+        description="The versions of this package that fix it, where a source knows them (OSV does, from the "
+        "record's ranges; OSS Index does not); empty when none is known",
+    )
 
 
 CHECK_RESULT_EXAMPLE = {
@@ -63,6 +68,7 @@ CHECK_RESULT_EXAMPLE = {
             "cvss_score": 7.2,
             "status": "assessed",
             "effect": "warn",
+            "fixed_versions": ["4.17.21"],
         }
     ],
 }

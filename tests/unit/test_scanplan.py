@@ -33,7 +33,7 @@ def test_a_batch_message_round_trips_and_every_purl_is_planned_once_per_source(
         assert 0 < len(batch.packages) <= MAX_COORDINATES
         assert Batch.from_message(json.loads(json.dumps(batch.message()))) == batch
     for source, feeds in (("src-1", {"a", "b"}), ("src-2", {"c"})):
-        planned = [purl for batch in batches if batch.source_id == source for purl in batch.packages]
+        planned = [purl for batch in batches if source in batch.source_ids for purl in batch.packages]
         assert planned == sorted(purl for purl, held in rows.items() if feeds & set(held))
     assert [batch.number for batch in batches] == list(range(len(batches)))
     assert planner.purls == len(rows)

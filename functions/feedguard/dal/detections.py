@@ -8,7 +8,8 @@ what is left to do follows the plan's own terms."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -112,9 +113,10 @@ def stored_findings(keys: list[Key]) -> dict[Key, StoredFinding]:
     batch's extra CPU when it had findings)."""
     feed, vid, status = Finding.feed, Finding.vulnerability_id, Finding.status
     packages, score, title, batch = Finding.packages, Finding.cvss_score, Finding.title, Finding.detected_in
-    band = Finding.assessment_band
+    band, fixed = Finding.assessment_band, Finding.fixed_versions
     found: dict[Key, StoredFinding] = {}
-    for values in batching.read_values(Finding, keys, (feed, vid, status, packages, score, title, batch, band)):
+    read = (feed, vid, status, packages, score, title, batch, band, fixed)
+    for values in batching.read_values(Finding, keys, read):
         found[(values[feed.attr_name], values[vid.attr_name])] = StoredFinding(
             status=values[status.attr_name],
             packages=frozenset(values[packages.attr_name] or ()),
@@ -122,8 +124,18 @@ def stored_findings(keys: list[Key]) -> dict[Key, StoredFinding]:
             title=values[title.attr_name],
             detected_in=values[batch.attr_name],
             assessment_band=values[band.attr_name],
+            fixed_versions=_fixed_read(values[fixed.attr_name]),
         )
     return found
+
+
+def _fixed_read(stored: str | None) -> dict[str, tuple[str, ...]]:
+    return {purl: tuple(versions) for purl, versions in json.loads(stored).items()} if stored else {}
+
+
+def _fixed_stored(fixed: Mapping[str, tuple[str, ...]]) -> str | None:
+    """Finding.fixed_versions as stored: sorted JSON, none when empty."""
+    return json.dumps({p: list(v) for p, v in sorted(fixed.items())}, separators=(",", ":")) if fixed else None
 
 
 def _stored_assessment(assessment: Assessment) -> StoredAssessment:
@@ -303,6 +315,7 @@ def _new_finding(creation: Creation, at: str, batch: str | None) -> Finding:
         first_seen=at,
         last_seen=at,
         detected_in=batch,
+        fixed_versions=_fixed_stored(creation.fixed),
     )
 
 
@@ -333,6 +346,9 @@ def _update(change: Change, at: str) -> None:
             Finding.title.set(vulnerability.title) if vulnerability.title is not None else Finding.title.remove(),
             Finding.severity_band.set(severity(vulnerability.cvss_score)),
         ]
+    if change.fixed is not None:
+        printed = _fixed_stored(change.fixed)
+        actions.append(Finding.fixed_versions.set(printed) if printed else Finding.fixed_versions.remove())
     stored = Finding(feed=feed, vulnerability_id=vid)
     if change.revive:
         # Reported again after it was withdrawn: it needs assessing again.

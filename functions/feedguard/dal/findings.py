@@ -132,6 +132,7 @@ def as_finding(item: Finding) -> domain.Finding:
         display_name=item.display_name,
         cve=item.cve,
         first_seen=item.first_seen,
+        fixed_versions={purl: tuple(v) for purl, v in item.fixed_by_package().items()},
     )
 
 

@@ -10,6 +10,7 @@ model's keys and indexes are the template's.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cache
 from typing import Any
@@ -97,7 +98,8 @@ class SourcesByEntity(GlobalSecondaryIndex["Source"]):
 
 
 class Source(Stored):
-    """A vulnerability source. The token is in Secrets Manager (`secret_name`), never here."""
+    """A vulnerability source. The token is in Secrets Manager (`secret_name`), never here.
+    `source_kind`: ossindex or osv; an osv source has no token, so no secret."""
 
     class Meta(_Meta):
         table_name = table_name("SOURCES_TABLE")
@@ -109,7 +111,7 @@ class Source(Stored):
     url = UnicodeAttribute()
     auth = UnicodeAttribute(default="bearer")
     username = UnicodeAttribute(null=True)
-    secret_name = UnicodeAttribute()
+    secret_name = UnicodeAttribute(null=True)  # none: a source without a token (osv)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute(null=True)
     # Health (feedguard.source_health): what the source last answered a
@@ -383,9 +385,19 @@ class Finding(Stored):
     # the assessment is removed or expires, so the next one's version is
     # higher and an If-Match held from before is stale (no ABA).
     assessment_version = NumberAttribute(null=True)
+    # The versions that fix it, per package, where a source knows them (OSV):
+    # JSON {purl: [version, ...]}; none when no source named any.
+    fixed_versions = UnicodeAttribute(null=True)
 
     by_status = FindingsByStatus()
     by_score = FindingsByScore()
+
+    def fixed_by_package(self) -> dict[str, list[str]]:
+        """`fixed_versions` read: purl -> the versions that fix it there."""
+        return dict(json.loads(self.fixed_versions)) if self.fixed_versions else {}
+
+    def fixed_versions_of(self, purl: str) -> tuple[str, ...]:
+        return tuple(self.fixed_by_package().get(purl, ()))
 
     @classmethod
     def status_change(cls, feed: str, status: str) -> list[Action]:
@@ -524,7 +536,8 @@ class Scan(Stored):
     refresh_cache = BooleanAttribute(default=False)  # ask OSS Index even when an answer is cached
     packages_total = NumberAttribute(default=0)
     packages_scanned = NumberAttribute(default=0)
-    requests_made = NumberAttribute(default=0)
+    requests_made = NumberAttribute(default=0)  # every source's requests
+    osv_requests = NumberAttribute(default=0)  # of those, OSV's (querybatch pages and record fetches)
     cache_hits = NumberAttribute(default=0)
     findings_new = NumberAttribute(default=0)
     batches_total = NumberAttribute(default=0)

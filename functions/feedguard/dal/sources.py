@@ -16,15 +16,17 @@ from feedguard.errors import Conflict, NotFound
 ENTITY = "source"
 
 
-def create(source_id: str, fields: dict[str, Any], token: str) -> Source:
+def create(source_id: str, fields: dict[str, Any], token: str | None) -> Source:
     """The secret first: a source never exists without its token. If the item
-    cannot be written, the secret is removed again."""
-    name = tokens.store(source_id, token)
+    cannot be written, the secret is removed again. A source that needs no
+    token (osv) has no secret."""
+    name = tokens.store(source_id, token) if token is not None else None
     source = Source(id=source_id, secret_name=name, created_at=clock.iso(clock.now()), **fields)
     try:
         source.save(condition=Source.id.does_not_exist())
     except Exception:
-        tokens.remove(name)
+        if name is not None:
+            tokens.remove(name)
         raise
     return source
 
@@ -52,7 +54,7 @@ def update(source: Source, fields: dict[str, Any], token: str | None, remove: tu
     """Sets `fields` (None removes one) and removes the attributes named in
     `remove`, in one UpdateItem: what a scan recorded of the source's health
     meanwhile is kept, as a whole-item put would not."""
-    if token is not None:
+    if token is not None and source.secret_name:
         tokens.replace(source.secret_name, token)
     fields = {**fields, "updated_at": clock.iso(clock.now())}
     actions = _actions(fields) + [Source.get_attributes()[name].remove() for name in remove if name not in fields]
@@ -97,4 +99,5 @@ def delete(source_id: str) -> None:
     if using:
         raise Conflict(f"Source {source_id} is attached to feed {using[0]}; detach it first.", details=using)
     source.delete(condition=Source.id.exists())
-    tokens.remove(source.secret_name)
+    if source.secret_name:
+        tokens.remove(source.secret_name)
