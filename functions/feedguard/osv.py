@@ -68,7 +68,7 @@ MAX_QUERIES = 1000
 MAX_PAGES = 50
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 # What a credential test asks: one query, answered without a token.
-PROBE_PURL = "pkg:npm/lodash@4.17.20"
+PROBE_PURL = "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"
 # Where a record can be read by people.
 RECORD_PAGE = "https://osv.dev/vulnerability/"
 

@@ -16,7 +16,7 @@ from feedguard.dal.models import CachedAnswer, Finding, Package, Vulnerability
 from feedguard.lookups import RECORD_KEY
 from infra.fake_ossindex import FakeOssIndex, Fault
 from infra.fake_osv import FakeOsv
-from tests.support import LODASH, LOG4J
+from tests.support import LODASH, LOG4J, OSV_SCAN_FAULTS, ScanFault
 from tests.unit.builders import a_feed
 from tests.unit.test_scanner import a_source, errors, scan
 
@@ -141,3 +141,23 @@ def test_the_gate_shows_the_fixed_versions_a_scan_recorded(aws: Any, osv_fake: t
         "GHSA-29mw-wpgm-hmr9": ["4.17.21"],
     }
     assert json.dumps(result.vulnerabilities)  # plain JSON
+
+
+@pytest.mark.parametrize("case", OSV_SCAN_FAULTS, ids=lambda case: case.name)
+def test_osv_faults_end_the_scan_with_the_right_status_and_lose_nothing(
+    aws: Any, osv_fake: tuple[FakeOsv, str], monkeypatch: pytest.MonkeyPatch, case: ScanFault
+) -> None:
+    # (tests/integration/test_osv_http.py runs the same cases through the local stack)
+    fault = Fault(**case.fault)
+    if fault.latency_ms:
+        monkeypatch.setattr("feedguard.osv.REQUEST_TIMEOUT", 0.5)
+    service, url = osv_fake
+    source = an_osv_source(url)
+    a_feed("demo", [LOG4J, LODASH], [source])
+    scan(aws, "demo")
+    before = sorted((f.vulnerability_id, f.status) for f in Finding.query("demo"))
+    service.add_fault(fault)
+    done = scan(aws, "demo", refresh=True)
+    assert done.status == case.status
+    assert errors(done) == ([f"osv: {case.error}"] if case.error else [])
+    assert sorted((f.vulnerability_id, f.status) for f in Finding.query("demo")) == before
