@@ -10,6 +10,9 @@ function's AWS calls going through bench.meter:
 - the daily scan with nothing new (the cached answers expired, the same
   answers): it must write no package, finding or assessment;
 
+OSV for 10,000 purls, cold and warm (bench.osv: querybatch requests and
+record fetches against their targets);
+
 and one gate check of 128 purls (POST /feeds/{feed}/check) on a feed of
 10,000 packages and 5,000 findings, with the number of sequential DynamoDB
 round trips on its path (bench.gate_seed, in-process).
@@ -410,6 +413,9 @@ def main() -> int:
     }
     for size in SIZES:
         results[f"scan_{size}_purls"] = scan_costs(size)
+    from bench import osv  # its scenario alone: python -m bench.osv
+
+    results[f"osv_{osv.PURLS}_purls_cold_and_warm"] = osv.osv_costs()
     print(json.dumps(results, indent=2))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

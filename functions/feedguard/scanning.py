@@ -96,5 +96,6 @@ def scan_new_packages(scan_id: str, feed: Feed, source_ids: list[str], purls: li
         return None
     scan = scans.create(scan_id, feed.feed_id, "packages", refresh=False, feed_name=feed.feed)
     rows = ((purl, {feed.feed_id: Known()}) for purl in sorted(set(purls)))
-    plan_and_enqueue(scan, {source: {feed.feed_id} for source in source_ids}, rows, covers_feeds=False)
+    feeds_of_source = {source: {feed.feed_id} for source in source_ids}
+    plan_and_enqueue(scan, feeds_of_source, rows, covers_feeds=False)
     return scan_id
