@@ -8,9 +8,11 @@ share, whatever the source's kind.
   purl, and each record, trimmed (osv.trimmed), under `osv-vuln:<id>`, both
   with the same 24 hours. The purls without a fresh list are asked by
   querybatch (1000 a request, every page followed); then each id listed
-  whose record is not cached is fetched once, by GET /v1/vulns/{id}, and
-  cached: the batches of a scan that list the same id, and the next scans,
-  read it from the cache.
+  whose record is not cached is fetched by GET /v1/vulns/{id} and cached,
+  RECORD_CHUNK at a time: the batches of a scan that list the same id, and
+  the next scans, read it from the cache. Two batches running at the same
+  moment may still both fetch one id (there is no lock): the bench counts
+  how often.
 
 What was asked is cached at once, before it is recorded: an answer is an
 answer, whatever happens to the batch after. A `refresh` scan reads no
@@ -18,6 +20,7 @@ cached answer (lists or records) and caches what it is told."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +34,10 @@ from feedguard.dal.models import Source
 from feedguard.domain import Report
 
 RECORD_KEY = "osv-vuln:"
+# Records are fetched and cached this many at a time, the cache read again
+# before each chunk: batches of one scan running at once share most records
+# (packages of one name in different versions), and each fetches fewer twice.
+RECORD_CHUNK = 25
 KINDS = ("ossindex", "osv")
 
 
@@ -118,23 +125,39 @@ class Lookup:
                 answers.store(source.id, {purl: {"ids": list(ids)} for purl, ids in fresh_lists.items()}, now)
                 listed.update(fresh_lists)
             wanted = sorted({vid for ids in listed.values() for vid in ids})
-            keys = [RECORD_KEY + vid for vid in wanted]
-            records = {} if refresh else answers.cached(source.id, keys, now)
-            fetched: dict[str, dict[str, Any]] = {}
-            try:
-                for vid in wanted:
-                    if RECORD_KEY + vid not in records:
-                        fetched[RECORD_KEY + vid] = osv.trimmed(client.record(vid))
-            finally:
-                # What was fetched before a failure is kept: the retry of the batch need not ask again.
-                answers.store(source.id, fetched, now)
+            records = {} if refresh else answers.cached(source.id, [RECORD_KEY + vid for vid in wanted], now)
+            unread = _rotated([vid for vid in wanted if RECORD_KEY + vid not in records], purls)
+            for start in range(0, len(unread), RECORD_CHUNK):
+                chunk = unread[start : start + RECORD_CHUNK]
+                if start and not refresh:
+                    # Another batch of the scan may have fetched these meanwhile.
+                    records.update(answers.cached(source.id, [RECORD_KEY + vid for vid in chunk], now))
+                fetched: dict[str, dict[str, Any]] = {}
+                try:
+                    for vid in chunk:
+                        if RECORD_KEY + vid not in records:
+                            fetched[RECORD_KEY + vid] = osv.trimmed(client.record(vid))
+                finally:
+                    # Cached at once, a chunk at a time: the scan's other batches, and this
+                    # batch's retry after a failure, need not fetch them again.
+                    answers.store(source.id, fetched, now)
+                records.update(fetched)
         finally:
             self.requests = client.usage.requests
             self.batch_requests, self.record_requests = client.usage.batches, client.usage.records
-        records.update(fetched)
         for purl, ids in listed.items():
             report = osv.report(purl, (records[RECORD_KEY + vid] for vid in ids))
             (self.cached if purl in cached_purls else self.fresh)[purl] = report
+
+
+def _rotated(ids: list[str], purls: list[str]) -> list[str]:
+    """`ids` begun at a place drawn from the batch's purls: batches of one
+    scan fetching at the same moment start on different chunks, and each
+    finds in the cache what the others fetched."""
+    if not ids or not purls:
+        return ids
+    start = int.from_bytes(hashlib.sha256(purls[0].encode()).digest()[:4], "big") % len(ids)
+    return ids[start:] + ids[:start]
 
 
 def merged(reports: list[Report]) -> Report:
