@@ -46,6 +46,10 @@ def fingerprint(vulnerability: Vulnerability) -> str:
     """What the vulnerabilities table keeps to tell a changed report from the same one."""
     # Its fields are plain values: no need for asdict's deep copy (the JSON is the same).
     fields = {name: getattr(vulnerability, name) for name in FINGERPRINTED}
+    if not fields.get("aliases"):
+        # A field added later counts only when set: a vulnerability without
+        # aliases (OSS Index's) keeps the fingerprint stored before it existed.
+        del fields["aliases"]
     payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 

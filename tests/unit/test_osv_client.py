@@ -185,3 +185,19 @@ def test_a_redirect_is_never_followed(osv_fake: tuple[FakeOsv, str]) -> None:
     service.add_fault(Fault(status=302))
     with pytest.raises(ossindex.Redirected):
         client(url).query([LOG4J])
+
+
+def test_aliases_count_in_a_fingerprint_only_when_a_record_has_some() -> None:
+    import hashlib
+    import json
+    from dataclasses import asdict, replace
+
+    from feedguard.findings_plan import fingerprint
+
+    injection = osv.vulnerability(RECORDS["GHSA-35jh-r3h4-6jhm"])
+    assert fingerprint(injection) != fingerprint(replace(injection, aliases=("CVE-2021-23337", "GHSA-other")))
+    # Without aliases, the fingerprint is the one computed before the field existed
+    bare = replace(injection, aliases=())
+    before = {name: value for name, value in asdict(bare).items() if name != "aliases"}
+    payload = json.dumps(before, sort_keys=True, separators=(",", ":")).encode()
+    assert fingerprint(bare) == hashlib.sha256(payload).hexdigest()
