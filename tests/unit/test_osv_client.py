@@ -201,3 +201,22 @@ def test_aliases_count_in_a_fingerprint_only_when_a_record_has_some() -> None:
     before = {name: value for name, value in asdict(bare).items() if name != "aliases"}
     payload = json.dumps(before, sort_keys=True, separators=(",", ":")).encode()
     assert fingerprint(bare) == hashlib.sha256(payload).hexdigest()
+
+
+def test_reports_of_two_sources_merge_by_id_preferring_the_scored_one() -> None:
+    from dataclasses import replace
+
+    from feedguard.domain import Report
+    from feedguard.lookups import merged
+
+    injection = osv.vulnerability(RECORDS["GHSA-35jh-r3h4-6jhm"])
+    unscored = replace(injection, cvss_score=None, cvss_vector=None)
+    other = osv.vulnerability(RECORDS["GHSA-29mw-wpgm-hmr9"])
+    together = merged(
+        [
+            Report((unscored,)),
+            Report((injection, other), fixed_versions={injection.id: ("4.17.21",)}),
+        ]
+    )
+    assert together.vulnerabilities == (injection, other)
+    assert together.fixed_versions == {injection.id: ("4.17.21",)}
