@@ -16,7 +16,8 @@ share, whatever the source's kind.
 
 What was asked is cached at once, before it is recorded: an answer is an
 answer, whatever happens to the batch after. A `refresh` scan reads no
-cached answer (lists or records) and caches what it is told."""
+cached list, and of the records only those fetched since it started (by
+its own batches: still once per id a scan), and caches what it is told."""
 
 from __future__ import annotations
 
@@ -58,6 +59,8 @@ class Lookup:
     session: requests.Session | None = None
     options: dict[str, Any] = field(default_factory=dict)
     token_max_age: int = 300
+    # A refresh scan's start: the records its own batches fetched since are read from the cache.
+    refreshed_since: str | None = None
     # What was answered: from the cache, and asked now.
     cached: dict[str, Report] = field(default_factory=dict)
     fresh: dict[str, Report] = field(default_factory=dict)
@@ -125,13 +128,16 @@ class Lookup:
                 answers.store(source.id, {purl: {"ids": list(ids)} for purl, ids in fresh_lists.items()}, now)
                 listed.update(fresh_lists)
             wanted = sorted({vid for ids in listed.values() for vid in ids})
-            records = {} if refresh else answers.cached(source.id, [RECORD_KEY + vid for vid in wanted], now)
+            # A refresh scan reads only the records its own batches fetched.
+            since = self.refreshed_since if refresh else None
+            reads_cache = not refresh or since is not None
+            records = answers.cached(source.id, [RECORD_KEY + v for v in wanted], now, since) if reads_cache else {}
             unread = _rotated([vid for vid in wanted if RECORD_KEY + vid not in records], purls)
             for start in range(0, len(unread), RECORD_CHUNK):
                 chunk = unread[start : start + RECORD_CHUNK]
-                if start and not refresh:
+                if start and reads_cache:
                     # Another batch of the scan may have fetched these meanwhile.
-                    records.update(answers.cached(source.id, [RECORD_KEY + vid for vid in chunk], now))
+                    records.update(answers.cached(source.id, [RECORD_KEY + vid for vid in chunk], now, since))
                 fetched: dict[str, dict[str, Any]] = {}
                 try:
                     for vid in chunk:

@@ -149,7 +149,7 @@ def ask(batch: Batch, redelivered: bool, reads: ScanReads) -> Answered | None:
     purls = list(batch.purls)
     done: list[lookups.Lookup] = []
     for source in chosen:
-        lookup = lookups.Lookup(source, session=session, token_max_age=TOKEN_MAX_AGE)
+        lookup = lookups.Lookup(source, session=session, token_max_age=TOKEN_MAX_AGE, refreshed_since=scan.started_at)
         try:
             lookup.run(purls, now, refresh=batch.refresh)
         except ossindex.OssIndexError as error:

@@ -161,3 +161,16 @@ def test_osv_faults_end_the_scan_with_the_right_status_and_lose_nothing(
     assert done.status == case.status
     assert errors(done) == ([f"osv: {case.error}"] if case.error else [])
     assert sorted((f.vulnerability_id, f.status) for f in Finding.query("demo")) == before
+
+
+def test_a_refresh_scan_fetches_each_record_again_but_once(aws: Any, osv_fake: tuple[FakeOsv, str]) -> None:
+    service, url = osv_fake
+    service.vulnerable_share = 1.0  # every package lists made-up records, shared across packages
+    a_feed("big", [f"pkg:npm/package-{n}@1.0.0" for n in range(1500)], [an_osv_source(url)])
+    cold = scan(aws, "big")
+    distinct = Vulnerability.count()
+    assert (cold.status, service.stats()["record_requests"]) == ("succeeded", distinct)
+    fetched = service.stats()["record_requests"]
+    refreshed = scan(aws, "big", refresh=True)
+    # Two batches list most of the same records: the second reads what the first fetched
+    assert (refreshed.status, service.stats()["record_requests"] - fetched) == ("succeeded", distinct)
