@@ -10,6 +10,9 @@ function's AWS calls going through bench.meter:
 - the daily scan with nothing new (the cached answers expired, the same
   answers): it must write no package, finding or assessment;
 
+OSV for 10,000 purls, cold and warm (bench.osv: querybatch requests and
+record fetches against their targets);
+
 and one gate check of 128 purls (POST /feeds/{feed}/check) on a feed of
 10,000 packages and 5,000 findings, with the number of sequential DynamoDB
 round trips on its path (bench.gate_seed, in-process); and a cross-feed
@@ -497,9 +500,12 @@ def main() -> int:
         "cores": os.cpu_count(),
         "vulnerable_share": VULNERABLE_SHARE,
     }
+    from bench import osv  # its scenario alone: python -m bench.osv
+
     scenarios = [("gate_check_128_purls", gate_costs), ("cross_feed_query_200_feeds", across_costs)] + [
         (f"scan_{size}_purls", lambda size=size: scan_costs(size)) for size in SIZES
     ]
+    scenarios.append((f"osv_{osv.PURLS}_purls_cold_and_warm", osv.osv_costs))
     for name, measure in scenarios:
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         try:

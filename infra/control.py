@@ -12,6 +12,9 @@ PUT  /ossindex/latency           {"ms": n}
 PUT  /ossindex/vulnerable        {"share": x}: that share of packages the fake
                                  does not know is reported with made-up vulnerabilities
 POST /ossindex/reset             clear faults, latency and counters
+GET  /osv, POST /osv/faults, PUT /osv/latency, PUT /osv/vulnerable, POST /osv/reset
+                                 the same for the fake OSV (infra.fake_osv); its
+                                 counters add batch_requests, record_requests, pages
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from infra.fake_ossindex import Fault, vulnerable_share
+from infra.fake_ossindex import FakeOssIndexProcess, Fault, vulnerable_share
 
 if TYPE_CHECKING:
     from infra.stack import LocalStack
@@ -36,6 +39,7 @@ def _route(stack: LocalStack, method: str, path: str, query: dict[str, list[str]
             "api": stack.api_url,
             "moto": stack.moto_url,
             "ossindex": stack.ossindex_url,
+            "osv": stack.osv_url,
             "functions": sorted(stack.functions),
             "schedules": sorted(stack.schedulers),
         }
@@ -60,23 +64,30 @@ def _route(stack: LocalStack, method: str, path: str, query: dict[str, list[str]
         return 200, {"deleted": stack.ttl_sweeper.deleted}
     if method == "GET" and parts == ["events"]:
         return 200, {"items": stack.recorded_events()}
-    if method == "GET" and parts == ["ossindex"]:
-        return 200, stack.fake_ossindex.stats()
-    if method == "POST" and parts == ["ossindex", "faults"]:
-        stack.fake_ossindex.add_fault(Fault(**(body or {})))
-        return 200, stack.fake_ossindex.stats()
-    if method == "PUT" and parts == ["ossindex", "latency"]:
-        stack.fake_ossindex.latency_ms = int((body or {}).get("ms", 0))
-        return 200, stack.fake_ossindex.stats()
-    if method == "PUT" and parts == ["ossindex", "vulnerable"]:
+    if parts[:1] in (["ossindex"], ["osv"]):
+        return _fake(stack.fake_osv if parts[0] == "osv" else stack.fake_ossindex, method, parts[1:], body)
+    return 404, {"message": "no such control route"}
+
+
+def _fake(fake: FakeOssIndexProcess, method: str, rest: list[str], body: Any) -> tuple[int, Any]:
+    """The knobs of one fake source (OSS Index or OSV), alike."""
+    if method == "GET" and rest == []:
+        return 200, fake.stats()
+    if method == "POST" and rest == ["faults"]:
+        fake.add_fault(Fault(**(body or {})))
+        return 200, fake.stats()
+    if method == "PUT" and rest == ["latency"]:
+        fake.latency_ms = int((body or {}).get("ms", 0))
+        return 200, fake.stats()
+    if method == "PUT" and rest == ["vulnerable"]:
         try:
-            stack.fake_ossindex.vulnerable_share = vulnerable_share((body or {}).get("share"))
+            fake.vulnerable_share = vulnerable_share((body or {}).get("share"))
         except ValueError as error:
             return 400, {"message": str(error)}
-        return 200, stack.fake_ossindex.stats()
-    if method == "POST" and parts == ["ossindex", "reset"]:
-        stack.fake_ossindex.reset()
-        return 200, stack.fake_ossindex.stats()
+        return 200, fake.stats()
+    if method == "POST" and rest == ["reset"]:
+        fake.reset()
+        return 200, fake.stats()
     return 404, {"message": "no such control route"}
 
 

@@ -65,6 +65,7 @@ feedguard local stack is up in {time.monotonic() - started:.1f}s
   admin key    {admin_key}
   control      {stack.control_url}   (invocations, schedule, TTL, fake OSS Index)
   fake OSS Index {stack.ossindex_url}   (token: local-fake-token)
+  fake OSV     {stack.osv_url}   (no token)
   moto         {stack.moto_url}{webhook_line(stack)}
 
 Try:
@@ -79,7 +80,7 @@ Ctrl-C stops everything.
         env_json.write_text(json.dumps(stack.sam_env_json(), indent=2) + "\n")
         print(f"wrote {env_json} for sam local (--env-vars {env_json})", flush=True)
         if os.environ.get("FEEDGUARD_SEED", "1") != "0":
-            for line in seed(stack.api_url, admin_key, stack.template.routes(), stack.ossindex_url):
+            for line in seed(stack.api_url, admin_key, stack.template.routes(), stack.ossindex_url, stack.osv_url):
                 print(f"seed {line}", flush=True)
         # With a timeout: the main thread wakes to run the handler of a signal another thread took.
         while not stopping.wait(timeout=1.0):

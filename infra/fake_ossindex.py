@@ -306,7 +306,8 @@ class FakeOssIndexProcess:
     """A FakeOssIndex served by a process of its own, controlled as if it
     were here: `latency_ms`, `add_fault`, `reset`, `stats`."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: str = "infra.fake_ossindex") -> None:
+        self.module = module  # infra.fake_osv serves a FakeOsv the same way
         self.url = ""
         self.process: subprocess.Popen[bytes] | None = None
         self.session = requests.Session()
@@ -315,7 +316,7 @@ class FakeOssIndexProcess:
         root = Path(__file__).resolve().parent.parent
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
         self.url = f"http://{host}:{port}"
-        self.process = subprocess.Popen([sys.executable, "-m", "infra.fake_ossindex", host, str(port)], env=env)  # noqa: S603 - our own interpreter and module
+        self.process = subprocess.Popen([sys.executable, "-m", self.module, host, str(port)], env=env)  # noqa: S603 - our own interpreter and module
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -323,7 +324,7 @@ class FakeOssIndexProcess:
                 return
             except requests.ConnectionError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the fake OSS Index did not start on {self.url}") from None
+                    raise RuntimeError(f"{self.module} did not start on {self.url}") from None
                 time.sleep(0.05)
 
     def stop(self) -> None:

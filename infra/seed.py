@@ -1,5 +1,6 @@
-"""make dev's seeding: a `demo` feed with the local OSS Index source and a few
-vulnerable packages, scanned, so a newcomer sees findings with one curl.
+"""make dev's seeding: a `demo` feed with both local sources (the fake OSS
+Index and the fake OSV) and a few vulnerable packages, scanned, so a
+newcomer sees findings, from both, with one curl.
 
 It goes through the HTTP API as a client would. Each step names the route it
 needs and is skipped while template.yaml does not serve that route yet.
@@ -28,7 +29,21 @@ class Step:
     call: Callable[[dict[str, Any]], tuple[str, Any]]  # state -> (concrete path, JSON body)
 
 
-def _steps(ossindex_url: str) -> list[Step]:
+def _steps(ossindex_url: str, osv_url: str | None) -> list[Step]:
+    osv_steps = [
+        Step(
+            "create the local OSV source",
+            "POST",
+            "/sources",
+            lambda state: ("/sources", {"name": "local-osv", "kind": "osv", "url": osv_url}),
+        ),
+        Step(
+            "attach the OSV source to the demo feed",
+            "PUT",
+            "/feeds/{feed}/sources/{source_id}",
+            lambda state: (f"/feeds/{DEMO_FEED}/sources/{state['source_id']}", None),
+        ),
+    ]
     return [
         Step(
             "create the local OSS Index source",
@@ -51,6 +66,7 @@ def _steps(ossindex_url: str) -> list[Step]:
             "/feeds/{feed}/sources/{source_id}",
             lambda state: (f"/feeds/{DEMO_FEED}/sources/{state['source_id']}", None),
         ),
+        *(osv_steps if osv_url else []),
         Step(
             "add a few vulnerable packages",
             "POST",
@@ -61,13 +77,13 @@ def _steps(ossindex_url: str) -> list[Step]:
     ]
 
 
-def seed(api_url: str, admin_key: str, routes: list[Route], ossindex_url: str) -> list[str]:
+def seed(api_url: str, admin_key: str, routes: list[Route], ossindex_url: str, osv_url: str | None = None) -> list[str]:
     """Runs the steps the template can serve; returns a line per step."""
     served = {(route.method, route.path) for route in routes}
     headers = {"Authorization": f"Bearer {admin_key}"}
     state: dict[str, Any] = {}
     report = []
-    for step in _steps(ossindex_url):
+    for step in _steps(ossindex_url, osv_url):
         if (step.method, step.path) not in served:
             report.append(f"skipped: {step.description} ({step.method} {step.path} is not served yet)")
             continue

@@ -45,6 +45,7 @@ class StackConfig:
     control_port: int = 0
     moto_port: int = 0
     ossindex_port: int = 0
+    osv_port: int = 0
     stack: str = "feedguard-local"
     # A rate() value ("5 minutes") to use instead of the template's, or "off".
     schedule_rate: str | None = None
@@ -70,6 +71,7 @@ class LocalStack:
         self.ttl_registry = TtlRegistry()
         self.ttl_sweeper: TtlSweeper | None = None
         self.fake_ossindex = fake_ossindex.FakeOssIndexProcess()
+        self.fake_osv = fake_ossindex.FakeOssIndexProcess("infra.fake_osv")
         self.moto: ThreadedMotoServer | None = None
         self.provisioned: Provisioned | None = None
         self._events: list[dict[str, Any]] = []
@@ -90,6 +92,10 @@ class LocalStack:
         return f"http://{self.config.host}:{self.config.ossindex_port}"
 
     @property
+    def osv_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.osv_port}"
+
+    @property
     def control_url(self) -> str:
         return f"http://{self.config.host}:{self.config.control_port}"
 
@@ -97,7 +103,7 @@ class LocalStack:
 
     def start(self) -> None:
         config = self.config
-        for name in ("moto_port", "ossindex_port", "control_port"):
+        for name in ("moto_port", "ossindex_port", "osv_port", "control_port"):
             if not getattr(config, name):
                 setattr(config, name, free_port(config.host))
         if not config.port:
@@ -120,6 +126,7 @@ class LocalStack:
             console_domain=f"{config.host}:{config.port}",
         )
         self.fake_ossindex.start(config.host, config.ossindex_port)
+        self.fake_osv.start(config.host, config.osv_port)
         self._start_functions()
         self._start_gateway()
         self._start_pollers()
@@ -141,6 +148,7 @@ class LocalStack:
         for function in self.functions.values():
             function.stop()
         self.fake_ossindex.stop()
+        self.fake_osv.stop()
         if self.moto:
             self.moto.stop()
 
@@ -283,6 +291,7 @@ def config_from_environment(admin_key: str) -> StackConfig:
         control_port=number("FEEDGUARD_CONTROL_PORT", 0),
         moto_port=number("FEEDGUARD_MOTO_PORT", 0),
         ossindex_port=number("FEEDGUARD_OSSINDEX_PORT", 0),
+        osv_port=number("FEEDGUARD_OSV_PORT", 0),
         schedule_rate=os.environ.get("FEEDGUARD_SCHEDULE_RATE") or None,
         ttl_interval=float(os.environ.get("FEEDGUARD_TTL_INTERVAL") or 2.0),
         console_dir=Path(os.environ.get("FEEDGUARD_CONSOLE_DIR") or console_static.DEFAULT_CONSOLE_DIR),

@@ -87,6 +87,47 @@ SCAN_FAULTS = (
     ),
 )
 
+# The same for the fake OSV (infra.fake_osv), whose faults take the same
+# fields: a scan of LOG4J and LODASH asks one querybatch, one follow-up page
+# (lodash's third id) and four records, so a fault of the next few requests
+# may hit any of them.
+OSV_SCAN_FAULTS = (
+    ScanFault("osv-unavailable", {"status": 503, "times": 50}, "failed", "OSV answered 503 after 5 attempts."),
+    ScanFault(
+        "osv-bad-request", {"status": 400, "body": '{"code":3,"message":"invalid"}'}, "failed", "OSV answered 400."
+    ),
+    ScanFault("osv-not-found", {"status": 404}, "failed", "OSV answered 404."),
+    ScanFault("osv-html", {"body": "<html>oops</html>"}, "failed", "OSV answered a body that is not JSON."),
+    ScanFault("osv-no-results", {"body": '{"results": []}'}, "failed", "OSV answered 0 results for 2 queries."),
+    ScanFault(
+        "osv-rate-limited",
+        {"status": 429, "retry_after": "0", "times": 50},
+        "failed",
+        "OSV answered 429 after 5 attempts.",
+    ),
+    ScanFault("osv-rate-limit-storm", {"status": 429, "retry_after": "0", "times": 3}, "succeeded", None),
+    ScanFault("osv-internal-error-twice", {"status": 500, "times": 2}, "succeeded", None),
+    ScanFault("osv-bad-gateway-four-times", {"status": 502, "times": 4}, "succeeded", None),
+    ScanFault(
+        "osv-redirect",
+        {"status": 302},
+        "failed",
+        "OSV answered 302, a redirect, which sources do not follow; check the source's URL.",
+    ),
+    ScanFault(
+        "osv-connection-reset",
+        {"reset": True, "times": 50},
+        "failed",
+        "OSV could not be reached (ConnectionError) after 5 attempts.",
+    ),
+    ScanFault(
+        "osv-read-timeout",
+        {"latency_ms": 3000, "times": 50},
+        "failed",
+        "OSV could not be reached (ReadTimeout) after 5 attempts.",
+    ),
+)
+
 
 def load_event(name: str) -> dict[str, Any]:
     return copy.deepcopy(json.loads((EVENTS / name).read_text()))

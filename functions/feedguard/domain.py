@@ -9,7 +9,8 @@ and mypy check them, and the API document shows them inline."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 Effect = Literal["allow", "warn", "block"]
@@ -78,9 +79,16 @@ class Vulnerability:
 class Report:
     """What a source says of one purl: the vulnerabilities that affect it
     (none: it was asked and is clean). A purl a source did not answer for
-    has no Report at all."""
+    has no Report at all.
+
+    `fixed_versions`: by vulnerability id, the versions of this purl's
+    package that fix it, where the source knows them (OSV's ranges; OSS
+    Index gives none). Kept beside the vulnerabilities, not in them: a
+    Vulnerability is one row per id for every package, and its fingerprint
+    would change with each package's fixes."""
 
     vulnerabilities: tuple[Vulnerability, ...]
+    fixed_versions: Mapping[str, tuple[str, ...]] = field(default_factory=dict, kw_only=True)
 
 
 # ---------------------------------------------------------------- what the data-access layer answers
@@ -105,6 +113,8 @@ class Finding:
     aliases: frozenset[str] = frozenset()
     # Ids it was stored under before merges: their history is its history.
     merged_from: frozenset[str] = frozenset()
+    # By package, the versions that fix it, where a source knows them (OSV).
+    fixed_versions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -234,6 +244,7 @@ class Scan:
     started_at: str | None
     planned_at: str | None
     finished_at: str | None
+    osv_requests: int = 0  # of requests_made, OSV's (querybatch pages and record fetches)
 
 
 @dataclass(frozen=True)

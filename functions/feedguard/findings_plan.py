@@ -29,7 +29,7 @@ import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 
@@ -50,8 +50,9 @@ def fingerprint(vulnerability: Vulnerability) -> str:
     """What the vulnerabilities table keeps to tell a changed report from the same one."""
     # Its fields are plain values: no need for asdict's deep copy (the JSON is the same).
     fields = {name: getattr(vulnerability, name) for name in FINGERPRINTED}
-    if not fields["aliases"]:
-        # As printed before aliases were kept: a rescan rewrites no vulnerability without any.
+    if not fields.get("aliases"):
+        # A field added later counts only when set: a vulnerability without
+        # aliases (OSS Index's) keeps the fingerprint stored before it existed.
         del fields["aliases"]
     payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -124,6 +125,7 @@ class StoredFinding:
     detected_in: str | None  # "<scan id>#<batch>" of the batch that created it
     assessment_band: str | None  # the band its assessment was made at, when assessed
     aliases: frozenset[str] = frozenset()  # its other ids (none: stored before aliases were kept)
+    fixed_versions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # purl -> versions that fix it
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,9 @@ class Sightings:
     def ids_of(self, group: str) -> frozenset[str]:
         return self.ids.get(group, frozenset({group}))
 
+    # By finding, the versions that fix it in each purl that reports it, where a source said.
+    fixed: Mapping[Key, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+
 
 def sightings(answered: Iterable[tuple[str, str]], reports: Mapping[str, Report]) -> Sightings:
     """`answered`: (feed, purl) of each row that has a report."""
@@ -160,9 +165,16 @@ def sightings(answered: Iterable[tuple[str, str]], reports: Mapping[str, Report]
     joined = aliases.groups(aliases.ids_of(v) for found in every.values() for v in found)
     group_of = {member: aliases.canonical(group) for group in joined for member in group}
     purls: dict[Key, set[str]] = defaultdict(set)
+    fixed: dict[Key, dict[str, tuple[str, ...]]] = defaultdict(dict)
     for feed, purl in answered:
-        for vulnerability in reports[purl].vulnerabilities:
-            purls[(feed, group_of[vulnerability.id])].add(purl)
+        report = reports[purl]
+        for vulnerability in report.vulnerabilities:
+            key = (feed, group_of[vulnerability.id])
+            purls[key].add(purl)
+            versions = report.fixed_versions.get(vulnerability.id)
+            if versions:
+                # Two sources naming fixes of one flaw for one purl: every version either names.
+                fixed[key][purl] = tuple(sorted(set(fixed[key].get(purl, ())) | set(versions)))
     by_group: dict[str, list[Vulnerability]] = defaultdict(list)
     for vid, found in every.items():
         by_group[group_of[vid]] += found
@@ -170,6 +182,7 @@ def sightings(answered: Iterable[tuple[str, str]], reports: Mapping[str, Report]
         {key: frozenset(found) for key, found in purls.items()},
         {group: aliases.representative(found, group) for group, found in by_group.items()},
         {aliases.canonical(group): group for group in joined},
+        dict(fixed),
     )
 
 
@@ -192,6 +205,8 @@ class Target:
     purls: frozenset[str]
     vulnerability: Vulnerability
     linked: tuple[str, ...]
+    # The versions that fix it in each of the batch's purls that reports it, where a source said.
+    fixed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def plain(self) -> bool:
@@ -228,9 +243,22 @@ def targets(seen: Sightings, stored: Mapping[Key, StoredFinding], pointers: Mapp
                     purls=frozenset().union(*(seen.purls[(feed, group)] for group in members)),
                     vulnerability=aliases.representative((seen.reported[group] for group in members), vid),
                     linked=tuple(sorted(key for key in linked if key in joined)),
+                    fixed={
+                        purl: versions
+                        for group in members
+                        for purl, versions in seen.fixed.get((feed, group), {}).items()
+                    },
                 )
             )
     return sorted(answer, key=lambda target: (target.feed, target.vid))
+
+
+def fixed_after(finding: StoredFinding, target: Target) -> dict[str, tuple[str, ...]]:
+    """The finding's fixed versions once this batch is recorded: what it
+    says of its purls replaces what was stored of them (a purl it names no
+    fix for has none now); the other purls keep theirs."""
+    kept = {purl: tuple(v) for purl, v in finding.fixed_versions.items() if purl not in target.purls}
+    return {**kept, **target.fixed}
 
 
 def rose(band: str | None, vulnerability: Vulnerability) -> bool:
@@ -311,6 +339,7 @@ class Creation:
     vulnerability: Vulnerability
     auto: AutoAssessment | None
     aliases: frozenset[str] = frozenset()  # its other ids: an alias item each, in its transaction
+    fixed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # purl -> versions that fix it
 
     @property
     def items(self) -> int:
@@ -355,6 +384,7 @@ class Change:
     rescore: bool = False
     revive: bool = False
     add_aliases: frozenset[str] = frozenset()
+    fixed: Mapping[str, tuple[str, ...]] | None = None  # the fixed versions by purl now, when they changed
 
 
 @dataclass(frozen=True)
@@ -371,6 +401,7 @@ class Merge:
     ids: frozenset[str]
     purls: frozenset[str]
     vulnerability: Vulnerability
+    fixed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the batch's: purl -> versions that fix it
 
     @property
     def reason(self) -> str:
@@ -413,12 +444,15 @@ def plan_findings(
                     vulnerability,
                     auto_assessment(vulnerability.cvss_score, types, now),
                     aliases=target.ids - {vid},
+                    fixed=target.fixed,
                 )
             )
             continue
         if not target.plain:
             merged = tuple(k for k in target.linked if k != vid)
-            merges.append(Merge(feed, vid, merged, vid in target.linked, target.ids, purls, vulnerability))
+            merges.append(
+                Merge(feed, vid, merged, vid in target.linked, target.ids, purls, vulnerability, target.fixed)
+            )
             continue
         finding = stored[key]
         auto = None
@@ -444,7 +478,18 @@ def plan_findings(
             revive=finding.status == "withdrawn",
             add_aliases=target.ids - {vid} - finding.aliases,
         )
-        if change.auto or change.reopen or change.add_packages or change.rescore or change.revive or change.add_aliases:
+        fixed = fixed_after(finding, target)
+        if fixed != dict(finding.fixed_versions):
+            change = replace(change, fixed=fixed)
+        if (
+            change.auto
+            or change.reopen
+            or change.add_packages
+            or change.rescore
+            or change.revive
+            or change.add_aliases
+            or change.fixed is not None
+        ):
             changes.append(change)
     return FindingsPlan(tuple(creations), tuple(changes), again, tuple(merges))
 

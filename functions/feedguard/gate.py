@@ -13,6 +13,10 @@ number of sequential DynamoDB round trips, whatever their vulnerabilities:
 4. BatchGet the findings and assessments of every reported vulnerability,
    both tables in the same calls (dal.findings.with_effects).
 
+Each vulnerability carries the versions of the package that fix it, where
+a source knows them: from the finding (what scans recorded per package), or
+from the lookup's answer for a purl never scanned.
+
 Inline lookups cost paid coordinates: with a key's `Budget`, each source's
 request takes its coordinates from the key's daily budget first; purls past
 it are not asked for and answer `scanned: false`, the feed's
@@ -41,7 +45,7 @@ from feedguard.dal import exceptions as exception_store
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import packages as package_store
 from feedguard.dal import sources as source_store
-from feedguard.domain import Feed
+from feedguard.domain import Feed, Report
 from feedguard.effects import strongest
 from feedguard.errors import NotFound
 
@@ -54,6 +58,7 @@ class Reported:
     title: str | None
     cvss_score: float | None
     aliases: tuple[str, ...] = ()
+    fixed_versions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -86,51 +91,52 @@ class Budget:
 
 
 def _lookup(feed: Feed, purls: list[str], now: datetime, budget: Budget | None) -> dict[str, list[Reported]] | None:
-    """What the feed's sources say of purls it never scanned; None when no
-    source could answer for all of them."""
+    """What the feed's sources say of purls it never scanned, merged per
+    purl as a scan merges them; None when no source could answer for all of
+    them. Only OSS Index's coordinates take from the budget: OSV is free."""
     # Here, not at cold start: most checks find every purl scanned already.
-    from feedguard import ossindex, scanner, source_health
-    from feedguard.dal import answers
+    from feedguard import lookups, ossindex, source_health
 
     source_ids = feed_store.attached_source_ids(feed.feed_id)
     if not source_ids:
         return None
-    reported: dict[str, dict[str, Reported]] = {purl: {} for purl in purls}
+    said: dict[str, list[Report]] = {purl: [] for purl in purls}
     for source_id in source_ids:
         try:
             source = source_store.get(source_id)
         except NotFound:
             return None
-        cached = answers.cached(source_id, purls, now)
-        reports = {purl: ossindex.parse_report(raw) for purl, raw in cached.items()}
-        missing = [purl for purl in purls if purl not in reports]
-        if missing and budget is not None:
-            missing = budget.take(missing)
-        if missing:
-            try:
-                client = ossindex.Client(
-                    source.url,
-                    scanner.credentials(source.secret_name, source.auth, source.username),
-                    max_attempts=2,
-                    max_total_seconds=8,
-                )
-                fresh = client.reports(missing)
-            except ossindex.OssIndexError as error:
-                logger.warning("inline lookup failed", extra={"source_id": source_id, "reason": error.message})
-                source_health.recorder.failed(source_id, error)
-                return None
+        lookup = lookups.Lookup(source, options={"max_attempts": 2, "max_total_seconds": 8})
+        take = budget.take if budget is not None and lookup.kind == "ossindex" else None
+        try:
+            lookup.run(purls, now, take=take)
+        except ossindex.OssIndexError as error:
+            logger.warning("inline lookup failed", extra={"source_id": source_id, "reason": error.message})
+            source_health.recorder.failed(source_id, error)
+            return None
+        if lookup.asked:
             source_health.recorder.succeeded(source_id)
-            answers.store(source_id, {purl: report.raw for purl, report in fresh.items()}, now)
-            if len(fresh) < len(missing):
+            if len(lookup.fresh) < len(lookup.asked):
                 return None
-            reports.update(fresh)
-        for purl, report in reports.items():
-            for vulnerability in report.vulnerabilities:
-                reported[purl][vulnerability.id] = Reported(
-                    vulnerability.id, vulnerability.title, vulnerability.cvss_score, aliases.others(vulnerability)
-                )
+        for purl, report in {**lookup.cached, **lookup.fresh}.items():
+            said[purl].append(report)
     exhausted = budget.exhausted if budget else set()
-    return {purl: list(by_id.values()) for purl, by_id in reported.items() if purl not in exhausted}
+    answer: dict[str, list[Reported]] = {}
+    for purl, reports in said.items():
+        if purl in exhausted:
+            continue
+        merged = lookups.merged(reports)
+        answer[purl] = [
+            Reported(
+                v.id,
+                v.title,
+                v.cvss_score,
+                aliases=aliases.others(v),
+                fixed_versions=tuple(merged.fixed_versions.get(v.id, ())),
+            )
+            for v in merged.vulnerabilities
+        ]
+    return answer
 
 
 def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = None) -> list[Result]:
@@ -142,9 +148,11 @@ def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = N
 
     ids_by_purl: dict[str, list[str]] = {purl: sorted(ids) for purl, ids in scanned.items()}
     titles: dict[str, Reported] = {}
+    fixed: dict[tuple[str, str], tuple[str, ...]] = {}
     for purl, found in (looked_up or {}).items():
         ids_by_purl[purl] = [r.id for r in found]
         titles.update({r.id: r for r in found})
+        fixed.update({(purl, r.id): r.fixed_versions for r in found})
     all_ids = {vid for ids in ids_by_purl.values() for vid in ids}
     all_ids |= {alias for r in titles.values() for alias in r.aliases}
     known_findings = findings.with_effects(feed.feed_id, all_ids, feed.unassessed_effect, now)
@@ -168,6 +176,7 @@ def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = N
                 known, status, effect = known_findings[known_as]
                 name, others = known.vulnerability_id, sorted(known.aliases or (), key=aliases.rank)
                 title = known.title
+                versions = fixed.get((purl, vid)) or known.fixed_versions_of(purl)
                 score = known.cvss_score
             else:
                 # Not a finding of the feed yet: named as the finding would be, by its canonical id.
@@ -176,6 +185,7 @@ def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = N
                 others = sorted(set(ids) - {name})
                 title = reported.title if reported else None
                 score = reported.cvss_score if reported else None
+                versions = fixed.get((purl, vid)) or ()
             effect, exception = package_exceptions.effect_of(candidates, purl, [name, *others], effect, now)
             # One entry a finding, whichever of its ids the package row or the source named.
             vulnerabilities.setdefault(
@@ -188,6 +198,7 @@ def check(feed: Feed, purls: list[str], now: datetime, budget: Budget | None = N
                     "status": status,
                     "effect": effect,
                     "exception_id": exception.id if exception else None,
+                    "fixed_versions": list(versions),
                 },
             )
         listed = list(vulnerabilities.values())

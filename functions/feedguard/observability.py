@@ -9,7 +9,7 @@ means, and the alarms and dashboard built on them: docs/architecture.md,
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from aws_lambda_powertools import Metrics, Tracer
@@ -21,22 +21,22 @@ metrics = Metrics()
 
 def batch_counted(
     *,
-    source_kind: str | None,
-    requests_made: int,
-    cache_hits: int,
+    requests: Mapping[str, int],
+    cache_hits: Mapping[str, int],
     packages_scanned: int,
     findings_new: int,
     failed: bool,
 ) -> None:
     """A scan batch, once, when it is counted (never for a redelivered one).
-    The requests a source was sent, and the answers its cache gave instead,
-    by the kind of source the batch asked (`source_kind`: none when the
-    source was gone, and nothing was asked or read)."""
-    if source_kind:
-        with single_metric(name="SourceRequests", unit=MetricUnit.Count, value=requests_made) as metric:
-            metric.add_dimension(name="source_kind", value=source_kind)
-        with single_metric(name="AnswerCacheHits", unit=MetricUnit.Count, value=cache_hits) as metric:
-            metric.add_dimension(name="source_kind", value=source_kind)
+    The requests each kind of source was sent (OSV: querybatch pages and
+    record fetches), and the answers the cache gave instead, by `source_kind`
+    (a batch of a feed with both kinds asks both)."""
+    for kind, count in sorted(requests.items()):
+        with single_metric(name="SourceRequests", unit=MetricUnit.Count, value=count) as metric:
+            metric.add_dimension(name="source_kind", value=kind)
+    for kind, count in sorted(cache_hits.items()):
+        with single_metric(name="AnswerCacheHits", unit=MetricUnit.Count, value=count) as metric:
+            metric.add_dimension(name="source_kind", value=kind)
     metrics.add_metric(name="PackagesScanned", unit=MetricUnit.Count, value=packages_scanned)
     metrics.add_metric(name="FindingsDetected", unit=MetricUnit.Count, value=findings_new)
     metrics.add_metric(name="ScanBatchesFailed", unit=MetricUnit.Count, value=int(failed))

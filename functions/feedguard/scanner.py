@@ -1,8 +1,9 @@
-"""One batch of a scan: ask OSS Index (through the answer cache) about up to
-128 purls for one source, record what it says, count the batch once, and
-finish the scan when it was the last batch. A batch that sent the source a
+"""One batch of a scan: ask each of its sources (OSS Index, OSV; through
+the answer cache, feedguard.lookups) about its purls (up to 128, or 1000
+for OSV alone), record what they say merged per purl, count the batch once,
+and finish the scan when it was the last batch. A batch that sent a source a
 request records its health (source_health.recorder): at most one UpdateItem
-of the source's item, none for a batch the cache answered."""
+of the source's item, none for a source the cache answered."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from datetime import datetime
 import requests
 from aws_lambda_powertools import Logger
 
-from feedguard import clock, observability, ossindex, recording, source_health
-from feedguard.dal import answers, scans
+from feedguard import clock, lookups, observability, ossindex, recording, source_health
 from feedguard.dal import feeds as feed_store
+from feedguard.dal import scans
 from feedguard.dal import sources as source_store
-from feedguard.domain import ALL_FEEDS_SCOPE, Scan, Source
+from feedguard.domain import ALL_FEEDS_SCOPE, Report, Scan, Source
 from feedguard.errors import NotFound
 from feedguard.scanplan import Batch
 
@@ -76,10 +77,7 @@ class ScanReads:
 
 
 def credentials(secret_name: str, auth: str, username: str | None) -> ossindex.Credentials:
-    from aws_lambda_powertools.utilities import parameters
-
-    token = parameters.get_secret(secret_name, max_age=TOKEN_MAX_AGE)
-    return ossindex.Credentials(token=str(token), auth=auth, username=username)
+    return lookups.credentials(secret_name, auth, username, TOKEN_MAX_AGE)
 
 
 @dataclass
@@ -90,22 +88,29 @@ class Result:
 
 @dataclass
 class Answered:
-    """A batch asked: what the cache and OSS Index said, or why nothing was
-    recorded (`refused`), ready to be recorded."""
+    """A batch asked: what each of its sources said, through the cache,
+    merged per purl (`reports`: the purls every source answered), or why
+    nothing is recorded (`refused`), ready to be recorded."""
 
     batch: Batch
     scan: Scan
     now: datetime
-    cached: dict[str, ossindex.ComponentReport] = field(default_factory=dict)
-    fresh: dict[str, ossindex.ComponentReport] = field(default_factory=dict)
-    missing: int = 0
-    requests: int = 0
-    source_name: str = ""
-    source_kind: str = ""  # none: the source is gone
+    reports: dict[str, Report] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)  # answers the cache gave, by source kind
+    requests: dict[str, int] = field(default_factory=dict)  # by source kind
+    unanswered_error: tuple[str, str] | None = None  # (source id, message)
     refused: scans.BatchOutcome | None = None
-    # The source was asked (its health is then recorded): it answered, or `failure`.
-    asked: bool = False
-    failure: ossindex.OssIndexError | None = None
+    # The sources asked that answered (their health is recorded), and the one that failed.
+    answered_by: list[str] = field(default_factory=list)
+    failure: tuple[str, ossindex.OssIndexError] | None = None
+
+    @property
+    def requests_made(self) -> int:
+        return sum(self.requests.values())
+
+    @property
+    def cache_hits(self) -> int:
+        return sum(self.hits.values())
 
 
 def process(batch: Batch, redelivered: bool = True, reads: ScanReads | None = None) -> Result | None:
@@ -117,61 +122,82 @@ def process(batch: Batch, redelivered: bool = True, reads: ScanReads | None = No
 
 
 def ask(batch: Batch, redelivered: bool, reads: ScanReads) -> Answered | None:
-    """The first half of a batch: the cache, then OSS Index for the rest.
-    It writes nothing but a source's refusal. None when the batch was
+    """The first half of a batch: each of its sources asked through the
+    cache (lookups.Lookup), the answers cached, and merged per purl. It
+    writes nothing else but a source's refusal. None when the batch was
     counted already: a message delivered the first time cannot have been,
     and the count itself is conditional, so only a redelivery is checked
-    first (to spare OSS Index the question)."""
+    first (to spare the sources the question). A source that fails fails
+    the whole batch: a merged answer without it would drop what it said."""
     if redelivered and scans.batch_counted(batch.scan_id, batch.number):
         return None
     scan = reads.get(batch.scan_id)
     if scan is None:
         raise NotFound(f"scan {batch.scan_id} does not exist")
     now = clock.now()
-    try:
-        source = sources.get(batch.source_id)
-    except NotFound:
-        gone = scans.BatchOutcome(
-            failed=True, error_source=batch.source_id, error_message="The source no longer exists."
-        )
-        return Answered(batch, scan, now, refused=gone)
-    if reads.is_stopped(scan, batch.source_id):
-        # The source refused an earlier batch of this scan; that error is recorded once.
-        return Answered(batch, scan, now, source_kind=source.source_kind, refused=scans.BatchOutcome(failed=True))
-    raw = {} if batch.refresh else answers.cached(source.id, list(batch.purls), now)
-    cached = {purl: ossindex.parse_report(report) for purl, report in raw.items()}
-    missing = [purl for purl in batch.purls if purl not in cached]
-    client = ossindex.Client(source.url, credentials(source.secret_name, source.auth, source.username), session=session)
-    answered = Answered(
-        batch, scan, now, cached, missing=len(missing), source_name=source.name, source_kind=source.source_kind
-    )
-    answered.asked = bool(missing)
-    try:
-        entries = client.ask(missing) if missing else []
-    except ossindex.OssIndexError as error:
-        if error.stops_source:
-            reads.stop(batch.scan_id, source.id)
-        answered.refused = _refused(error, source, client, len(cached))
-        answered.failure = error
-        return answered
-    try:
-        answered.fresh = client.match(missing, entries)
-    except ossindex.OssIndexError as error:
-        answered.refused = _refused(error, source, client, len(cached))
-        answered.failure = error
-        return answered
-    answered.requests = client.usage.requests
+    answered = Answered(batch, scan, now)
+    chosen: list[Source] = []
+    for source_id in batch.source_ids:
+        try:
+            chosen.append(sources.get(source_id))
+        except NotFound:
+            answered.refused = scans.BatchOutcome(
+                failed=True, error_source=source_id, error_message="The source no longer exists."
+            )
+            return answered
+        if reads.is_stopped(scan, source_id):
+            # The source refused an earlier batch of this scan; that error is recorded once.
+            answered.refused = scans.BatchOutcome(failed=True)
+            return answered
+    purls = list(batch.purls)
+    done: list[lookups.Lookup] = []
+    for source in chosen:
+        lookup = lookups.Lookup(source, session=session, token_max_age=TOKEN_MAX_AGE, refreshed_since=scan.started_at)
+        try:
+            lookup.run(purls, now, refresh=batch.refresh)
+        except ossindex.OssIndexError as error:
+            if error.stops_source:
+                reads.stop(batch.scan_id, source.id)
+            _count(answered, lookup)
+            answered.refused = _refused(error, source, answered)
+            answered.failure = (source.id, error)
+            return answered
+        _count(answered, lookup)
+        if lookup.asked:
+            answered.answered_by.append(source.id)
+        done.append(lookup)
+        if answered.unanswered_error is None and len(lookup.fresh) < len(lookup.asked):
+            missing = len(lookup.asked) - len(lookup.fresh)
+            answered.unanswered_error = (
+                source.id,
+                f"{source.name}: {_KIND_NAMES.get(lookup.kind, lookup.kind)} did not answer for {missing} of "
+                f"{len(lookup.asked)} packages.",
+            )
+    for purl in purls:
+        said = [lookup.cached.get(purl) or lookup.fresh.get(purl) for lookup in done]
+        if all(report is not None for report in said):
+            answered.reports[purl] = lookups.merged([report for report in said if report is not None])
     return answered
 
 
-def _refused(error: ossindex.OssIndexError, source: Source, client: ossindex.Client, hits: int) -> scans.BatchOutcome:
+_KIND_NAMES = {"ossindex": "OSS Index", "osv": "OSV"}
+
+
+def _count(answered: Answered, lookup: lookups.Lookup) -> None:
+    answered.requests[lookup.kind] = answered.requests.get(lookup.kind, 0) + lookup.requests
+    answered.hits[lookup.kind] = answered.hits.get(lookup.kind, 0) + len(lookup.cached)
+
+
+def _refused(error: ossindex.OssIndexError, source: Source, answered: Answered) -> scans.BatchOutcome:
     # The detail (an excerpt of what the source answered) is for the log; the scan records the reason only.
+    kind = _KIND_NAMES.get(source.source_kind or "ossindex", "A source")
     logger.warning(
-        "OSS Index refused a batch", extra={"source_id": source.id, "reason": error.message, "detail": error.detail}
+        f"{kind} refused a batch", extra={"source_id": source.id, "reason": error.message, "detail": error.detail}
     )
     return scans.BatchOutcome(
-        requests_made=client.usage.requests,
-        cache_hits=hits,
+        requests_made=answered.requests_made,
+        osv_requests=answered.requests.get("osv", 0),
+        cache_hits=answered.cache_hits,
         failed=True,
         error_source=source.id,
         error_message=f"{source.name}: {error.message.rstrip('.')}.",  # one sentence, one full stop
@@ -179,20 +205,19 @@ def _refused(error: ossindex.OssIndexError, source: Source, client: ossindex.Cli
 
 
 def record(answered: Answered) -> Result:
-    """The second half of a batch: the answers stored and recorded, and the
-    batch counted once; the scan finished when this was its last batch."""
+    """The second half of a batch: the answers recorded, and the batch
+    counted once; the scan finished when this was its last batch."""
     batch = answered.batch
+    for source_id in answered.answered_by:
+        source_health.recorder.succeeded(source_id)
     if answered.failure is not None:
-        source_health.recorder.failed(batch.source_id, answered.failure)
-    elif answered.asked:
-        source_health.recorder.succeeded(batch.source_id)
+        source_health.recorder.failed(*answered.failure)
     outcome = answered.refused or _record(answered)
     counted = scans.count_batch(batch.scan_id, batch.number, outcome)
     if counted is not scans.Counted.ALREADY:
         observability.batch_counted(
-            source_kind=answered.source_kind or None,
-            requests_made=outcome.requests_made,
-            cache_hits=outcome.cache_hits,
+            requests=answered.requests,
+            cache_hits=answered.hits,
             packages_scanned=outcome.packages_scanned,
             findings_new=outcome.findings_new,
             failed=outcome.failed,
@@ -202,23 +227,19 @@ def record(answered: Answered) -> Result:
 
 
 def _record(answered: Answered) -> scans.BatchOutcome:
-    batch, now, fresh = answered.batch, answered.now, answered.fresh
-    answers.store(batch.source_id, {purl: report.raw for purl, report in fresh.items()}, now)
-    reports = {**answered.cached, **fresh}
+    batch, now, reports = answered.batch, answered.now, answered.reports
     findings_new = recording.record_batch(
         batch.packages, reports, now, covered=answered.scan.covered_feeds or (), batch=f"{batch.scan_id}#{batch.number}"
     )
-    unanswered = answered.missing - len(fresh)
-    unanswered_error = (
-        f"{answered.source_name}: OSS Index did not answer for {unanswered} of {answered.missing} packages."
-    )
+    error_source, error_message = answered.unanswered_error or (None, None)
     return scans.BatchOutcome(
         packages_scanned=len(reports),
-        requests_made=answered.requests,
-        cache_hits=len(answered.cached),
+        requests_made=answered.requests_made,
+        osv_requests=answered.requests.get("osv", 0),
+        cache_hits=answered.cache_hits,
         findings_new=findings_new,
-        error_source=batch.source_id if unanswered else None,
-        error_message=unanswered_error if unanswered else None,
+        error_source=error_source,
+        error_message=error_message,
     )
 
 

@@ -12,8 +12,9 @@ from typing import NamedTuple
 from feedguard import scan_queue
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import scans
+from feedguard.dal import sources as source_store
 from feedguard.domain import Feed, Scan
-from feedguard.scanplan import Batch, Known, Planner
+from feedguard.scanplan import BATCH_LIMITS, MAX_COORDINATES, Batch, Known, Planner
 
 
 def attached_sources(feed: str | None) -> dict[str, set[str]]:
@@ -26,6 +27,16 @@ def attached_sources(feed: str | None) -> dict[str, set[str]]:
         for source_id in feed_store.attached_source_ids(name):
             feeds_of_source.setdefault(source_id, set()).add(name)
     return feeds_of_source
+
+
+def batch_limits(source_ids: Iterable[str]) -> dict[str, int]:
+    """Purls per batch for each source, by its kind: one BatchGetItem of the
+    sources' ids and kinds. A source gone meanwhile gets OSS Index's limit
+    (its batches fail, saying it is gone)."""
+    ids = sorted(set(source_ids))
+    if not ids:
+        return {}
+    return {source_id: BATCH_LIMITS.get(kind, MAX_COORDINATES) for source_id, kind in source_store.kinds(ids).items()}
 
 
 def package_rows(feeds: Iterable[str]) -> Iterator[tuple[str, dict[str, Known]]]:
@@ -63,7 +74,7 @@ def plan_and_enqueue(
     planner, counts the last batch and finishes the scan. A scan that
     `covers_feeds` asks about every package of its feeds, so a success may
     withdraw their findings no longer reported."""
-    planner = Planner(scan.scan_id, bool(scan.refresh_cache), feeds_of_source)
+    planner = Planner(scan.scan_id, bool(scan.refresh_cache), feeds_of_source, batch_limits(feeds_of_source))
 
     def batches() -> Iterator[Batch]:
         for purl, known in rows:
@@ -91,5 +102,6 @@ def scan_new_packages(scan_id: str, feed: Feed, source_ids: list[str], purls: li
         return None
     scan = scans.create(scan_id, feed.feed_id, "packages", refresh=False, feed_name=feed.feed)
     rows = ((purl, {feed.feed_id: Known()}) for purl in sorted(set(purls)))
-    plan_and_enqueue(scan, {source: {feed.feed_id} for source in source_ids}, rows, covers_feeds=False)
+    feeds_of_source = {source: {feed.feed_id} for source in source_ids}
+    plan_and_enqueue(scan, feeds_of_source, rows, covers_feeds=False)
     return scan_id

@@ -1,7 +1,13 @@
-"""Planning a scan: which purls to ask each source about, in batches.
+"""Planning a scan: which purls to ask the sources about, in batches.
 
-A scan asks each source about each distinct purl at most once, however many
-feeds share it, and sends at most 128 coordinates per request. A batch
+A batch asks every source of a set of sources (those attached to a feed)
+about the same purls, so the worker records one merged answer per purl
+(lookups.merged): two sources never overwrite each other's package rows. A
+purl's rows are grouped by their feed's set of sources; feeds with the same
+set share batches, so a scan asks each source about each distinct purl at
+most once unless the purl sits in feeds with different sets of sources. A
+batch holds at most the smallest batch limit of its sources: 128 purls for
+OSS Index (one request), 1000 for OSV alone (one querybatch). A batch
 carries what the planner read of each purl's rows (the feeds holding it, the
 vulnerabilities last recorded there, whether it was ever scanned), so the
 worker reads and writes only the rows whose answer changed."""
@@ -13,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_COORDINATES = 128
+# Purls per batch by source kind: OSS Index's request limit, OSV's querybatch one.
+BATCH_LIMITS = {"ossindex": MAX_COORDINATES, "osv": 1000}
 # A batch is cut early when its message would outgrow this (an SQS message
 # holds 256 KiB): only when a purl sits in very many feeds.
 MESSAGE_BUDGET = 192 * 1024
@@ -34,7 +42,7 @@ Rows = Mapping[str, Mapping[str, Known]]
 class Batch:
     scan_id: str
     number: int
-    source_id: str
+    source_ids: tuple[str, ...]
     refresh: bool
     # The purls to ask about, each with its rows in the scanned feeds this
     # source is attached to: the answers apply to those rows only.
@@ -44,6 +52,11 @@ class Batch:
     def purls(self) -> tuple[str, ...]:
         return tuple(self.packages)
 
+    @property
+    def source_id(self) -> str:
+        """The first of its sources: where an error of the whole batch is filed."""
+        return self.source_ids[0]
+
     def message(self) -> dict[str, object]:
         """`packages` maps each purl to its feeds, each to the vulnerability
         ids last recorded there, or null when the row was never scanned."""
@@ -51,6 +64,7 @@ class Batch:
             "scan_id": self.scan_id,
             "batch": self.number,
             "source_id": self.source_id,
+            "source_ids": list(self.source_ids),
             "refresh": self.refresh,
             "packages": {
                 purl: {feed: _encode(known) for feed, known in feeds.items()} for purl, feeds in self.packages.items()
@@ -62,7 +76,8 @@ class Batch:
         return cls(
             scan_id=str(message["scan_id"]),
             number=int(message["batch"]),
-            source_id=str(message["source_id"]),
+            # A message sent before batches had several sources names one.
+            source_ids=tuple(map(str, message.get("source_ids") or [message["source_id"]])),
             refresh=bool(message.get("refresh", False)),
             packages={
                 str(purl): {str(feed): _decode(ids) for feed, ids in feeds.items()}
@@ -96,17 +111,34 @@ def _size(purl: str, rows: Mapping[str, Known]) -> int:
     )
 
 
-class Planner:
-    """Cuts a scan's purls into batches per source as they arrive, so the
-    first batches can be on the queue while the rest are still being read.
-    Give it each distinct purl once."""
+Group = tuple[str, ...]  # the sorted ids of a feed's sources
 
-    def __init__(self, scan_id: str, refresh: bool, feeds_of_source: Mapping[str, Iterable[str]]) -> None:
+
+class Planner:
+    """Cuts a scan's purls into batches per set of sources as they arrive,
+    so the first batches can be on the queue while the rest are still being
+    read. Give it each distinct purl once. `limits`: purls per batch by
+    source id (BATCH_LIMITS of its kind; 128 for one not named)."""
+
+    def __init__(
+        self,
+        scan_id: str,
+        refresh: bool,
+        feeds_of_source: Mapping[str, Iterable[str]],
+        limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.scan_id = scan_id
         self.refresh = refresh
         self.feeds_of_source = {source: frozenset(feeds) for source, feeds in sorted(feeds_of_source.items())}
-        self.pending: dict[str, dict[str, Mapping[str, Known]]] = {source: {} for source in self.feeds_of_source}
-        self.sizes = dict.fromkeys(self.feeds_of_source, 0)
+        sources_of_feed: dict[str, list[str]] = {}
+        for source, feeds in self.feeds_of_source.items():
+            for feed in feeds:
+                sources_of_feed.setdefault(feed, []).append(source)
+        self.group_of_feed: dict[str, Group] = {feed: tuple(sorted(s)) for feed, s in sources_of_feed.items()}
+        groups = sorted(set(self.group_of_feed.values()))
+        self.limits = {group: min((limits or {}).get(source, MAX_COORDINATES) for source in group) for group in groups}
+        self.pending: dict[Group, dict[str, Mapping[str, Known]]] = {group: {} for group in groups}
+        self.sizes = dict.fromkeys(groups, 0)
         self.batches = 0
         self.purls = 0  # distinct purls asked about by at least one source
 
@@ -118,29 +150,29 @@ class Planner:
     def add(self, purl: str, rows: Mapping[str, Known]) -> list[Batch]:
         """Plans `purl`, held by the feeds of `rows`; returns the batches it completed."""
         ready = []
-        asked = False
-        for source, feeds in self.feeds_of_source.items():
-            mine = {feed: known for feed, known in rows.items() if feed in feeds}
-            if not mine:
-                continue
-            asked = True
+        by_group: dict[Group, dict[str, Known]] = {}
+        for feed, known in rows.items():
+            group = self.group_of_feed.get(feed)
+            if group is not None:
+                by_group.setdefault(group, {})[feed] = known
+        for group, mine in sorted(by_group.items()):
             size = _size(purl, mine)
-            if self.pending[source] and self.sizes[source] + size > MESSAGE_BUDGET:
-                ready.append(self._cut(source))
-            self.pending[source][purl] = mine
-            self.sizes[source] += size
-            if len(self.pending[source]) == MAX_COORDINATES:
-                ready.append(self._cut(source))
-        self.purls += asked
+            if self.pending[group] and self.sizes[group] + size > MESSAGE_BUDGET:
+                ready.append(self._cut(group))
+            self.pending[group][purl] = mine
+            self.sizes[group] += size
+            if len(self.pending[group]) == self.limits[group]:
+                ready.append(self._cut(group))
+        self.purls += bool(by_group)
         return ready
 
     def finish(self) -> list[Batch]:
-        """The last, partly filled batch of each source."""
-        return [self._cut(source) for source, pending in self.pending.items() if pending]
+        """The last, partly filled batch of each set of sources."""
+        return [self._cut(group) for group, pending in self.pending.items() if pending]
 
-    def _cut(self, source: str) -> Batch:
-        batch = Batch(self.scan_id, self.batches, source, self.refresh, self.pending[source])
-        self.pending[source] = {}
-        self.sizes[source] = 0
+    def _cut(self, group: Group) -> Batch:
+        batch = Batch(self.scan_id, self.batches, group, self.refresh, self.pending[group])
+        self.pending[group] = {}
+        self.sizes[group] = 0
         self.batches += 1
         return batch

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 from feedguard.errors import InvalidInput
 
 DEFAULT_URL = "https://api.guide.sonatype.com"
+# Where an osv source asks when no url is given.
+OSV_URL = "https://api.osv.dev"
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

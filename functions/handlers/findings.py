@@ -127,6 +127,7 @@ class FindingDetail(FindingView):
             "cwe": "CWE-77",
             "reference": "https://ossindex.sonatype.org/vulnerability/CVE-2021-23337",
             "external_references": ["https://nvd.nist.gov/vuln/detail/CVE-2021-23337"],
+            "fixed_versions": {"pkg:npm/lodash@4.17.20": ["4.17.21"]},
         }
     )
 
@@ -135,6 +136,10 @@ class FindingDetail(FindingView):
     cwe: str | None = Field(description="Its weakness class (CWE-…)")
     reference: str | None = Field(description="The source's page about it")
     external_references: list[str] = Field(description="Other pages about it: advisories, fixes")
+    fixed_versions: dict[str, list[str]] = Field(
+        description="By package (of `packages`), the versions that fix it, where a source knows them (OSV does, "
+        "from the record's ranges; OSS Index does not); a package no source named a fix for is absent"
+    )
 
 
 class HistoryView(api.ResponseModel):
@@ -304,6 +309,11 @@ def get_finding(feed: api.FeedPath, id: VulnerabilityId) -> FindingDetail:  # no
         cwe=details.cwe if details else None,
         reference=details.reference if details else None,
         external_references=list(details.external_references) if details else [],
+        fixed_versions={
+            purl: list(versions)
+            for purl, versions in sorted(finding.fixed_versions.items())
+            if purl in finding.packages
+        },
     )
 
 

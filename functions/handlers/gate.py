@@ -59,6 +59,11 @@ class VulnerabilityVerdict(api.ResponseModel):
         description="The package exception in force that decides it for this purl (its effect wins over the "
         "finding's; docs/exceptions.md); null when none does",
     )
+    fixed_versions: list[str] = Field(
+        default_factory=list,
+        description="The versions of this package that fix it, where a source knows them (OSV does, from the "
+        "record's ranges; OSS Index does not); empty when none is known",
+    )
 
 
 CHECK_RESULT_EXAMPLE = {
@@ -74,6 +79,7 @@ CHECK_RESULT_EXAMPLE = {
             "status": "assessed",
             "effect": "warn",
             "exception_id": None,
+            "fixed_versions": ["4.17.21"],
         }
     ],
 }

@@ -72,7 +72,8 @@ class ScanView(api.ResponseModel):
             "refresh": False,
             "packages_total": 240,
             "packages_scanned": 238,
-            "requests_made": 2,
+            "requests_made": 3,
+            "requests": {"ossindex": 2, "osv": 1},
             "cache_hits": 120,
             "findings_new": 3,
             "errors": [{"source": "src0192f3a4b5c6d7e8f9", "message": "OSS Index answered 503."}],
@@ -88,7 +89,13 @@ class ScanView(api.ResponseModel):
     refresh: bool = Field(description="Whether cached answers were ignored")
     packages_total: int = Field(description="Distinct packages to ask about")
     packages_scanned: int = Field(description="Packages answered so far")
-    requests_made: int = Field(description="Requests sent to the sources (128 coordinates at most each)")
+    requests_made: int = Field(
+        description="Requests sent to the sources, every kind together (OSS Index: 128 coordinates at most each)"
+    )
+    requests: dict[str, int] = Field(
+        description="The same requests by source kind: ossindex (component reports), osv (querybatch pages of up "
+        "to 1000 purls, and vulnerability records fetched)"
+    )
     cache_hits: int = Field(description="Packages answered from answers younger than 24 hours")
     findings_new: int = Field(description="Findings detected for the first time")
     errors: list[ScanError] = Field(description="What failed; a failed source never closes findings")
@@ -124,6 +131,10 @@ def view(scan: Scan, caller: Principal) -> ScanView:
         packages_total=int(scan.packages_total),
         packages_scanned=int(scan.packages_scanned),
         requests_made=int(scan.requests_made),
+        requests={
+            "ossindex": int(scan.requests_made) - int(scan.osv_requests or 0),
+            "osv": int(scan.osv_requests or 0),
+        },
         cache_hits=int(scan.cache_hits),
         findings_new=int(scan.findings_new),
         errors=errors,

@@ -3,14 +3,21 @@
 Any valid key may read them; only the admin may change them. The token goes
 to Secrets Manager and never comes back: responses say only `token_set`.
 
+Two kinds: `ossindex` (Sonatype OSS Index / Guide, with a token; the
+default, so requests that name no kind keep working) and `osv` (osv.dev:
+no token, no secret stored; its url defaults to https://api.osv.dev).
+
 Saving a source (POST, or a PATCH of url, auth, username or token) first
-tests its credentials with one component report of one coordinate
-(ossindex.Client.probe): a source that refuses them (401/403), redirects,
-is at a refused address or does not answer as OSS Index does is 422 and
-nothing is stored, the token included. Credits exhausted (402), or a
-source that cannot be reached or answers 5xx now, is saved with a
-`warnings` entry: the settings may be right, and the source's health
-shows what the next scans meet. The outcome is the source's first health."""
+tests it: OSS Index with one component report of one coordinate
+(ossindex.Client.probe), OSV with one querybatch of one query
+(osv.Client.probe, free). A source that refuses the credentials
+(401/403), answers another 4xx, redirects, is at a refused address or does
+not answer as its kind does is 422 and nothing is stored, the token
+included. Credits exhausted (402), or a source that cannot be reached or
+answers 5xx now, is saved with a `warnings` entry: the settings may be
+right, and the source's health shows what the next scans meet. The outcome
+is the source's first health. An osv source takes no token, auth or
+username (422)."""
 
 from __future__ import annotations
 
@@ -96,22 +103,45 @@ BASIC_NEEDS_USERNAME: JsonDict = {
 }
 
 
+# OSS Index needs a token; an osv source takes none, nor auth or username.
+KIND_RULES: JsonDict = {
+    "allOf": [
+        BASIC_NEEDS_USERNAME,
+        {
+            "if": {"properties": {"kind": {"const": "osv"}}, "required": ["kind"]},
+            "then": {"not": {"anyOf": [{"required": ["token"]}, {"required": ["auth"]}, {"required": ["username"]}]}},
+            "else": {"required": ["token"]},
+        },
+    ]
+}
+KIND_FIELD = (
+    "The kind of source: ossindex (Sonatype OSS Index / Guide, with a token; the default) or osv "
+    "(osv.dev: free, no token; url defaults to https://api.osv.dev)"
+)
+
+
 class NewSource(api.RequestModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"name": "sonatype", "kind": "ossindex", "url": sources.DEFAULT_URL, "token": "sonatype-pat-0123456789"}
+                {
+                    "name": "sonatype",
+                    "kind": "ossindex",
+                    "url": sources.DEFAULT_URL,
+                    "token": "sonatype-pat-0123456789",
+                },
+                {"name": "osv", "kind": "osv"},
             ],
-            **BASIC_NEEDS_USERNAME,
+            **KIND_RULES,
         }
     )
 
     name: Name = Field(description=NAME_FIELD)
-    kind: Literal["ossindex"] = Field(description="The kind of source: ossindex (Sonatype OSS Index)")
+    kind: Literal["ossindex", "osv"] = Field(default="ossindex", description=KIND_FIELD)
     url: Url | None = Field(default=None, description=URL_FIELD)
-    auth: Literal["bearer", "basic"] = Field(default="bearer", description=AUTH_FIELD)
+    auth: Literal["bearer", "basic"] | None = Field(default=None, description=AUTH_FIELD + "; ossindex only")
     username: Username | None = Field(default=None, description=USERNAME_FIELD)
-    token: Token = Field(description=TOKEN_FIELD)
+    token: Token | None = Field(default=None, description=TOKEN_FIELD + "; required for ossindex, refused for osv")
 
 
 class SourceChanges(api.RequestModel):
@@ -163,11 +193,11 @@ class SourceView(api.ResponseModel):
 
     id: str = Field(description="The source's id")
     name: str = Field(description=NAME_FIELD)
-    kind: str = Field(description="ossindex")
+    kind: Literal["ossindex", "osv"] = Field(description="ossindex or osv")
     url: str = Field(description="Where it is asked")
-    auth: str = Field(description="bearer or basic")
-    username: str | None = Field(description="The basic authentication username; null with bearer")
-    token_set: bool = Field(description="Whether it has a token (the token itself is never returned)")
+    auth: str | None = Field(description="bearer or basic; null for osv, which takes no credentials")
+    username: str | None = Field(description="The basic authentication username; null with bearer and for osv")
+    token_set: bool = Field(description="Whether it has a token (the token itself is never returned; osv has none)")
     created_at: api.Timestamp = Field(description="When it was created")
     updated_at: api.Timestamp | None = Field(default=None, description="When it was last changed; null if never")
     health: SourceHealth = Field(description="How its last requests went")
@@ -182,12 +212,13 @@ class SavedSource(SourceView):
 
 
 def view(source: Source) -> SourceView:
+    osv = source.source_kind == "osv"
     return SourceView(
         id=source.id,
         name=source.name,
-        kind=source.source_kind,
+        kind="osv" if osv else "ossindex",
         url=source.url,
-        auth=source.auth,
+        auth=None if osv else source.auth,
         username=source.username,
         token_set=bool(source.secret_name),
         created_at=source.created_at,
@@ -213,19 +244,24 @@ def probe_session() -> requests.Session:
     return requests.Session()
 
 
-def check_credentials(url: str, auth: str, username: str | None, token: str) -> tuple[dict[str, Any], list[str]]:
+def check_credentials(
+    url: str, auth: str, username: str | None, token: str | None, kind: str = "ossindex"
+) -> tuple[dict[str, Any], list[str]]:
     """The health fields to store with the source and its warnings; 422
     when the source refused the credentials or is not usable as set."""
-    from feedguard import ossindex
+    from feedguard import ossindex, osv
 
-    client = ossindex.Client(
-        url,
-        ossindex.Credentials(token=token, auth=auth, username=username),
-        session=probe_session(),
-        timeout=PROBE_TIMEOUT,
-        max_attempts=2,
-        max_total_seconds=PROBE_TOTAL_SECONDS,
-    )
+    client: ossindex.Client | osv.Client
+    limits: dict[str, Any] = {
+        "session": probe_session(),
+        "timeout": PROBE_TIMEOUT,
+        "max_attempts": 2,
+        "max_total_seconds": PROBE_TOTAL_SECONDS,
+    }
+    if kind == "osv":
+        client = osv.Client(url, **limits)
+    else:
+        client = ossindex.Client(url, ossindex.Credentials(token=token or "", auth=auth, username=username), **limits)
     now = clock.iso(clock.now())
     try:
         client.probe()
@@ -250,13 +286,24 @@ def check_credentials(url: str, auth: str, username: str | None, token: str) -> 
     return source_health.success_fields(now), []
 
 
+def _no_credentials(sent: set[str]) -> None:
+    """An osv source takes no token, auth or username: OSV has no accounts."""
+    given = sorted(sent & {"token", "auth", "username"})
+    if given:
+        raise InvalidInput(
+            f"An osv source takes no {', '.join(given)}: OSV needs no credentials.",
+            details=[{"field": name, "reason": "not accepted for kind osv"} for name in given],
+        )
+
+
 @app.post(
     "/sources",
     status_code=201,
     summary="Connect a vulnerability source (admin)",
-    description="The credentials are tested first with one request of one coordinate: refused (401/403), a "
-    "redirect, or an answer that is not OSS Index's is 422 and nothing is stored; credits exhausted (402) or an "
-    "unreachable source is stored, with a warning.",
+    description="kind ossindex (the default) needs a token; kind osv takes none (url defaults to "
+    "https://api.osv.dev). The source is tested first with one request of one coordinate (OSV: one querybatch of "
+    "one query, free): refused (401/403), another 4xx, a redirect, or an answer that is not the kind's is 422 and "
+    "nothing is stored; credits exhausted (402) or an unreachable source is stored, with a warning.",
     tags=["sources"],
     responses=api.responses(
         201, "The source (its token is never returned), its credentials tested", 400, 403, 413, 422
@@ -264,11 +311,18 @@ def check_credentials(url: str, auth: str, username: str | None, token: str) -> 
 )
 def create_source(body: NewSource) -> SavedSource:
     require_admin(api.principal(app))
-    url = sources.checked_url(body.url, settings().allow_http_sources, settings().allow_private_sources)
-    sources.check_auth(body.auth, body.username)
-    token = body.token.get_secret_value()
-    health, warnings = check_credentials(url, body.auth, body.username, token)
-    fields = {"name": body.name, "source_kind": body.kind, "url": url, "auth": body.auth, "username": body.username}
+    osv = body.kind == "osv"
+    if osv:
+        _no_credentials(body.model_fields_set)
+    elif body.token is None:
+        raise InvalidInput("An ossindex source needs a token.", details=[{"field": "token", "reason": "required"}])
+    auth = "bearer" if osv else body.auth or "bearer"
+    default_url = sources.OSV_URL if osv else None
+    url = sources.checked_url(body.url or default_url, settings().allow_http_sources, settings().allow_private_sources)
+    sources.check_auth(auth, body.username)
+    token = body.token.get_secret_value() if body.token is not None else None
+    health, warnings = check_credentials(url, auth, body.username, token, body.kind)
+    fields = {"name": body.name, "source_kind": body.kind, "url": url, "auth": auth, "username": body.username}
     source = source_store.create(new_id("src"), {**fields, **health}, token)
     logger.info("source created", extra={"source_id": source.id, "warnings": len(warnings)})
     return saved(source, warnings)
@@ -311,11 +365,15 @@ def update_source(id: SourceId, body: SourceChanges) -> SavedSource:  # noqa: A0
     require_admin(api.principal(app))
     source = source_store.get(id)
     sent = body.model_fields_set
+    osv = source.source_kind == "osv"
+    if osv:
+        _no_credentials(sent)
     changes: dict[str, Any] = {}
     if "name" in sent and body.name is not None:
         changes["name"] = body.name
     if "url" in sent:
-        changes["url"] = sources.checked_url(body.url, settings().allow_http_sources, settings().allow_private_sources)
+        url = body.url if body.url is not None or not osv else sources.OSV_URL
+        changes["url"] = sources.checked_url(url, settings().allow_http_sources, settings().allow_private_sources)
     if "auth" in sent and body.auth is not None:
         changes["auth"] = body.auth
     if "username" in sent:
@@ -326,8 +384,10 @@ def update_source(id: SourceId, body: SourceChanges) -> SavedSource:  # noqa: A0
     warnings: list[str] = []
     remove: tuple[str, ...] = ()
     if sent & {"url", "auth", "username", "token"}:
-        tested_token = token if token is not None else tokens.read(source.secret_name)
-        health, warnings = check_credentials(changes.get("url", source.url), auth, username, tested_token)
+        tested_token = token if token is not None or osv else tokens.read(str(source.secret_name))
+        health, warnings = check_credentials(
+            changes.get("url", source.url), auth, username, tested_token, source.source_kind
+        )
         changes.update(health)
         # An error of the settings replaced is not this source's any more.
         remove = source_health.ERROR_FIELDS if not warnings else ()

@@ -70,6 +70,12 @@ def fuzzed() -> Iterator[tuple[RunningStack, str]]:
         timeout=30,
     )
     assert source.status_code in (201, 422), source.text  # a loopback URL may be refused; the feed needs none
+    # An osv source at the stack's fake OSV, so /sources/{id} reads and changes meet both kinds
+    osv = requests.get(f"{running.control}/status", timeout=10).json()["osv"]
+    made = requests.post(
+        f"{api}/sources", json={"name": "fake-osv", "kind": "osv", "url": osv}, headers=admin, timeout=30
+    )
+    assert made.status_code == 201, made.text
     requests.post(
         f"{api}/feeds/fuzz/packages", json={"purls": ["pkg:npm/lodash@4.17.20"]}, headers=admin, timeout=30
     ).raise_for_status()

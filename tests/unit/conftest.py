@@ -17,6 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from infra import fake_ossindex, moto_patches
 from infra.fake_ossindex import FakeOssIndex, InProcessAdapter
+from infra.fake_osv import FakeOsv
 from infra.provision import Provisioned, provision
 from infra.stack import free_port
 from infra.template import Template
@@ -91,6 +92,17 @@ def served() -> Iterator[tuple[Provisioned, str]]:
 def oss() -> Iterator[tuple[FakeOssIndex, str]]:
     """The fake OSS Index on a loopback port: (the service, its URL)."""
     service = FakeOssIndex()
+    port = free_port()
+    server = fake_ossindex.serve(service, "127.0.0.1", port)
+    yield service, f"http://127.0.0.1:{port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def osv_fake() -> Iterator[tuple[FakeOsv, str]]:
+    """The fake OSV on a loopback port: (the service, its URL)."""
+    service = FakeOsv()
     port = free_port()
     server = fake_ossindex.serve(service, "127.0.0.1", port)
     yield service, f"http://127.0.0.1:{port}"

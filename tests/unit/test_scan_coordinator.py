@@ -36,16 +36,18 @@ def test_a_scheduled_scan_deduplicates_purls_across_feeds_per_source(aws: Any) -
     a_feed("unwatched", ["pkg:npm/left-pad@1.0.0"], [])
     # When the schedule fires
     result = scan_coordinator.handler(load_event("schedule-scan.json"), LambdaContext())
-    # Then source A is asked about 300 purls in ceil(300/128) = 3 batches, source B about 50 in 1
+    # Then the feeds on source A alone are asked about their 300 purls in
+    # ceil(300/128) = 3 batches, and feed three's 50 purls go to A and B together
+    # in 1, so that both answers are recorded merged
     batches = queued(aws)
-    by_source: dict[str, list[str]] = {}
+    by_sources: dict[tuple[str, ...], list[str]] = {}
     for batch in batches:
         assert len(list(batch["packages"])) <= 128
-        by_source.setdefault(batch["source_id"], []).extend(list(batch["packages"]))
-    assert sorted(by_source["srcA"]) == sorted(purls)
-    assert sorted(by_source["srcB"]) == sorted(purls[:50])
-    assert len([b for b in batches if b["source_id"] == "srcA"]) == 3
-    assert "pkg:npm/left-pad@1.0.0" not in by_source["srcA"]
+        by_sources.setdefault(tuple(batch["source_ids"]), []).extend(list(batch["packages"]))
+    assert sorted(by_sources[("srcA",)]) == sorted(purls)
+    assert sorted(by_sources[("srcA", "srcB")]) == sorted(purls[:50])
+    assert len([b for b in batches if b["source_ids"] == ["srcA"]]) == 3
+    assert "pkg:npm/left-pad@1.0.0" not in by_sources[("srcA",)]
     # And the scan record covers every feed and is running with its totals
     scan = Scan.get(result["scan_id"], "#scan")
     assert (scan.scope, scan.status, scan.packages_total, scan.batches_total) == ("*", "running", 300, 4)

@@ -33,7 +33,7 @@ def test_a_batch_message_round_trips_and_every_purl_is_planned_once_per_source(
         assert 0 < len(batch.packages) <= MAX_COORDINATES
         assert Batch.from_message(json.loads(json.dumps(batch.message()))) == batch
     for source, feeds in (("src-1", {"a", "b"}), ("src-2", {"c"})):
-        planned = [purl for batch in batches if batch.source_id == source for purl in batch.packages]
+        planned = [purl for batch in batches if source in batch.source_ids for purl in batch.packages]
         assert planned == sorted(purl for purl, held in rows.items() if feeds & set(held))
     assert [batch.number for batch in batches] == list(range(len(batches)))
     assert planner.purls == len(rows)
@@ -95,3 +95,19 @@ def test_the_queue_sends_up_to_ten_messages_a_call_within_sqs_size_limit(monkeyp
     assert scan_queue.enqueue(batches) == len(batches) == 30
     assert sum(calls) == 30
     assert max(calls) < scan_queue.SEND_BATCH
+
+
+def test_feeds_with_both_sources_share_batches_sized_by_the_smaller_limit() -> None:
+    planner = Planner("s1", False, {"oss": {"a", "b"}, "osv": {"b", "c"}}, {"oss": 128, "osv": 1000})
+    rows = {"a": Known(), "b": Known(), "c": Known()}
+    batches = [batch for n in range(1500) for batch in planner.add(f"pkg:npm/p{n:04d}@1.0.0", rows)]
+    batches += planner.finish()
+    by_group: dict[tuple[str, ...], list[Batch]] = {}
+    for batch in batches:
+        by_group.setdefault(batch.source_ids, []).append(batch)
+    # Feed a on OSS Index alone, b on both, c on OSV alone: each purl once per set
+    assert sorted(by_group) == [("oss",), ("oss", "osv"), ("osv",)]
+    assert [len(b.packages) for b in by_group[("osv",)]] == [1000, 500]
+    assert max(len(b.packages) for b in by_group[("oss", "osv")]) == 128
+    assert all(set(feeds) == {"b"} for b in by_group[("oss", "osv")] for feeds in b.packages.values())
+    assert planner.purls == 1500

@@ -15,17 +15,23 @@ from feedguard.dal.models import CachedAnswer
 LIFETIME = timedelta(hours=24)
 
 
-def cached(source_id: str, purls: list[str], now: datetime) -> dict[str, dict[str, Any]]:
+def cached(
+    source_id: str, purls: list[str], now: datetime, fetched_since: str | None = None
+) -> dict[str, dict[str, Any]]:
     """The raw component report cached for each purl that has a fresh one.
     Keys and items in DynamoDB's form, as `store` writes them: a batch reads
-    128, and models for each were half of the read's CPU."""
+    128, and models for each were half of the read's CPU. `fetched_since`
+    (an ISO timestamp): only answers fetched at or after it (what a refresh
+    scan's own batches fetched already)."""
     purl, answer, expires = CachedAnswer.purl, CachedAnswer.answer, CachedAnswer.expires_ttl
+    fetched = CachedAnswer.fetched_at
     keys = batching.serialized_keys(CachedAnswer, [(source_id, key) for key in dict.fromkeys(purls)])
     limit = now.timestamp()
     return {
         item[purl.attr_name][purl.attr_type]: json.loads(item[answer.attr_name][answer.attr_type])
         for item in batching.read_serialized(CachedAnswer, keys)
         if float(item[expires.attr_name][expires.attr_type]) > limit
+        and (fetched_since is None or item[fetched.attr_name][fetched.attr_type] >= fetched_since)
     }
 
 

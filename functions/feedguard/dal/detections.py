@@ -8,6 +8,7 @@ what is left to do follows the plan's own terms."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -116,7 +117,8 @@ def stored_findings(keys: list[Key]) -> tuple[dict[Key, StoredFinding], dict[Key
     feed, vid, status = Finding.feed, Finding.vulnerability_id, Finding.status
     packages, score, title, batch = Finding.packages, Finding.cvss_score, Finding.title, Finding.detected_in
     band, aliases, alias_of = Finding.assessment_band, Finding.aliases, Finding.alias_of
-    wanted = (feed, vid, status, packages, score, title, batch, band, aliases, alias_of)
+    fixed = Finding.fixed_versions
+    wanted = (feed, vid, status, packages, score, title, batch, band, aliases, alias_of, fixed)
     found: dict[Key, StoredFinding] = {}
     pointers: dict[Key, str] = {}
     for values in batching.read_values(Finding, keys, wanted):
@@ -132,6 +134,7 @@ def stored_findings(keys: list[Key]) -> tuple[dict[Key, StoredFinding], dict[Key
             detected_in=values[batch.attr_name],
             assessment_band=values[band.attr_name],
             aliases=frozenset(values[aliases.attr_name] or ()),
+            fixed_versions=_fixed_read(values[fixed.attr_name]),
         )
     return found, pointers
 
@@ -145,6 +148,10 @@ def linked_findings(keys: list[Key]) -> tuple[dict[Key, StoredFinding], dict[Key
         more, _ = stored_findings(named)
         found.update(more)
     return found, pointers
+
+
+def _fixed_read(stored: str | None) -> dict[str, tuple[str, ...]]:
+    return {purl: tuple(versions) for purl, versions in json.loads(stored).items()} if stored else {}
 
 
 def _stored_assessment(assessment: Assessment) -> StoredAssessment:
@@ -355,6 +362,7 @@ def _new_finding(creation: Creation, at: str, batch: str | None) -> Finding:
         first_seen=at,
         last_seen=at,
         detected_in=batch,
+        fixed_versions=Finding.fixed_printed(creation.fixed),
     )
 
 
@@ -387,6 +395,9 @@ def _update(change: Change, at: str) -> None:
             Finding.title.set(vulnerability.title) if vulnerability.title is not None else Finding.title.remove(),
             Finding.severity_band.set(severity(vulnerability.cvss_score)),
         ]
+    if change.fixed is not None:
+        printed = Finding.fixed_printed(change.fixed)
+        actions.append(Finding.fixed_versions.set(printed) if printed else Finding.fixed_versions.remove())
     stored = Finding(feed=feed, vulnerability_id=vid)
     if change.revive:
         # Reported again after it was withdrawn: it needs assessing again.

@@ -154,6 +154,7 @@ def as_finding(item: Finding) -> domain.Finding:
         first_seen=item.first_seen,
         aliases=frozenset(item.aliases or ()),
         merged_from=frozenset(item.merged_from or ()),
+        fixed_versions={purl: tuple(v) for purl, v in item.fixed_by_package().items()},
     )
 
 

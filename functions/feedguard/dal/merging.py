@@ -136,6 +136,13 @@ def _merge_once(merge: Merge, now: datetime) -> None:
         assessment_version=version or None,
         aliases=others or None,
         merged_from=merged_from or None,
+        # Each joined finding's fixed versions, then what this batch says of its purls.
+        fixed_versions=Finding.fixed_printed(
+            {
+                **{purl: versions for f in joined for purl, versions in f.fixed_by_package().items()},
+                **merge.fixed,
+            }
+        ),
     )
     ended = [a for a in assessments.values() if a is not winner and a.vulnerability_id in found]
     reason = merge.reason

@@ -10,7 +10,9 @@ model's keys and indexes are the template's.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -98,7 +100,8 @@ class SourcesByEntity(GlobalSecondaryIndex["Source"]):
 
 
 class Source(Stored):
-    """A vulnerability source. The token is in Secrets Manager (`secret_name`), never here."""
+    """A vulnerability source. The token is in Secrets Manager (`secret_name`), never here.
+    `source_kind`: ossindex or osv; an osv source has no token, so no secret."""
 
     class Meta(_Meta):
         table_name = table_name("SOURCES_TABLE")
@@ -110,7 +113,7 @@ class Source(Stored):
     url = UnicodeAttribute()
     auth = UnicodeAttribute(default="bearer")
     username = UnicodeAttribute(null=True)
-    secret_name = UnicodeAttribute()
+    secret_name = UnicodeAttribute(null=True)  # none: a source without a token (osv)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute(null=True)
     # Health (feedguard.source_health): what the source last answered a
@@ -407,10 +410,25 @@ class Finding(Stored):
     merged_from = UnicodeSetAttribute(null=True)
     # Set only on FindingAlias items, which a read by key may return: see there.
     alias_of = UnicodeAttribute(null=True)
+    # The versions that fix it, per package, where a source knows them (OSV):
+    # JSON {purl: [version, ...]}; none when no source named any.
+    fixed_versions = UnicodeAttribute(null=True)
 
     by_status = FindingsByStatus()
     by_score = FindingsByScore()
     by_vulnerability = FindingsByVulnerability()
+
+    @staticmethod
+    def fixed_printed(fixed: Mapping[str, Sequence[str]]) -> str | None:
+        """`fixed_versions` as stored: sorted JSON, none when empty."""
+        return json.dumps({p: list(v) for p, v in sorted(fixed.items())}, separators=(",", ":")) if fixed else None
+
+    def fixed_by_package(self) -> dict[str, list[str]]:
+        """`fixed_versions` read: purl -> the versions that fix it there."""
+        return dict(json.loads(self.fixed_versions)) if self.fixed_versions else {}
+
+    def fixed_versions_of(self, purl: str) -> tuple[str, ...]:
+        return tuple(self.fixed_by_package().get(purl, ()))
 
     @classmethod
     def status_change(cls, feed: str, status: str) -> list[Action]:
@@ -621,7 +639,8 @@ class Scan(Stored):
     refresh_cache = BooleanAttribute(default=False)  # ask OSS Index even when an answer is cached
     packages_total = NumberAttribute(default=0)
     packages_scanned = NumberAttribute(default=0)
-    requests_made = NumberAttribute(default=0)
+    requests_made = NumberAttribute(default=0)  # every source's requests
+    osv_requests = NumberAttribute(default=0)  # of those, OSV's (querybatch pages and record fetches)
     cache_hits = NumberAttribute(default=0)
     findings_new = NumberAttribute(default=0)
     batches_total = NumberAttribute(default=0)

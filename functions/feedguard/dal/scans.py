@@ -74,6 +74,7 @@ def as_scan(item: Scan) -> domain.Scan:
         packages_scanned=int(item.packages_scanned),
         requests_made=int(item.requests_made),
         cache_hits=int(item.cache_hits),
+        osv_requests=int(item.osv_requests or 0),
         findings_new=int(item.findings_new),
         batches_total=int(item.batches_total),
         batches_done=int(item.batches_done),
@@ -294,7 +295,8 @@ def batch_counted(scan_id: str, number: int) -> bool:
 @dataclass(frozen=True)
 class BatchOutcome:
     packages_scanned: int = 0
-    requests_made: int = 0
+    requests_made: int = 0  # every source's
+    osv_requests: int = 0  # of those, OSV's
     cache_hits: int = 0
     findings_new: int = 0
     failed: bool = False
@@ -323,6 +325,7 @@ def count_batch(scan_id: str, number: int, outcome: BatchOutcome) -> Counted:
     counters = [
         (Scan.packages_scanned, outcome.packages_scanned),
         (Scan.requests_made, outcome.requests_made),
+        (Scan.osv_requests, outcome.osv_requests),
         (Scan.cache_hits, outcome.cache_hits),
         (Scan.findings_new, outcome.findings_new),
         (Scan.batches_failed if outcome.failed else Scan.batches_done, 1),

@@ -8,7 +8,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
 from feedguard import clock, domain
-from feedguard.dal import tokens
+from feedguard.dal import batching, tokens
 from feedguard.dal.models import FeedAttachment, Source
 from feedguard.dal.pages import Page, collect
 from feedguard.errors import Conflict, NotFound
@@ -36,15 +36,17 @@ def as_source(item: Source) -> domain.Source:
     )
 
 
-def create(source_id: str, fields: dict[str, Any], token: str) -> domain.Source:
+def create(source_id: str, fields: dict[str, Any], token: str | None) -> domain.Source:
     """The secret first: a source never exists without its token. If the item
-    cannot be written, the secret is removed again."""
-    name = tokens.store(source_id, token)
+    cannot be written, the secret is removed again. A source that needs no
+    token (osv) has no secret."""
+    name = tokens.store(source_id, token) if token is not None else None
     source = Source(id=source_id, secret_name=name, created_at=clock.iso(clock.now()), **fields)
     try:
         source.save(condition=Source.id.does_not_exist())
     except Exception:
-        tokens.remove(name)
+        if name is not None:
+            tokens.remove(name)
         raise
     return as_source(source)
 
@@ -75,7 +77,7 @@ def update(
     """Sets `fields` (None removes one) and removes the attributes named in
     `remove`, in one UpdateItem: what a scan recorded of the source's health
     meanwhile is kept, as a whole-item put would not."""
-    if token is not None:
+    if token is not None and source.secret_name:
         tokens.replace(source.secret_name, token)
     fields = {**fields, "updated_at": clock.iso(clock.now())}
     actions = _actions(fields) + [Source.get_attributes()[name].remove() for name in remove if name not in fields]
@@ -121,4 +123,12 @@ def delete(source_id: str) -> None:
     if using:
         raise Conflict(f"Source {source_id} is attached to feed {using[0]}; detach it first.", details=using)
     Source(id=source_id).delete(condition=Source.id.exists())
-    tokens.remove(source.secret_name)
+    if source.secret_name:
+        tokens.remove(source.secret_name)
+
+
+def kinds(source_ids: list[str]) -> dict[str, str]:
+    """Each existing source's kind, by id: one BatchGetItem of ids and kinds
+    (100 keys a call)."""
+    found = batching.read(Source, source_ids, attributes=["id", "source_kind"])
+    return {source.id: source.source_kind or "ossindex" for source in found}

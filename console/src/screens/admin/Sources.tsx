@@ -123,9 +123,11 @@ function SourceForm({ source, onSaved, onCancel }: SourceFormProps) {
       const changes: Schemas['SourceChanges'] = {};
       if (name !== source.name) changes.name = name;
       if (url !== source.url) changes.url = url;
-      if (values.auth !== source.auth) changes.auth = values.auth;
-      if (username !== (source.username ?? null)) changes.username = username;
-      if (values.token) changes.token = values.token;
+      // An osv source takes no credentials: only its name and url change here.
+      const credentials = source.kind !== 'osv';
+      if (credentials && values.auth !== source.auth) changes.auth = values.auth;
+      if (credentials && username !== (source.username ?? null)) changes.username = username;
+      if (credentials && values.token) changes.token = values.token;
       if (Object.keys(changes).length === 0) return Promise.resolve(source);
       return call(client.PATCH('/sources/{id}', { params: { path: { id: source.id } }, body: changes }));
     });
@@ -371,7 +373,7 @@ export function SourcesSection() {
                   <td>{source.kind}</td>
                   <td class="mono source-url">{source.url}</td>
                   <td>
-                    {AUTH_LABEL[source.auth] ?? source.auth}
+                    {source.auth ? (AUTH_LABEL[source.auth] ?? source.auth) : 'No credentials'}
                     {source.username && <div class="meta">as {source.username}</div>}
                     <div class="meta">{source.token_set ? 'token set' : 'no token'}</div>
                   </td>
