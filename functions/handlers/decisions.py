@@ -138,6 +138,10 @@ class ExceptionDecisionView(api.ResponseModel):
 DecisionView = Annotated[AssessmentDecisionView | ExceptionDecisionView, Field(discriminator="kind")]
 
 
+class DecisionPage(api.ListBody[DecisionView]):
+    """A page of a feed's decisions, each in its kind's shape (`kind`)."""
+
+
 def view(decision: Any) -> AssessmentDecisionView | ExceptionDecisionView:
     if isinstance(decision, ExceptionDecision):
         return ExceptionDecisionView(
@@ -204,7 +208,7 @@ def list_decisions(
     ] = None,
     limit: api.Limit = api.DEFAULT_LIMIT,
     cursor: api.Cursor = None,
-) -> api.ListBody[DecisionView]:
+) -> DecisionPage:
     if state == "stale" and within_days is not None:
         raise InvalidInput(
             "within_days applies to state=expiring only.",
@@ -213,7 +217,7 @@ def list_decisions(
     _, current = api.feed_access(app, feed, Role.viewer)
     page = decisions.page(current.feed_id, state, within_days, limit, cursor, clock.now())
     logger.info("decisions listed", extra={"feed": feed, "state": state, "count": len(page.items)})
-    return api.ListBody[DecisionView](items=[view(item) for item in page.items], next_cursor=page.next_cursor)
+    return DecisionPage(items=[view(item) for item in page.items], next_cursor=page.next_cursor)
 
 
 @logger.inject_lambda_context(clear_state=True)
