@@ -3,37 +3,45 @@ soon (GET /feeds/{feed}/decisions), and the `expiring` warning each gets
 once, ExpiringWarningDays before it expires (the hourly sweep,
 handlers.expiring).
 
-Kinds. Today one: `assessment` (dal.decisions). A kind is a `Kind` in
-KINDS, which answers four questions for one feed (its id):
+Kinds: `assessment` (dal.decisions) and `exception`, a package exception
+(dal.exceptions, feedguard.exceptions). Both live in the assessments table
+(an exception's sort key is `#exception#<id>`, with `entity="exception"`),
+so every reader of assessments skips exceptions: by key where it can (the
+stale assessments' Query starts at ASSESSMENT_KEY_FLOOR), else by `entity`.
+A kind is a `Kind` in KINDS, which answers two questions for one feed (its id):
 
 - `stale(feed, limit, after, now)`: its decisions that match nothing the
   feed has any more (an assessment whose finding is withdrawn or gone; a
   package exception that matches no package of the feed);
-- `expiring(feed, now, until, limit, after)`: its decisions in force that
-  expire after `now` and by `until`, soonest first;
-- `due(feed, now, until)`: those of the window not yet warned of;
 - `warn(due, now)`: records one's warning, once.
 
-`stale` and `expiring` answer (items, resume point): a string the kind
-alone reads back as `after` (None: nothing more of this kind), and may
-answer fewer than `limit` items with a resume point. Each item is a frozen
-dataclass with `kind` and `reason` ("withdrawn", "no_finding",
-"expiring"; a new kind adds its own, e.g. "no_package"), which the route
-shows in that kind's shape. The route goes through KINDS in order, so a
-page holds one kind's items, then the next's; its cursor names the kind and
-that kind's resume point.
+`stale` answers (items, resume point): a string the kind alone reads back
+as `after` (None: nothing more of this kind), and may answer fewer than
+`limit` items with a resume point. The route goes through KINDS in order,
+so a stale page holds one kind's items, then the next's; its cursor names
+the kind and that kind's resume point.
 
-The warning contract (what a kind's table does to join the sweep): its
-decisions carry `expires_at` (clock.iso) in a sparse index keyed by feed id
-and expires_at, and `version`, which grows with each change of the
-decision; `warned_at` is absent until the warning is recorded and absent
-again on every new version. `warn` sets `warned_at` on condition that the
-version read is in force and not warned, in the same transaction as the
-record the warning is published from (for assessments the finding's
-`expiring` history entry, which the events function publishes as
-Assessment Expiring): a sweep run twice, two at once, or one retried after
-a crash records it once; a decision changed meanwhile is warned of in its
-new version. Publishing is at least once, as for every event.
+Expiring and due decisions are read for both kinds at once from the
+`by_expiry` index they share (dal.decisions.expiring, .due: one Query a page,
+a feed), soonest first, each item told apart by `entity`; a due one is
+warned by its kind (WARNS). A kind's items are frozen dataclasses with
+`kind` and `reason` ("withdrawn", "no_finding", "expiring" for assessments;
+"matches_no_package", "expiring" for exceptions), which the route shows in
+that kind's shape.
+
+The warning contract (what a kind's items do to join the sweep): they carry
+`expires_at` (clock.iso) in `by_expiry` (feed id, expires_at), and
+`warned_at`, absent until the warning is recorded. `warn` sets `warned_at`
+on condition that the decision read is still in force and not warned, in
+the same transaction as the records the warning is published from: for an
+assessment (whose `version` grows with each change, `warned_at` absent
+again on each) the finding's `expiring` history entry, published as
+Assessment Expiring; for an exception (never changed once made) its
+`exception_expiring` entries in the feed's stream and each listed
+vulnerability's history, the feed's published as Exception Expiring. A
+sweep run twice, two at once, or one retried after a crash records it once;
+an assessment changed meanwhile is warned of in its new version. Publishing
+is at least once, as for every event.
 
 Why a sweep and not a one-time EventBridge Scheduler schedule per
 decision: docs/architecture.md, "Expiry warnings"."""
