@@ -170,7 +170,8 @@ class _ExceptionsResume:
             raise InvalidInput(
                 "The cursor is not one this API gave out.", [_cursor_problem("not a cursor of this list")]
             ) from None
-        valid = (state.purl is None or isinstance(state.purl, str)) and (
+        # A purl DynamoDB takes as a sort key (at most 1,024 bytes) and ids as the API gave them out.
+        valid = (state.purl is None or (isinstance(state.purl, str) and len(state.purl.encode()) <= 1024)) and (
             state.left is None or (isinstance(state.left, list) and all(isinstance(i, str) for i in state.left))
         )
         if not valid:

@@ -211,8 +211,15 @@ def test_a_forged_exceptions_cursor_is_422(feed: str) -> None:
     from feedguard.dal.pages import encode_cursor
 
     signature = decisions._signature(feed, "stale", None)
-    for after in ("not json", '{"s": 1}', '{"s":"","p":null,"l":[1],"d":false}'):
-        cursor = encode_cursor({"query": {"S": signature}, "kind": {"N": "1"}, "after": {"S": after}})
+    forged = [
+        ("1", "not json"),
+        ("1", '{"s": 1}'),
+        ("1", '{"s":"","p":null,"l":[1],"d":false}'),
+        ("1", '{"s":"","p":"' + "x" * 1100 + '","l":null,"d":false}'),
+        ("0", "#exception#ex_1"),  # an assessments' resume point below their keys
+    ]
+    for kind, after in forged:
+        cursor = encode_cursor({"query": {"S": signature}, "kind": {"N": kind}, "after": {"S": after}})
         status, answer = listed("stale", cursor=str(cursor))
         assert status == 422, (after, answer)
 

@@ -34,6 +34,7 @@ from feedguard.dal import batching, conditions, history, transactions
 from feedguard.dal.models import ASSESSMENT_KEY_FLOOR, Assessment, DecisionItem, Finding
 from feedguard.dal.pages import collect
 from feedguard.domain import AssessmentDecision, DecisionReason, ExceptionDecision
+from feedguard.errors import InvalidInput
 from feedguard.exceptions import PackageException
 
 # Stale: assessments read a Query, whose findings one BatchGet then reads
@@ -81,6 +82,9 @@ def stale(feed: str, limit: int, after: str | None, now: datetime) -> tuple[list
     may then hold fewer than `limit` items, even none, with a resume point.
     `after`: the vulnerability id to resume after. Returns the decisions and
     the id to resume after (None: the feed's assessments are all read)."""
+    if after is not None and after < ASSESSMENT_KEY_FLOOR:
+        # Outside the Query's key range: DynamoDB would refuse it as a starting point.
+        raise InvalidInput("The cursor is not one this API gave out.")
     found: list[AssessmentDecision] = []
     moment = int(now.timestamp())
     start = after
