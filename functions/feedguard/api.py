@@ -7,7 +7,8 @@ import base64
 import json
 from functools import partial
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, cast
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, Union, cast, get_args, get_origin
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -121,12 +122,29 @@ class ErrorBody(ResponseModel):
     )
 
 
+def _item_models(item: Any) -> list[Any]:
+    """The models a list's item may be: itself, or each of a union's
+    (annotated with its discriminator, as GET …/decisions' items are)."""
+    if get_origin(item) is Annotated:
+        return _item_models(get_args(item)[0])
+    if get_origin(item) in (Union, UnionType):
+        return [model for member in get_args(item) for model in _item_models(member)]
+    return [item]
+
+
 def _list_example(schema: dict[str, Any], model: type[BaseModel]) -> None:
-    """A page's example: the item model's example, and a next cursor."""
-    arguments = model.__pydantic_generic_metadata__["args"]
-    extra = arguments[0].model_config.get("json_schema_extra") if arguments else None
-    if isinstance(extra, dict) and extra.get("examples"):
-        schema["examples"] = [{"items": extra["examples"][:1], "next_cursor": "eyJmZWVkIjoid2ViLXNob3AifQ"}]
+    """A page's example: the item model's example (one of each, for a
+    union of models), and a next cursor."""
+    # A named page (class DecisionPage(ListBody[…])) has its arguments on its base.
+    generic = next((c for c in model.__mro__ if getattr(c, "__pydantic_generic_metadata__", {}).get("args")), model)
+    arguments = cast(Any, generic).__pydantic_generic_metadata__["args"]
+    items = []
+    for item in _item_models(arguments[0]) if arguments else []:
+        extra = getattr(item, "model_config", {}).get("json_schema_extra")
+        if isinstance(extra, dict) and extra.get("examples"):
+            items.append(extra["examples"][0])
+    if items:
+        schema["examples"] = [{"items": items, "next_cursor": "eyJmZWVkIjoid2ViLXNob3AifQ"}]
 
 
 class ListBody(ResponseModel, Generic[ItemT]):

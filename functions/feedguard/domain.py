@@ -44,13 +44,15 @@ Action = Literal[
     "exception_created",
     "exception_deleted",
     "exception_expired",
+    "exception_expiring",
 ]
 
 # A feed's decisions (GET /feeds/{feed}/decisions, feedguard.decisions): of
 # which kind, and why one is listed.
-DecisionKind = Literal["assessment"]
+DecisionKind = Literal["assessment", "exception"]
 DecisionState = Literal["stale", "expiring"]
 DecisionReason = Literal["withdrawn", "no_finding", "expiring"]
+ExceptionDecisionReason = Literal["matches_no_package", "expiring"]
 
 
 @dataclass(frozen=True)
@@ -266,4 +268,25 @@ class AssessmentDecision:
     expires_at: str | None
     version: int
     withdrawn_at: str | None = None
-    kind: DecisionKind = "assessment"
+    kind: Literal["assessment"] = "assessment"
+
+
+@dataclass(frozen=True)
+class ExceptionDecision:
+    """A package exception as GET /feeds/{feed}/decisions lists it (kind
+    `exception`): why (it matches no package of the feed, or it expires
+    soon), and the exception in force."""
+
+    reason: ExceptionDecisionReason
+    id: str
+    purl: str
+    versions: str | None
+    vulnerability_ids: tuple[str, ...] | None
+    type: str
+    effect: str
+    comment: str | None
+    created_by: str
+    created_by_id: str | None
+    created_at: str
+    expires_at: str | None
+    kind: Literal["exception"] = "exception"

@@ -1,12 +1,15 @@
 """A feed's decisions that need a look: GET /feeds/{feed}/decisions?state=stale
 lists those that match nothing the feed has any more (an assessment whose
 vulnerability no package of the feed reports: its finding withdrawn, or
-none), and ?state=expiring those in force that expire within `within_days`
-(1-365, default 7) from now, soonest first. What osv-scanner warns about as
-unused ignores, and Sonatype as stale waivers. The feed's viewers may read.
+none; a package exception that matches no package of the feed), and
+?state=expiring those of both kinds in force that expire within
+`within_days` (1-365, default 7) from now, soonest first. What osv-scanner
+warns about as unused ignores, and Sonatype as stale waivers. The feed's
+viewers may read.
 
-Items come from each kind of decision in turn (feedguard.decisions.KINDS),
-each item in its kind's shape, told apart by `kind`. `within_days` belongs
+Stale items come from each kind of decision in turn (feedguard.decisions.KINDS),
+expiring ones from both at once; each item in its kind's shape, told apart
+by `kind`. `within_days` belongs
 to the expiring list: sent with state=stale it is 422, not ignored."""
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ from pydantic import Field
 
 from feedguard import api, clock, decisions
 from feedguard.access import Role
-from feedguard.domain import AssessmentDecision, DecisionReason, DecisionState
+from feedguard.domain import (
+    AssessmentDecision,
+    DecisionReason,
+    DecisionState,
+    ExceptionDecision,
+    ExceptionDecisionReason,
+)
 from feedguard.errors import InvalidInput
 from feedguard.observability import metrics, tracer
 
@@ -82,12 +91,74 @@ class AssessmentDecisionView(api.ResponseModel):
     )
 
 
-# Each kind's shape, told apart by `kind`; another kind (a package exception)
-# adds its model here as a union discriminated by `kind`.
-DecisionView = AssessmentDecisionView
+EXCEPTION_DECISION_EXAMPLE = {
+    "kind": "exception",
+    "reason": "matches_no_package",
+    "id": "ex_01JEXAMPLE0000000000000000",
+    "purl": "pkg:npm/%40acme/*",
+    "versions": "vers:npm/<2.0.0",
+    "vulnerability_ids": ["CVE-2021-23337"],
+    "type": "ignore",
+    "effect": "allow",
+    "comment": "Internal packages, reviewed.",
+    "created_by": "alice",
+    "created_by_id": "k0192f3a4b5c6d7e8f9",
+    "created_at": "2026-11-26T09:30:00Z",
+    "expires_at": "2027-02-24T09:30:00Z",
+}
 
 
-def view(decision: Any) -> DecisionView:
+class ExceptionDecisionView(api.ResponseModel):
+    """A package exception, as a decision (kind `exception`; GET /feeds/{feed}/exceptions/{id})."""
+
+    model_config = api.examples(
+        EXCEPTION_DECISION_EXAMPLE,
+        {**EXCEPTION_DECISION_EXAMPLE, "reason": "expiring", "expires_at": "2026-12-09T09:30:00Z"},
+    )
+
+    kind: Literal["exception"] = Field(description="What kind of decision: exception, a package exception")
+    reason: ExceptionDecisionReason = Field(
+        description="Why it is listed. matches_no_package: its pattern and range match no package of the feed; "
+        "expiring: it expires within within_days"
+    )
+    id: str = Field(description="The exception's id (GET /feeds/{feed}/exceptions/{id})")
+    purl: str = Field(description="The versionless purl pattern it names packages by; the name may end in *")
+    versions: str | None = Field(description="The vers range of the versions it applies to; null: every version")
+    vulnerability_ids: list[str] | None = Field(description="The vulnerabilities it decides; null: every one")
+    type: str = Field(description="The assessment type's id")
+    effect: str = Field(description="The type's effect: allow, warn or block")
+    comment: str | None = Field(description="Why, in its author's words")
+    created_by: str = Field(description="The name the key that made it had then")
+    created_by_id: str | None = Field(description="The id of the key that made it")
+    created_at: api.Timestamp = Field(description="When it was made")
+    expires_at: api.Timestamp | None = Field(description="When it expires; null: never")
+
+
+# Each kind's shape, told apart by `kind`.
+DecisionView = Annotated[AssessmentDecisionView | ExceptionDecisionView, Field(discriminator="kind")]
+
+
+class DecisionPage(api.ListBody[DecisionView]):
+    """A page of a feed's decisions, each in its kind's shape (`kind`)."""
+
+
+def view(decision: Any) -> AssessmentDecisionView | ExceptionDecisionView:
+    if isinstance(decision, ExceptionDecision):
+        return ExceptionDecisionView(
+            kind=decision.kind,
+            reason=decision.reason,
+            id=decision.id,
+            purl=decision.purl,
+            versions=decision.versions,
+            vulnerability_ids=list(decision.vulnerability_ids) if decision.vulnerability_ids is not None else None,
+            type=decision.type,
+            effect=decision.effect,
+            comment=decision.comment,
+            created_by=decision.created_by,
+            created_by_id=decision.created_by_id,
+            created_at=decision.created_at,
+            expires_at=decision.expires_at,
+        )
     if isinstance(decision, AssessmentDecision):
         return AssessmentDecisionView(
             kind=decision.kind,
@@ -110,11 +181,12 @@ def view(decision: Any) -> DecisionView:
     "/feeds/<feed>/decisions",
     summary="The feed's stale decisions, or those expiring soon",
     description="state=stale: decisions that match nothing the feed has any more — assessments whose "
-    "vulnerability no package of the feed reports (their finding was withdrawn, or there is none); they still "
-    "apply should it come back. state=expiring: decisions in force that expire within within_days (1-365, "
-    "default 7) from now, soonest first (expired ones are findings with status expired). Each item has the shape "
-    "of its `kind`. A page may hold fewer than limit items and still have a next_cursor (stale reads a bounded "
-    "number of assessments a request): follow next_cursor until it is null.",
+    "vulnerability no package of the feed reports (their finding was withdrawn, or there is none), then package "
+    "exceptions that match no package of the feed; they still apply should it come back. state=expiring: "
+    "decisions of both kinds in force that expire within within_days (1-365, default 7) from now, soonest first "
+    "(expired assessments are findings with status expired). Each item has the shape of its `kind` (assessment "
+    "or exception). A page may hold fewer than limit items and still have a next_cursor (stale reads a bounded "
+    "number of assessments and of packages a request): follow next_cursor until it is null.",
     tags=["decisions"],
     responses=api.responses(200, "A page of decisions", 404),
 )
@@ -136,7 +208,7 @@ def list_decisions(
     ] = None,
     limit: api.Limit = api.DEFAULT_LIMIT,
     cursor: api.Cursor = None,
-) -> api.ListBody[DecisionView]:
+) -> DecisionPage:
     if state == "stale" and within_days is not None:
         raise InvalidInput(
             "within_days applies to state=expiring only.",
@@ -145,7 +217,7 @@ def list_decisions(
     _, current = api.feed_access(app, feed, Role.viewer)
     page = decisions.page(current.feed_id, state, within_days, limit, cursor, clock.now())
     logger.info("decisions listed", extra={"feed": feed, "state": state, "count": len(page.items)})
-    return api.ListBody[DecisionView](items=[view(item) for item in page.items], next_cursor=page.next_cursor)
+    return DecisionPage(items=[view(item) for item in page.items], next_cursor=page.next_cursor)
 
 
 @logger.inject_lambda_context(clear_state=True)

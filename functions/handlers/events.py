@@ -6,7 +6,8 @@ reported one by one).
 
 Events go to the findings bus with source `feedguard`: Finding Detected,
 Finding Assessed, Assessment Expired, Assessment Reopened, Finding Withdrawn;
-and Exception Expired, from the feed's own stream of package exception
+and Exception Expired and Exception Expiring (the warning, as Assessment
+Expiring is an assessment's), from the feed's own stream of package exception
 entries (`<feed id>#*`, its `vulnerability_id` `*`, the exception in its
 `reason`) only, as the same entry in each listed vulnerability's history
 repeats it.
@@ -57,7 +58,7 @@ DETAIL_TYPES = {
     "merged": "Findings Merged",
 }
 # Announced from the feed's stream only (above).
-FEED_DETAIL_TYPES = {"exception_expired": "Exception Expired"}
+FEED_DETAIL_TYPES = {"exception_expired": "Exception Expired", "exception_expiring": "Exception Expiring"}
 
 
 @lru_cache(maxsize=1)
@@ -103,7 +104,7 @@ def detail_of(entry: dict[str, Any], finding: Finding | None) -> tuple[str, dict
         # An assessment's expiry as it was made (None: it does not expire).
         "expires_at": entry.get("expires_at"),
         "reason": entry.get("reason"),
-        # Whole days from the warning to the expiry, rounded up (`expiring` only; else null).
+        # Whole days from the warning to the expiry, rounded up (`expiring`, `exception_expiring`; else null).
         "days_left": _days_left(entry),
     }
 
@@ -116,7 +117,8 @@ def _detail_type(entry: dict[str, Any]) -> str | None:
 
 
 def _days_left(entry: dict[str, Any]) -> int | None:
-    if entry.get("action") != "expiring" or not entry.get("expires_at") or not entry.get("at"):
+    warning = entry.get("action") in {"expiring", "exception_expiring"}
+    if not warning or not entry.get("expires_at") or not entry.get("at"):
         return None
     return clock.days_left(str(entry["expires_at"]), str(entry["at"]))
 

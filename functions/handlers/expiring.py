@@ -1,7 +1,8 @@
 """Expiry warnings: the hourly schedule (template.yaml, ExpiringFunction)
 records an `expiring` warning for every decision that expires within
 ExpiringWarningDays and was not warned of (feedguard.decisions), once each;
-the events function publishes them as Assessment Expiring.
+the events function publishes them as Assessment Expiring (an assessment's)
+or Exception Expiring (a package exception's).
 
 A feed whose warnings failed leaves them due, so the next run retries them;
 the run then fails after sweeping the others, so that Lambda retries it and

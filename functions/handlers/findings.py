@@ -167,7 +167,8 @@ class HistoryView(api.ResponseModel):
         description="detected, assessed, unassessed, expired, reopened or withdrawn; merged (findings an alias "
         "linked became this one: the reason names them, the assessment that stands and those that ended); "
         "expiring (the warning that the assessment expires within ExpiringWarningDays); exception_created, "
-        "exception_deleted or exception_expired for a package exception (docs/exceptions.md), in the history of "
+        "exception_deleted, exception_expiring (its warning) or exception_expired for a package exception "
+        "(docs/exceptions.md), in the history of "
         "each vulnerability it lists and in the feed's own, read as the history of vulnerability `*`"
     )
     type: str | None = Field(default=None, description="The assessment type, for assessed")

@@ -123,3 +123,83 @@ def test_the_schedule_publishes_assessment_expiring_once(stack: RunningStack, de
     assert requests.post(fire, timeout=60).json() == {"ok": True}
     assert history(stack, FEED, "CVE-2021-44228").count("expiring") == 1
     assert len(expiring_events(stack)) == 1
+
+
+# ---------------------------------------------------------------- package exceptions among the decisions
+
+
+@pytest.fixture(scope="module")
+def excepted(stack: RunningStack, decided: dict[str, str]) -> dict[str, str]:
+    """After the assessments' tests: an exception for log4j that matches the
+    feed's package and never expires, and one for left-pad (no package of
+    the feed) that expires in 2 days."""
+    made = {}
+    for name, body in (
+        ("matching", {"purl": "pkg:maven/org.apache.logging.log4j/log4j-core", "expires_at": None}),
+        ("unused", {"purl": "pkg:npm/left-pad", "vulnerability_ids": ["CVE-2016-0001"], "expires_at": in_days(2)}),
+    ):
+        answer = call(stack, "POST", f"/feeds/{FEED}/exceptions", json={"type": "ignore", "comment": "c", **body})
+        assert answer.status_code == 201, answer.text
+        made[name] = answer.json()["id"]
+        made[f"{name}_expires_at"] = answer.json()["expires_at"]
+    return made
+
+
+def test_stale_lists_the_exception_that_matches_no_package_after_the_assessments(
+    stack: RunningStack, decided: dict[str, str], excepted: dict[str, str]
+) -> None:
+    status, answer = decisions(stack, decided["viewer"], state="stale")
+    assert status == 200, answer
+    assert [(i["kind"], i.get("vulnerability_id") or i["id"], i["reason"]) for i in answer["items"]] == [
+        ("assessment", "CVE-2020-28500", "withdrawn"),
+        ("exception", excepted["unused"], "matches_no_package"),
+    ]
+    unused = answer["items"][1]
+    assert (unused["purl"], unused["vulnerability_ids"], unused["type"]) == (
+        "pkg:npm/left-pad",
+        ["CVE-2016-0001"],
+        "ignore",
+    )
+    # Paged one at a time, the same two
+    first = decisions(stack, decided["viewer"], state="stale", limit="1")[1]
+    second = decisions(stack, decided["viewer"], state="stale", limit="1", cursor=first["next_cursor"])[1]
+    assert [i["kind"] for i in first["items"] + second["items"]] == ["assessment", "exception"]
+
+
+def test_expiring_lists_both_kinds_soonest_first(
+    stack: RunningStack, decided: dict[str, str], excepted: dict[str, str]
+) -> None:
+    status, answer = decisions(stack, decided["viewer"], state="expiring")
+    assert status == 200, answer
+    assert [(i["kind"], i.get("vulnerability_id") or i["id"], i["expires_at"]) for i in answer["items"]] == [
+        ("exception", excepted["unused"], excepted["unused_expires_at"]),
+        ("assessment", "CVE-2021-44228", decided["expires_at"]),
+    ]
+
+
+def exception_events(stack: RunningStack) -> list[dict[str, Any]]:
+    published = requests.get(f"{stack.control}/events", timeout=10).json()["items"]
+    return [e for e in published if e["detail-type"] == "Exception Expiring" and e["detail"]["feed"] == FEED]
+
+
+def test_the_schedule_publishes_exception_expiring_once(
+    stack: RunningStack, decided: dict[str, str], excepted: dict[str, str]
+) -> None:
+    fire = f"{stack.control}/schedules/ExpiringWarnings/fire"
+    assert requests.post(fire, timeout=60).json() == {"ok": True}
+    (event,) = wait_for(lambda: exception_events(stack), timeout=30)
+    detail = event["detail"]
+    assert (detail["vulnerability_id"], detail["type"], detail["expires_at"], detail["days_left"]) == (
+        "*",
+        "ignore",
+        excepted["unused_expires_at"],
+        2,
+    )
+    assert excepted["unused"] in detail["reason"]
+    for stream in ("*", "CVE-2016-0001"):
+        assert history(stack, FEED, stream)[-1] == "exception_expiring"
+    assert requests.post(fire, timeout=60).json() == {"ok": True}
+    assert history(stack, FEED, "*").count("exception_expiring") == 1
+    assert len(exception_events(stack)) == 1
+    # The assessment's warning was not repeated, nor one given to an exception as an assessment
+    assert len(expiring_events(stack)) == 1

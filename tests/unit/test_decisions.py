@@ -148,6 +148,7 @@ def test_stale_pages_follow_the_cursor_and_cost_two_calls_a_hundred_assessments(
     assert calls == [
         {"BatchGetItem": 3, "Query": 2},  # 0-99, 100-199: two stale found in the second hundred
         {"BatchGetItem": 3, "Query": 2},  # from 121: the rest of 100-199, then 200-249
+        {"BatchGetItem": 1, "Query": 1},  # the next kind's: the feed's package exceptions (none)
     ]
 
 

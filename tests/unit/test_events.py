@@ -199,6 +199,25 @@ def test_an_exceptions_expiry_is_announced_once_from_the_feeds_stream(aws: Any) 
     assert (event["detail"]["vulnerability_id"], event["detail"]["reason"]) == ("*", reason)
 
 
+def test_an_exceptions_expiry_warning_is_announced_once_with_days_left(aws: Any) -> None:
+    reason = "Exception ex_1: ignore for pkg:npm/lodash (every version), CVE-2021-44228; expires at …"
+    records = [
+        history_record(
+            "1", "exception_expiring", "*", type="ignore", reason=reason,
+            expires_at="2026-12-10T00:00:00Z", at="2026-12-07T12:00:00Z",
+        ),
+        history_record(
+            "2", "exception_expiring", "CVE-2021-44228", type="ignore", reason=reason,
+            expires_at="2026-12-10T00:00:00Z", at="2026-12-07T12:00:00Z",
+        ),
+    ]  # fmt: skip
+    assert events.handler({"Records": records}, LambdaContext()) == {"batchItemFailures": []}
+    (event,) = published(aws)
+    assert event["detail-type"] == "Exception Expiring"
+    detail = event["detail"]
+    assert (detail["vulnerability_id"], detail["reason"], detail["days_left"]) == ("*", reason, 3)
+
+
 def test_a_refused_publish_is_reported_alone_so_it_is_retried(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     a_finding("demo", "CVE-A")
     a_finding("demo", "CVE-B")

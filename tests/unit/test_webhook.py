@@ -183,6 +183,9 @@ EVERY_KIND = [
     event("Assessment Reopened", cvss_score=8.0, action="reopened"),
     event("Finding Withdrawn", cvss_score=9.0, action="withdrawn"),
     event("Assessment Expiring", cvss_score=5.0, action="expiring"),
+    # A package exception's, from the feed's stream: no finding, so no score
+    event("Exception Expired", cvss_score=None, action="exception_expired"),
+    event("Exception Expiring", cvss_score=None, action="exception_expiring"),
 ]
 
 
@@ -195,6 +198,8 @@ EVERY_KIND = [
                 "Assessment Expired:4.0",
                 "Assessment Expiring:5.0",
                 "Assessment Reopened:8.0",
+                "Exception Expired:None",
+                "Exception Expiring:None",
                 "Finding Detected:7.0",
                 "Finding Detected:9.8",
             ],
@@ -205,6 +210,8 @@ EVERY_KIND = [
                 "Assessment Expired:4.0",
                 "Assessment Expiring:5.0",
                 "Assessment Reopened:8.0",
+                "Exception Expired:None",
+                "Exception Expiring:None",
                 "Finding Assessed:9.8",
                 "Finding Detected:7.0",
                 "Finding Detected:9.8",
@@ -216,6 +223,8 @@ EVERY_KIND = [
                 "Assessment Expired:4.0",
                 "Assessment Expiring:5.0",
                 "Assessment Reopened:8.0",
+                "Exception Expired:None",
+                "Exception Expiring:None",
                 "Finding Detected:6.9",
                 "Finding Detected:7.0",
                 "Finding Detected:9.8",

@@ -4,6 +4,12 @@ Every read is a Query on the assessments table's key or its sparse
 `by_expiry` index (feed id, expires_at), or a BatchGet of findings: never a
 Scan.
 
+The table holds the feed's package exceptions too (`#exception#<id>`,
+dal.exceptions). The assessments' Query starts above their keys
+(models.ASSESSMENT_KEY_FLOOR), so it never reads one; by_expiry holds both
+kinds, and `expiring` and `due` read it once for both (models.DecisionItem),
+each item told apart by its `entity`.
+
 Warnings: an assessment is due one while its expiry is within the window
 and it has no `warned_at`. Recording one sets `warned_at` and writes the
 finding's `expiring` history entry in one transaction, on condition that
@@ -25,9 +31,11 @@ from pynamodb.exceptions import TransactWriteError
 from feedguard import clock
 from feedguard.actors import AUTO
 from feedguard.dal import batching, conditions, history, transactions
-from feedguard.dal.models import Assessment, Finding
+from feedguard.dal.models import ASSESSMENT_KEY_FLOOR, Assessment, DecisionItem, Finding
 from feedguard.dal.pages import collect
-from feedguard.domain import AssessmentDecision, DecisionReason
+from feedguard.domain import AssessmentDecision, DecisionReason, ExceptionDecision
+from feedguard.errors import InvalidInput
+from feedguard.exceptions import PackageException
 
 # Stale: assessments read a Query, whose findings one BatchGet then reads
 # (DynamoDB's 100 keys a call); at most MAX_ROUNDS of them for one page.
@@ -35,16 +43,18 @@ READ_CHUNK = batching.READ_LIMIT
 MAX_ROUNDS = 5
 
 
-def _decision(item: Assessment, reason: DecisionReason, withdrawn_at: str | None = None) -> AssessmentDecision:
+def _decision(
+    item: Assessment | DecisionItem, reason: DecisionReason, withdrawn_at: str | None = None
+) -> AssessmentDecision:
     return AssessmentDecision(
         reason=reason,
         vulnerability_id=item.vulnerability_id,
         type=item.type,
         effect=item.effect,
         comment=item.comment,
-        assessed_by=item.assessed_by,
+        assessed_by=str(item.assessed_by),
         assessed_by_id=item.assessed_by_id,
-        assessed_at=item.assessed_at,
+        assessed_at=str(item.assessed_at),
         expires_at=item.expires_at,
         version=int(item.version or 0),
         withdrawn_at=withdrawn_at,
@@ -72,12 +82,17 @@ def stale(feed: str, limit: int, after: str | None, now: datetime) -> tuple[list
     may then hold fewer than `limit` items, even none, with a resume point.
     `after`: the vulnerability id to resume after. Returns the decisions and
     the id to resume after (None: the feed's assessments are all read)."""
+    if after is not None and after < ASSESSMENT_KEY_FLOOR:
+        # Outside the Query's key range: DynamoDB would refuse it as a starting point.
+        raise InvalidInput("The cursor is not one this API gave out.")
     found: list[AssessmentDecision] = []
     moment = int(now.timestamp())
     start = after
     for _ in range(MAX_ROUNDS):
         results = Assessment.query(
             feed,
+            # Above the exceptions' keys (`#exception#…`): only assessments are read.
+            Assessment.vulnerability_id >= ASSESSMENT_KEY_FLOOR,
             limit=READ_CHUNK,
             page_size=READ_CHUNK,
             last_evaluated_key=_assessment_key(feed, start) if start else None,
@@ -123,22 +138,66 @@ def _finding_states(feed: str, ids: list[str]) -> dict[str, tuple[str, str | Non
 
 def _window(now: datetime, until: datetime) -> Any:
     """The by_expiry key range of expiries after `now` (not yet expired) up to `until`."""
-    return Assessment.expires_at.between(clock.iso(now + timedelta(seconds=1)), clock.iso(until))
+    return DecisionItem.expires_at.between(clock.iso(now + timedelta(seconds=1)), clock.iso(until))
+
+
+def is_exception(item: DecisionItem) -> bool:
+    return item.entity == "exception"
+
+
+def as_exception(item: DecisionItem) -> PackageException:
+    """The exception an item of by_expiry holds (its `entity` is "exception")."""
+    return PackageException(
+        feed=item.feed,
+        id=str(item.id),
+        purl=str(item.purl),
+        versions=item.versions,
+        vulnerability_ids=tuple(str(v) for v in item.vulnerability_ids) if item.vulnerability_ids is not None else None,
+        type=item.type,
+        effect=item.effect,
+        comment=item.comment,
+        created_by=str(item.created_by),
+        created_by_id=item.created_by_id,
+        created_at=str(item.created_at),
+        expires_at=item.expires_at,
+    )
+
+
+def exception_decision(exception: PackageException, reason: Any) -> ExceptionDecision:
+    return ExceptionDecision(
+        reason=reason,
+        id=exception.id,
+        purl=exception.purl,
+        versions=exception.versions,
+        vulnerability_ids=exception.vulnerability_ids,
+        type=exception.type,
+        effect=exception.effect,
+        comment=exception.comment,
+        created_by=exception.created_by,
+        created_by_id=exception.created_by_id,
+        created_at=exception.created_at,
+        expires_at=exception.expires_at,
+    )
 
 
 def expiring(
     feed: str, now: datetime, until: datetime, limit: int, cursor: str | None
-) -> tuple[list[AssessmentDecision], str | None]:
-    """Assessments that expire after `now` and by `until`, soonest first:
-    one Query of by_expiry a page. `cursor`: this list's own (pages.collect)."""
+) -> tuple[list[AssessmentDecision | ExceptionDecision], str | None]:
+    """The feed's decisions of both kinds, assessments and package
+    exceptions, that expire after `now` and by `until`, soonest first: one
+    Query of by_expiry a page, each item in its kind's shape.
+    `cursor`: this list's own (pages.collect)."""
     if until <= now:
         return [], None
     page = collect(
-        lambda **kwargs: Assessment.by_expiry.query(feed, range_key_condition=_window(now, until), **kwargs),
+        lambda **kwargs: DecisionItem.by_expiry.query(feed, range_key_condition=_window(now, until), **kwargs),
         limit,
         cursor,
     )
-    return [_decision(item, "expiring") for item in page.items], page.next_cursor
+    return [
+        exception_decision(as_exception(item), "expiring") if is_exception(item) else _decision(item, "expiring")
+        for item in page.items
+    ], page.next_cursor
 
 
 # ---------------------------------------------------------------- warnings
@@ -155,15 +214,26 @@ class Due:
     version: int
 
 
-def due(feed: str, now: datetime, until: datetime) -> Iterator[Due]:
-    """The feed's assessments that expire after `now` and by `until` and
-    were not warned of: one Query of by_expiry (and one more a MB)."""
+@dataclass(frozen=True)
+class ExceptionDue:
+    """A package exception whose expiry's warning is due (dal.exceptions.record_warning)."""
+
+    exception: PackageException
+
+
+def due(feed: str, now: datetime, until: datetime) -> Iterator[Due | ExceptionDue]:
+    """The feed's decisions of both kinds that expire after `now` and by
+    `until` and were not warned of: one Query of by_expiry (and one more a
+    MB), assessments as Due, exceptions as ExceptionDue."""
     if until <= now:
         return
-    for item in Assessment.by_expiry.query(
-        feed, range_key_condition=_window(now, until), filter_condition=Assessment.warned_at.does_not_exist()
+    for item in DecisionItem.by_expiry.query(
+        feed, range_key_condition=_window(now, until), filter_condition=DecisionItem.warned_at.does_not_exist()
     ):
-        yield Due(feed, item.vulnerability_id, item.type, str(item.expires_at), int(item.version or 0))
+        if is_exception(item):
+            yield ExceptionDue(as_exception(item))
+        else:
+            yield Due(feed, item.vulnerability_id, item.type, str(item.expires_at), int(item.version or 0))
 
 
 def record_warning(warning: Due, now: datetime) -> bool:

@@ -245,3 +245,48 @@ def from_image(image: dict[str, object]) -> PackageException | None:
         created_at=str(image["created_at"]),
         expires_at=str(image["expires_at"]) if image.get("expires_at") is not None else None,
     )
+
+
+def record_warning(exception: PackageException, now: datetime) -> bool:
+    """Records the `exception_expiring` warning of the exception (the hourly
+    sweep, feedguard.decisions): sets its `warned_at` and writes the entry
+    in each history its changes are recorded in (the feed's stream, whose
+    entry the events function publishes as Exception Expiring, and each
+    listed vulnerability's), in one transaction, on condition that it is
+    still there and not warned. False when it was deleted meanwhile or
+    warned already (by another sweep, or by this one before a retry)."""
+    feed, expires_at = exception.feed, str(exception.expires_at)
+    at = clock.iso(now)
+    left = clock.days_left(expires_at, at)
+    entries = [
+        history.new_entry(
+            feed,
+            stream,
+            at,
+            "exception_expiring",
+            AUTO,
+            type=exception.type,
+            reason=f"{describe(exception)} It expires in {left} day{'' if left == 1 else 's'}.",
+            expires_at=expires_at,
+        )
+        for stream in _streams(exception)
+    ]
+
+    def write() -> None:
+        with transactions.write() as transaction:
+            transaction.update(
+                ExceptionItem(feed=feed, key=ExceptionItem.key_of(exception.id)),
+                actions=[ExceptionItem.warned_at.set(at)],
+                condition=ExceptionItem.key.exists() & ExceptionItem.warned_at.does_not_exist(),
+            )
+            for entry in entries:
+                transaction.save(entry)
+
+    try:
+        transactions.retrying(write)
+    except TransactWriteError as error:
+        # PynamoDB sends puts before updates: the exception's update comes after the entries.
+        if conditions.failed_in_transaction(error, len(entries)):
+            return False
+        raise
+    return True

@@ -519,6 +519,10 @@ class Assessment(Stored):
 # exceptions. They share its TTL, its stream (dal.exceptions.record_expired),
 # its by_type index (a type an exception uses is in use) and the purge.
 EXCEPTION_KEY_PREFIX = "#exception#"
+# The least sort key above every `#…` key: a Query of a feed's assessments
+# with `vulnerability_id >= ASSESSMENT_KEY_FLOOR` reads no exception (ids
+# begin with a letter or digit, after `$` in byte order).
+ASSESSMENT_KEY_FLOOR = "$"
 
 
 class ExceptionItem(Stored):
@@ -545,10 +549,58 @@ class ExceptionItem(Stored):
     created_at = UnicodeAttribute()
     expires_at = UnicodeAttribute(null=True)
     expires_ttl = NumberAttribute(null=True)  # epoch seconds of expires_at
+    # When its `exception_expiring` warning was recorded (feedguard.decisions); an
+    # exception never changes, so one warning is all it gets.
+    warned_at = UnicodeAttribute(null=True)
 
     @staticmethod
     def key_of(exception_id: str) -> str:
         return f"{EXCEPTION_KEY_PREFIX}{exception_id}"
+
+
+class DecisionsByExpiry(GlobalSecondaryIndex["DecisionItem"]):
+    class Meta:
+        index_name = "by_expiry"
+        projection = AllProjection()
+
+    feed = UnicodeAttribute(hash_key=True)
+    expires_at = UnicodeAttribute(range_key=True)
+
+
+class DecisionItem(Stored):
+    """An item of the assessments table read through `by_expiry` as either
+    kind, an assessment or a package exception (`entity`): every attribute
+    of both, so that one Query of the index answers for both kinds
+    (dal.decisions.expiring, .due), told apart by `entity`. Never written;
+    not in ALL_MODELS, as its table is Assessment's."""
+
+    class Meta(_Meta):
+        table_name = table_name("ASSESSMENTS_TABLE")
+
+    feed = UnicodeAttribute(hash_key=True)
+    vulnerability_id = UnicodeAttribute(range_key=True)  # an exception's #exception#<id>
+    entity = UnicodeAttribute(null=True)  # "exception"; none on assessments
+    type = UnicodeAttribute()
+    effect = UnicodeAttribute()
+    comment = UnicodeAttribute(null=True)
+    expires_at = UnicodeAttribute(null=True)
+    expires_ttl = NumberAttribute(null=True)
+    warned_at = UnicodeAttribute(null=True)
+    # an assessment's
+    assessed_by = UnicodeAttribute(null=True)
+    assessed_by_id = UnicodeAttribute(null=True)
+    assessed_at = UnicodeAttribute(null=True)
+    version = NumberAttribute(null=True)
+    # an exception's
+    id = UnicodeAttribute(null=True)
+    purl = UnicodeAttribute(null=True)
+    versions = UnicodeAttribute(null=True)
+    vulnerability_ids = ListAttribute(of=UnicodeAttribute, null=True)
+    created_by = UnicodeAttribute(null=True)
+    created_by_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+
+    by_expiry = DecisionsByExpiry()
 
 
 # ---------------------------------------------------------------- history

@@ -89,3 +89,18 @@ def remove(feed: str, purl: str, name: str) -> None:
             if not conditions.failed(error):
                 raise
     note_package_changes(feed, 1)
+
+
+def purls_after(feed: str, after: str | None, limit: int) -> tuple[list[str], bool]:
+    """Up to `limit` of the feed's purls after `after` (None: from the
+    first), in purl order, and whether more follow: one Query of the keys
+    only (stale package exceptions, feedguard.decisions)."""
+    results = Package.query(
+        feed,
+        limit=limit,
+        page_size=limit,
+        attributes_to_get=[Package.feed.attr_name, Package.purl.attr_name],
+        last_evaluated_key={"feed": {"S": feed}, "purl": {"S": after}} if after else None,
+    )
+    purls = [package.purl for package in results]
+    return purls, results.last_evaluated_key is not None
