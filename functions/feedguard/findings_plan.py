@@ -173,8 +173,8 @@ def sightings(answered: Iterable[tuple[str, str]], reports: Mapping[str, Report]
             purls[key].add(purl)
             versions = report.fixed_versions.get(vulnerability.id)
             if versions:
-                # Two sources naming fixes of one flaw for one purl: every version either names.
-                fixed[key][purl] = tuple(sorted(set(fixed[key].get(purl, ())) | set(versions)))
+                # Two sources naming fixes of one flaw for one purl: every version either names, in their order.
+                fixed[key][purl] = tuple(dict.fromkeys((*fixed[key].get(purl, ()), *versions)))
     by_group: dict[str, list[Vulnerability]] = defaultdict(list)
     for vid, found in every.items():
         by_group[group_of[vid]] += found

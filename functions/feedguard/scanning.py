@@ -12,7 +12,7 @@ from typing import NamedTuple
 from feedguard import scan_queue
 from feedguard.dal import feeds as feed_store
 from feedguard.dal import scans
-from feedguard.dal import sources as source_store
+from feedguard.dal import source_kinds
 from feedguard.domain import Feed, Scan
 from feedguard.scanplan import BATCH_LIMITS, MAX_COORDINATES, Batch, Known, Planner
 
@@ -36,7 +36,7 @@ def batch_limits(source_ids: Iterable[str]) -> dict[str, int]:
     ids = sorted(set(source_ids))
     if not ids:
         return {}
-    return {source_id: BATCH_LIMITS.get(kind, MAX_COORDINATES) for source_id, kind in source_store.kinds(ids).items()}
+    return {source_id: BATCH_LIMITS.get(kind, MAX_COORDINATES) for source_id, kind in source_kinds.kinds(ids).items()}
 
 
 def package_rows(feeds: Iterable[str]) -> Iterator[tuple[str, dict[str, Known]]]:

@@ -44,13 +44,24 @@ def test_an_osv_scan_records_findings_with_fixed_versions_and_drops_withdrawn_re
     assert (stats["batch_requests"], stats["pages"], stats["record_requests"]) == (2, 1, 5)
     assert (done.status, done.packages_scanned, done.requests_made, done.osv_requests) == ("succeeded", 4, 7, 7)
     assert done.findings_new == 4  # the withdrawn record is no finding
-    assert Finding.count("demo") == 4
-    injection = Finding.get("demo", "GHSA-35jh-r3h4-6jhm")
-    assert (injection.cve, float(injection.cvss_score), injection.severity_band) == ("CVE-2021-23337", 7.2, "high")
+    # Keyed by their CVEs (docs/data-model.md, "Aliases"), each GHSA id an alias item
+    assert Finding.count("demo", filter_condition=Finding.alias_of.does_not_exist()) == 4
+    injection = Finding.get("demo", "CVE-2021-23337")
+    assert (injection.aliases, float(injection.cvss_score), injection.severity_band) == (
+        {"GHSA-35jh-r3h4-6jhm"},
+        7.2,
+        "high",
+    )
+    assert Finding.get("demo", "GHSA-35jh-r3h4-6jhm").alias_of == "CVE-2021-23337"
     assert injection.fixed_by_package() == {LODASH: ["4.17.21"]}
-    assert Finding.get("demo", "GHSA-jfh8-c2jp-5v3q").fixed_by_package() == {LOG4J: ["2.15.0", "2.12.2"]}
+    assert Finding.get("demo", "CVE-2021-44228").fixed_by_package() == {LOG4J: ["2.15.0", "2.12.2"]}
     assert float(Vulnerability.get("GHSA-462w-v97r-4m45").cvss_score) == 5.1  # CVSS v4
-    assert Package.get("demo", LODASH).vulnerability_ids == {"GHSA-35jh-r3h4-6jhm", "GHSA-29mw-wpgm-hmr9"}
+    assert Package.get("demo", LODASH).vulnerability_ids == {
+        "GHSA-35jh-r3h4-6jhm",
+        "GHSA-29mw-wpgm-hmr9",
+        "CVE-2021-23337",
+        "CVE-2020-28500",
+    }
 
 
 def test_a_second_scan_is_answered_by_the_cache_and_records_are_fetched_once_per_id(
@@ -81,9 +92,11 @@ def test_a_feed_with_both_sources_hears_from_both_and_the_scan_counts_requests_p
     a_feed("demo", [LODASH, LOG4J], [a_source(oss[1]), an_osv_source(osv_fake[1])])
     done = scan(aws, "demo")
     assert done.status == "succeeded"
-    found = {finding.vulnerability_id for finding in Finding.query("demo")}
-    # OSS Index's CVE ids and OSV's GHSA ids, both (aliases are merged by another part)
-    assert {"CVE-2021-44228", "CVE-2021-23337", "GHSA-35jh-r3h4-6jhm", "GHSA-jfh8-c2jp-5v3q"} <= found
+    found = {finding.vulnerability_id for finding in Finding.query("demo") if finding.alias_of is None}
+    # OSS Index's CVE and OSV's GHSA naming one flaw are one finding, under the CVE
+    assert {"CVE-2021-44228", "CVE-2021-23337"} <= found
+    assert not {"GHSA-35jh-r3h4-6jhm", "GHSA-jfh8-c2jp-5v3q"} & found
+    assert Finding.get("demo", "CVE-2021-23337").aliases == {"GHSA-35jh-r3h4-6jhm"}
     row = Package.get("demo", LODASH).vulnerability_ids
     assert {"CVE-2021-23337", "GHSA-35jh-r3h4-6jhm"} <= row  # one row, both sources' ids
     assert (int(done.requests_made) - int(done.osv_requests), int(done.osv_requests)) == (1, 2 + 4)
@@ -91,7 +104,12 @@ def test_a_feed_with_both_sources_hears_from_both_and_the_scan_counts_requests_p
     again = scan(aws, "demo", refresh=True)
     assert again.status == "succeeded"
     assert Package.get("demo", LODASH).vulnerability_ids == row
-    assert {finding.vulnerability_id for finding in Finding.query("demo") if finding.status != "withdrawn"} == found
+    again_found = {
+        finding.vulnerability_id
+        for finding in Finding.query("demo")
+        if finding.alias_of is None and finding.status != "withdrawn"
+    }
+    assert again_found == found
 
 
 def test_an_osv_fault_fails_the_batch_and_is_reported_with_the_source(aws: Any, osv_fake: tuple[FakeOsv, str]) -> None:
@@ -128,7 +146,9 @@ def test_the_gate_looks_up_an_unscanned_purl_in_osv_with_its_fixed_versions(
     (result,) = gate.check(feed_store.require("demo"), [LODASH], clock.now())
     assert result.scanned
     by_id = {v["id"]: v for v in result.vulnerabilities}
-    assert by_id["GHSA-35jh-r3h4-6jhm"]["fixed_versions"] == ["4.17.21"]
+    # Named as its finding would be: by its CVE, the GHSA among its aliases
+    assert by_id["CVE-2021-23337"]["fixed_versions"] == ["4.17.21"]
+    assert by_id["CVE-2021-23337"]["aliases"] == ["GHSA-35jh-r3h4-6jhm"]
     assert "FGDEMO-2026-0001" not in by_id
 
 
@@ -137,8 +157,8 @@ def test_the_gate_shows_the_fixed_versions_a_scan_recorded(aws: Any, osv_fake: t
     scan(aws, "demo")
     (result,) = gate.check(feed_store.require("demo"), [LODASH], clock.now())
     assert {v["id"]: v["fixed_versions"] for v in result.vulnerabilities} == {
-        "GHSA-35jh-r3h4-6jhm": ["4.17.21"],
-        "GHSA-29mw-wpgm-hmr9": ["4.17.21"],
+        "CVE-2021-23337": ["4.17.21"],
+        "CVE-2020-28500": ["4.17.21"],
     }
     assert json.dumps(result.vulnerabilities)  # plain JSON
 

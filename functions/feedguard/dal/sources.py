@@ -8,7 +8,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
 from feedguard import clock, domain
-from feedguard.dal import batching, tokens
+from feedguard.dal import tokens
 from feedguard.dal.models import FeedAttachment, Source
 from feedguard.dal.pages import Page, collect
 from feedguard.errors import Conflict, NotFound
@@ -126,9 +126,3 @@ def delete(source_id: str) -> None:
     if source.secret_name:
         tokens.remove(source.secret_name)
 
-
-def kinds(source_ids: list[str]) -> dict[str, str]:
-    """Each existing source's kind, by id: one BatchGetItem of ids and kinds
-    (100 keys a call)."""
-    found = batching.read(Source, source_ids, attributes=["id", "source_kind"])
-    return {source.id: source.source_kind or "ossindex" for source in found}
