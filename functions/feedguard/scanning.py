@@ -11,8 +11,7 @@ from typing import NamedTuple
 
 from feedguard import scan_queue
 from feedguard.dal import feeds as feed_store
-from feedguard.dal import scans
-from feedguard.dal import source_kinds
+from feedguard.dal import scans, source_kinds
 from feedguard.domain import Feed, Scan
 from feedguard.scanplan import BATCH_LIMITS, MAX_COORDINATES, Batch, Known, Planner
 

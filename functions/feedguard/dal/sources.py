@@ -125,4 +125,3 @@ def delete(source_id: str) -> None:
     Source(id=source_id).delete(condition=Source.id.exists())
     if source.secret_name:
         tokens.remove(source.secret_name)
-
