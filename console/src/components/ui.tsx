@@ -199,3 +199,18 @@ export function cursorStack(stack: string[]) {
     previous: () => stack.slice(0, -1),
   };
 }
+
+/** The versions of a package that fix the finding, as its sources know them (OSV does; OSS Index does not). */
+export function FixedIn({ versions }: { versions: string[] }) {
+  return (
+    <div class="fixed-in">
+      Fixed in{' '}
+      {versions.map((version, index) => (
+        <span key={version}>
+          {index > 0 && ', '}
+          <code>{version}</code>
+        </span>
+      ))}
+    </div>
+  );
+}

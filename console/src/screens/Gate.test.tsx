@@ -42,7 +42,21 @@ function stubApi(refuse?: (purls: string[]) => Response | null): Check[] {
                   cvss_score: 7.2,
                   status: 'unassessed',
                   effect: 'block',
+                  aliases: ['GHSA-35jh-r3h4-6jhm'],
+                  fixed_versions: ['4.17.21'],
                 },
+              ],
+            };
+          }
+          if (purl.includes('minimist')) {
+            // As OSS Index answers: no aliases, no fixed versions known
+            const vulnerability = { id: 'CVE-2021-44906', title: 'Prototype pollution', cvss_score: 9.8 };
+            return {
+              purl,
+              verdict: 'block',
+              scanned: true,
+              vulnerabilities: [
+                { ...vulnerability, status: 'unassessed', effect: 'block', aliases: [], fixed_versions: [] },
               ],
             };
           }
@@ -103,6 +117,23 @@ describe('the gate', () => {
 
     const raw = JSON.parse(document.querySelector('.raw-json code')!.textContent!) as { results: { purl: string }[] };
     expect(raw.results.map((result) => result.purl)).toEqual(purls);
+  });
+
+  it("shows a vulnerability's aliases and the versions that fix it where the answer has them", async () => {
+    stubApi();
+    render(<Gate />);
+    await screen.findByLabelText('Feed');
+    paste('pkg:npm/lodash@4.17.20\npkg:npm/minimist@1.2.5');
+    await userEvent.click(screen.getByRole('button', { name: 'Check' }));
+    await screen.findByRole('heading', { name: 'Verdicts from demo' });
+
+    const [lodash, minimist] = screen.getAllByRole('listitem').filter((item) => item.classList.contains('gate-result'));
+    const cell = within(lodash!).getByRole('link', { name: 'CVE-2021-23337' }).closest('td')!;
+    expect(within(cell).getByText('Also known as GHSA-35jh-r3h4-6jhm')).toBeTruthy();
+    expect(cell.querySelector('.fixed-in')!.textContent).toBe('Fixed in 4.17.21');
+    // None known: nothing said
+    expect(within(minimist!).getByRole('link', { name: 'CVE-2021-44906' })).toBeTruthy();
+    expect(minimist!.textContent).not.toMatch(/Fixed in|Also known as/);
   });
 
   it('remembers the chosen feed in the hash and checks against it', async () => {

@@ -4,7 +4,17 @@
 import { useId, useState } from 'preact/hooks';
 import { ApiError, call, client, everyPage, type Schemas } from '../api/client';
 import { useLoad, useSubmit } from '../components/async';
-import { EffectBadge, Empty, ErrorNotice, Field, Loading, Notice, PageHeader, StatusBadge } from '../components/ui';
+import {
+  EffectBadge,
+  Empty,
+  ErrorNotice,
+  Field,
+  FixedIn,
+  Loading,
+  Notice,
+  PageHeader,
+  StatusBadge,
+} from '../components/ui';
 import { formatScore } from '../format';
 import { href, navigate } from '../router';
 
@@ -296,7 +306,13 @@ function GateResult({ feed, result }: { feed: string; result: CheckResult }) {
                 <tr key={vulnerability.id} class={vulnerability.status === 'expired' ? 'row-expired' : undefined}>
                   <td>
                     <a href={href({ name: 'vulnerability', feed, id: vulnerability.id })}>{vulnerability.id}</a>
+                    {(vulnerability.aliases ?? []).length > 0 && (
+                      <div class="aka">Also known as {(vulnerability.aliases ?? []).join(', ')}</div>
+                    )}
                     {vulnerability.title && <div class="vuln-title">{vulnerability.title}</div>}
+                    {(vulnerability.fixed_versions ?? []).length > 0 && (
+                      <FixedIn versions={vulnerability.fixed_versions ?? []} />
+                    )}
                   </td>
                   <td class="num">{formatScore(vulnerability.cvss_score)}</td>
                   <td>

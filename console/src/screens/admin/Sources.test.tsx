@@ -17,6 +17,16 @@ const LOCAL = {
   health: { last_success_at: '2026-12-07T01:23:09Z', last_error: null, credits_exhausted: false },
 };
 
+const OSV = {
+  ...LOCAL,
+  id: 'src5',
+  name: 'osv',
+  kind: 'osv',
+  url: 'https://api.osv.dev',
+  auth: null,
+  token_set: false,
+};
+
 beforeEach(() => {
   signInAsAdmin();
 });
@@ -260,5 +270,88 @@ describe('vulnerability sources', () => {
 
     expect(await screen.findByText(warning)).toBeTruthy();
     expect(screen.getByText(/Source metered added/)).toBeTruthy();
+  });
+
+  it('creates an OSV source: no credentials, no URL needed, Enter sends it, the list says its kind', async () => {
+    // Given no source yet
+    let sources: unknown[] = [];
+    const api = fakeApi({
+      'GET /sources': () => json(200, page(sources)),
+      'POST /sources': (sent: Sent) => {
+        const body = sent.body as { name: string };
+        sources = [{ ...OSV, name: body.name }];
+        return json(201, sources[0]);
+      },
+    });
+    render(<AdminScreen section="sources" />);
+    const form = await screen.findByRole('form', { name: 'New vulnerability source' });
+
+    // When the admin picks OSV from the labelled Kind choice
+    const kind = within(form).getByLabelText('Kind') as HTMLSelectElement;
+    expect(kind.value).toBe('ossindex');
+    expect(Array.from(kind.options).map((option) => option.text)).toEqual(['Sonatype OSS Index', 'OSV']);
+    await userEvent.selectOptions(kind, 'osv');
+    expect(kind.value).toBe('osv');
+
+    // Then no token, authentication or username is asked, and the URL is optional with osv.dev's as placeholder
+    expect(within(form).queryByLabelText('Token')).toBeNull();
+    expect(within(form).queryByLabelText('Authentication')).toBeNull();
+    expect(within(form).queryByLabelText('Username')).toBeNull();
+    const url = within(form).getByLabelText('URL (optional)') as HTMLInputElement;
+    expect(url.value).toBe('');
+    expect(url.placeholder).toBe('https://api.osv.dev');
+
+    await userEvent.type(within(form).getByLabelText('Name'), 'osv{Enter}');
+
+    // And the API got a body without credentials or URL (it defaults the URL to osv.dev's)
+    await waitFor(() => expect(api.of('POST', '/sources')).toHaveLength(1));
+    expect(api.of('POST', '/sources')[0]!.body).toEqual({ name: 'osv', kind: 'osv' });
+    expect(await screen.findByText('Source osv added.')).toBeTruthy();
+    const row = (await screen.findByText('osv', { selector: 'strong' })).closest('tr')!;
+    expect(within(row).getByText('OSV')).toBeTruthy();
+    expect(within(row).getByText('No credentials')).toBeTruthy();
+    // The form stays on OSV for the next one
+    expect((within(form).getByLabelText('Kind') as HTMLSelectElement).value).toBe('osv');
+  });
+
+  it('sends an OSV source the URL given, and puts back the OSS Index default when the kind turns back', async () => {
+    const api = fakeApi({
+      'GET /sources': page([]),
+      'POST /sources': () => json(422, { message: 'A source URL must use https.' }),
+    });
+    render(<AdminScreen section="sources" />);
+    const form = await screen.findByRole('form', { name: 'New vulnerability source' });
+    await userEvent.selectOptions(within(form).getByLabelText('Kind'), 'osv');
+    await userEvent.selectOptions(within(form).getByLabelText('Kind'), 'ossindex');
+    expect((within(form).getByLabelText('URL') as HTMLInputElement).value).toBe('https://api.guide.sonatype.com');
+    await userEvent.selectOptions(within(form).getByLabelText('Kind'), 'osv');
+    await userEvent.type(within(form).getByLabelText('URL (optional)'), 'http://osv.internal');
+    await userEvent.type(within(form).getByLabelText('Name'), 'mirror');
+    await userEvent.click(within(form).getByRole('button', { name: 'Add source' }));
+
+    // The API's refusal shows as today, and what was typed stays
+    expect(await within(form).findByText('A source URL must use https.')).toBeTruthy();
+    expect(api.of('POST', '/sources')[0]!.body).toEqual({ name: 'mirror', kind: 'osv', url: 'http://osv.internal' });
+    expect((within(form).getByLabelText('URL (optional)') as HTMLInputElement).value).toBe('http://osv.internal');
+  });
+
+  it('edits an OSV source without credential fields', async () => {
+    const api = fakeApi({
+      'GET /sources': page([OSV]),
+      'PATCH /sources/src5': (sent: Sent) => json(200, { ...OSV, ...(sent.body as object) }),
+    });
+    render(<AdminScreen section="sources" />);
+    await userEvent.click(await screen.findByRole('button', { name: 'Edit osv' }));
+    const form = await screen.findByRole('form', { name: 'Edit osv' });
+    expect(within(form).queryByLabelText('Kind')).toBeNull();
+    expect(within(form).queryByLabelText('New token')).toBeNull();
+    expect(within(form).queryByLabelText('Authentication')).toBeNull();
+    const name = within(form).getByLabelText('Name');
+    await userEvent.clear(name);
+    await userEvent.type(name, 'osv.dev');
+    await userEvent.click(within(form).getByRole('button', { name: 'Save changes' }));
+
+    await waitFor(() => expect(api.of('PATCH', '/sources/src5')).toHaveLength(1));
+    expect(api.of('PATCH', '/sources/src5')[0]!.body).toEqual({ name: 'osv.dev' });
   });
 });

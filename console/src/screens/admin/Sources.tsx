@@ -1,5 +1,6 @@
-// Vulnerability sources: where feeds' scans look packages up. The token goes to
-// the API once and is never shown again: the list says only "token set".
+// Vulnerability sources: where feeds' scans look packages up. An OSS Index
+// source's token goes to the API once and is never shown again: the list says
+// only "token set". An OSV source is free and takes no credentials at all.
 import { useState } from 'preact/hooks';
 import { ApiError, call, client, type Schemas } from '../../api/client';
 import { useSubmit } from '../../components/async';
@@ -11,8 +12,12 @@ import { FormError, usePagedList } from './common';
 
 type Source = Schemas['SourceView'];
 type Auth = 'bearer' | 'basic';
+type Kind = Source['kind'];
 
 export const DEFAULT_SOURCE_URL = 'https://api.guide.sonatype.com';
+/** Where an OSV source asks when it is given no URL (the API's default). */
+export const DEFAULT_OSV_URL = 'https://api.osv.dev';
+export const KIND_LABEL: Record<string, string> = { ossindex: 'Sonatype OSS Index', osv: 'OSV' };
 const AUTH_LABEL: Record<string, string> = { bearer: 'Bearer token', basic: 'Basic (username and token)' };
 
 type Health = Source['health'];
@@ -43,6 +48,7 @@ export function SourceHealth({ health }: { health: Health }) {
 }
 
 interface SourceValues {
+  kind: Kind;
   name: string;
   url: string;
   auth: Auth;
@@ -50,11 +56,19 @@ interface SourceValues {
   token: string;
 }
 
-const EMPTY: SourceValues = { name: '', url: DEFAULT_SOURCE_URL, auth: 'bearer', username: '', token: '' };
-const FIELDS = ['name', 'url', 'auth', 'username', 'token'];
+const EMPTY: SourceValues = {
+  kind: 'ossindex',
+  name: '',
+  url: DEFAULT_SOURCE_URL,
+  auth: 'bearer',
+  username: '',
+  token: '',
+};
+const FIELDS = ['kind', 'name', 'url', 'auth', 'username', 'token'];
 
 function valuesOf(source: Source): SourceValues {
   return {
+    kind: source.kind,
     name: source.name,
     url: source.url,
     auth: source.auth === 'basic' ? 'basic' : 'bearer',
@@ -67,6 +81,8 @@ function valuesOf(source: Source): SourceValues {
 function missing(values: SourceValues, creating: boolean): Record<string, string> {
   const errors: Record<string, string> = {};
   if (!values.name.trim()) errors.name = 'Give the source a name.';
+  // OSV needs nothing more: its URL defaults to osv.dev's and it takes no credentials.
+  if (values.kind === 'osv') return errors;
   if (!values.url.trim()) errors.url = `Enter the source's URL (${DEFAULT_SOURCE_URL} for Sonatype Guide).`;
   if (values.auth === 'basic' && !values.username.trim()) {
     errors.username = "Basic authentication needs a username (OSS Index's is the account's e-mail).";
@@ -92,6 +108,18 @@ function SourceForm({ source, onSaved, onCancel }: SourceFormProps) {
     setValues((previous) => ({ ...previous, [name]: value }));
   };
   const errors = { ...(error?.status === 422 ? error.fieldErrors() : {}), ...checked };
+  const osv = values.kind === 'osv';
+
+  /** A new kind: the URL follows it while it is still the other kind's default. */
+  function chooseKind(kind: Kind) {
+    setValues((previous) => {
+      let url = previous.url;
+      if (kind === 'osv' && url.trim() === DEFAULT_SOURCE_URL) url = '';
+      if (kind === 'ossindex' && (!url.trim() || url.trim() === DEFAULT_OSV_URL)) url = DEFAULT_SOURCE_URL;
+      return { ...previous, kind, url };
+    });
+    setChecked({});
+  }
 
   async function submit(event: Event) {
     event.preventDefault();
@@ -105,6 +133,10 @@ function SourceForm({ source, onSaved, onCancel }: SourceFormProps) {
     const url = values.url.trim();
     const username = values.auth === 'basic' ? values.username.trim() : null;
     const saved = await run(() => {
+      if (!source && osv) {
+        // No token, auth or username: the API refuses them for osv (422). No URL: osv.dev's.
+        return call(client.POST('/sources', { body: { name, kind: 'osv', ...(url ? { url } : {}) } }));
+      }
       if (!source) {
         return call(
           client.POST('/sources', {
@@ -122,7 +154,9 @@ function SourceForm({ source, onSaved, onCancel }: SourceFormProps) {
       // Only what changed; an empty token keeps the current one.
       const changes: Schemas['SourceChanges'] = {};
       if (name !== source.name) changes.name = name;
-      if (url !== source.url) changes.url = url;
+      // An emptied OSV URL goes back to osv.dev's.
+      const newUrl = url || (source.kind === 'osv' ? DEFAULT_OSV_URL : url);
+      if (newUrl !== source.url) changes.url = newUrl;
       // An osv source takes no credentials: only its name and url change here.
       const credentials = source.kind !== 'osv';
       if (credentials && values.auth !== source.auth) changes.auth = values.auth;
@@ -133,7 +167,9 @@ function SourceForm({ source, onSaved, onCancel }: SourceFormProps) {
     });
     if (!saved) return;
     // The token is never kept past the answer: a new form starts empty.
-    setValues(source ? { ...values, token: '' } : EMPTY);
+    // A new form keeps the kind just used, with that kind's URL.
+    const fresh = { ...EMPTY, kind: values.kind, url: values.kind === 'osv' ? '' : DEFAULT_SOURCE_URL };
+    setValues(source ? { ...values, token: '' } : fresh);
     onSaved(saved);
   }
 
@@ -141,6 +177,27 @@ function SourceForm({ source, onSaved, onCancel }: SourceFormProps) {
     <form onSubmit={submit} noValidate aria-label={creating ? 'New vulnerability source' : `Edit ${source.name}`}>
       <FormError error={error} shown={FIELDS} />
       <div class="form-grid">
+        {creating && (
+          <Field
+            label="Kind"
+            error={errors.kind}
+            hint="OSS Index needs a Sonatype token; OSV (osv.dev) is free and takes no credentials."
+          >
+            {({ id, describedBy, invalid }) => (
+              <select
+                id={id}
+                name="kind"
+                value={values.kind}
+                aria-describedby={describedBy}
+                aria-invalid={invalid}
+                onChange={(event) => chooseKind(event.currentTarget.value as Kind)}
+              >
+                <option value="ossindex">{KIND_LABEL.ossindex}</option>
+                <option value="osv">{KIND_LABEL.osv}</option>
+              </select>
+            )}
+          </Field>
+        )}
         <Field label="Name" error={errors.name}>
           {({ id, describedBy, invalid }) => (
             <input
@@ -156,13 +213,19 @@ function SourceForm({ source, onSaved, onCancel }: SourceFormProps) {
           )}
         </Field>
         <Field
-          label="URL"
+          label={osv ? 'URL (optional)' : 'URL'}
           error={errors.url}
           hint={
-            <>
-              Sonatype Guide, OSS Index's current home, is <code>{DEFAULT_SOURCE_URL}</code>;{' '}
-              <code>https://ossindex.sonatype.org</code> also works.
-            </>
+            osv ? (
+              <>
+                Leave empty for osv.dev, <code>{DEFAULT_OSV_URL}</code>.
+              </>
+            ) : (
+              <>
+                Sonatype Guide, OSS Index's current home, is <code>{DEFAULT_SOURCE_URL}</code>;{' '}
+                <code>https://ossindex.sonatype.org</code> also works.
+              </>
+            )
           }
         >
           {({ id, describedBy, invalid }) => (
@@ -173,32 +236,35 @@ function SourceForm({ source, onSaved, onCancel }: SourceFormProps) {
               autoComplete="off"
               spellcheck={false}
               value={values.url}
+              placeholder={osv ? DEFAULT_OSV_URL : undefined}
               aria-describedby={describedBy}
               aria-invalid={invalid}
               onInput={set('url')}
             />
           )}
         </Field>
-        <Field
-          label="Authentication"
-          error={errors.auth}
-          hint="Bearer sends a Sonatype personal access token; basic sends username and token."
-        >
-          {({ id, describedBy, invalid }) => (
-            <select
-              id={id}
-              name="auth"
-              value={values.auth}
-              aria-describedby={describedBy}
-              aria-invalid={invalid}
-              onChange={set('auth')}
-            >
-              <option value="bearer">{AUTH_LABEL.bearer}</option>
-              <option value="basic">{AUTH_LABEL.basic}</option>
-            </select>
-          )}
-        </Field>
-        {values.auth === 'basic' && (
+        {!osv && (
+          <Field
+            label="Authentication"
+            error={errors.auth}
+            hint="Bearer sends a Sonatype personal access token; basic sends username and token."
+          >
+            {({ id, describedBy, invalid }) => (
+              <select
+                id={id}
+                name="auth"
+                value={values.auth}
+                aria-describedby={describedBy}
+                aria-invalid={invalid}
+                onChange={set('auth')}
+              >
+                <option value="bearer">{AUTH_LABEL.bearer}</option>
+                <option value="basic">{AUTH_LABEL.basic}</option>
+              </select>
+            )}
+          </Field>
+        )}
+        {!osv && values.auth === 'basic' && (
           <Field label="Username" error={errors.username} hint="For OSS Index, the account's e-mail address.">
             {({ id, describedBy, invalid }) => (
               <input
@@ -215,29 +281,31 @@ function SourceForm({ source, onSaved, onCancel }: SourceFormProps) {
             )}
           </Field>
         )}
-        <Field
-          label={creating ? 'Token' : 'New token'}
-          error={errors.token}
-          hint={
-            creating
-              ? 'Kept in the secret store and never shown again, here or anywhere.'
-              : 'Leave empty to keep the current token. A token you enter replaces it and is never shown again.'
-          }
-        >
-          {({ id, describedBy, invalid }) => (
-            <input
-              id={id}
-              type="password"
-              name="token"
-              autoComplete="new-password"
-              spellcheck={false}
-              value={values.token}
-              aria-describedby={describedBy}
-              aria-invalid={invalid}
-              onInput={set('token')}
-            />
-          )}
-        </Field>
+        {!osv && (
+          <Field
+            label={creating ? 'Token' : 'New token'}
+            error={errors.token}
+            hint={
+              creating
+                ? 'Kept in the secret store and never shown again, here or anywhere.'
+                : 'Leave empty to keep the current token. A token you enter replaces it and is never shown again.'
+            }
+          >
+            {({ id, describedBy, invalid }) => (
+              <input
+                id={id}
+                type="password"
+                name="token"
+                autoComplete="new-password"
+                spellcheck={false}
+                value={values.token}
+                aria-describedby={describedBy}
+                aria-invalid={invalid}
+                onInput={set('token')}
+              />
+            )}
+          </Field>
+        )}
       </div>
       <div class="form-actions">
         <button type="submit" disabled={busy}>
@@ -370,7 +438,7 @@ export function SourcesSection() {
                     <strong>{source.name}</strong>
                     <div class="meta mono">{source.id}</div>
                   </td>
-                  <td>{source.kind}</td>
+                  <td>{KIND_LABEL[source.kind] ?? source.kind}</td>
                   <td class="mono source-url">{source.url}</td>
                   <td>
                     {source.auth ? (AUTH_LABEL[source.auth] ?? source.auth) : 'No credentials'}
@@ -411,7 +479,14 @@ export function SourcesSection() {
 
       <section class="panel admin-create" aria-labelledby="new-source-title">
         <h3 id="new-source-title">Add a vulnerability source</h3>
-        <SourceForm onSaved={(source) => announce(source, 'added; its token is stored and will not be shown again')} />
+        <SourceForm
+          onSaved={(source) =>
+            announce(
+              source,
+              source.kind === 'osv' ? 'added' : 'added; its token is stored and will not be shown again',
+            )
+          }
+        />
       </section>
 
       <Dialog

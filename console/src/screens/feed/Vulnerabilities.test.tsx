@@ -104,6 +104,15 @@ beforeEach(() => {
 });
 
 describe('the Vulnerabilities tab', () => {
+  it("shows a finding's aliases compactly under its id, and nothing for one without", async () => {
+    stubApi([finding('CVE-2021-23337', 7.2, { aliases: ['GHSA-35jh-r3h4-6jhm'] }), finding('CVE-2021-44228', 10)]);
+    render(<Tab role="viewer" />);
+    const lodash = (await screen.findByRole('link', { name: 'CVE-2021-23337' })).closest('td')!;
+    expect(within(lodash).getByText('aka GHSA-35jh-r3h4-6jhm')).toBeTruthy();
+    const log4shell = screen.getByRole('link', { name: 'CVE-2021-44228' }).closest('td')!;
+    expect(log4shell.textContent).not.toContain('aka');
+  });
+
   it('puts the filters in the request and in the hash, and sorts by score', async () => {
     const api = stubApi();
     render(<Tab role="assessor" />);

@@ -457,6 +457,7 @@ function FindingRow({
         <a href={href({ name: 'vulnerability', feed, id: item.id }, listQuery)} class="vuln-id">
           {name}
         </a>
+        {(item.aliases ?? []).length > 0 && <div class="aka">aka {(item.aliases ?? []).join(', ')}</div>}
         {item.title && <div class="vuln-title">{item.title}</div>}
       </td>
       <td class="score-cell">
