@@ -256,7 +256,85 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-class Client:
+class RetryingClient:
+    """What every source's client shares: a request sent until it is
+    answered. Connection failures, timeouts and the `retryable` statuses are
+    retried with exponential backoff and full jitter (a Retry-After is
+    honoured), within `max_attempts` and `max_total_seconds`; a redirect is
+    refused (sources do not follow them); any other status is an
+    OssIndexError, once `_refuse` has given the source's own statuses their
+    meaning. A subclass's __init__ sets the attributes below."""
+
+    source_name = "The source"
+    retryable: frozenset[int] = RETRYABLE
+    session: requests.Session
+    timeout: float
+    max_attempts: int
+    max_total_seconds: float
+    base_delay: float
+    max_delay: float
+    sleep: Callable[[float], None]
+    usage: Usage
+
+    def _exchange(self, method: str, url: str, payload: Any, headers: dict[str, str]) -> requests.Response:
+        """The source's 200 answer to one request."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            self.usage.requests += 1
+            problem: str
+            last_status: int | None = None
+            retry_after: float | None = None
+            try:
+                response = self.session.request(
+                    method, url, json=payload, headers=headers, timeout=self.timeout, allow_redirects=False
+                )
+            except _RefusedPeer as refused:
+                raise PrivateAddress(
+                    f"The source's host is at a {refused.reason} address, which this deployment does not allow"
+                ) from None
+            except (requests.ConnectionError, requests.Timeout) as error:
+                problem = f"{self.source_name} could not be reached ({type(error).__name__})"
+            else:
+                status = response.status_code
+                if status == 200:
+                    return response
+                self._refuse(status)
+                if 300 <= status < 400:
+                    raise Redirected(
+                        f"{self.source_name} answered {status}, a redirect, which sources do not follow; "
+                        "check the source's URL",
+                        self._excerpt(response.headers.get("Location", "")),
+                        status,
+                    )
+                if status not in self.retryable:
+                    raise OssIndexError(f"{self.source_name} answered {status}", self._excerpt(response.text), status)
+                problem = f"{self.source_name} answered {status}"
+                last_status = status
+                retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+            elapsed = time.monotonic() - started
+            delay = retry_after if retry_after is not None else self._jitter(attempt)
+            if attempt >= self.max_attempts or elapsed + delay > self.max_total_seconds:
+                raise Unavailable(f"{problem} after {attempt} attempts", status=last_status)
+            self.usage.retries += 1
+            self.sleep(delay)
+
+    def _refuse(self, status: int) -> None:
+        """Raises for a status the source gives a meaning of its own."""
+
+    def _excerpt(self, text: str) -> str:
+        """What the source answered, for the log: short."""
+        return _short(text)
+
+    def _jitter(self, attempt: int) -> float:
+        """Exponential backoff with full jitter."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))  # noqa: S311 - not crypto
+
+
+class Client(RetryingClient):
+    source_name = "OSS Index"
+
     def __init__(
         self,
         url: str,
@@ -333,63 +411,19 @@ class Client:
         return answered
 
     def _post(self, payload: dict[str, Any]) -> list[Any]:
-        started = time.monotonic()
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **self._auth()}
-        attempt = 0
-        while True:
-            attempt += 1
-            self.usage.requests += 1
-            problem: str
-            last_status: int | None = None
-            retry_after: float | None = None
-            try:
-                response = self.session.post(
-                    self.endpoint,
-                    json=payload,
-                    headers=headers,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-            except _RefusedPeer as refused:
-                raise PrivateAddress(
-                    f"The source's host is at a {refused.reason} address, which this deployment does not allow"
-                ) from None
-            except (requests.ConnectionError, requests.Timeout) as error:
-                problem = f"OSS Index could not be reached ({type(error).__name__})"
-            else:
-                status = response.status_code
-                if status == 200:
-                    return self._entries(response)
-                if status in (401, 403):
-                    raise AuthenticationFailed(f"OSS Index answered {status}: the token was refused", status=status)
-                if status == 402:
-                    raise CreditsExhausted("OSS Index answered 402: credits exhausted", status=status)
-                if 300 <= status < 400:
-                    raise Redirected(
-                        f"OSS Index answered {status}, a redirect, which sources do not follow; check the source's URL",
-                        self._excerpt(response.headers.get("Location", "")),
-                        status,
-                    )
-                if status not in RETRYABLE:
-                    raise OssIndexError(f"OSS Index answered {status}", self._excerpt(response.text), status)
-                problem = f"OSS Index answered {status}"
-                last_status = status
-                retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
-            elapsed = time.monotonic() - started
-            delay = retry_after if retry_after is not None else self._jitter(attempt)
-            if attempt >= self.max_attempts or elapsed + delay > self.max_total_seconds:
-                raise Unavailable(f"{problem} after {attempt} attempts", status=last_status)
-            self.usage.retries += 1
-            self.sleep(delay)
+        return self._entries(self._exchange("POST", self.endpoint, payload, headers))
+
+    def _refuse(self, status: int) -> None:
+        if status in (401, 403):
+            raise AuthenticationFailed(f"OSS Index answered {status}: the token was refused", status=status)
+        if status == 402:
+            raise CreditsExhausted("OSS Index answered 402: credits exhausted", status=status)
 
     def _excerpt(self, text: str) -> str:
         """What the source answered, for the log: short, and without the token
         should the source echo it."""
         return _short(text.replace(self.credentials.token, "[token]") if self.credentials.token else text)
-
-    def _jitter(self, attempt: int) -> float:
-        """Exponential backoff with full jitter."""
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))  # noqa: S311 - not crypto
 
     @staticmethod
     def _entries(response: requests.Response) -> list[Any]:

@@ -28,7 +28,6 @@ ignored. A `withdrawn` record affects nothing."""
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -47,15 +46,10 @@ from feedguard.ossindex import (
     REQUEST_TIMEOUT,
     USER_AGENT,
     MalformedAnswer,
-    PrivateAddress,
-    Redirected,
-    Unavailable,
+    RetryingClient,
     _guard,
-    _RefusedPeer,
-    _retry_after_seconds,
-    _short,
 )
-from feedguard.ossindex import OssIndexError as SourceError
+from feedguard.ossindex import Usage as RequestCounts
 
 logger = Logger(child=True)
 
@@ -90,17 +84,19 @@ ECOSYSTEMS = {
 
 
 @dataclass
-class Usage:
+class Usage(RequestCounts):
     """What the calls cost, for the scan's counters: every request sent
     (retries included), and of those the querybatch pages and record GETs."""
 
-    requests: int = 0
-    retries: int = 0
     batches: int = 0
     records: int = 0
 
 
-class Client:
+class Client(RetryingClient):
+    source_name = "OSV"
+    retryable = RETRYABLE  # a 500 too: the reference client retries every 5xx
+    usage: Usage
+
     def __init__(
         self,
         url: str,
@@ -190,58 +186,12 @@ class Client:
     # ------------------------------------------------------------ transport
 
     def _send(self, method: str, path: str, payload: dict[str, Any] | None) -> Any:
-        started = time.monotonic()
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        attempt = 0
-        while True:
-            attempt += 1
-            self.usage.requests += 1
-            problem: str
-            last_status: int | None = None
-            retry_after: float | None = None
-            try:
-                response = self.session.request(
-                    method,
-                    self.url + path,
-                    json=payload,
-                    headers=headers,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-            except _RefusedPeer as refused:
-                raise PrivateAddress(
-                    f"The source's host is at a {refused.reason} address, which this deployment does not allow"
-                ) from None
-            except (requests.ConnectionError, requests.Timeout) as error:
-                problem = f"OSV could not be reached ({type(error).__name__})"
-            else:
-                status = response.status_code
-                if status == 200:
-                    try:
-                        return response.json()
-                    except ValueError:
-                        raise MalformedAnswer("OSV answered a body that is not JSON", status=200) from None
-                if 300 <= status < 400:
-                    raise Redirected(
-                        f"OSV answered {status}, a redirect, which sources do not follow; check the source's URL",
-                        _short(response.headers.get("Location", "")),
-                        status,
-                    )
-                if status not in RETRYABLE:
-                    raise SourceError(f"OSV answered {status}", _short(response.text), status)
-                problem = f"OSV answered {status}"
-                last_status = status
-                retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
-            elapsed = time.monotonic() - started
-            delay = retry_after if retry_after is not None else self._jitter(attempt)
-            if attempt >= self.max_attempts or elapsed + delay > self.max_total_seconds:
-                raise Unavailable(f"{problem} after {attempt} attempts", status=last_status)
-            self.usage.retries += 1
-            self.sleep(delay)
-
-    def _jitter(self, attempt: int) -> float:
-        """Exponential backoff with full jitter."""
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))  # noqa: S311 - not crypto
+        response = self._exchange(method, self.url + path, payload, headers)
+        try:
+            return response.json()
+        except ValueError:
+            raise MalformedAnswer("OSV answered a body that is not JSON", status=200) from None
 
 
 def _query(purl: str, page_token: str | None) -> dict[str, Any]:

@@ -245,7 +245,7 @@ def probe_session() -> requests.Session:
 
 
 def check_credentials(
-    url: str, auth: str, username: str | None, token: str | None, kind: str = "ossindex"
+    url: str, auth: str, username: str | None, token: str | None, kind: str = "ossindex", at: str | None = None
 ) -> tuple[dict[str, Any], list[str]]:
     """The health fields to store with the source and its warnings; 422
     when the source refused the credentials or is not usable as set."""
@@ -262,7 +262,7 @@ def check_credentials(
         client = osv.Client(url, **limits)
     else:
         client = ossindex.Client(url, ossindex.Credentials(token=token or "", auth=auth, username=username), **limits)
-    now = clock.iso(clock.now())
+    now = at or clock.iso(clock.now())
     try:
         client.probe()
     except ossindex.CreditsExhausted as error:
@@ -321,8 +321,17 @@ def create_source(body: NewSource) -> SavedSource:
     url = sources.checked_url(body.url or default_url, settings().allow_http_sources, settings().allow_private_sources)
     sources.check_auth(auth, body.username)
     token = body.token.get_secret_value() if body.token is not None else None
-    health, warnings = check_credentials(url, auth, body.username, token, body.kind)
-    fields = {"name": body.name, "source_kind": body.kind, "url": url, "auth": auth, "username": body.username}
+    # One moment for the request: the source was created when its test said what its health says.
+    now = clock.iso(clock.now())
+    health, warnings = check_credentials(url, auth, body.username, token, body.kind, at=now)
+    fields = {
+        "name": body.name,
+        "source_kind": body.kind,
+        "url": url,
+        "auth": auth,
+        "username": body.username,
+        "created_at": now,
+    }
     source = source_store.create(new_id("src"), {**fields, **health}, token)
     logger.info("source created", extra={"source_id": source.id, "warnings": len(warnings)})
     return saved(source, warnings)

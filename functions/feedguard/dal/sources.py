@@ -39,9 +39,9 @@ def as_source(item: Source) -> domain.Source:
 def create(source_id: str, fields: dict[str, Any], token: str | None) -> domain.Source:
     """The secret first: a source never exists without its token. If the item
     cannot be written, the secret is removed again. A source that needs no
-    token (osv) has no secret."""
+    token (osv) has no secret. `fields` may name its `created_at` (else now)."""
     name = tokens.store(source_id, token) if token is not None else None
-    source = Source(id=source_id, secret_name=name, created_at=clock.iso(clock.now()), **fields)
+    source = Source(id=source_id, secret_name=name, **{"created_at": clock.iso(clock.now()), **fields})
     try:
         source.save(condition=Source.id.does_not_exist())
     except Exception:
